@@ -1,0 +1,47 @@
+using System.Globalization;
+using Heaven.Hosting;
+using Heaven.Storage;
+using Microsoft.EntityFrameworkCore;
+
+namespace Heaven.Cli;
+
+/// <summary><c>heaven deliveries</c>: the delivery log, newest first, for an operator asking "did GitHub reach us?".</summary>
+internal static class DeliveriesCommand
+{
+    public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellationToken)
+    {
+        var limit = 20;
+        var settings = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--limit" && i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var n) && n > 0)
+            {
+                limit = n;
+                i++;
+            }
+            else
+            {
+                settings.Add(args[i]);
+            }
+        }
+
+        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. settings]));
+        await HeavenApp.PrepareAsync(app, cancellationToken);
+        var database = app.Services.GetRequiredService<IHeavenDatabase>();
+        await using var db = await database.OpenAsync(cancellationToken);
+        var rows = await db.Deliveries.OrderByDescending(d => d.Id).Take(limit).ToListAsync(cancellationToken);
+        if (rows.Count == 0)
+        {
+            output.WriteLine("No deliveries yet. Point a GitHub webhook at POST /events (see 'heaven serve' output).");
+            return 0;
+        }
+
+        output.WriteLine($"{"RECEIVED (UTC)",-20} {"EVENT",-18} {"RESULT",-9} {"REPOSITORY",-30} {"DELIVERY",-36} MESSAGE");
+        foreach (var row in rows)
+        {
+            output.WriteLine($"{row.ReceivedAt:yyyy-MM-dd HH:mm:ss} {row.Event,-18} {row.Result.ToString().ToLowerInvariant(),-9} {row.Repository ?? "-",-30} {row.DeliveryId,-36} {row.Message}");
+        }
+
+        return 0;
+    }
+}

@@ -1,0 +1,65 @@
+using Heaven.Configuration;
+using Heaven.Hosting;
+
+namespace Heaven.Cli;
+
+/// <summary>
+/// The <c>heaven</c> executable: with no command (or <c>serve</c>) it runs the server; operator
+/// commands share the same configuration and database.
+/// </summary>
+public static class HeavenCli
+{
+    private static readonly (string Name, string Usage, string Summary)[] Commands =
+    [
+        ("serve", "heaven [serve] [--urls URL] [--Key=Value ...]", "run the server (the default when no command is given)"),
+        ("deliveries", "heaven deliveries [--limit N]", "show the newest webhook deliveries and what Heaven did with them"),
+        ("help", "heaven --help", "show this help"),
+    ];
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
+    {
+        var command = args.Length == 0 || args[0].StartsWith('-') ? "serve" : args[0];
+        var rest = args.Length > 0 && !args[0].StartsWith('-') ? args[1..] : args;
+        if (args.Any(a => a is "--help" or "-h" or "-?") || command == "help")
+        {
+            WriteHelp(output);
+            return 0;
+        }
+
+        try
+        {
+            return command switch
+            {
+                "serve" => await ServeCommand.RunAsync(rest, output, cancellationToken),
+                "deliveries" => await DeliveriesCommand.RunAsync(rest, output, cancellationToken),
+                _ => Unknown(command, error),
+            };
+        }
+        catch (StartupException e)
+        {
+            error.WriteLine(e.Message);
+            return 2;
+        }
+    }
+
+    private static int Unknown(string command, TextWriter error)
+    {
+        error.WriteLine($"heaven: '{command}' is not a command. Run 'heaven --help' for the list.");
+        return 2;
+    }
+
+    private static void WriteHelp(TextWriter output)
+    {
+        output.WriteLine("Heaven: a deployment server for the GitHub Deployments API.");
+        output.WriteLine();
+        output.WriteLine("Usage:");
+        foreach (var (_, usage, summary) in Commands)
+        {
+            output.WriteLine($"  {usage,-52} {summary}");
+        }
+
+        output.WriteLine();
+        output.WriteLine("Settings come from appsettings.json, then environment variables (GitHub__Token, or the original");
+        output.WriteLine("Heaven's names such as GITHUB_TOKEN), then --Key=Value arguments. See README.md for the full list.");
+    }
+}

@@ -1,0 +1,62 @@
+namespace Heaven.Configuration;
+
+/// <summary>
+/// The folder Heaven keeps its state in (<c>DataDirectory</c> or <c>HEAVEN_DATA_DIR</c>, default <c>./data</c>):
+/// the SQLite database, the generated webhook secret, later the git mirrors and worktrees.
+/// </summary>
+public sealed class DataDirectory
+{
+    public const string Key = "DataDirectory";
+    public const string DefaultPath = "data";
+
+    public DataDirectory(string fullPath) => FullPath = fullPath;
+
+    public string FullPath { get; }
+
+    public string PathOf(string name) => Path.Combine(FullPath, name);
+
+    /// <summary>Resolves the configured folder against the working directory and creates it.</summary>
+    public static DataDirectory Prepare(IConfiguration configuration)
+    {
+        var configured = configuration[Key];
+        var path = string.IsNullOrWhiteSpace(configured) ? DefaultPath : configured;
+        var fullPath = Path.GetFullPath(path);
+        try
+        {
+            if (!Directory.Exists(fullPath))
+            {
+                var created = OperatingSystem.IsWindows()
+                    ? Directory.CreateDirectory(fullPath)
+                    : Directory.CreateDirectory(fullPath, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                _ = created;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new StartupException($"{LegacyEnvironmentVariables.Describe(Key)} is '{fullPath}', which cannot be created: {e.Message}");
+        }
+
+        return new DataDirectory(fullPath);
+    }
+
+    /// <summary>Whether a file can be created here right now (a health check).</summary>
+    public bool IsWritable(out string? problem)
+    {
+        var probe = PathOf($".write-probe-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        try
+        {
+            File.WriteAllText(probe, "ok");
+            File.Delete(probe);
+            problem = null;
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            problem = $"data directory {FullPath} is not writable: {e.Message}";
+            return false;
+        }
+    }
+}
+
+/// <summary>A problem that stops Heaven from starting; its message is shown to the operator as it is.</summary>
+public sealed class StartupException(string message) : Exception(message);

@@ -1,0 +1,31 @@
+using Heaven.Configuration;
+
+namespace Heaven.Deployments;
+
+/// <summary>How deployments run. Section <c>Deployments</c>.</summary>
+public sealed class DeploymentOptions : ISelfValidatingOptions
+{
+    public const string Section = "Deployments";
+
+    /// <summary>Seconds a deploy may run before it is stopped (the original's DEPLOYMENT_TIMEOUT).</summary>
+    public int Timeout { get; set; } = 300;
+
+    /// <summary>hubot-deploy's command prefix: tasks <c>&lt;prefix&gt;:lock</c> and <c>&lt;prefix&gt;:unlock</c>.</summary>
+    public string TaskPrefix { get; set; } = "deploy";
+
+    /// <summary>The deploy key (the original's one-line format with literal \n). Never logged.</summary>
+    public string? PrivateKey { get; set; }
+
+    public IEnumerable<string> Validate()
+    {
+        if (Timeout is < 1 or > 86_400)
+        {
+            yield return $"{Setting.Name("Deployments:Timeout")} must be a whole number of seconds from 1 to 86400; got {Timeout}.";
+        }
+
+        if (string.IsNullOrWhiteSpace(TaskPrefix) || !TaskPrefix.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+        {
+            yield return $"{Setting.Name("Deployments:TaskPrefix")} must be a word of letters, digits, '-' or '_' (hubot-deploy's default is 'deploy'); got '{TaskPrefix}'.";
+        }
+    }
+}

@@ -1,0 +1,44 @@
+using Heaven.Configuration;
+
+namespace Heaven.GitHub;
+
+/// <summary>How Heaven reaches GitHub (or GitHub Enterprise). Section <c>GitHub</c>.</summary>
+public sealed class GitHubOptions : ISelfValidatingOptions
+{
+    public const string Section = "GitHub";
+
+    /// <summary>A token that may post deployment statuses and create gists. Never logged.</summary>
+    public string? Token { get; set; }
+
+    /// <summary>REST API base URL; GitHub Enterprise uses <c>https://host/api/v3</c>.</summary>
+    public string ApiUrl { get; set; } = "https://api.github.com/";
+
+    public string WebUrl { get; set; } = "https://github.com/";
+
+    public string? ClientId { get; set; }
+
+    public string? ClientSecret { get; set; }
+
+    public string? TeamId { get; set; }
+
+    public string? Organization { get; set; }
+
+    public IEnumerable<string> Validate()
+    {
+        if (!Setting.IsAbsoluteHttpUrl(ApiUrl))
+        {
+            yield return $"{Setting.Name("GitHub:ApiUrl")} must be an absolute http(s) URL such as https://api.github.com/ or https://github.example.com/api/v3; got '{ApiUrl}'.";
+        }
+
+        if (!Setting.IsAbsoluteHttpUrl(WebUrl))
+        {
+            yield return $"{Setting.Name("GitHub:WebUrl")} must be an absolute http(s) URL such as https://github.com/; got '{WebUrl}'.";
+        }
+
+        if (Token is { } token && token.Any(char.IsWhiteSpace))
+        {
+            // The value itself is a secret: say what is wrong without echoing it.
+            yield return $"{Setting.Name("GitHub:Token")} contains whitespace; paste the token without spaces or line breaks.";
+        }
+    }
+}

@@ -1,0 +1,145 @@
+using Heaven.Configuration;
+using Heaven.Deployments;
+using Heaven.GitHub;
+using Heaven.Intake;
+using Heaven.Storage;
+using Heaven.Web;
+using Microsoft.Extensions.Configuration.EnvironmentVariables;
+using Microsoft.Extensions.Options;
+
+namespace Heaven.Hosting;
+
+/// <summary>Composition of the Heaven server: configuration, components, endpoints. Nothing else lives here.</summary>
+public static class HeavenApp
+{
+    public const int DefaultPort = 8080;
+
+    /// <summary>Lowest-priority settings: anything in appsettings.json, the environment or the command line wins.</summary>
+    private static readonly Dictionary<string, string?> Defaults = new()
+    {
+        ["urls"] = $"http://*:{DefaultPort}",
+        ["Logging:LogLevel:Default"] = "Information",
+        ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+        ["Logging:LogLevel:Microsoft.EntityFrameworkCore"] = "Warning",
+        ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
+    };
+
+    /// <param name="args">Command-line arguments (<c>--urls</c>, <c>--GitHub:Token=...</c>, ...).</param>
+    /// <param name="environment">Where the original Heaven's variables are read from; the process environment by default.</param>
+    public static WebApplicationBuilder CreateBuilder(string[] args, IReadOnlyDictionary<string, string?>? environment = null)
+    {
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            // appsettings.json ships beside the executable, wherever Heaven is started from.
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+
+        var sources = builder.Configuration.Sources;
+        sources.Insert(0, new Microsoft.Extensions.Configuration.Memory.MemoryConfigurationSource { InitialData = Defaults });
+        var legacy = environment is null ? LegacyEnvironmentConfigurationSource.FromProcess() : new LegacyEnvironmentConfigurationSource(environment);
+        var standardEnvironment = sources.Select((source, index) => (source, index))
+            .LastOrDefault(s => s.source is EnvironmentVariablesConfigurationSource { Prefix: null or "" });
+        sources.Insert(standardEnvironment.source is null ? sources.Count : standardEnvironment.index, legacy);
+        return builder;
+    }
+
+    /// <summary>Registers every component. Call after all configuration sources are in place.</summary>
+    public static WebApplication Build(WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        var dataDirectory = DataDirectory.Prepare(builder.Configuration);
+        services.AddSingleton(dataDirectory);
+        services.AddSingleton(TimeProvider.System);
+
+        services.AddValidatedOptions<HeavenOptions>(HeavenOptions.Section);
+        services.AddValidatedOptions<GitHubOptions>(GitHubOptions.Section);
+        services.AddValidatedOptions<WebhookOptions>(WebhookOptions.Section);
+        services.AddValidatedOptions<DeploymentOptions>(DeploymentOptions.Section);
+        services.AddValidatedOptions<GitOptions>(GitOptions.Section);
+        services.AddHeavenStorage(builder.Configuration, dataDirectory);
+
+        services.AddIntake();
+        services.AddHeavenHealthChecks();
+
+        var app = builder.Build();
+        WebhookEndpoint.Map(app);
+        HealthEndpoints.Map(app);
+        app.MapGet("/", () => Results.Text("Heaven is running. GitHub webhooks go to POST /events; health is at /healthz.\n"));
+        return app;
+    }
+
+    /// <summary>
+    /// Everything that must be true before the first request: valid settings, the webhook secret, the
+    /// schema. A problem becomes a <see cref="StartupException"/> that names the setting to fix.
+    /// </summary>
+    public static async Task PrepareAsync(WebApplication app, CancellationToken cancellationToken)
+    {
+        ValidateSettings(app.Services);
+        _ = app.Services.GetRequiredService<WebhookSecrets>();
+        var database = app.Services.GetRequiredService<IHeavenDatabase>();
+        try
+        {
+            await StorageRegistration.MigrateAsync(database, cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Connection errors may quote the connection string: name the engine and the error kind only.
+            throw new StartupException($"Heaven could not open its {database.Provider} database ({e.GetType().Name}: {FirstLine(e.Message)}). Check Database:ConnectionString / DATABASE_URL, or the data directory for SQLite.");
+        }
+    }
+
+    private static void ValidateSettings(IServiceProvider services)
+    {
+        var problems = new List<string>();
+        void Check<T>()
+            where T : class
+        {
+            try
+            {
+                _ = services.GetRequiredService<IOptions<T>>().Value;
+            }
+            catch (OptionsValidationException e)
+            {
+                problems.AddRange(e.Failures);
+            }
+            catch (InvalidOperationException e) when (ConversionProblem(e) is { } problem)
+            {
+                problems.Add(problem);
+            }
+        }
+
+        Check<HeavenOptions>();
+        Check<GitHubOptions>();
+        Check<WebhookOptions>();
+        Check<DeploymentOptions>();
+        Check<GitOptions>();
+        Check<DatabaseOptions>();
+        if (problems.Count > 0)
+        {
+            throw new StartupException("Heaven cannot start because of its settings:\n" + string.Join("\n", problems.Select(p => "  - " + p)));
+        }
+    }
+
+    /// <summary>The binder's "Failed to convert configuration value at 'X' to type 'Y'", said for a person.</summary>
+    private static string? ConversionProblem(Exception e)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(e.Message, "at '([^']+)' to type '([^']+)'");
+        if (!match.Success)
+        {
+            return null;
+        }
+
+        var expected = match.Groups[2].Value switch
+        {
+            "System.Int32" or "System.Int64" => "a whole number",
+            "System.Boolean" => "true or false",
+            "System.TimeSpan" => "a duration such as 00:05:00",
+            var type when type.Contains("DatabaseProvider", StringComparison.Ordinal) => "Sqlite or Postgres",
+            var type => $"a value of type {type}",
+        };
+        return $"{LegacyEnvironmentVariables.Describe(match.Groups[1].Value)} must be {expected}.";
+    }
+
+    private static string FirstLine(string text) => text.Split('\n')[0].Trim();
+}

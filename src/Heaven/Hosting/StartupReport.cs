@@ -1,0 +1,99 @@
+using System.Net;
+using Heaven.Configuration;
+using Heaven.GitHub;
+using Heaven.Intake;
+using Heaven.Storage;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Options;
+
+namespace Heaven.Hosting;
+
+/// <summary>What an operator needs to read once Heaven is up: where to point GitHub, and what is still missing.</summary>
+public static class StartupReport
+{
+    public static void Write(IServiceProvider services, TextWriter output)
+    {
+        var heaven = services.GetRequiredService<IOptions<HeavenOptions>>().Value;
+        var github = services.GetRequiredService<IOptions<GitHubOptions>>().Value;
+        var secrets = services.GetRequiredService<WebhookSecrets>();
+        var dataDirectory = services.GetRequiredService<DataDirectory>();
+        var database = services.GetRequiredService<IHeavenDatabase>();
+        var addresses = services.GetService<IServer>()?.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+
+        output.WriteLine("Heaven is running.");
+        foreach (var address in addresses)
+        {
+            output.WriteLine($"  Listening on     {address}");
+        }
+
+        output.WriteLine($"  Data directory   {dataDirectory.FullPath}");
+        output.WriteLine(database.Provider == DatabaseProvider.Sqlite
+            ? $"  Database         SQLite, {dataDirectory.PathOf(DatabaseOptions.SqliteFileName)}"
+            : "  Database         PostgreSQL (Database:ConnectionString / DATABASE_URL)");
+        output.WriteLine();
+
+        var webhookUrl = WebhookUrl(heaven.PublicUrl, addresses);
+        output.WriteLine("To connect a repository, add a webhook in GitHub (Settings > Webhooks > Add webhook):");
+        output.WriteLine($"  Payload URL      {webhookUrl}");
+        if (string.IsNullOrWhiteSpace(heaven.PublicUrl))
+        {
+            output.WriteLine("                   (guessed from the listening address: set Heaven:PublicUrl to the address GitHub can reach)");
+        }
+
+        output.WriteLine("  Content type     application/json");
+        if (secrets.GeneratedSecretFile is { } file)
+        {
+            output.WriteLine($"  Secret           the contents of {file}");
+            output.WriteLine($"                   ({(secrets.GeneratedNow ? "generated just now" : "generated on an earlier start")}, readable only by its owner; show it with: cat {file})");
+        }
+        else
+        {
+            output.WriteLine("  Secret           the value of Webhooks:Secret (or GITHUB_WEBHOOK_SECRET)");
+        }
+
+        output.WriteLine("  Events           Deployments, Deployment statuses, Statuses, Check suites");
+        output.WriteLine("  Unsigned or wrongly signed deliveries are refused with 401; there is no way to turn that off.");
+
+        var missing = MissingSettings(github).ToList();
+        output.WriteLine();
+        if (missing.Count == 0)
+        {
+            output.WriteLine("All required settings are present.");
+        }
+        else
+        {
+            output.WriteLine("Settings still missing:");
+            foreach (var line in missing)
+            {
+                output.WriteLine($"  - {line}");
+            }
+        }
+
+        output.Flush();
+    }
+
+    private static IEnumerable<string> MissingSettings(GitHubOptions github)
+    {
+        if (string.IsNullOrWhiteSpace(github.Token))
+        {
+            yield return "GitHub:Token (or GITHUB_TOKEN) is not set: Heaven records deployments it is sent, but cannot post deployment statuses, create gists or fetch private repositories until it is. Use a token that may write deployments and gists.";
+        }
+    }
+
+    internal static string WebhookUrl(string? publicUrl, ICollection<string> addresses)
+    {
+        if (!string.IsNullOrWhiteSpace(publicUrl))
+        {
+            return publicUrl.TrimEnd('/') + WebhookEndpoint.Path;
+        }
+
+        var first = addresses.FirstOrDefault() ?? $"http://*:{HeavenApp.DefaultPort}";
+        var host = Dns.GetHostName();
+        var normalized = first.Replace("://*", "://" + host, StringComparison.Ordinal)
+            .Replace("://+", "://" + host, StringComparison.Ordinal)
+            .Replace("://[::]", "://" + host, StringComparison.Ordinal)
+            .Replace("://0.0.0.0", "://" + host, StringComparison.Ordinal);
+        return normalized.TrimEnd('/') + WebhookEndpoint.Path;
+    }
+}

@@ -1,0 +1,305 @@
+using System.Threading.Channels;
+using Heaven.Deployments;
+using Heaven.Storage;
+using Heaven.WorkItems;
+using Microsoft.EntityFrameworkCore;
+
+namespace Heaven.Intake;
+
+/// <summary>An authenticated, parsed delivery on its way to the database.</summary>
+public sealed record IncomingDelivery(string DeliveryId, WebhookEvent Event, bool RepositoryAllowed, DateTime ReceivedAt);
+
+/// <summary>What was durably recorded for a delivery.</summary>
+public sealed record RecordedDelivery(DeliveryResult Result, string Message, long? DeploymentId);
+
+/// <summary>Records deliveries durably; the answer to GitHub waits for the commit and for nothing else.</summary>
+public interface IDeliveryRecorder
+{
+    Task<RecordedDelivery> RecordAsync(IncomingDelivery delivery, CancellationToken cancellationToken);
+}
+
+/// <summary>Thrown when a delivery cannot be recorded now (shutting down, database down): answered 503 so GitHub shows it failed.</summary>
+public sealed class DeliveryNotRecordedException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>
+/// Group commit: concurrent deliveries are written by one loop, many to a transaction, so each fsync
+/// (SQLite's synchronous=FULL, PostgreSQL's commit) is shared by every request that arrived meanwhile.
+/// Deduplication happens inside the same transaction; on PostgreSQL another node may win a race on a
+/// unique key, which is retried one delivery at a time and then seen as a duplicate.
+/// </summary>
+internal sealed partial class DeliveryRecorder(IHeavenDatabase database, ILogger<DeliveryRecorder> logger) : BackgroundService, IDeliveryRecorder
+{
+    private const int MaxBatch = 128;
+    private readonly Channel<Pending> queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
+
+    public Task<RecordedDelivery> RecordAsync(IncomingDelivery delivery, CancellationToken cancellationToken)
+    {
+        var pending = new Pending(delivery, new TaskCompletionSource<RecordedDelivery>(TaskCreationOptions.RunContinuationsAsynchronously));
+        if (!queue.Writer.TryWrite(pending))
+        {
+            throw new DeliveryNotRecordedException("Heaven is shutting down and cannot record this delivery; redeliver it from GitHub's webhook settings.");
+        }
+
+        // The caller's cancellation (the client went away) does not cancel the write: once queued,
+        // the delivery is recorded either way, and a redelivery is then seen as a duplicate.
+        return pending.Completion.Task;
+    }
+
+    public override Task StopAsync(CancellationToken cancellationToken)
+    {
+        queue.Writer.TryComplete();
+        return base.StopAsync(cancellationToken);
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<Pending>(MaxBatch);
+        // Not bound to stoppingToken: on shutdown the queue is completed and what is in it still gets written.
+        while (await queue.Reader.WaitToReadAsync(CancellationToken.None))
+        {
+            while (batch.Count < MaxBatch && queue.Reader.TryRead(out var pending))
+            {
+                batch.Add(pending);
+            }
+
+            await WriteAsync(batch);
+            batch.Clear();
+        }
+    }
+
+    private async Task WriteAsync(List<Pending> batch)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            Complete(batch, await WriteTransactionAsync(batch, timeout.Token));
+            return;
+        }
+        catch (DbUpdateException e) when (batch.Count > 1)
+        {
+            Log.BatchConflict(logger, batch.Count, e.GetType().Name);
+        }
+        catch (Exception e)
+        {
+            Fail(batch, e);
+            return;
+        }
+
+        foreach (var pending in batch)
+        {
+            await WriteAloneAsync(pending, timeout.Token);
+        }
+    }
+
+    private async Task WriteAloneAsync(Pending pending, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                Complete([pending], await WriteTransactionAsync([pending], cancellationToken));
+                return;
+            }
+            catch (DbUpdateException) when (attempt < 3)
+            {
+                // Another node committed the same delivery or deployment in between; the next
+                // attempt reads it and answers "duplicate".
+            }
+            catch (Exception e)
+            {
+                Fail([pending], e);
+                return;
+            }
+        }
+    }
+
+    private void Fail(IReadOnlyList<Pending> batch, Exception e)
+    {
+        Log.WriteFailed(logger, batch.Count, e);
+        foreach (var pending in batch)
+        {
+            pending.Completion.TrySetException(new DeliveryNotRecordedException("Heaven could not store this delivery (database unavailable); GitHub shows it as failed and it can be redelivered.", e));
+        }
+    }
+
+    private static void Complete(IReadOnlyList<Pending> batch, IReadOnlyList<RecordedDelivery> results)
+    {
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Completion.TrySetResult(results[i]);
+        }
+    }
+
+    private async Task<IReadOnlyList<RecordedDelivery>> WriteTransactionAsync(IReadOnlyList<Pending> batch, CancellationToken cancellationToken)
+    {
+        await using var db = await database.OpenAsync(cancellationToken);
+        await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
+
+        var deliveryIds = batch.Select(p => p.Delivery.DeliveryId).Distinct().ToList();
+        var known = await db.Deliveries
+            .Where(d => deliveryIds.Contains(d.DeliveryId))
+            .Select(d => new { d.DeliveryId, d.DeploymentId })
+            .ToDictionaryAsync(d => d.DeliveryId, d => d.DeploymentId, cancellationToken);
+
+        var requested = batch.Select(p => p.Delivery.Event).OfType<WebhookEvent.Deployment>().Select(d => d.Request).ToList();
+        var repositories = requested.Select(r => r.Repository).Distinct().ToList();
+        var gitHubIds = requested.Select(r => r.GitHubDeploymentId).Distinct().ToList();
+        var deployments = requested.Count == 0
+            ? []
+            : (await db.Deployments
+                .Where(d => repositories.Contains(d.Repository) && gitHubIds.Contains(d.GitHubDeploymentId))
+                .Select(d => new { d.Repository, d.GitHubDeploymentId, d.Id })
+                .ToListAsync(cancellationToken))
+              .ToDictionary(d => (d.Repository, d.GitHubDeploymentId), d => d.Id);
+        var created = new Dictionary<(string, long), DeploymentRecord>();
+
+        var outcomes = new Outcome[batch.Count];
+        var deliveries = new List<(Delivery Row, Outcome Outcome)>();
+        for (var i = 0; i < batch.Count; i++)
+        {
+            var incoming = batch[i].Delivery;
+            if (known.TryGetValue(incoming.DeliveryId, out var earlierDeployment))
+            {
+                outcomes[i] = new Outcome(DeliveryResult.Duplicate, $"Delivery {incoming.DeliveryId} was already received; nothing was done again.", earlierDeployment, null);
+                continue;
+            }
+
+            outcomes[i] = await DecideAsync(db, incoming, deployments, created, cancellationToken);
+            known[incoming.DeliveryId] = outcomes[i].DeploymentId;
+            var row = new Delivery
+            {
+                DeliveryId = incoming.DeliveryId,
+                Event = incoming.Event.Name,
+                Action = incoming.Event.Action,
+                Repository = incoming.Event.Repository,
+                Result = outcomes[i].Result,
+                Message = "",
+                ReceivedAt = incoming.ReceivedAt,
+            };
+            db.Deliveries.Add(row);
+            deliveries.Add((row, outcomes[i]));
+        }
+
+        // Deployments first, so the delivery rows can point at the ids the database gave them;
+        // both saves share the transaction and so a single commit.
+        await db.SaveChangesAsync(cancellationToken);
+        foreach (var (row, outcome) in deliveries)
+        {
+            row.DeploymentId = outcome.FinalDeploymentId;
+            row.Message = Clamp(outcome.FinalMessage, 512);
+        }
+
+        await db.SaveChangesAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+
+        return outcomes.Select(o => new RecordedDelivery(o.Result, o.FinalMessage, o.FinalDeploymentId)).ToList();
+    }
+
+    private static async Task<Outcome> DecideAsync(
+        HeavenDbContext db,
+        IncomingDelivery incoming,
+        Dictionary<(string, long), long> existing,
+        Dictionary<(string, long), DeploymentRecord> created,
+        CancellationToken cancellationToken)
+    {
+        var @event = incoming.Event;
+        if (!incoming.RepositoryAllowed)
+        {
+            return new Outcome(DeliveryResult.Ignored, $"{@event.Repository} is not in Webhooks:AllowedRepositories; the {@event.Name} event was ignored.", null, null);
+        }
+
+        switch (@event)
+        {
+            case WebhookEvent.Deployment { Request: var request }:
+            {
+                var key = (request.Repository, request.GitHubDeploymentId);
+                if (existing.TryGetValue(key, out var earlierId))
+                {
+                    return new Outcome(DeliveryResult.Duplicate, $"GitHub deployment {request.GitHubDeploymentId} of {request.Repository} was already received as Heaven deployment {earlierId}; nothing was done again.", earlierId, null);
+                }
+
+                if (created.TryGetValue(key, out var sibling))
+                {
+                    return new Outcome(DeliveryResult.Duplicate, $"GitHub deployment {request.GitHubDeploymentId} of {request.Repository} was already received; nothing was done again.", null, sibling);
+                }
+
+                var record = new DeploymentRecord
+                {
+                    GitHubDeploymentId = request.GitHubDeploymentId,
+                    Repository = request.Repository,
+                    CloneUrl = request.CloneUrl,
+                    Ref = request.Ref,
+                    Sha = request.Sha,
+                    Task = request.Task,
+                    Environment = request.Environment,
+                    PayloadJson = request.PayloadJson,
+                    Description = request.Description,
+                    CreatorLogin = request.CreatorLogin,
+                    DeliveryId = incoming.DeliveryId,
+                    ReceivedAt = incoming.ReceivedAt,
+                    StateChangedAt = incoming.ReceivedAt,
+                    State = DeploymentState.Queued,
+                };
+                db.Deployments.Add(record);
+                created[key] = record;
+                return new Outcome(DeliveryResult.Accepted, "", null, record);
+            }
+
+            case WebhookEvent.ForWorkItem item:
+                db.WorkItems.Add(new WorkItem
+                {
+                    Kind = item.Kind,
+                    Repository = item.Repository,
+                    DeliveryId = incoming.DeliveryId,
+                    PayloadJson = item.PayloadJson,
+                    CreatedAt = incoming.ReceivedAt,
+                    NotBefore = incoming.ReceivedAt,
+                });
+                return new Outcome(DeliveryResult.Accepted, $"The {item.Name} event was recorded for {(item.Kind == WorkItemKinds.DeploymentStatusEvent ? "notifications" : "auto-deploy")}.", null, null);
+
+            case WebhookEvent.Ping ping:
+                if (ping.HookId is { } hookId)
+                {
+                    var hook = await db.Hooks.FindAsync([hookId], cancellationToken);
+                    if (hook is null)
+                    {
+                        hook = new WebhookHook { HookId = hookId, FirstSeenAt = incoming.ReceivedAt };
+                        db.Hooks.Add(hook);
+                    }
+
+                    hook.LastPingAt = incoming.ReceivedAt;
+                    hook.Type = ping.HookType ?? hook.Type;
+                    hook.Target = ping.Target ?? hook.Target;
+                    hook.Events = ping.Events ?? hook.Events;
+                }
+
+                return new Outcome(DeliveryResult.Accepted, ping.HookId is { } id ? $"pong: hook {id} is recorded as seen." : "pong.", null, null);
+
+            default:
+                return new Outcome(DeliveryResult.Ignored, $"Heaven does not act on '{@event.Name}' events; ignored.", null, null);
+        }
+    }
+
+    private static string Clamp(string text, int length) => text.Length <= length ? text : text[..(length - 1)] + "…";
+
+    private sealed record Pending(IncomingDelivery Delivery, TaskCompletionSource<RecordedDelivery> Completion);
+
+    /// <summary>The decision for one delivery; a new deployment's id is known only after the first save.</summary>
+    private sealed record Outcome(DeliveryResult Result, string Message, long? DeploymentId, DeploymentRecord? NewDeployment)
+    {
+        public long? FinalDeploymentId => NewDeployment?.Id ?? DeploymentId;
+
+        public string FinalMessage => NewDeployment is { } d && Result == DeliveryResult.Accepted
+            ? $"GitHub deployment {d.GitHubDeploymentId} of {d.Repository} to {d.Environment} is queued as Heaven deployment {d.Id}."
+            : Message;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Information, Message = "A batch of {Count} deliveries met a concurrent write ({Error}); writing them one at a time")]
+        public static partial void BatchConflict(ILogger logger, int count, string error);
+
+        [LoggerMessage(Level = LogLevel.Error, Message = "Could not record {Count} deliveries")]
+        public static partial void WriteFailed(ILogger logger, int count, Exception exception);
+    }
+}

@@ -1,0 +1,20 @@
+using Heaven.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace Heaven.Intake;
+
+public static class IntakeRegistration
+{
+    public static IServiceCollection AddIntake(this IServiceCollection services)
+    {
+        services.AddSingleton(sp => WebhookSecrets.Load(sp.GetRequiredService<IOptions<WebhookOptions>>(), sp.GetRequiredService<DataDirectory>()));
+        services.AddSingleton<SignatureVerifier>();
+        services.AddSingleton<RepositoryAllowList>();
+        services.AddSingleton<SourceAddressFilter>();
+        services.AddSingleton<WebhookEndpoint>();
+        services.AddSingleton<DeliveryRecorder>();
+        services.AddSingleton<IDeliveryRecorder>(sp => sp.GetRequiredService<DeliveryRecorder>());
+        services.AddHostedService(sp => sp.GetRequiredService<DeliveryRecorder>());
+        return services;
+    }
+}

@@ -1,0 +1,140 @@
+using System.Text;
+using Heaven.Deployments;
+using Heaven.Intake;
+using Heaven.WorkItems;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+
+namespace Heaven.Storage;
+
+/// <summary>
+/// Heaven's database. One model, two engines: each engine has its own context type so each keeps its
+/// own migrations (SQLite and PostgreSQL differ in types and DDL).
+/// </summary>
+public abstract class HeavenDbContext(DbContextOptions options) : DbContext(options)
+{
+    public DbSet<Delivery> Deliveries => Set<Delivery>();
+
+    public DbSet<WebhookHook> Hooks => Set<WebhookHook>();
+
+    public DbSet<DeploymentRecord> Deployments => Set<DeploymentRecord>();
+
+    public DbSet<WorkItem> WorkItems => Set<WorkItem>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        modelBuilder.Entity<Delivery>(delivery =>
+        {
+            delivery.ToTable("deliveries");
+            delivery.Property(d => d.DeliveryId).HasMaxLength(128);
+            delivery.HasIndex(d => d.DeliveryId).IsUnique();
+            delivery.Property(d => d.Event).HasMaxLength(64);
+            delivery.Property(d => d.Action).HasMaxLength(64);
+            delivery.Property(d => d.Repository).HasMaxLength(256);
+            delivery.Property(d => d.Result).HasConversion<string>().HasMaxLength(16);
+            delivery.Property(d => d.Message).HasMaxLength(512);
+            delivery.HasIndex(d => d.ReceivedAt);
+        });
+
+        modelBuilder.Entity<WebhookHook>(hook =>
+        {
+            hook.ToTable("webhook_hooks");
+            hook.HasKey(h => h.HookId);
+            hook.Property(h => h.HookId).ValueGeneratedNever();
+            hook.Property(h => h.Type).HasMaxLength(64);
+            hook.Property(h => h.Target).HasMaxLength(256);
+            hook.Property(h => h.Events).HasMaxLength(2048);
+        });
+
+        modelBuilder.Entity<DeploymentRecord>(deployment =>
+        {
+            deployment.ToTable("deployments");
+            deployment.Property(d => d.Repository).HasMaxLength(256);
+            // GitHub ids are unique per GitHub host; the repository makes the key safe for a Heaven
+            // that serves github.com and an Enterprise server at once.
+            deployment.HasIndex(d => new { d.Repository, d.GitHubDeploymentId }).IsUnique();
+            deployment.Property(d => d.Ref).HasMaxLength(1024);
+            deployment.Property(d => d.Sha).HasMaxLength(64);
+            deployment.Property(d => d.Task).HasMaxLength(256);
+            deployment.Property(d => d.Environment).HasMaxLength(256);
+            deployment.Property(d => d.CreatorLogin).HasMaxLength(256);
+            deployment.Property(d => d.DeliveryId).HasMaxLength(128);
+            deployment.Property(d => d.State).HasConversion<string>().HasMaxLength(16);
+            deployment.HasIndex(d => new { d.State, d.Id });
+        });
+
+        modelBuilder.Entity<WorkItem>(item =>
+        {
+            item.ToTable("work_items");
+            item.Property(w => w.Kind).HasMaxLength(64);
+            item.Property(w => w.Repository).HasMaxLength(256);
+            item.Property(w => w.DeliveryId).HasMaxLength(128);
+            item.Property(w => w.State).HasConversion<string>().HasMaxLength(16);
+            item.HasIndex(w => new { w.State, w.Kind, w.NotBefore });
+        });
+
+        ApplySnakeCaseColumnNames(modelBuilder);
+    }
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        // Times are always UTC; SQLite forgets the kind on the way back, so restore it.
+        configurationBuilder.Properties<DateTime>().HaveConversion<UtcDateTimeConverter>();
+    }
+
+    /// <summary>Plain lower-case names read the same in psql, sqlite3 and hand-written SQL.</summary>
+    private static void ApplySnakeCaseColumnNames(ModelBuilder modelBuilder)
+    {
+        foreach (var entity in modelBuilder.Model.GetEntityTypes())
+        {
+            foreach (var property in entity.GetProperties())
+            {
+                property.SetColumnName(ToSnakeCase(property.Name));
+            }
+
+            foreach (var index in entity.GetIndexes())
+            {
+                index.SetDatabaseName($"ix_{entity.GetTableName()}_{string.Join('_', index.Properties.Select(p => ToSnakeCase(p.Name)))}");
+            }
+
+            foreach (var key in entity.GetKeys())
+            {
+                key.SetName($"pk_{entity.GetTableName()}");
+            }
+        }
+    }
+
+    internal static string ToSnakeCase(string name)
+    {
+        var builder = new StringBuilder(name.Length + 8);
+        for (var i = 0; i < name.Length; i++)
+        {
+            var c = name[i];
+            if (char.IsUpper(c))
+            {
+                var previousIsLower = i > 0 && !char.IsUpper(name[i - 1]);
+                var nextIsLower = i + 1 < name.Length && char.IsLower(name[i + 1]);
+                if (i > 0 && (previousIsLower || (nextIsLower && char.IsUpper(name[i - 1]))))
+                {
+                    builder.Append('_');
+                }
+
+                builder.Append(char.ToLowerInvariant(c));
+            }
+            else
+            {
+                builder.Append(c);
+            }
+        }
+
+        return builder.ToString();
+    }
+
+    private sealed class UtcDateTimeConverter() : ValueConverter<DateTime, DateTime>(
+        v => v.Kind == DateTimeKind.Utc ? v : v.ToUniversalTime(),
+        v => DateTime.SpecifyKind(v, DateTimeKind.Utc));
+}
+
+public sealed class SqliteHeavenDbContext(DbContextOptions<SqliteHeavenDbContext> options) : HeavenDbContext(options);
+
+public sealed class PostgresHeavenDbContext(DbContextOptions<PostgresHeavenDbContext> options) : HeavenDbContext(options);

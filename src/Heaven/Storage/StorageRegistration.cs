@@ -1,0 +1,98 @@
+using System.Data.Common;
+using Heaven.Configuration;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.Options;
+
+namespace Heaven.Storage;
+
+/// <summary>Creates contexts for whichever engine is configured; components depend on this, not on an engine.</summary>
+public interface IHeavenDatabase
+{
+    DatabaseProvider Provider { get; }
+
+    Task<HeavenDbContext> OpenAsync(CancellationToken cancellationToken);
+}
+
+internal sealed class HeavenDatabase<TContext>(IDbContextFactory<TContext> factory, DatabaseProvider provider) : IHeavenDatabase
+    where TContext : HeavenDbContext
+{
+    public DatabaseProvider Provider => provider;
+
+    public async Task<HeavenDbContext> OpenAsync(CancellationToken cancellationToken) =>
+        await factory.CreateDbContextAsync(cancellationToken);
+}
+
+public static class StorageRegistration
+{
+    public static IServiceCollection AddHeavenStorage(this IServiceCollection services, IConfiguration configuration, DataDirectory dataDirectory)
+    {
+        services.AddValidatedOptions<DatabaseOptions>(DatabaseOptions.Section);
+
+        // The engine decides the service graph, so it is read here rather than through IOptions;
+        // validation of the same values still runs at start and reports every problem.
+        var options = configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
+        if (options.Validate().Any())
+        {
+            return services;
+        }
+
+        var (provider, connectionString) = options.Resolve(dataDirectory);
+        if (provider == DatabaseProvider.Sqlite)
+        {
+            services.AddPooledDbContextFactory<SqliteHeavenDbContext>(builder => builder
+                .UseSqlite(connectionString)
+                .AddInterceptors(new SqlitePragmas()));
+            services.AddSingleton<IHeavenDatabase>(sp => new HeavenDatabase<SqliteHeavenDbContext>(
+                sp.GetRequiredService<IDbContextFactory<SqliteHeavenDbContext>>(), provider));
+        }
+        else
+        {
+            services.AddPooledDbContextFactory<PostgresHeavenDbContext>(builder => builder.UseNpgsql(connectionString));
+            services.AddSingleton<IHeavenDatabase>(sp => new HeavenDatabase<PostgresHeavenDbContext>(
+                sp.GetRequiredService<IDbContextFactory<PostgresHeavenDbContext>>(), provider));
+        }
+
+        return services;
+    }
+
+    /// <summary>Brings the schema up to date; several nodes may do this at once (EF takes a migration lock).</summary>
+    public static async Task MigrateAsync(IHeavenDatabase database, CancellationToken cancellationToken)
+    {
+        await using var context = await database.OpenAsync(cancellationToken);
+        if (database.Provider == DatabaseProvider.Sqlite)
+        {
+            // WAL lets readers (health checks, the log page) run beside the single writer; it is a
+            // property of the file, so setting it once is enough.
+            await context.Database.OpenConnectionAsync(cancellationToken);
+            await context.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
+        }
+
+        await context.Database.MigrateAsync(cancellationToken);
+    }
+}
+
+/// <summary>Per-connection SQLite settings.</summary>
+/// <remarks>
+/// synchronous=FULL makes every acknowledged commit survive a crash of the process and of the machine;
+/// the intake groups concurrent deliveries into one transaction, so the sync is paid once per group.
+/// busy_timeout lets a writer wait for another instead of failing at once.
+/// </remarks>
+internal sealed class SqlitePragmas : DbConnectionInterceptor
+{
+    private const string Pragmas = "PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON;";
+
+    public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = Pragmas;
+        command.ExecuteNonQuery();
+    }
+
+    public override async Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = Pragmas;
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Heaven.Configuration;
+using Heaven.Storage;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace Heaven.Web;
+
+/// <summary>Where Heaven finds git (<c>Git:Executable</c>, default <c>git</c> on the PATH).</summary>
+public sealed class GitOptions : ISelfValidatingOptions
+{
+    public const string Section = "Git";
+
+    public string Executable { get; set; } = "git";
+
+    public IEnumerable<string> Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Executable))
+        {
+            yield return "Git:Executable must name the git program (default: git, found on the PATH).";
+        }
+    }
+}
+
+/// <summary><c>/healthz</c>: 200 when Heaven can do its job, 503 naming each check that fails.</summary>
+public static class HealthEndpoints
+{
+    public const string Path = "/healthz";
+
+    public static IServiceCollection AddHeavenHealthChecks(this IServiceCollection services)
+    {
+        services.AddHealthChecks()
+            .AddCheck<DatabaseHealthCheck>("database")
+            .AddCheck<DataDirectoryHealthCheck>("data-directory")
+            .AddCheck<GitHealthCheck>("git");
+        return services;
+    }
+
+    public static void Map(IEndpointRouteBuilder endpoints) =>
+        endpoints.MapHealthChecks(Path, new HealthCheckOptions { ResponseWriter = WriteAsync });
+
+    private static Task WriteAsync(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json; charset=utf-8";
+        var body = new Dictionary<string, object>
+        {
+            ["status"] = report.Status == HealthStatus.Healthy ? "healthy" : "unhealthy",
+            ["checks"] = report.Entries.ToDictionary(
+                e => e.Key,
+                e => e.Value.Status == HealthStatus.Healthy ? "ok" : e.Value.Description ?? e.Value.Exception?.Message ?? "failing"),
+        };
+        return context.Response.WriteAsync(JsonSerializer.Serialize(body));
+    }
+}
+
+internal sealed class DatabaseHealthCheck(IHeavenDatabase database) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            await using var db = await database.OpenAsync(timeout.Token);
+            return await db.Database.CanConnectAsync(timeout.Token)
+                ? HealthCheckResult.Healthy()
+                : HealthCheckResult.Unhealthy($"the {database.Provider} database cannot be reached");
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // The exception text may carry connection details; name the engine and the kind of failure only.
+            return HealthCheckResult.Unhealthy($"the {database.Provider} database cannot be reached ({e.GetType().Name})");
+        }
+    }
+}
+
+internal sealed class DataDirectoryHealthCheck(DataDirectory dataDirectory) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+        Task.FromResult(dataDirectory.IsWritable(out var problem) ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy(problem));
+}
+
+internal sealed class GitHealthCheck(IOptions<GitOptions> options) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var executable = options.Value.Executable;
+        try
+        {
+            using var process = Process.Start(new ProcessStartInfo(executable, ["--version"])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                RedirectStandardInput = true,
+                UseShellExecute = false,
+            });
+            if (process is null)
+            {
+                return HealthCheckResult.Unhealthy($"git ({executable}) could not be started");
+            }
+
+            process.StandardInput.Close();
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            var output = await process.StandardOutput.ReadToEndAsync(timeout.Token);
+            await process.WaitForExitAsync(timeout.Token);
+            return process.ExitCode == 0 && output.StartsWith("git version", StringComparison.Ordinal)
+                ? HealthCheckResult.Healthy(output.Trim())
+                : HealthCheckResult.Unhealthy($"git ({executable}) did not report its version");
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or OperationCanceledException)
+        {
+            return HealthCheckResult.Unhealthy($"git ({executable}) was not found or did not answer; install git or set Git:Executable");
+        }
+    }
+}

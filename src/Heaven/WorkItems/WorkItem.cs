@@ -1,0 +1,49 @@
+namespace Heaven.WorkItems;
+
+/// <summary>
+/// Side work that must survive a restart and be retried with backoff (the outbox): an event recorded
+/// for notifications or auto-deploy, later a status GitHub refused for a moment.
+/// </summary>
+public sealed class WorkItem
+{
+    public long Id { get; set; }
+
+    public required string Kind { get; set; }
+
+    public string? Repository { get; set; }
+
+    public string? DeliveryId { get; set; }
+
+    /// <summary>The input of the work, as JSON (for an event: the webhook payload as GitHub sent it).</summary>
+    public required string PayloadJson { get; set; }
+
+    public WorkItemState State { get; set; } = WorkItemState.Pending;
+
+    public int Attempts { get; set; }
+
+    public DateTime NotBefore { get; set; }
+
+    public DateTime CreatedAt { get; set; }
+
+    public string? LastError { get; set; }
+}
+
+public enum WorkItemState
+{
+    Pending,
+    Done,
+    Failed,
+}
+
+/// <summary>The kinds of work item, one per consumer.</summary>
+public static class WorkItemKinds
+{
+    /// <summary>A <c>deployment_status</c> event, for the notifiers.</summary>
+    public const string DeploymentStatusEvent = "deployment_status";
+
+    /// <summary>A commit <c>status</c> event, for auto-deploy.</summary>
+    public const string CommitStatusEvent = "status";
+
+    /// <summary>A <c>check_suite</c> event, for auto-deploy.</summary>
+    public const string CheckSuiteEvent = "check_suite";
+}

@@ -1,0 +1,147 @@
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using System.Text;
+using Heaven.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Heaven.Tests.Infrastructure;
+
+/// <summary>
+/// A real Heaven server on 127.0.0.1 with its own temporary data directory and SQLite file, reached
+/// over real HTTP. Settings are given as configuration keys, exactly as an operator would set them.
+/// </summary>
+public sealed class HeavenTestHost : IAsyncDisposable
+{
+    public const string Secret = "test-webhook-secret-0123456789abcdef";
+
+    private HeavenTestHost(WebApplication app, TemporaryDirectory directory, Uri baseAddress)
+    {
+        App = app;
+        Directory = directory;
+        BaseAddress = baseAddress;
+        Client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public WebApplication App { get; }
+
+    public TemporaryDirectory Directory { get; }
+
+    public Uri BaseAddress { get; }
+
+    public HttpClient Client { get; }
+
+    public IServiceProvider Services => App.Services;
+
+    public string DataDirectory => Path.Combine(Directory.Path, "data");
+
+    /// <summary>Starts Heaven. The webhook secret is <see cref="Secret"/> unless the settings say otherwise (null removes it).</summary>
+    public static async Task<HeavenTestHost> StartAsync(
+        IDictionary<string, string?>? settings = null,
+        IReadOnlyDictionary<string, string?>? legacyEnvironment = null,
+        TemporaryDirectory? directory = null)
+    {
+        directory ??= new TemporaryDirectory();
+        var all = new Dictionary<string, string?>
+        {
+            ["DataDirectory"] = Path.Combine(directory.Path, "data"),
+            ["Webhooks:Secret"] = Secret,
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            all[key] = value;
+        }
+
+        var builder = HeavenApp.CreateBuilder(["--urls", "http://127.0.0.1:0"], legacyEnvironment ?? new Dictionary<string, string?>());
+        builder.Configuration.AddInMemoryCollection(all.Where(kv => kv.Value is not null));
+        var app = HeavenApp.Build(builder);
+        await HeavenApp.PrepareAsync(app, CancellationToken.None);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new HeavenTestHost(app, directory, new Uri(address));
+    }
+
+    /// <summary>Sends a webhook the way GitHub does, signed with <paramref name="secret"/> (null: unsigned).</summary>
+    public Task<HttpResponseMessage> SendWebhookAsync(
+        string eventName,
+        string body,
+        string? deliveryId = null,
+        string? secret = Secret,
+        string contentType = "application/json") =>
+        Client.SendAsync(Webhook.Request(eventName, body, deliveryId ?? Guid.NewGuid().ToString(), secret, contentType));
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await App.StopAsync();
+        await App.DisposeAsync();
+        Directory.Dispose();
+    }
+}
+
+/// <summary>Builds GitHub-shaped webhook requests. The signature is computed here, independently of Heaven's code.</summary>
+public static class Webhook
+{
+    public static HttpRequestMessage Request(string? eventName, string body, string? deliveryId, string? secret, string contentType = "application/json")
+    {
+        var bytes = Encoding.UTF8.GetBytes(body);
+        var request = new HttpRequestMessage(HttpMethod.Post, "/events") { Content = new ByteArrayContent(bytes) };
+        request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
+        request.Headers.UserAgent.ParseAdd("GitHub-Hookshot/test");
+        if (eventName is not null)
+        {
+            request.Headers.Add("X-GitHub-Event", eventName);
+        }
+
+        if (deliveryId is not null)
+        {
+            request.Headers.Add("X-GitHub-Delivery", deliveryId);
+        }
+
+        if (secret is not null)
+        {
+            request.Headers.Add("X-Hub-Signature-256", Sign(bytes, secret));
+        }
+
+        return request;
+    }
+
+    public static string Sign(byte[] body, string secret)
+    {
+        using var hmac = new HMACSHA256(Encoding.UTF8.GetBytes(secret));
+        return "sha256=" + Convert.ToHexString(hmac.ComputeHash(body)).ToLowerInvariant();
+    }
+}
+
+public sealed class TemporaryDirectory : IDisposable
+{
+    public TemporaryDirectory()
+    {
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "heaven-tests", Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(Path);
+    }
+
+    public string Path { get; }
+
+    public void Dispose()
+    {
+        try
+        {
+            System.IO.Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>The original Heaven's webhook payloads, shipped with the tests.</summary>
+public static class Fixtures
+{
+    public static string Folder => Path.Combine(AppContext.BaseDirectory, "Fixtures", "heaven");
+
+    public static string Read(string name) => File.ReadAllText(Path.Combine(Folder, name));
+}
