@@ -45,6 +45,8 @@ public static class StorageRegistration
                 .AddInterceptors(new SqlitePragmas()));
             services.AddSingleton<IHeavenDatabase>(sp => new HeavenDatabase<SqliteHeavenDbContext>(
                 sp.GetRequiredService<IDbContextFactory<SqliteHeavenDbContext>>(), provider));
+            // Registered before the components that write, so it stops after them.
+            services.AddHostedService(_ => new SqliteFileRelease(connectionString));
         }
         else
         {
@@ -94,5 +96,21 @@ internal sealed class SqlitePragmas : DbConnectionInterceptor
         await using var command = connection.CreateCommand();
         command.CommandText = Pragmas;
         await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}
+
+/// <summary>
+/// Closes the pooled SQLite connections when Heaven stops, so the database file is released (a
+/// restart, a backup or a test that removes the data directory never meets a stale handle).
+/// </summary>
+internal sealed class SqliteFileRelease(string connectionString) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection(connectionString);
+        Microsoft.Data.Sqlite.SqliteConnection.ClearPool(connection);
+        return Task.CompletedTask;
     }
 }

@@ -18,8 +18,11 @@ public sealed class HeavenTestHost : IAsyncDisposable
 {
     public const string Secret = "test-webhook-secret-0123456789abcdef";
 
-    private HeavenTestHost(WebApplication app, TemporaryDirectory directory, Uri baseAddress)
+    private readonly bool ownsDirectory;
+
+    private HeavenTestHost(WebApplication app, TemporaryDirectory directory, bool ownsDirectory, Uri baseAddress)
     {
+        this.ownsDirectory = ownsDirectory;
         App = app;
         Directory = directory;
         BaseAddress = baseAddress;
@@ -44,6 +47,7 @@ public sealed class HeavenTestHost : IAsyncDisposable
         IReadOnlyDictionary<string, string?>? legacyEnvironment = null,
         TemporaryDirectory? directory = null)
     {
+        var ownsDirectory = directory is null;
         directory ??= new TemporaryDirectory();
         var all = new Dictionary<string, string?>
         {
@@ -61,7 +65,7 @@ public sealed class HeavenTestHost : IAsyncDisposable
         await HeavenApp.PrepareAsync(app, CancellationToken.None);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new HeavenTestHost(app, directory, new Uri(address));
+        return new HeavenTestHost(app, directory, ownsDirectory, new Uri(address));
     }
 
     /// <summary>Sends a webhook the way GitHub does, signed with <paramref name="secret"/> (null: unsigned).</summary>
@@ -78,7 +82,11 @@ public sealed class HeavenTestHost : IAsyncDisposable
         Client.Dispose();
         await App.StopAsync();
         await App.DisposeAsync();
-        Directory.Dispose();
+        if (ownsDirectory)
+        {
+            // A directory handed in belongs to the test: it may start another Heaven on it.
+            Directory.Dispose();
+        }
     }
 }
 
