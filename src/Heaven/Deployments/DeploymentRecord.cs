@@ -33,7 +33,43 @@ public sealed class DeploymentRecord
 
     public DateTime ReceivedAt { get; set; }
 
+    /// <summary>
+    /// The app being deployed: <c>payload.name</c> when present (the original's lock key), else the
+    /// repository's name. At most one deployment runs per (repository, app, environment).
+    /// </summary>
+    public required string App { get; set; }
+
+    /// <summary>(repository, app, environment) in one lower-case string; unique among Running rows.</summary>
+    public required string LockKey { get; set; }
+
     public DeploymentState State { get; set; } = DeploymentState.Queued;
 
     public DateTime StateChangedAt { get; set; }
+
+    /// <summary>The node holding the lease while Running.</summary>
+    public string? LeaseOwner { get; set; }
+
+    /// <summary>Fencing token: bumped by every claim and by the reaper; writes after the claim must carry it.</summary>
+    public long LeaseGeneration { get; set; }
+
+    public DateTime? LeaseExpiresAt { get; set; }
+
+    /// <summary>Who asked to cancel; the worker notices within two seconds wherever it runs.</summary>
+    public string? CancelRequestedBy { get; set; }
+
+    public DateTime? CancelRequestedAt { get; set; }
+
+    public DateTime? StartedAt { get; set; }
+
+    public DateTime? FinishedAt { get; set; }
+
+    /// <summary>The provider that ran (or was asked for).</summary>
+    public string? Provider { get; set; }
+
+    /// <summary>What happened, in the words of the last status posted.</summary>
+    public string? StatusDescription { get; set; }
+
+    public string? GistId { get; set; }
+
+    public string? GistUrl { get; set; }
 }

@@ -232,6 +232,8 @@ internal sealed partial class DeliveryRecorder(IHeavenDatabase database, ILogger
                     Sha = request.Sha,
                     Task = request.Task,
                     Environment = request.Environment,
+                    App = request.App,
+                    LockKey = DeploymentLock.KeyOf(request.Repository, request.App, request.Environment),
                     PayloadJson = request.PayloadJson,
                     Description = request.Description,
                     CreatorLogin = request.CreatorLogin,

@@ -33,7 +33,8 @@ public sealed record DeploymentRequest(
     string Environment,
     string PayloadJson,
     string? Description,
-    string? CreatorLogin);
+    string? CreatorLogin,
+    string App);
 
 /// <summary>A well-signed delivery whose body is not what its event needs: answered 400.</summary>
 public sealed class MalformedPayloadException(string message) : Exception(message);
@@ -88,6 +89,7 @@ public static class WebhookEventReader
         // GitHub's API once stored payloads as strings; hubot-deploy style payloads are objects.
         var payloadJson = "{}";
         string? payloadTask = null;
+        string? payloadName = null;
         if (deployment.TryGetProperty("payload", out var payload))
         {
             if (payload.ValueKind == JsonValueKind.String && TryParseObject(payload.GetString()!, out var parsed))
@@ -99,9 +101,11 @@ public static class WebhookEventReader
                 payloadJson = payload.GetRawText();
             }
 
-            if (payload.ValueKind == JsonValueKind.Object)
+            using var payloadDocument = JsonDocument.Parse(payloadJson);
+            if (payloadDocument.RootElement.ValueKind == JsonValueKind.Object)
             {
-                payloadTask = OptionalString(payload, "task");
+                payloadTask = OptionalString(payloadDocument.RootElement, "task");
+                payloadName = OptionalString(payloadDocument.RootElement, "name");
             }
         }
 
@@ -117,7 +121,8 @@ public static class WebhookEventReader
             Description: OptionalString(deployment, "description"),
             CreatorLogin: deployment.TryGetProperty("creator", out var creator) && creator.ValueKind == JsonValueKind.Object
                 ? OptionalString(creator, "login")
-                : null);
+                : null,
+            App: Heaven.Deployments.DeploymentLock.AppOf(fullName, payloadName));
     }
 
     private static WebhookEvent.ForWorkItem ForWorkItem(JsonElement root, string eventName, string? action, string? repository, params string[] requiredPaths)

@@ -21,6 +21,10 @@ public abstract class HeavenDbContext(DbContextOptions options) : DbContext(opti
 
     public DbSet<WorkItem> WorkItems => Set<WorkItem>();
 
+    public DbSet<Heaven.Output.DeploymentLogChunk> LogChunks => Set<Heaven.Output.DeploymentLogChunk>();
+
+    public DbSet<ServerKey> ServerKeys => Set<ServerKey>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.Entity<Delivery>(delivery =>
@@ -61,6 +65,31 @@ public abstract class HeavenDbContext(DbContextOptions options) : DbContext(opti
             deployment.Property(d => d.DeliveryId).HasMaxLength(128);
             deployment.Property(d => d.State).HasConversion<string>().HasMaxLength(16);
             deployment.HasIndex(d => new { d.State, d.Id });
+            deployment.Property(d => d.App).HasMaxLength(256);
+            deployment.Property(d => d.LockKey).HasMaxLength(1024);
+            // The database, not the code, guarantees one running deploy per (repository, app,
+            // environment), also with several nodes claiming at the same moment.
+            deployment.HasIndex(d => d.LockKey).IsUnique().HasFilter("state = 'Running'").HasDatabaseName("ix_deployments_running_lock_key");
+            deployment.Property(d => d.LeaseOwner).HasMaxLength(128);
+            deployment.Property(d => d.CancelRequestedBy).HasMaxLength(256);
+            deployment.Property(d => d.Provider).HasMaxLength(64);
+            deployment.Property(d => d.StatusDescription).HasMaxLength(512);
+            deployment.Property(d => d.GistId).HasMaxLength(128);
+            deployment.Property(d => d.GistUrl).HasMaxLength(512);
+        });
+
+        modelBuilder.Entity<Heaven.Output.DeploymentLogChunk>(chunk =>
+        {
+            chunk.ToTable("deployment_log_chunks");
+            chunk.HasIndex(c => new { c.DeploymentId, c.Sequence }).IsUnique();
+        });
+
+        modelBuilder.Entity<ServerKey>(key =>
+        {
+            key.ToTable("server_keys");
+            key.HasKey(k => k.Name);
+            key.Property(k => k.Name).HasMaxLength(64);
+            key.Property(k => k.Value).HasMaxLength(512);
         });
 
         modelBuilder.Entity<WorkItem>(item =>
@@ -71,6 +100,7 @@ public abstract class HeavenDbContext(DbContextOptions options) : DbContext(opti
             item.Property(w => w.DeliveryId).HasMaxLength(128);
             item.Property(w => w.State).HasConversion<string>().HasMaxLength(16);
             item.HasIndex(w => new { w.State, w.Kind, w.NotBefore });
+            item.HasIndex(w => new { w.DeploymentId, w.Id });
         });
 
         ApplySnakeCaseColumnNames(modelBuilder);
@@ -92,7 +122,7 @@ public abstract class HeavenDbContext(DbContextOptions options) : DbContext(opti
                 property.SetColumnName(ToSnakeCase(property.Name));
             }
 
-            foreach (var index in entity.GetIndexes())
+            foreach (var index in entity.GetIndexes().Where(i => i.GetDatabaseName() is not "ix_deployments_running_lock_key"))
             {
                 index.SetDatabaseName($"ix_{entity.GetTableName()}_{string.Join('_', index.Properties.Select(p => ToSnakeCase(p.Name)))}");
             }

@@ -14,6 +14,9 @@ public sealed class WorkItem
 
     public string? DeliveryId { get; set; }
 
+    /// <summary>The Heaven deployment the work belongs to; such items are done in order, one at a time.</summary>
+    public long? DeploymentId { get; set; }
+
     /// <summary>The input of the work, as JSON (for an event: the webhook payload as GitHub sent it).</summary>
     public required string PayloadJson { get; set; }
 
@@ -26,6 +29,8 @@ public sealed class WorkItem
     public DateTime CreatedAt { get; set; }
 
     public string? LastError { get; set; }
+
+    public DateTime? CompletedAt { get; set; }
 }
 
 public enum WorkItemState
@@ -46,4 +51,7 @@ public static class WorkItemKinds
 
     /// <summary>A <c>check_suite</c> event, for auto-deploy.</summary>
     public const string CheckSuiteEvent = "check_suite";
+
+    /// <summary>A deployment status for Heaven to post to GitHub (retried until GitHub takes it).</summary>
+    public const string PostDeploymentStatus = "post_deployment_status";
 }

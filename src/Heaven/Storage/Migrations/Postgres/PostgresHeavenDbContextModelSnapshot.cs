@@ -31,6 +31,21 @@ namespace Heaven.Storage.Migrations.Postgres
 
                     NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
 
+                    b.Property<string>("App")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("app");
+
+                    b.Property<DateTime?>("CancelRequestedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("cancel_requested_at");
+
+                    b.Property<string>("CancelRequestedBy")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("cancel_requested_by");
+
                     b.Property<string>("CloneUrl")
                         .IsRequired()
                         .HasColumnType("text")
@@ -57,14 +72,52 @@ namespace Heaven.Storage.Migrations.Postgres
                         .HasColumnType("character varying(256)")
                         .HasColumnName("environment");
 
+                    b.Property<DateTime?>("FinishedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("finished_at");
+
+                    b.Property<string>("GistId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("gist_id");
+
+                    b.Property<string>("GistUrl")
+                        .HasMaxLength(512)
+                        .HasColumnType("character varying(512)")
+                        .HasColumnName("gist_url");
+
                     b.Property<long>("GitHubDeploymentId")
                         .HasColumnType("bigint")
                         .HasColumnName("git_hub_deployment_id");
+
+                    b.Property<DateTime?>("LeaseExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("lease_expires_at");
+
+                    b.Property<long>("LeaseGeneration")
+                        .HasColumnType("bigint")
+                        .HasColumnName("lease_generation");
+
+                    b.Property<string>("LeaseOwner")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("lease_owner");
+
+                    b.Property<string>("LockKey")
+                        .IsRequired()
+                        .HasMaxLength(1024)
+                        .HasColumnType("character varying(1024)")
+                        .HasColumnName("lock_key");
 
                     b.Property<string>("PayloadJson")
                         .IsRequired()
                         .HasColumnType("text")
                         .HasColumnName("payload_json");
+
+                    b.Property<string>("Provider")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("provider");
 
                     b.Property<DateTime>("ReceivedAt")
                         .HasColumnType("timestamp with time zone")
@@ -88,6 +141,10 @@ namespace Heaven.Storage.Migrations.Postgres
                         .HasColumnType("character varying(64)")
                         .HasColumnName("sha");
 
+                    b.Property<DateTime?>("StartedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("started_at");
+
                     b.Property<string>("State")
                         .IsRequired()
                         .HasMaxLength(16)
@@ -98,6 +155,11 @@ namespace Heaven.Storage.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("state_changed_at");
 
+                    b.Property<string>("StatusDescription")
+                        .HasMaxLength(512)
+                        .HasColumnType("character varying(512)")
+                        .HasColumnName("status_description");
+
                     b.Property<string>("Task")
                         .IsRequired()
                         .HasMaxLength(256)
@@ -106,6 +168,11 @@ namespace Heaven.Storage.Migrations.Postgres
 
                     b.HasKey("Id")
                         .HasName("pk_deployments");
+
+                    b.HasIndex("LockKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_deployments_running_lock_key")
+                        .HasFilter("state = 'Running'");
 
                     b.HasIndex("Repository", "GitHubDeploymentId")
                         .IsUnique()
@@ -216,6 +283,73 @@ namespace Heaven.Storage.Migrations.Postgres
                     b.ToTable("webhook_hooks", (string)null);
                 });
 
+            modelBuilder.Entity("Heaven.Output.DeploymentLogChunk", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("Content")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("content");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("DeploymentId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("deployment_id");
+
+                    b.Property<long>("FirstLine")
+                        .HasColumnType("bigint")
+                        .HasColumnName("first_line");
+
+                    b.Property<int>("LineCount")
+                        .HasColumnType("integer")
+                        .HasColumnName("line_count");
+
+                    b.Property<int>("Sequence")
+                        .HasColumnType("integer")
+                        .HasColumnName("sequence");
+
+                    b.HasKey("Id")
+                        .HasName("pk_deployment_log_chunks");
+
+                    b.HasIndex("DeploymentId", "Sequence")
+                        .IsUnique()
+                        .HasDatabaseName("ix_deployment_log_chunks_deployment_id_sequence");
+
+                    b.ToTable("deployment_log_chunks", (string)null);
+                });
+
+            modelBuilder.Entity("Heaven.Storage.ServerKey", b =>
+                {
+                    b.Property<string>("Name")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("name");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Value")
+                        .IsRequired()
+                        .HasMaxLength(512)
+                        .HasColumnType("character varying(512)")
+                        .HasColumnName("value");
+
+                    b.HasKey("Name")
+                        .HasName("pk_server_keys");
+
+                    b.ToTable("server_keys", (string)null);
+                });
+
             modelBuilder.Entity("Heaven.WorkItems.WorkItem", b =>
                 {
                     b.Property<long>("Id")
@@ -229,6 +363,10 @@ namespace Heaven.Storage.Migrations.Postgres
                         .HasColumnType("integer")
                         .HasColumnName("attempts");
 
+                    b.Property<DateTime?>("CompletedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("completed_at");
+
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
@@ -237,6 +375,10 @@ namespace Heaven.Storage.Migrations.Postgres
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)")
                         .HasColumnName("delivery_id");
+
+                    b.Property<long?>("DeploymentId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("deployment_id");
 
                     b.Property<string>("Kind")
                         .IsRequired()
@@ -270,6 +412,9 @@ namespace Heaven.Storage.Migrations.Postgres
 
                     b.HasKey("Id")
                         .HasName("pk_work_items");
+
+                    b.HasIndex("DeploymentId", "Id")
+                        .HasDatabaseName("ix_work_items_deployment_id_id");
 
                     b.HasIndex("State", "Kind", "NotBefore")
                         .HasDatabaseName("ix_work_items_state_kind_not_before");

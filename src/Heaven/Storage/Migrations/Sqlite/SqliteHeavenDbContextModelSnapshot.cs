@@ -24,6 +24,21 @@ namespace Heaven.Storage.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("id");
 
+                    b.Property<string>("App")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("app");
+
+                    b.Property<DateTime?>("CancelRequestedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("cancel_requested_at");
+
+                    b.Property<string>("CancelRequestedBy")
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("cancel_requested_by");
+
                     b.Property<string>("CloneUrl")
                         .IsRequired()
                         .HasColumnType("TEXT")
@@ -50,14 +65,52 @@ namespace Heaven.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("environment");
 
+                    b.Property<DateTime?>("FinishedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("finished_at");
+
+                    b.Property<string>("GistId")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("gist_id");
+
+                    b.Property<string>("GistUrl")
+                        .HasMaxLength(512)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("gist_url");
+
                     b.Property<long>("GitHubDeploymentId")
                         .HasColumnType("INTEGER")
                         .HasColumnName("git_hub_deployment_id");
+
+                    b.Property<DateTime?>("LeaseExpiresAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("lease_expires_at");
+
+                    b.Property<long>("LeaseGeneration")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("lease_generation");
+
+                    b.Property<string>("LeaseOwner")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("lease_owner");
+
+                    b.Property<string>("LockKey")
+                        .IsRequired()
+                        .HasMaxLength(1024)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("lock_key");
 
                     b.Property<string>("PayloadJson")
                         .IsRequired()
                         .HasColumnType("TEXT")
                         .HasColumnName("payload_json");
+
+                    b.Property<string>("Provider")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("provider");
 
                     b.Property<DateTime>("ReceivedAt")
                         .HasColumnType("TEXT")
@@ -81,6 +134,10 @@ namespace Heaven.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("sha");
 
+                    b.Property<DateTime?>("StartedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("started_at");
+
                     b.Property<string>("State")
                         .IsRequired()
                         .HasMaxLength(16)
@@ -91,6 +148,11 @@ namespace Heaven.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("state_changed_at");
 
+                    b.Property<string>("StatusDescription")
+                        .HasMaxLength(512)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status_description");
+
                     b.Property<string>("Task")
                         .IsRequired()
                         .HasMaxLength(256)
@@ -99,6 +161,11 @@ namespace Heaven.Storage.Migrations.Sqlite
 
                     b.HasKey("Id")
                         .HasName("pk_deployments");
+
+                    b.HasIndex("LockKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_deployments_running_lock_key")
+                        .HasFilter("state = 'Running'");
 
                     b.HasIndex("Repository", "GitHubDeploymentId")
                         .IsUnique()
@@ -207,6 +274,71 @@ namespace Heaven.Storage.Migrations.Sqlite
                     b.ToTable("webhook_hooks", (string)null);
                 });
 
+            modelBuilder.Entity("Heaven.Output.DeploymentLogChunk", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<string>("Content")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("content");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("DeploymentId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("deployment_id");
+
+                    b.Property<long>("FirstLine")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("first_line");
+
+                    b.Property<int>("LineCount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("line_count");
+
+                    b.Property<int>("Sequence")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("sequence");
+
+                    b.HasKey("Id")
+                        .HasName("pk_deployment_log_chunks");
+
+                    b.HasIndex("DeploymentId", "Sequence")
+                        .IsUnique()
+                        .HasDatabaseName("ix_deployment_log_chunks_deployment_id_sequence");
+
+                    b.ToTable("deployment_log_chunks", (string)null);
+                });
+
+            modelBuilder.Entity("Heaven.Storage.ServerKey", b =>
+                {
+                    b.Property<string>("Name")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<DateTime>("CreatedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Value")
+                        .IsRequired()
+                        .HasMaxLength(512)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("value");
+
+                    b.HasKey("Name")
+                        .HasName("pk_server_keys");
+
+                    b.ToTable("server_keys", (string)null);
+                });
+
             modelBuilder.Entity("Heaven.WorkItems.WorkItem", b =>
                 {
                     b.Property<long>("Id")
@@ -218,6 +350,10 @@ namespace Heaven.Storage.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("attempts");
 
+                    b.Property<DateTime?>("CompletedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("completed_at");
+
                     b.Property<DateTime>("CreatedAt")
                         .HasColumnType("TEXT")
                         .HasColumnName("created_at");
@@ -226,6 +362,10 @@ namespace Heaven.Storage.Migrations.Sqlite
                         .HasMaxLength(128)
                         .HasColumnType("TEXT")
                         .HasColumnName("delivery_id");
+
+                    b.Property<long?>("DeploymentId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("deployment_id");
 
                     b.Property<string>("Kind")
                         .IsRequired()
@@ -259,6 +399,9 @@ namespace Heaven.Storage.Migrations.Sqlite
 
                     b.HasKey("Id")
                         .HasName("pk_work_items");
+
+                    b.HasIndex("DeploymentId", "Id")
+                        .HasDatabaseName("ix_work_items_deployment_id_id");
 
                     b.HasIndex("State", "Kind", "NotBefore")
                         .HasDatabaseName("ix_work_items_state_kind_not_before");
