@@ -63,6 +63,7 @@ public static class HeavenApp
         services.AddHeavenHealthChecks();
 
         var app = builder.Build();
+        app.UseTrustedProxies();
         WebhookEndpoint.Map(app);
         HealthEndpoints.Map(app);
         app.MapGet("/", () => Results.Text("Heaven is running. GitHub webhooks go to POST /events; health is at /healthz.\n"));

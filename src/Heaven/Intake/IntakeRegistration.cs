@@ -11,6 +11,10 @@ public static class IntakeRegistration
         services.AddSingleton<SignatureVerifier>();
         services.AddSingleton<RepositoryAllowList>();
         services.AddSingleton<SourceAddressFilter>();
+        services.AddSingleton<SavedHookRanges>();
+        services.AddSingleton<GitHubMetaRanges>();
+        GitHubMetaRanges.AddHttpClient(services);
+        services.AddTrustedProxies();
         services.AddSingleton<WebhookEndpoint>();
         services.AddSingleton<DeliveryRecorder>();
         services.AddSingleton<IDeliveryRecorder>(sp => sp.GetRequiredService<DeliveryRecorder>());

@@ -32,9 +32,12 @@ internal sealed partial class WebhookEndpoint(
         var deliveryId = request.Headers["X-GitHub-Delivery"].ToString();
 
         var source = context.Connection.RemoteIpAddress;
-        if (!await sourceAddresses.AllowsAsync(source, context.RequestAborted))
+        switch (await sourceAddresses.CheckAsync(source, context.RequestAborted))
         {
-            return Reject(StatusCodes.Status403Forbidden, $"The sender's address {source} is not in the hook ranges GitHub publishes at /meta (Webhooks:VerifySourceAddress is on).", eventName, deliveryId);
+            case SourceAddressCheck.Denied:
+                return Reject(StatusCodes.Status403Forbidden, $"The sender's address {source} is not in the hook ranges GitHub publishes at /meta (Webhooks:VerifySourceAddress is on).", eventName, deliveryId);
+            case SourceAddressCheck.Unknown:
+                return Reject(StatusCodes.Status503ServiceUnavailable, "Heaven cannot verify the sender's address: GitHub's /meta could not be read and no earlier copy of its hook ranges is saved (Webhooks:VerifySourceAddress is on). Check that Heaven can reach GitHub:ApiUrl; the delivery can be redelivered from GitHub's webhook settings.", eventName, deliveryId);
         }
 
         if (!IsJson(request.ContentType))

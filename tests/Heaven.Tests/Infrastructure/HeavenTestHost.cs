@@ -42,10 +42,14 @@ public sealed class HeavenTestHost : IAsyncDisposable
     public string DataDirectory => Path.Combine(Directory.Path, "data");
 
     /// <summary>Starts Heaven. The webhook secret is <see cref="Secret"/> unless the settings say otherwise (null removes it).</summary>
+    /// <param name="overrideServices">
+    /// Runs after Heaven has registered its components, so a test can replace one (a fake clock, say).
+    /// </param>
     public static async Task<HeavenTestHost> StartAsync(
         IDictionary<string, string?>? settings = null,
         IReadOnlyDictionary<string, string?>? legacyEnvironment = null,
-        TemporaryDirectory? directory = null)
+        TemporaryDirectory? directory = null,
+        Action<IServiceCollection>? overrideServices = null)
     {
         var ownsDirectory = directory is null;
         directory ??= new TemporaryDirectory();
@@ -61,6 +65,11 @@ public sealed class HeavenTestHost : IAsyncDisposable
 
         var builder = HeavenApp.CreateBuilder(["--urls", "http://127.0.0.1:0"], legacyEnvironment ?? new Dictionary<string, string?>());
         builder.Configuration.AddInMemoryCollection(all.Where(kv => kv.Value is not null));
+        if (overrideServices is not null)
+        {
+            builder.Host.UseServiceProviderFactory(new OverridingServiceProviderFactory(overrideServices));
+        }
+
         var app = HeavenApp.Build(builder);
         await HeavenApp.PrepareAsync(app, CancellationToken.None);
         await app.StartAsync();
@@ -88,6 +97,23 @@ public sealed class HeavenTestHost : IAsyncDisposable
             Directory.Dispose();
         }
     }
+}
+
+/// <summary>
+/// The host's own factory, except that the overrides are applied to the finished service collection:
+/// HeavenApp.Build registers and builds in one call, so this is the one moment in between.
+/// </summary>
+internal sealed class OverridingServiceProviderFactory(Action<IServiceCollection> overrides) : IServiceProviderFactory<IServiceCollection>
+{
+    private readonly DefaultServiceProviderFactory inner = new();
+
+    public IServiceCollection CreateBuilder(IServiceCollection services)
+    {
+        overrides(services);
+        return inner.CreateBuilder(services);
+    }
+
+    public IServiceProvider CreateServiceProvider(IServiceCollection containerBuilder) => inner.CreateServiceProvider(containerBuilder);
 }
 
 /// <summary>Builds GitHub-shaped webhook requests. The signature is computed here, independently of Heaven's code.</summary>
