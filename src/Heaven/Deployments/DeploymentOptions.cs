@@ -16,11 +16,33 @@ public sealed class DeploymentOptions : ISelfValidatingOptions
     /// <summary>The deploy key (the original's one-line format with literal \n). Never logged.</summary>
     public string? PrivateKey { get; set; }
 
+    /// <summary>How many deployments (to different environments) one node runs at once.</summary>
+    public int MaxParallel { get; set; } = 16;
+
+    /// <summary>
+    /// How long a worker's claim lasts without renewal. A worker renews it while the deploy runs; when
+    /// a node dies, its deployments are reported lost this long after its last renewal.
+    /// </summary>
+    public int LeaseSeconds { get; set; } = 30;
+
+    /// <summary>Post <c>pending</c> instead of <c>in_progress</c> when a deploy starts (older GitHub Enterprise).</summary>
+    public bool UsePendingState { get; set; }
+
     public IEnumerable<string> Validate()
     {
         if (Timeout is < 1 or > 86_400)
         {
             yield return $"{Setting.Name("Deployments:Timeout")} must be a whole number of seconds from 1 to 86400; got {Timeout}.";
+        }
+
+        if (MaxParallel is < 1 or > 1000)
+        {
+            yield return $"Deployments:MaxParallel must be a whole number from 1 to 1000; got {MaxParallel}.";
+        }
+
+        if (LeaseSeconds is < 5 or > 3600)
+        {
+            yield return $"Deployments:LeaseSeconds must be a whole number of seconds from 5 to 3600; got {LeaseSeconds}.";
         }
 
         if (string.IsNullOrWhiteSpace(TaskPrefix) || !TaskPrefix.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))

@@ -27,7 +27,7 @@ public sealed class DeliveryNotRecordedException(string message, Exception? inne
 /// Deduplication happens inside the same transaction; on PostgreSQL another node may win a race on a
 /// unique key, which is retried one delivery at a time and then seen as a duplicate.
 /// </summary>
-internal sealed partial class DeliveryRecorder(IHeavenDatabase database, ILogger<DeliveryRecorder> logger) : BackgroundService, IDeliveryRecorder
+internal sealed partial class DeliveryRecorder(IHeavenDatabase database, IDeploymentSignal dispatcher, ILogger<DeliveryRecorder> logger) : BackgroundService, IDeliveryRecorder
 {
     private const int MaxBatch = 128;
     private readonly Channel<Pending> queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
@@ -191,6 +191,11 @@ internal sealed partial class DeliveryRecorder(IHeavenDatabase database, ILogger
 
         await db.SaveChangesAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
+        if (created.Count > 0)
+        {
+            // Dispatch is immediate on the node that accepted the webhook.
+            dispatcher.Notify();
+        }
 
         return outcomes.Select(o => new RecordedDelivery(o.Result, o.FinalMessage, o.FinalDeploymentId)).ToList();
     }

@@ -71,6 +71,8 @@ public abstract class HeavenDbContext(DbContextOptions options) : DbContext(opti
             // environment), also with several nodes claiming at the same moment.
             deployment.HasIndex(d => d.LockKey).IsUnique().HasFilter("state = 'Running'").HasDatabaseName("ix_deployments_running_lock_key");
             deployment.Property(d => d.LeaseOwner).HasMaxLength(128);
+            // The fencing token: an update from a worker whose claim is stale matches no row.
+            deployment.Property(d => d.LeaseGeneration).IsConcurrencyToken();
             deployment.Property(d => d.CancelRequestedBy).HasMaxLength(256);
             deployment.Property(d => d.Provider).HasMaxLength(64);
             deployment.Property(d => d.StatusDescription).HasMaxLength(512);

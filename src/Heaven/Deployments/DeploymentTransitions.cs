@@ -1,0 +1,43 @@
+namespace Heaven.Deployments;
+
+/// <summary>
+/// The one place that decides which state a deployment may move to. Every change of
+/// <see cref="DeploymentRecord.State"/> goes through <see cref="Move"/>.
+/// </summary>
+public static class DeploymentTransitions
+{
+    private static readonly Dictionary<DeploymentState, DeploymentState[]> Allowed = new()
+    {
+        // A queued deployment is claimed, turned away (lock, concurrency), left to another system,
+        // or cancelled before it started.
+        [DeploymentState.Queued] = [DeploymentState.Running, DeploymentState.Rejected, DeploymentState.Ignored, DeploymentState.Cancelled],
+        // A running one ends exactly once. Errored also covers "worker lost" from the reaper.
+        [DeploymentState.Running] = [DeploymentState.Succeeded, DeploymentState.Failed, DeploymentState.Errored, DeploymentState.Cancelled],
+    };
+
+    public static bool IsFinal(DeploymentState state) => !Allowed.ContainsKey(state);
+
+    public static bool CanMove(DeploymentState from, DeploymentState to) =>
+        Allowed.TryGetValue(from, out var targets) && targets.Contains(to);
+
+    /// <exception cref="InvalidOperationException">the move is not one of the allowed transitions.</exception>
+    public static void Move(DeploymentRecord deployment, DeploymentState to, DateTime now)
+    {
+        if (!CanMove(deployment.State, to))
+        {
+            throw new InvalidOperationException($"Deployment {deployment.Id} cannot go from {deployment.State} to {to}.");
+        }
+
+        deployment.State = to;
+        deployment.StateChangedAt = now;
+        if (to == DeploymentState.Running)
+        {
+            deployment.StartedAt = now;
+        }
+
+        if (IsFinal(to))
+        {
+            deployment.FinishedAt = now;
+        }
+    }
+}

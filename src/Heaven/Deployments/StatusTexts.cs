@@ -1,0 +1,21 @@
+using System.Globalization;
+
+namespace Heaven.Deployments;
+
+/// <summary>The words people read in GitHub and in chat. GitHub keeps at most 140 characters.</summary>
+public static class StatusTexts
+{
+    public static string Short(string sha) => sha.Length > 8 ? sha[..8] : sha;
+
+    public static string Deploying(DeploymentRecord d) => $"Deploying {Short(d.Sha)} to {d.Environment}";
+
+    public static string Deployed(DeploymentRecord d, TimeSpan took) => $"Deployed {Short(d.Sha)} to {d.Environment} in {Duration(took)}";
+
+    public static string TimedOut(TimeSpan timeout) => $"timed out after {Duration(timeout)}";
+
+    public static string CancelledBy(string who) => $"Cancelled by {who}";
+
+    public static string Duration(TimeSpan span) => span.TotalSeconds < 90
+        ? string.Create(CultureInfo.InvariantCulture, $"{Math.Max(0, (int)Math.Round(span.TotalSeconds))}s")
+        : string.Create(CultureInfo.InvariantCulture, $"{(int)span.TotalMinutes}m{span.Seconds:00}s");
+}

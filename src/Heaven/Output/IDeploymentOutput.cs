@@ -1,0 +1,23 @@
+namespace Heaven.Output;
+
+/// <summary>
+/// The output of one running deployment: a masking sink whose lines are stored (any node can serve
+/// them) and mirrored to a secret gist. Completing it flushes everything before the final status.
+/// </summary>
+public interface IDeploymentOutput : IOutputSink, IAsyncDisposable
+{
+    /// <summary>This deployment's masker: the server's secrets plus any the provider registers.</summary>
+    ISecretMasker Masker { get; }
+
+    /// <summary>The gist mirroring the log, once created (null without a GitHub token or when GitHub refused).</summary>
+    Heaven.GitHub.GistReference? Gist { get; }
+
+    /// <summary>Flushes the stored log and brings the gist up to date.</summary>
+    Task CompleteAsync(CancellationToken cancellationToken);
+}
+
+public interface IDeploymentOutputFactory
+{
+    /// <summary>Starts the output of a deployment; creating the gist is attempted for a bounded time.</summary>
+    Task<IDeploymentOutput> StartAsync(Heaven.Deployments.DeploymentRecord deployment, CancellationToken cancellationToken);
+}

@@ -1,0 +1,53 @@
+using System.Text.Json.Nodes;
+using Heaven.Deployments;
+using Heaven.Output;
+
+namespace Heaven.Providers;
+
+/// <summary>Everything a provider needs to deploy one deployment.</summary>
+public sealed record DeployContext(
+    DeploymentRecord Deployment,
+    JsonObject Payload,
+    string WorkingDirectory,
+    IOutputSink Output,
+    ISecretMasker Masker,
+    string? LogUrl,
+    TimeSpan Timeout)
+{
+    /// <summary><c>payload.config</c>, or an empty object.</summary>
+    public JsonObject Config => Payload["config"] as JsonObject ?? [];
+}
+
+public enum DeployResult
+{
+    /// <summary>The deploy ran and worked: <c>success</c>.</summary>
+    Success,
+
+    /// <summary>The deploy ran and failed, or timed out: <c>failure</c>.</summary>
+    Failure,
+
+    /// <summary>Heaven could not run it (bad configuration, missing script): <c>error</c>.</summary>
+    Error,
+
+    /// <summary>Stopped on request: <c>error</c> "Cancelled by ...".</summary>
+    Cancelled,
+}
+
+/// <summary>How a provider's deploy ended, with words for a person (GitHub shows 140 characters).</summary>
+public sealed record ProviderOutcome(DeployResult Result, string Description)
+{
+    public static ProviderOutcome Success(string description) => new(DeployResult.Success, description);
+
+    public static ProviderOutcome Failure(string description) => new(DeployResult.Failure, description);
+
+    public static ProviderOutcome Error(string description) => new(DeployResult.Error, description);
+}
+
+/// <summary>One way of deploying (shell script, Capistrano, ...), chosen by <c>payload.config.provider</c>.</summary>
+public interface IDeployProvider
+{
+    /// <summary>The name used in <c>payload.config.provider</c>.</summary>
+    string Name { get; }
+
+    Task<ProviderOutcome> DeployAsync(DeployContext context, CancellationToken cancellationToken);
+}
