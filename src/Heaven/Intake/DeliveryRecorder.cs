@@ -75,8 +75,11 @@ internal sealed partial class DeliveryRecorder(IHeavenDatabase database, ILogger
             Complete(batch, await WriteTransactionAsync(batch, timeout.Token));
             return;
         }
-        catch (DbUpdateException e) when (batch.Count > 1)
+        catch (DbUpdateException e)
         {
+            // Another node committed the same delivery or deployment meanwhile (a unique key, on
+            // PostgreSQL). Written again one at a time, each delivery reads that row and is answered
+            // "duplicate"; a batch of one, the usual case when two nodes race, is no exception.
             Log.BatchConflict(logger, batch.Count, e.GetType().Name);
         }
         catch (Exception e)
@@ -296,7 +299,7 @@ internal sealed partial class DeliveryRecorder(IHeavenDatabase database, ILogger
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Information, Message = "A batch of {Count} deliveries met a concurrent write ({Error}); writing them one at a time")]
+        [LoggerMessage(Level = LogLevel.Information, Message = "{Count} deliveries met a concurrent write ({Error}); writing them again one at a time")]
         public static partial void BatchConflict(ILogger logger, int count, string error);
 
         [LoggerMessage(Level = LogLevel.Error, Message = "Could not record {Count} deliveries")]
