@@ -142,7 +142,7 @@ internal sealed partial class DeliveryRecorder(IHeavenDatabase database, ILogger
         var known = await db.Deliveries
             .Where(d => deliveryIds.Contains(d.DeliveryId))
             .Select(d => new { d.DeliveryId, d.DeploymentId })
-            .ToDictionaryAsync(d => d.DeliveryId, d => d.DeploymentId, cancellationToken);
+            .ToDictionaryAsync(d => d.DeliveryId, d => (d.DeploymentId, NewDeployment: (DeploymentRecord?)null), cancellationToken);
 
         var requested = batch.Select(p => p.Delivery.Event).OfType<WebhookEvent.Deployment>().Select(d => d.Request).ToList();
         var repositories = requested.Select(r => r.Repository).Distinct().ToList();
@@ -161,14 +161,15 @@ internal sealed partial class DeliveryRecorder(IHeavenDatabase database, ILogger
         for (var i = 0; i < batch.Count; i++)
         {
             var incoming = batch[i].Delivery;
-            if (known.TryGetValue(incoming.DeliveryId, out var earlierDeployment))
+            if (known.TryGetValue(incoming.DeliveryId, out var earlier))
             {
-                outcomes[i] = new Outcome(DeliveryResult.Duplicate, $"Delivery {incoming.DeliveryId} was already received; nothing was done again.", earlierDeployment, null);
+                outcomes[i] = new Outcome(DeliveryResult.Duplicate, $"Delivery {incoming.DeliveryId} was already received; nothing was done again.", earlier.DeploymentId, earlier.NewDeployment);
                 continue;
             }
 
             outcomes[i] = await DecideAsync(db, incoming, deployments, created, cancellationToken);
-            known[incoming.DeliveryId] = outcomes[i].DeploymentId;
+            // A deployment created in this batch has no id until it is saved: keep the record itself.
+            known[incoming.DeliveryId] = (outcomes[i].DeploymentId, outcomes[i].NewDeployment);
             var row = new Delivery
             {
                 DeliveryId = incoming.DeliveryId,
