@@ -10,7 +10,8 @@
 #   HEAVEN_TEST_POSTGRES  an Npgsql connection string to an existing server to use instead of
 #                         starting one (its user must be allowed to create databases)
 #   HEAVEN_TEST_PG_PORT   first port to try for the throwaway server (default 55432)
-#   HEAVEN_TEST_RESULTS   where the .trx files go (default ./TestResults; old .trx files there are removed)
+#   HEAVEN_TEST_RESULTS   where the .trx files go, old .trx files there being removed
+#                         (default ./TestResults, emptied first)
 #   HEAVEN_TEST_HANG_TIMEOUT  a single test running longer than this is killed and the run fails (default 20m)
 set -euo pipefail
 
@@ -133,9 +134,15 @@ fi
 
 # --- 3. the tests --------------------------------------------------------------------------------
 
-RESULTS=${HEAVEN_TEST_RESULTS:-$ROOT/TestResults}
-mkdir -p "$RESULTS"
-find "$RESULTS" -name '*.trx' -type f -delete
+if [[ -n ${HEAVEN_TEST_RESULTS:-} ]]; then
+    RESULTS=$HEAVEN_TEST_RESULTS
+    mkdir -p "$RESULTS"
+    find "$RESULTS" -name '*.trx' -type f -delete
+else
+    RESULTS=$ROOT/TestResults
+    rm -rf "$RESULTS"
+    mkdir -p "$RESULTS"
+fi
 
 status=0
 dotnet test Heaven.slnx -c Release \
