@@ -82,8 +82,9 @@ stop_postgres() {
 
 cleanup() { stop_postgres; }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+interrupted() { printf 'test.sh: interrupted\n' >&2; printf '0 passed, 1 failed\n'; exit "$1"; }
+trap 'interrupted 130' INT
+trap 'interrupted 143' TERM
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 

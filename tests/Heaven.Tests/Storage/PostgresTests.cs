@@ -61,6 +61,7 @@ public sealed class PostgresTests : IAsyncLifetime
         database.Url.ShouldStartWith("postgres://");
         await using var host = await HeavenTestHost.StartAsync(
             legacyEnvironment: new Dictionary<string, string?> { ["DATABASE_URL"] = database.Url });
+        host.Services.GetRequiredService<IHeavenDatabase>().Provider.ShouldBe(DatabaseProvider.Postgres);
 
         var response = await host.SendWebhookAsync("deployment", Fixtures.Read("deployment.json"));
 
