@@ -75,8 +75,11 @@ internal sealed partial class DeliveryRecorder(IHeavenDatabase database, IDeploy
             Complete(batch, await WriteTransactionAsync(batch, timeout.Token));
             return;
         }
-        catch (DbUpdateException e) when (batch.Count > 1)
+        catch (DbUpdateException e)
         {
+            // Another node committed the same delivery or deployment meanwhile (a unique key, on
+            // PostgreSQL). Written again one at a time, each delivery reads that row and is answered
+            // "duplicate"; a batch of one, the usual case when two nodes race, is no exception.
             Log.BatchConflict(logger, batch.Count, e.GetType().Name);
         }
         catch (Exception e)
@@ -139,7 +142,7 @@ internal sealed partial class DeliveryRecorder(IHeavenDatabase database, IDeploy
         var known = await db.Deliveries
             .Where(d => deliveryIds.Contains(d.DeliveryId))
             .Select(d => new { d.DeliveryId, d.DeploymentId })
-            .ToDictionaryAsync(d => d.DeliveryId, d => d.DeploymentId, cancellationToken);
+            .ToDictionaryAsync(d => d.DeliveryId, d => (d.DeploymentId, NewDeployment: (DeploymentRecord?)null), cancellationToken);
 
         var requested = batch.Select(p => p.Delivery.Event).OfType<WebhookEvent.Deployment>().Select(d => d.Request).ToList();
         var repositories = requested.Select(r => r.Repository).Distinct().ToList();
@@ -158,14 +161,15 @@ internal sealed partial class DeliveryRecorder(IHeavenDatabase database, IDeploy
         for (var i = 0; i < batch.Count; i++)
         {
             var incoming = batch[i].Delivery;
-            if (known.TryGetValue(incoming.DeliveryId, out var earlierDeployment))
+            if (known.TryGetValue(incoming.DeliveryId, out var earlier))
             {
-                outcomes[i] = new Outcome(DeliveryResult.Duplicate, $"Delivery {incoming.DeliveryId} was already received; nothing was done again.", earlierDeployment, null);
+                outcomes[i] = new Outcome(DeliveryResult.Duplicate, $"Delivery {incoming.DeliveryId} was already received; nothing was done again.", earlier.DeploymentId, earlier.NewDeployment);
                 continue;
             }
 
             outcomes[i] = await DecideAsync(db, incoming, deployments, created, cancellationToken);
-            known[incoming.DeliveryId] = outcomes[i].DeploymentId;
+            // A deployment created in this batch has no id until it is saved: keep the record itself.
+            known[incoming.DeliveryId] = (outcomes[i].DeploymentId, outcomes[i].NewDeployment);
             var row = new Delivery
             {
                 DeliveryId = incoming.DeliveryId,
@@ -303,7 +307,7 @@ internal sealed partial class DeliveryRecorder(IHeavenDatabase database, IDeploy
 
     private static partial class Log
     {
-        [LoggerMessage(Level = LogLevel.Information, Message = "A batch of {Count} deliveries met a concurrent write ({Error}); writing them one at a time")]
+        [LoggerMessage(Level = LogLevel.Information, Message = "{Count} deliveries met a concurrent write ({Error}); writing them again one at a time")]
         public static partial void BatchConflict(ILogger logger, int count, string error);
 
         [LoggerMessage(Level = LogLevel.Error, Message = "Could not record {Count} deliveries")]
