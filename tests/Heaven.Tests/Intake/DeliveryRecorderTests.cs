@@ -13,6 +13,7 @@ namespace Heaven.Tests.Intake;
 /// </summary>
 public sealed class DeliveryRecorderTests : IAsyncLifetime
 {
+    private readonly CountingSignal signal = new();
     private HeavenTestHost host = null!;
 
     public async Task InitializeAsync() => host = await HeavenTestHost.StartAsync();
@@ -28,6 +29,7 @@ public sealed class DeliveryRecorderTests : IAsyncLifetime
 
         first.Result.ShouldBe(DeliveryResult.Accepted);
         first.DeploymentId.ShouldNotBeNull();
+        signal.Notifications.ShouldBe(1);
         second.Result.ShouldBe(DeliveryResult.Duplicate);
         second.DeploymentId.ShouldBe(first.DeploymentId);
         (await host.CountsAsync()).ShouldBe((1, 1, 0, 0));
@@ -42,6 +44,7 @@ public sealed class DeliveryRecorderTests : IAsyncLifetime
 
         first.Result.ShouldBe(DeliveryResult.Accepted);
         first.DeploymentId.ShouldNotBeNull();
+        signal.Notifications.ShouldBe(1);
         second.Result.ShouldBe(DeliveryResult.Duplicate);
         second.DeploymentId.ShouldBe(first.DeploymentId);
         (await host.CountsAsync()).ShouldBe((2, 1, 0, 0));
@@ -49,7 +52,7 @@ public sealed class DeliveryRecorderTests : IAsyncLifetime
 
     private async Task<(RecordedDelivery First, RecordedDelivery Second)> RecordInOneBatchAsync(IncomingDelivery first, IncomingDelivery second)
     {
-        using var recorder = new DeliveryRecorder(host.Services.GetRequiredService<IHeavenDatabase>(), NullLogger<DeliveryRecorder>.Instance);
+        using var recorder = new DeliveryRecorder(host.Services.GetRequiredService<IHeavenDatabase>(), signal, NullLogger<DeliveryRecorder>.Instance);
         var recordingFirst = recorder.RecordAsync(first, CancellationToken.None);
         var recordingSecond = recorder.RecordAsync(second, CancellationToken.None);
         await recorder.StartAsync(CancellationToken.None);
@@ -68,4 +71,14 @@ public sealed class DeliveryRecorderTests : IAsyncLifetime
         WebhookEventReader.Read("deployment", Encoding.UTF8.GetBytes(Fixtures.Read("deployment.json"))),
         RepositoryAllowed: true,
         DateTime.UtcNow);
+
+    /// <summary>Counts how often the dispatcher would have been woken.</summary>
+    private sealed class CountingSignal : Heaven.Deployments.IDeploymentSignal
+    {
+        private int notifications;
+
+        public int Notifications => notifications;
+
+        public void Notify() => Interlocked.Increment(ref notifications);
+    }
 }
