@@ -1,5 +1,3 @@
-using System.Text.Json.Nodes;
-using Heaven.Checkout;
 using Heaven.GitHub;
 using Heaven.Output;
 using Heaven.Providers;
@@ -21,8 +19,7 @@ public interface ILogLinks
 /// </summary>
 public sealed partial class DeploymentRunner(
     DeploymentQueue queue,
-    ICheckout checkout,
-    ProviderRegistry providers,
+    DeployPipeline pipeline,
     IDeploymentOutputFactory outputs,
     ILogLinks links,
     TimeProvider time,
@@ -34,9 +31,7 @@ public sealed partial class DeploymentRunner(
         var deployment = claim.Deployment;
         var started = time.GetTimestamp();
         var settings = options.Value;
-        var timeout = TimeSpan.FromSeconds(settings.Timeout);
-        var payload = ProviderRegistry.PayloadOf(deployment.PayloadJson);
-        var environmentUrl = EnvironmentUrl(payload, deployment.Environment);
+        var environmentUrl = DeployPipeline.EnvironmentUrl(deployment.PayloadJson, deployment.Environment);
         using var run = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         Log.Started(logger, deployment.Id, deployment.Repository, deployment.Environment, deployment.Provider ?? "-");
 
@@ -53,7 +48,7 @@ public sealed partial class DeploymentRunner(
         ProviderOutcome outcome;
         await using (var watch = new LeaseWatch(queue, claim, run, time, TimeSpan.FromSeconds(settings.LeaseSeconds), logger))
         {
-            outcome = await DeployAsync(deployment, payload, output, logUrl, timeout, run.Token);
+            outcome = await pipeline.RunAsync(deployment, output, output.Masker, logUrl, TimeSpan.FromSeconds(settings.Timeout), run.Token);
             await watch.DisposeAsync();
             if (watch.LeaseLost)
             {
@@ -72,55 +67,13 @@ public sealed partial class DeploymentRunner(
             }
         }
 
-        var (state, gitHubState) = outcome.Result switch
-        {
-            DeployResult.Success => (DeploymentState.Succeeded, GitHubDeploymentState.Success),
-            DeployResult.Failure => (DeploymentState.Failed, GitHubDeploymentState.Failure),
-            DeployResult.Cancelled => (DeploymentState.Cancelled, GitHubDeploymentState.Error),
-            _ => (DeploymentState.Errored, GitHubDeploymentState.Error),
-        };
-        var description = outcome.Result == DeployResult.Success
-            ? StatusTexts.Deployed(deployment, time.GetElapsedTime(started))
-            : outcome.Description;
-
+        var (state, gitHubState, description) = DeployPipeline.Conclude(deployment, outcome, time.GetElapsedTime(started));
         await output.WriteLineAsync(OutputStream.Heaven, $"{state}: {description}", CancellationToken.None);
         // The log is complete before GitHub hears the outcome, so the link shows the whole story.
         await output.CompleteAsync(CancellationToken.None);
         var finished = await queue.FinishAsync(claim, state, new DeploymentStatusRequest(gitHubState, description, logUrl, environmentUrl, deployment.Environment), CancellationToken.None);
         Log.Finished(logger, deployment.Id, finished ? state.ToString() : "not recorded (lease lost)", description);
     }
-
-    private async Task<ProviderOutcome> DeployAsync(DeploymentRecord deployment, JsonObject payload, IDeploymentOutput output, string? logUrl, TimeSpan timeout, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await output.WriteLineAsync(OutputStream.Heaven, $"Heaven deployment {deployment.Id}: {deployment.Repository} {deployment.Ref} ({deployment.Sha}) to {deployment.Environment}, task {deployment.Task}, provider {deployment.Provider}", cancellationToken);
-            await using var worktree = await checkout.PrepareAsync(
-                new CheckoutRequest(deployment.Repository, deployment.CloneUrl, deployment.Ref, deployment.Sha, deployment.Id), output, cancellationToken);
-            var provider = providers.Find(deployment.Provider)
-                ?? throw new InvalidOperationException($"provider '{deployment.Provider}' disappeared after the deployment was admitted");
-            return await provider.DeployAsync(new DeployContext(deployment, payload, worktree.Path, output, output.Masker, logUrl, timeout), cancellationToken);
-        }
-        catch (CheckoutException e)
-        {
-            return ProviderOutcome.Error(e.Message);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            return new ProviderOutcome(DeployResult.Cancelled, "Cancelled");
-        }
-        catch (Exception e)
-        {
-            Log.Crashed(logger, deployment.Id, e);
-            return ProviderOutcome.Error($"Heaven failed while deploying ({e.GetType().Name}); see Heaven's log");
-        }
-    }
-
-    private static string? EnvironmentUrl(JsonObject payload, string environment) =>
-        payload["config"] is JsonObject config && config[$"{environment}_url"] is JsonValue value && value.TryGetValue<string>(out var url)
-            && Uri.TryCreate(url, UriKind.Absolute, out var parsed) && parsed.Scheme is "http" or "https"
-            ? url
-            : null;
 
     private static partial class Log
     {
@@ -129,8 +82,5 @@ public sealed partial class DeploymentRunner(
 
         [LoggerMessage(Level = LogLevel.Information, Message = "Deployment {DeploymentId} finished: {State}: {Description}")]
         public static partial void Finished(ILogger logger, long deploymentId, string state, string description);
-
-        [LoggerMessage(Level = LogLevel.Error, Message = "Deployment {DeploymentId} failed inside Heaven")]
-        public static partial void Crashed(ILogger logger, long deploymentId, Exception exception);
     }
 }

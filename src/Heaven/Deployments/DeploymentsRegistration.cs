@@ -12,6 +12,7 @@ public static class DeploymentsRegistration
     {
         services.AddSingleton(sp => NodeIdentity.Load(sp.GetRequiredService<DataDirectory>()));
         services.AddSingleton<DeploymentQueue>();
+        services.AddSingleton<DeployPipeline>();
         services.AddSingleton<DeploymentRunner>();
         services.AddSingleton<ServerKeyStore>();
         services.AddSingleton<LogLinks>();

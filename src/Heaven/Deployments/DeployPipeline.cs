@@ -1,0 +1,74 @@
+using System.Text.Json.Nodes;
+using Heaven.Checkout;
+using Heaven.GitHub;
+using Heaven.Output;
+using Heaven.Providers;
+
+namespace Heaven.Deployments;
+
+/// <summary>
+/// The deploy itself, shared by the server's runner and <c>heaven deploy-local</c>: check out the exact
+/// commit, run the provider under the timeout, and say how it ended.
+/// </summary>
+public sealed partial class DeployPipeline(ICheckout checkout, ProviderRegistry providers, ILogger<DeployPipeline> logger)
+{
+    public async Task<ProviderOutcome> RunAsync(
+        DeploymentRecord deployment,
+        IOutputSink output,
+        ISecretMasker masker,
+        string? logUrl,
+        TimeSpan timeout,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            var provider = providers.Find(deployment.Provider);
+            if (provider is null)
+            {
+                return ProviderOutcome.Error($"provider '{deployment.Provider}' is not one of Heaven's ({string.Join(", ", providers.Names.Order())})");
+            }
+
+            await output.WriteLineAsync(OutputStream.Heaven, $"Heaven deployment {deployment.Id}: {deployment.Repository} {deployment.Ref} ({deployment.Sha}) to {deployment.Environment}, task {deployment.Task}, provider {deployment.Provider}", cancellationToken);
+            await using var worktree = await checkout.PrepareAsync(
+                new CheckoutRequest(deployment.Repository, deployment.CloneUrl, deployment.Ref, deployment.Sha, deployment.Id), output, cancellationToken);
+            var payload = ProviderRegistry.PayloadOf(deployment.PayloadJson);
+            return await provider.DeployAsync(new DeployContext(deployment, payload, worktree.Path, output, masker, logUrl, timeout), cancellationToken);
+        }
+        catch (CheckoutException e)
+        {
+            return ProviderOutcome.Error(e.Message);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return new ProviderOutcome(DeployResult.Cancelled, "Cancelled");
+        }
+        catch (Exception e)
+        {
+            Log.Crashed(logger, deployment.Id, e);
+            return ProviderOutcome.Error($"Heaven failed while deploying ({e.GetType().Name}); see Heaven's log");
+        }
+    }
+
+    /// <summary>The final state, the GitHub state and the words for an outcome.</summary>
+    public static (DeploymentState State, GitHubDeploymentState GitHubState, string Description) Conclude(DeploymentRecord deployment, ProviderOutcome outcome, TimeSpan took) =>
+        outcome.Result switch
+        {
+            DeployResult.Success => (DeploymentState.Succeeded, GitHubDeploymentState.Success, StatusTexts.Deployed(deployment, took)),
+            DeployResult.Failure => (DeploymentState.Failed, GitHubDeploymentState.Failure, outcome.Description),
+            DeployResult.Cancelled => (DeploymentState.Cancelled, GitHubDeploymentState.Error, outcome.Description),
+            _ => (DeploymentState.Errored, GitHubDeploymentState.Error, outcome.Description),
+        };
+
+    /// <summary><c>payload.config.&lt;environment&gt;_url</c>, when it is an http(s) URL.</summary>
+    public static string? EnvironmentUrl(string payloadJson, string environment) =>
+        ProviderRegistry.PayloadOf(payloadJson)["config"] is JsonObject config && config[$"{environment}_url"] is JsonValue value && value.TryGetValue<string>(out var url)
+            && Uri.TryCreate(url, UriKind.Absolute, out var parsed) && parsed.Scheme is "http" or "https"
+            ? url
+            : null;
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Error, Message = "Deployment {DeploymentId} failed inside Heaven")]
+        public static partial void Crashed(ILogger logger, long deploymentId, Exception exception);
+    }
+}
