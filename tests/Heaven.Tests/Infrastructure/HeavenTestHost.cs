@@ -154,7 +154,8 @@ public sealed class TemporaryDirectory : IDisposable
 {
     public TemporaryDirectory()
     {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "heaven-tests", Guid.NewGuid().ToString("N"));
+        // Per user, so a run as root never leaves a folder an ordinary user cannot write into.
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"heaven-tests-{Environment.UserName}", Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(Path);
     }
 
