@@ -42,10 +42,12 @@ public sealed class HeavenTestHost : IAsyncDisposable
     public string DataDirectory => Path.Combine(Directory.Path, "data");
 
     /// <summary>Starts Heaven. The webhook secret is <see cref="Secret"/> unless the settings say otherwise (null removes it).</summary>
+    /// <param name="configure">Runs just before the app is built: extra services, test doubles.</param>
     public static async Task<HeavenTestHost> StartAsync(
         IDictionary<string, string?>? settings = null,
         IReadOnlyDictionary<string, string?>? legacyEnvironment = null,
-        TemporaryDirectory? directory = null)
+        TemporaryDirectory? directory = null,
+        Action<WebApplicationBuilder>? configure = null)
     {
         var ownsDirectory = directory is null;
         directory ??= new TemporaryDirectory();
@@ -61,6 +63,7 @@ public sealed class HeavenTestHost : IAsyncDisposable
 
         var builder = HeavenApp.CreateBuilder(["--urls", "http://127.0.0.1:0"], legacyEnvironment ?? new Dictionary<string, string?>());
         builder.Configuration.AddInMemoryCollection(all.Where(kv => kv.Value is not null));
+        configure?.Invoke(builder);
         var app = HeavenApp.Build(builder);
         await HeavenApp.PrepareAsync(app, CancellationToken.None);
         await app.StartAsync();
