@@ -23,7 +23,7 @@ public interface IDeploymentAdmission
 /// </summary>
 public sealed partial class DeploymentQueue(
     IHeavenDatabase database,
-    IDeploymentStatusOutbox statuses,
+    IDeploymentStatusPoster statuses,
     IDeploymentAdmission admission,
     NodeIdentity node,
     TimeProvider time,
@@ -135,7 +135,7 @@ public sealed partial class DeploymentQueue(
             deployment.CancelRequestedBy = requestedBy;
             deployment.CancelRequestedAt = Now;
             deployment.StatusDescription = StatusTexts.CancelledBy(requestedBy);
-            statuses.Add(db, deployment, new DeploymentStatusRequest(GitHubDeploymentState.Error, deployment.StatusDescription, null, null, deployment.Environment));
+            await statuses.EnqueueAsync(db, deployment.Id, deployment.Repository, deployment.GitHubDeploymentId, new DeploymentStatusRequest(GitHubDeploymentState.Error, deployment.StatusDescription, null, null, deployment.Environment), cancellationToken);
             try
             {
                 await db.SaveChangesAsync(cancellationToken);
@@ -178,7 +178,7 @@ public sealed partial class DeploymentQueue(
             deployment.LeaseGeneration++;
             deployment.LeaseExpiresAt = null;
             deployment.StatusDescription = WorkerLost;
-            statuses.Add(db, deployment, new DeploymentStatusRequest(GitHubDeploymentState.Error, WorkerLost, null, null, deployment.Environment));
+            await statuses.EnqueueAsync(db, deployment.Id, deployment.Repository, deployment.GitHubDeploymentId, new DeploymentStatusRequest(GitHubDeploymentState.Error, WorkerLost, null, null, deployment.Environment), cancellationToken);
             try
             {
                 await db.SaveChangesAsync(cancellationToken);
@@ -212,7 +212,7 @@ public sealed partial class DeploymentQueue(
         DeploymentTransitions.Move(deployment, DeploymentState.Rejected, Now);
         deployment.LeaseGeneration++;
         deployment.StatusDescription = description;
-        statuses.Add(db, deployment, new DeploymentStatusRequest(GitHubDeploymentState.Error, description, null, null, deployment.Environment));
+        await statuses.EnqueueAsync(db, deployment.Id, deployment.Repository, deployment.GitHubDeploymentId, new DeploymentStatusRequest(GitHubDeploymentState.Error, description, null, null, deployment.Environment), cancellationToken);
         try
         {
             await db.SaveChangesAsync(cancellationToken);
@@ -250,7 +250,7 @@ public sealed partial class DeploymentQueue(
         if (status is not null)
         {
             deployment.StatusDescription = status.Description;
-            statuses.Add(db, deployment, status);
+            await statuses.EnqueueAsync(db, deployment.Id, deployment.Repository, deployment.GitHubDeploymentId, status, cancellationToken);
         }
 
         try

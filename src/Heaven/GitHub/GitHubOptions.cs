@@ -23,6 +23,9 @@ public sealed class GitHubOptions : ISelfValidatingOptions
 
     public string? Organization { get; set; }
 
+    /// <summary>How long one request to GitHub may take before it counts as a transient failure and is retried.</summary>
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     public IEnumerable<string> Validate()
     {
         if (!Setting.IsAbsoluteHttpUrl(ApiUrl))
@@ -33,6 +36,11 @@ public sealed class GitHubOptions : ISelfValidatingOptions
         if (!Setting.IsAbsoluteHttpUrl(WebUrl))
         {
             yield return $"{Setting.Name("GitHub:WebUrl")} must be an absolute http(s) URL such as https://github.com/; got '{WebUrl}'.";
+        }
+
+        if (RequestTimeout <= TimeSpan.Zero)
+        {
+            yield return $"GitHub:RequestTimeout must be a positive duration such as 00:00:30; got '{RequestTimeout}'.";
         }
 
         if (Token is { } token && token.Any(char.IsWhiteSpace))

@@ -5,6 +5,7 @@ using Heaven.Intake;
 using Heaven.Storage;
 using Heaven.Web;
 using Microsoft.Extensions.Configuration.EnvironmentVariables;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Hosting;
@@ -50,7 +51,8 @@ public static class HeavenApp
         var services = builder.Services;
         var dataDirectory = DataDirectory.Prepare(builder.Configuration);
         services.AddSingleton(dataDirectory);
-        services.AddSingleton(TimeProvider.System);
+        // TryAdd: a test (or an embedding host) may bring its own clock.
+        services.TryAddSingleton(TimeProvider.System);
 
         services.AddValidatedOptions<HeavenOptions>(HeavenOptions.Section);
         services.AddValidatedOptions<GitHubOptions>(GitHubOptions.Section);

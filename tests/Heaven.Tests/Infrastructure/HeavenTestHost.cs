@@ -45,11 +45,13 @@ public sealed class HeavenTestHost : IAsyncDisposable
     /// <param name="overrideServices">
     /// Runs after Heaven has registered its components, so a test can replace one (a fake clock, say).
     /// </param>
+    /// <param name="configure">Runs just before the app is built: extra services, test doubles.</param>
     public static async Task<HeavenTestHost> StartAsync(
         IDictionary<string, string?>? settings = null,
         IReadOnlyDictionary<string, string?>? legacyEnvironment = null,
         TemporaryDirectory? directory = null,
-        Action<IServiceCollection>? overrideServices = null)
+        Action<IServiceCollection>? overrideServices = null,
+        Action<WebApplicationBuilder>? configure = null)
     {
         var ownsDirectory = directory is null;
         directory ??= new TemporaryDirectory();
@@ -70,6 +72,7 @@ public sealed class HeavenTestHost : IAsyncDisposable
             builder.Host.UseServiceProviderFactory(new OverridingServiceProviderFactory(overrideServices));
         }
 
+        configure?.Invoke(builder);
         var app = HeavenApp.Build(builder);
         await HeavenApp.PrepareAsync(app, CancellationToken.None);
         await app.StartAsync();

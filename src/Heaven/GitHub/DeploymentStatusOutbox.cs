@@ -1,0 +1,114 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Threading.Channels;
+using Heaven.Storage;
+using Heaven.WorkItems;
+
+namespace Heaven.GitHub;
+
+/// <summary>
+/// Posts deployment statuses through a durable outbox: a status is a work item first and reaches
+/// GitHub afterwards, retried with backoff while GitHub is slow, down or rate-limiting, also across
+/// a restart. The statuses of one deployment reach GitHub in the order they were enqueued.
+/// </summary>
+public interface IDeploymentStatusPoster
+{
+    /// <summary>
+    /// Adds the status to <paramref name="db"/> without saving, so it commits in the same transaction
+    /// as the state change it reports (no status without the change, no change without its status).
+    /// Call <see cref="Wake"/> after the commit.
+    /// </summary>
+    Task EnqueueAsync(HeavenDbContext db, long heavenDeploymentId, string repository, long gitHubDeploymentId, DeploymentStatusRequest status, CancellationToken cancellationToken);
+
+    /// <summary>Tells the sender there is new work, so a status goes out at once rather than at the next poll.</summary>
+    void Wake();
+
+    /// <summary>Enqueues, commits and wakes: for a status that goes with no other database change.</summary>
+    Task PostAsync(long heavenDeploymentId, string repository, long gitHubDeploymentId, DeploymentStatusRequest status, CancellationToken cancellationToken);
+}
+
+/// <summary>What a <see cref="WorkItemKinds.PostDeploymentStatus"/> item asks for, as stored in its PayloadJson.</summary>
+internal sealed record DeploymentStatusPayload(
+    string Repository,
+    long GitHubDeploymentId,
+    GitHubDeploymentState State,
+    string Description,
+    string? LogUrl,
+    string? EnvironmentUrl,
+    string? Environment)
+{
+    /// <summary>snake_case and GitHub's state names, so a row reads like the request it becomes.</summary>
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new JsonStringEnumConverter<GitHubDeploymentState>(JsonNamingPolicy.SnakeCaseLower, allowIntegerValues: false) },
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static DeploymentStatusPayload? FromJson(string json) => JsonSerializer.Deserialize<DeploymentStatusPayload>(json, Json);
+
+    public DeploymentStatusRequest ToRequest() => new(State, Description, LogUrl, EnvironmentUrl, Environment);
+}
+
+/// <summary>Wakes the sender; a wake while it is busy is kept, so none is lost.</summary>
+internal sealed class StatusSenderSignal
+{
+    private readonly Channel<bool> channel = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+
+    public void Set() => channel.Writer.TryWrite(true);
+
+    /// <summary>Returns when woken or after <paramref name="timeout"/>, whichever comes first.</summary>
+    public async Task WaitAsync(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
+    {
+        if (channel.Reader.TryRead(out _))
+        {
+            return;
+        }
+
+        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var woken = channel.Reader.WaitToReadAsync(waiting.Token).AsTask();
+        var elapsed = Task.Delay(timeout, time, waiting.Token);
+        await Task.WhenAny(woken, elapsed);
+        await waiting.CancelAsync();
+        channel.Reader.TryRead(out _);
+        cancellationToken.ThrowIfCancellationRequested();
+    }
+}
+
+internal sealed class DeploymentStatusPoster(IHeavenDatabase database, StatusSenderSignal signal, TimeProvider time) : IDeploymentStatusPoster
+{
+    public Task EnqueueAsync(HeavenDbContext db, long heavenDeploymentId, string repository, long gitHubDeploymentId, DeploymentStatusRequest status, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        ArgumentNullException.ThrowIfNull(status);
+        // A malformed name would fail on every attempt for a day; refuse it while the caller can still see why.
+        _ = OctokitGitHub.SplitRepository(repository);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        var now = time.GetUtcNow().UtcDateTime;
+        db.WorkItems.Add(new WorkItem
+        {
+            Kind = WorkItemKinds.PostDeploymentStatus,
+            Repository = repository,
+            DeploymentId = heavenDeploymentId,
+            PayloadJson = new DeploymentStatusPayload(repository, gitHubDeploymentId, status.State, status.Description, status.LogUrl, status.EnvironmentUrl, status.Environment).ToJson(),
+            CreatedAt = now,
+            NotBefore = now,
+        });
+        return Task.CompletedTask;
+    }
+
+    public void Wake() => signal.Set();
+
+    public async Task PostAsync(long heavenDeploymentId, string repository, long gitHubDeploymentId, DeploymentStatusRequest status, CancellationToken cancellationToken)
+    {
+        await using (var db = await database.OpenAsync(cancellationToken))
+        {
+            await EnqueueAsync(db, heavenDeploymentId, repository, gitHubDeploymentId, status, cancellationToken);
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
+        Wake();
+    }
+}

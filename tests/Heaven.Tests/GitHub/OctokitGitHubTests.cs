@@ -1,0 +1,260 @@
+using System.Text.Json;
+using Heaven.GitHub;
+using Heaven.Tests.Infrastructure;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Heaven.Tests.GitHub;
+
+/// <summary>The Octokit adapter against a real HTTP server answering like GitHub.</summary>
+public sealed class OctokitGitHubTests : IAsyncLifetime
+{
+    private const string Token = "ghp_testtoken0123456789abcdefABCDEF0123";
+    private const string Repository = "atmos/my-robot";
+    private const long DeploymentId = 1875476;
+
+    private readonly FakeTimeProvider time = new(DateTimeOffset.FromUnixTimeSeconds(1_900_000_000));
+    private FakeGitHub fake = null!;
+
+    public async Task InitializeAsync() => fake = await FakeGitHub.StartAsync();
+
+    public async Task DisposeAsync() => await fake.DisposeAsync();
+
+    [Theory]
+    [InlineData(GitHubDeploymentState.Pending, "pending")]
+    [InlineData(GitHubDeploymentState.Queued, "queued")]
+    [InlineData(GitHubDeploymentState.InProgress, "in_progress")]
+    [InlineData(GitHubDeploymentState.Success, "success")]
+    [InlineData(GitHubDeploymentState.Failure, "failure")]
+    [InlineData(GitHubDeploymentState.Error, "error")]
+    [InlineData(GitHubDeploymentState.Inactive, "inactive")]
+    public async Task EachState_IsPostedUnderGitHubsNameWithEveryField(GitHubDeploymentState state, string expected)
+    {
+        await Adapter().CreateDeploymentStatusAsync(
+            Repository,
+            DeploymentId,
+            new DeploymentStatusRequest(state, "Deploying my-robot", "http://heaven.test/deployments/7", "https://my-robot.example.com", "production"),
+            CancellationToken.None);
+
+        var request = fake.RequestsTo("statuses").ShouldHaveSingleItem();
+        request.Body.ShouldBe($$"""{"state":"{{expected}}","log_url":"http://heaven.test/deployments/7","description":"Deploying my-robot","environment_url":"https://my-robot.example.com","environment":"production"}""");
+        var status = fake.StatusesFor(Repository, DeploymentId).ShouldHaveSingleItem();
+        status.State.ShouldBe(expected);
+    }
+
+    [Fact]
+    public async Task AStatus_GoesToTheEnterprisePathWithTheTokenAndHeavensUserAgent()
+    {
+        await Adapter().CreateDeploymentStatusAsync(Repository, DeploymentId, new DeploymentStatusRequest(GitHubDeploymentState.Success, "Deployed", null, null, null), CancellationToken.None);
+
+        var request = fake.Requests.ShouldHaveSingleItem();
+        request.Method.ShouldBe("POST");
+        request.RawPath.ShouldBe($"/api/v3/repos/{Repository}/deployments/{DeploymentId}/statuses");
+        // Octokit writes the scheme capitalised; GitHub reads it case-insensitively.
+        request.Header("Authorization").ShouldBe($"Token {Token}");
+        request.Header("User-Agent")!.ShouldStartWith("Heaven");
+        request.Header("Accept").ShouldBe("application/vnd.github+json");
+        request.Header("Content-Type")!.ShouldStartWith("application/json");
+    }
+
+    [Fact]
+    public async Task UnsetOptionalFields_AreLeftOut()
+    {
+        await Adapter().CreateDeploymentStatusAsync(Repository, DeploymentId, new DeploymentStatusRequest(GitHubDeploymentState.Success, "Deployed", null, null, null), CancellationToken.None);
+
+        fake.RequestsTo("statuses").ShouldHaveSingleItem().Body.ShouldBe("""{"state":"success","description":"Deployed"}""");
+    }
+
+    [Fact]
+    public async Task ALongDescription_IsCutTo140CharactersEndingInAnEllipsis()
+    {
+        var description = "Deploying " + new string('x', 300);
+
+        await Adapter().CreateDeploymentStatusAsync(Repository, DeploymentId, new DeploymentStatusRequest(GitHubDeploymentState.Failure, description, null, null, null), CancellationToken.None);
+
+        var sent = fake.StatusesFor(Repository, DeploymentId).ShouldHaveSingleItem().Description!;
+        sent.Length.ShouldBe(140);
+        sent.ShouldBe(description[..139] + "…");
+    }
+
+    [Fact]
+    public void Clamping_CountsCharactersNotUtf16Units()
+    {
+        var emoji = string.Concat(Enumerable.Repeat("🚀", 150));
+
+        var clamped = OctokitGitHub.ClampDescription(emoji);
+
+        clamped.EnumerateRunes().Count().ShouldBe(140);
+        clamped.ShouldBe(string.Concat(Enumerable.Repeat("🚀", 139)) + "…");
+        OctokitGitHub.ClampDescription(new string('a', 140)).ShouldBe(new string('a', 140));
+    }
+
+    [Fact]
+    public async Task ServerError_IsTransient()
+    {
+        fake.FailNext("statuses", 500, message: "Server Error");
+
+        var e = await Should.ThrowAsync<GitHubTransientException>(() => PostAsync(Adapter()));
+
+        e.RetryAfter.ShouldBeNull();
+        e.Message.ShouldContain("500");
+        e.Message.ShouldContain("Server Error");
+    }
+
+    [Fact]
+    public async Task SecondaryRateLimitWithRetryAfter_IsTransientWithThatWait()
+    {
+        fake.RateLimitNext("statuses", retryAfterSeconds: 7);
+
+        var e = await Should.ThrowAsync<GitHubTransientException>(() => PostAsync(Adapter()));
+
+        e.RetryAfter.ShouldBe(TimeSpan.FromSeconds(7));
+        e.Message.ShouldContain("rate-limited");
+    }
+
+    [Fact]
+    public async Task ExhaustedRateLimit_WaitsUntilTheReset()
+    {
+        fake.RateLimitExhaustedNext("statuses", time.GetUtcNow().AddSeconds(90));
+
+        var e = await Should.ThrowAsync<GitHubTransientException>(() => PostAsync(Adapter()));
+
+        e.RetryAfter.ShouldBe(TimeSpan.FromSeconds(90));
+    }
+
+    [Fact]
+    public async Task TooManyRequests_IsTransient()
+    {
+        fake.FailNext("statuses", 429, message: "Too many requests", headers: new Dictionary<string, string> { ["Retry-After"] = "30" });
+
+        var e = await Should.ThrowAsync<GitHubTransientException>(() => PostAsync(Adapter()));
+
+        e.RetryAfter.ShouldBe(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
+    public async Task ValidationFailure_IsRejectedWithGitHubsMessageAndNoToken()
+    {
+        fake.FailNext("statuses", 422, message: "Validation Failed");
+
+        var e = await Should.ThrowAsync<GitHubRejectedException>(() => PostAsync(Adapter()));
+
+        e.StatusCode.ShouldBe(422);
+        e.Message.ShouldContain("422");
+        e.Message.ShouldContain("Validation Failed");
+        e.ToString().ShouldNotContain(Token);
+    }
+
+    [Fact]
+    public async Task BadCredentials_AreRejectedWithoutTheToken()
+    {
+        fake.FailNext("statuses", 401, message: "Bad credentials");
+
+        var e = await Should.ThrowAsync<GitHubRejectedException>(() => PostAsync(Adapter()));
+
+        e.StatusCode.ShouldBe(401);
+        e.Message.ShouldContain("Bad credentials");
+        e.ToString().ShouldNotContain(Token);
+    }
+
+    [Fact]
+    public async Task PlainForbidden_IsRejected()
+    {
+        fake.FailNext("statuses", 403, message: "Resource not accessible by integration");
+
+        var e = await Should.ThrowAsync<GitHubRejectedException>(() => PostAsync(Adapter()));
+
+        e.StatusCode.ShouldBe(403);
+    }
+
+    [Fact]
+    public async Task GitHubUnreachable_IsTransient()
+    {
+        var adapter = Adapter();
+        await fake.StopAsync();
+
+        var e = await Should.ThrowAsync<GitHubTransientException>(() => PostAsync(adapter));
+
+        e.Message.ShouldContain("could not be reached");
+    }
+
+    [Fact]
+    public async Task SlowGitHub_TimesOutAsTransient()
+    {
+        fake.Delay("statuses", TimeSpan.FromSeconds(5));
+
+        var e = await Should.ThrowAsync<GitHubTransientException>(() => PostAsync(Adapter(TimeSpan.FromMilliseconds(300))));
+
+        e.Message.ShouldContain("did not answer within 0.3 s");
+        fake.Statuses.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task CallerCancellation_IsNotMistakenForATimeout()
+    {
+        fake.Delay("statuses", TimeSpan.FromSeconds(5));
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+
+        await Should.ThrowAsync<OperationCanceledException>(() => Adapter().CreateDeploymentStatusAsync(
+            Repository, DeploymentId, new DeploymentStatusRequest(GitHubDeploymentState.Success, "Deployed", null, null, null), cancel.Token));
+    }
+
+    [Fact]
+    public async Task WithoutAToken_NothingIsSent()
+    {
+        var adapter = new OctokitGitHub(Options.Create(new GitHubOptions { ApiUrl = fake.ApiUrl }), time);
+
+        var e = await Should.ThrowAsync<GitHubRejectedException>(() => PostAsync(adapter));
+
+        e.Message.ShouldContain("GitHub:Token");
+        fake.Requests.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task CreatingAGist_MakesASecretGistWithTheFiles()
+    {
+        var gist = await Adapter().CreateGistAsync(
+            "Heaven deployment 7 of atmos/my-robot",
+            new Dictionary<string, string> { ["deploy.log"] = "line 1\nline 2\n", ["Summary.MD"] = "# ok" },
+            CancellationToken.None);
+
+        var request = fake.RequestsTo("gists").ShouldHaveSingleItem();
+        request.RawPath.ShouldBe("/api/v3/gists");
+        request.Body.ShouldBe("""{"description":"Heaven deployment 7 of atmos/my-robot","public":false,"files":{"deploy.log":{"content":"line 1\nline 2\n"},"Summary.MD":{"content":"# ok"}}}""");
+        gist.HtmlUrl.ShouldBe($"{fake.ApiUrl}gist/{gist.Id}");
+        var stored = fake.Gist(gist.Id);
+        stored.Public.ShouldBeFalse();
+        stored.Description.ShouldBe("Heaven deployment 7 of atmos/my-robot");
+        stored.Files.ShouldBe(new Dictionary<string, string> { ["deploy.log"] = "line 1\nline 2\n", ["Summary.MD"] = "# ok" }, ignoreOrder: true);
+    }
+
+    [Fact]
+    public async Task UpdatingAGist_ReplacesAndDeletesFiles()
+    {
+        var adapter = Adapter();
+        var gist = await adapter.CreateGistAsync("log", new Dictionary<string, string> { ["a.log"] = "one", ["b.log"] = "two" }, CancellationToken.None);
+
+        await adapter.UpdateGistAsync(gist.Id, new Dictionary<string, string?> { ["a.log"] = "one\nmore", ["b.log"] = null }, CancellationToken.None);
+
+        var request = fake.RequestsTo("gist-update").ShouldHaveSingleItem();
+        request.Method.ShouldBe("PATCH");
+        request.RawPath.ShouldBe($"/api/v3/gists/{gist.Id}");
+        JsonDocument.Parse(request.Body).RootElement.GetProperty("files").GetRawText().ShouldBe("""{"a.log":{"content":"one\nmore"},"b.log":null}""");
+        fake.Gist(gist.Id).Files.ShouldBe(new Dictionary<string, string> { ["a.log"] = "one\nmore" });
+    }
+
+    [Fact]
+    public async Task UpdatingAMissingGist_IsRejected()
+    {
+        var e = await Should.ThrowAsync<GitHubRejectedException>(() => Adapter().UpdateGistAsync("nope", new Dictionary<string, string?> { ["a"] = "b" }, CancellationToken.None));
+
+        e.StatusCode.ShouldBe(404);
+    }
+
+    private OctokitGitHub Adapter(TimeSpan? requestTimeout = null) => new(
+        Options.Create(new GitHubOptions { Token = Token, ApiUrl = fake.ApiUrl, RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(10) }),
+        time);
+
+    private static Task PostAsync(OctokitGitHub adapter) => adapter.CreateDeploymentStatusAsync(
+        Repository, DeploymentId, new DeploymentStatusRequest(GitHubDeploymentState.Success, "Deployed", null, null, null), CancellationToken.None);
+}
