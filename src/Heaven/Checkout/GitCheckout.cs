@@ -1,0 +1,414 @@
+using System.Security.Cryptography;
+using Heaven.Configuration;
+using Heaven.GitHub;
+using Heaven.Output;
+using Heaven.Web;
+using Microsoft.Extensions.Options;
+
+namespace Heaven.Checkout;
+
+/// <summary>How long each step may take; a constructor parameter so tests can use short ones.</summary>
+internal sealed record CheckoutLimits
+{
+    public static CheckoutLimits Default { get; } = new();
+
+    public TimeSpan Fetch { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Writing the files of a large repository can take as long as fetching it.</summary>
+    public TimeSpan Checkout { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>init, config, cat-file, worktree add: no network, but a busy disk.</summary>
+    public TimeSpan LocalCommand { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Long enough for the fetches of other deployments of the repository queued ahead.</summary>
+    public TimeSpan LockWait { get; init; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Removing a worktree, at most half of it waiting for the lock; past that the folder is deleted without git.</summary>
+    public TimeSpan Cleanup { get; init; } = TimeSpan.FromMinutes(2);
+}
+
+/// <summary>
+/// Checkouts with the git CLI. Layout in the data directory:
+/// <c>repositories/&lt;owner&gt;/&lt;name&gt;.git</c> — one bare mirror per repository (with its <c>heaven.lock</c>);
+/// <c>worktrees/&lt;deployment id&gt;-&lt;random&gt;</c> — one detached worktree per deployment.
+/// Every git command is given its repository with <c>--git-dir</c>, so a damaged mirror can never
+/// make git fall back to some repository above the data directory.
+/// </summary>
+internal sealed partial class GitCheckout : ICheckout
+{
+    private static readonly string[] FetchRefspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
+
+    private readonly string dataDirectory;
+    private readonly string executable;
+    private readonly GitHubOptions github;
+    private readonly ILogger<GitCheckout> logger;
+    private readonly TimeProvider timeProvider;
+    private readonly CheckoutLimits limits;
+    private readonly RepositoryLocks locks;
+
+    public GitCheckout(
+        DataDirectory dataDirectory,
+        IOptions<GitOptions> git,
+        IOptions<GitHubOptions> github,
+        ILogger<GitCheckout> logger,
+        TimeProvider? timeProvider = null,
+        CheckoutLimits? limits = null)
+    {
+        this.dataDirectory = dataDirectory.FullPath;
+        executable = git.Value.Executable;
+        this.github = github.Value;
+        this.logger = logger;
+        this.timeProvider = timeProvider ?? TimeProvider.System;
+        this.limits = limits ?? CheckoutLimits.Default;
+        locks = new RepositoryLocks(this.timeProvider);
+    }
+
+    public string RepositoriesPath => Path.Combine(dataDirectory, "repositories");
+
+    public string WorktreesPath => Path.Combine(dataDirectory, "worktrees");
+
+    public async Task<IWorktree> PrepareAsync(CheckoutRequest request, IOutputSink log, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(log);
+
+        // Everything from the payload is checked before anything touches the disk or starts git.
+        if (RefName.Problem(request.Ref) is { } refProblem)
+        {
+            throw new CheckoutException($"invalid ref {RefName.Quote(request.Ref)}: {refProblem}");
+        }
+
+        if (!CommitSha.TryNormalize(request.Sha, out var sha))
+        {
+            throw new CheckoutException($"invalid sha {RefName.Quote(request.Sha)}: a deployment names its commit by 40 hexadecimal characters");
+        }
+
+        if (!RepositoryName.TryParse(request.Repository, out var repository, out var nameProblem))
+        {
+            throw new CheckoutException($"invalid repository name {RefName.Quote(request.Repository)}: {nameProblem}");
+        }
+
+        if (!CloneSource.TryParse(request.CloneUrl, out var source, out var urlProblem))
+        {
+            // The URL itself is not quoted: what is wrong with it may be the credentials it carries.
+            throw new CheckoutException($"invalid clone URL for {repository}: {urlProblem}");
+        }
+
+        var remote = new GitCommand(executable, GitEnvironment.ForFetch(source!, github), timeProvider);
+        var local = LocalGit();
+        var mirror = MirrorPath(repository!);
+        var worktree = Path.Combine(WorktreesPath, $"{request.DeploymentId}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}");
+        var step = new Step(repository!, request.DeploymentId, log);
+        var registered = false;
+        try
+        {
+            using (await LockAsync(repository!, mirror, limits.LockWait, cancellationToken))
+            {
+                await EnsureMirrorAsync(step, local, mirror, source!, cancellationToken);
+                await FetchAsync(step, remote, local, mirror, sha, cancellationToken);
+
+                // Entries of worktrees whose folders are gone (a crash, a removal that could not get the lock).
+                await local.RunAsync(["--git-dir=" + mirror, "worktree", "prune"], dataDirectory, limits.LocalCommand, cancellationToken);
+
+                CreateDirectory(WorktreesPath);
+                registered = true;
+                // --no-checkout: only the bookkeeping needs the lock; the files are written after it is released,
+                // so another environment of this repository can fetch meanwhile.
+                var add = await local.RunAsync(
+                    ["--git-dir=" + mirror, "worktree", "add", "--detach", "--no-checkout", "--", worktree, sha],
+                    dataDirectory,
+                    limits.LocalCommand,
+                    cancellationToken);
+                if (!add.Succeeded)
+                {
+                    throw await FailureAsync(step, local, $"could not create a worktree for {CommitSha.Short(sha)} of {repository}", add, limits.LocalCommand, cancellationToken);
+                }
+            }
+
+            var files = await local.RunAsync(
+                ["--git-dir=" + Path.Combine(worktree, ".git"), "--work-tree=" + worktree, "reset", "--hard", "--quiet"],
+                worktree,
+                limits.Checkout,
+                cancellationToken);
+            if (!files.Succeeded)
+            {
+                throw await FailureAsync(step, local, $"could not check out {CommitSha.Short(sha)} of {repository}", files, limits.Checkout, cancellationToken);
+            }
+
+            await log.WriteLineAsync(OutputStream.Heaven, $"Checked out {CommitSha.Short(sha)} (ref {request.Ref})", cancellationToken);
+            Log.CheckedOut(logger, sha, repository!.ToString(), request.DeploymentId, worktree);
+            return new GitWorktree(this, repository, mirror, worktree);
+        }
+        catch when (registered || Directory.Exists(worktree))
+        {
+            // Also after cancellation: a deployment that never ran leaves nothing behind.
+            await RemoveAsync(repository!, mirror, worktree);
+            throw;
+        }
+    }
+
+    /// <summary>Removes a worktree; never throws, never waits for longer than <see cref="CheckoutLimits.Cleanup"/>.</summary>
+    internal async Task RemoveAsync(RepositoryName repository, string mirror, string worktree)
+    {
+        // Not the deployment's token: a cancelled deploy must still be cleaned up; the timeout bounds it.
+        using var timeout = new CancellationTokenSource(limits.Cleanup, timeProvider);
+        var git = LocalGit();
+        try
+        {
+            // Half the time for the lock, so what follows it has the other half.
+            using (await LockAsync(repository, mirror, limits.Cleanup / 2, timeout.Token))
+            {
+                var removed = await git.RunAsync(["--git-dir=" + mirror, "worktree", "remove", "--force", "--", worktree], dataDirectory, limits.Cleanup, timeout.Token);
+                if (!removed.Succeeded && Directory.Exists(worktree))
+                {
+                    Log.WorktreeRemoveFailed(logger, worktree, git.Executable, Summary(removed, git) ?? "no message");
+                }
+
+                TryDeleteTree(worktree);
+                await git.RunAsync(["--git-dir=" + mirror, "worktree", "prune"], dataDirectory, limits.Cleanup, timeout.Token);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or CheckoutException)
+        {
+            // The files go regardless; the mirror's entry for them is pruned before its next worktree is added.
+            Log.CleanupIncomplete(logger, worktree, repository.ToString(), e is CheckoutException ? e.Message : "timed out");
+            TryDeleteTree(worktree);
+        }
+
+        if (!Directory.Exists(worktree))
+        {
+            Log.Removed(logger, worktree);
+        }
+    }
+
+    private string MirrorPath(RepositoryName repository) =>
+        Path.Combine(RepositoriesPath, repository.Owner.ToLowerInvariant(), repository.Name.ToLowerInvariant() + ".git");
+
+    private GitCommand LocalGit() => new(executable, GitEnvironment.Local(github.Token), timeProvider);
+
+    private async Task<IDisposable> LockAsync(RepositoryName repository, string mirror, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await locks.AcquireAsync(repository.Key, mirror, wait, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            throw new CheckoutException($"timed out after {Describe(wait)} waiting for the lock on the mirror of {repository}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CheckoutException($"could not lock the mirror of {repository}: {e.Message}");
+        }
+    }
+
+    private async Task EnsureMirrorAsync(Step step, GitCommand git, string mirror, CloneSource source, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(Path.Combine(mirror, "HEAD")) || !File.Exists(Path.Combine(mirror, "config")))
+        {
+            // Also after a crash half-way through: init on an existing repository only fills in what is missing.
+            var init = await git.RunAsync(["init", "--bare", "--quiet", "--", mirror], dataDirectory, limits.LocalCommand, cancellationToken);
+            if (!init.Succeeded)
+            {
+                throw await FailureAsync(step, git, $"could not create the mirror of {step.Repository}", init, limits.LocalCommand, cancellationToken);
+            }
+        }
+
+        // Every time: a renamed or transferred repository arrives with a new clone URL. The URL carries no credentials.
+        var remote = await git.RunAsync(["--git-dir=" + mirror, "config", "--", "remote.origin.url", source.Url], dataDirectory, limits.LocalCommand, cancellationToken);
+        if (!remote.Succeeded)
+        {
+            throw await FailureAsync(step, git, $"could not configure the mirror of {step.Repository}", remote, limits.LocalCommand, cancellationToken);
+        }
+    }
+
+    private async Task FetchAsync(Step step, GitCommand remote, GitCommand local, string mirror, string sha, CancellationToken cancellationToken)
+    {
+        // A commit never changes: a redeploy or rollback to one already fetched needs no network.
+        if (await HasCommitAsync(step, local, mirror, sha, cancellationToken))
+        {
+            await step.Log.WriteLineAsync(OutputStream.Heaven, $"Using {CommitSha.Short(sha)} from the mirror of {step.Repository}", cancellationToken);
+            return;
+        }
+
+        await step.Log.WriteLineAsync(OutputStream.Heaven, $"Fetching {step.Repository}...", cancellationToken);
+        Log.Fetching(logger, step.Repository.ToString(), step.DeploymentId);
+        var fetch = await remote.RunAsync(["--git-dir=" + mirror, "fetch", "--prune", "--no-tags", "origin", .. FetchRefspecs], dataDirectory, limits.Fetch, cancellationToken);
+        if (!fetch.Succeeded)
+        {
+            throw await FailureAsync(step, remote, $"fetching {step.Repository} failed", fetch, limits.Fetch, cancellationToken);
+        }
+
+        if (await HasCommitAsync(step, local, mirror, sha, cancellationToken))
+        {
+            return;
+        }
+
+        // On no branch or tag (a deleted branch, a pull request's head): ask for the commit itself,
+        // which GitHub serves when it is reachable from any of its refs.
+        var bySha = await remote.RunAsync(["--git-dir=" + mirror, "fetch", "--no-tags", "origin", sha], dataDirectory, limits.Fetch, cancellationToken);
+        if (await HasCommitAsync(step, local, mirror, sha, cancellationToken))
+        {
+            return;
+        }
+
+        var detail = Summary(bySha, remote) is { } reason ? $" ({reason})" : "";
+        Log.CommitNotFound(logger, sha, step.Repository.ToString(), step.DeploymentId);
+        throw new CheckoutException($"commit {CommitSha.Short(sha)} was not found in {step.Repository}: it is on no branch or tag, and fetching it by id failed{detail}");
+    }
+
+    private async Task<bool> HasCommitAsync(Step step, GitCommand git, string mirror, string sha, CancellationToken cancellationToken)
+    {
+        var result = await git.RunAsync(["--git-dir=" + mirror, "cat-file", "-e", sha + "^{commit}"], dataDirectory, limits.LocalCommand, cancellationToken);
+        if (result.TimedOut)
+        {
+            throw await FailureAsync(step, git, $"could not read the mirror of {step.Repository}", result, limits.LocalCommand, cancellationToken);
+        }
+
+        return result.ExitCode == 0;
+    }
+
+    /// <summary>Puts git's own words in the deploy log and makes a short, clean exception of them.</summary>
+    private async Task<CheckoutException> FailureAsync(Step step, GitCommand git, string what, GitResult result, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        foreach (var line in result.ErrorLines.Select(git.Environment.Mask).Where(l => l.Length > 0).TakeLast(20))
+        {
+            await step.Log.WriteLineAsync(OutputStream.Stderr, line, cancellationToken);
+        }
+
+        var reason = result.TimedOut
+            ? $"timed out after {Describe(timeout)}"
+            : Summary(result, git) ?? $"git exited with code {result.ExitCode}";
+        if (git.Environment.WithheldToken)
+        {
+            reason += " (GitHub:Token is sent only to the server of GitHub:WebUrl)";
+        }
+
+        Log.GitFailed(logger, what, step.DeploymentId, reason);
+        return new CheckoutException($"{what}: {reason}");
+    }
+
+    /// <summary>git's root cause in one line: its first "fatal:" or "error:" line, else its last line; masked and cut.</summary>
+    private static string? Summary(GitResult result, GitCommand git)
+    {
+        var lines = result.ErrorLines.Select(l => git.Environment.Mask(l).Trim()).Where(l => l.Length > 0).ToList();
+        var line = lines.FirstOrDefault(l => l.StartsWith("fatal:", StringComparison.Ordinal) || l.StartsWith("error:", StringComparison.Ordinal))
+            ?? lines.LastOrDefault();
+        if (line is null)
+        {
+            return null;
+        }
+
+        line = line.StartsWith("fatal: ", StringComparison.Ordinal) ? line["fatal: ".Length..]
+            : line.StartsWith("error: ", StringComparison.Ordinal) ? line["error: ".Length..]
+            : line;
+        return line.Length > 200 ? line[..199] + "…" : line;
+    }
+
+    private static string Describe(TimeSpan span) =>
+        span.TotalMinutes >= 1 && span.Seconds == 0 ? $"{(int)span.TotalMinutes} min" : $"{span.TotalSeconds:0.#} s";
+
+    private static void CreateDirectory(string path)
+    {
+        try
+        {
+            Directory.CreateDirectory(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CheckoutException($"could not create {path}: {e.Message}");
+        }
+    }
+
+    private void TryDeleteTree(string path)
+    {
+        try
+        {
+            DeleteTree(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.DeleteFailed(logger, path, e.Message);
+        }
+    }
+
+    /// <summary>Deletes a folder a deploy has used, including folders it left without write permission (Go's module cache does that).</summary>
+    private static void DeleteTree(string path)
+    {
+        if (!Directory.Exists(path))
+        {
+            return;
+        }
+
+        try
+        {
+            Directory.Delete(path, recursive: true);
+            return;
+        }
+        catch (Exception e) when ((e is IOException or UnauthorizedAccessException) && !OperatingSystem.IsWindows())
+        {
+        }
+
+        var pending = new Stack<string>([path]);
+        while (pending.TryPop(out var folder))
+        {
+            File.SetUnixFileMode(folder, File.GetUnixFileMode(folder) | UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            foreach (var child in new DirectoryInfo(folder).EnumerateDirectories())
+            {
+                // A link is removed as a link; what it points to is not ours.
+                if (child.LinkTarget is null)
+                {
+                    pending.Push(child.FullName);
+                }
+            }
+        }
+
+        Directory.Delete(path, recursive: true);
+    }
+
+    /// <summary>What every step of one checkout reports to.</summary>
+    private sealed record Step(RepositoryName Repository, long DeploymentId, IOutputSink Log);
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Information, Message = "Fetching {Repository} for deployment {DeploymentId}")]
+        public static partial void Fetching(ILogger logger, string repository, long deploymentId);
+
+        [LoggerMessage(Level = LogLevel.Information, Message = "Checked out {Sha} of {Repository} for deployment {DeploymentId} in {Path}")]
+        public static partial void CheckedOut(ILogger logger, string sha, string repository, long deploymentId, string path);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Checkout for deployment {DeploymentId}: {What}: {Reason}")]
+        public static partial void GitFailed(ILogger logger, string what, long deploymentId, string reason);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Commit {Sha} was not found in {Repository} for deployment {DeploymentId}")]
+        public static partial void CommitNotFound(ILogger logger, string sha, string repository, long deploymentId);
+
+        [LoggerMessage(Level = LogLevel.Debug, Message = "Removed the worktree {Path}")]
+        public static partial void Removed(ILogger logger, string path);
+
+        [LoggerMessage(Level = LogLevel.Information, Message = "git ({Git}) did not remove the worktree {Path} ({Reason}); deleting it directly")]
+        public static partial void WorktreeRemoveFailed(ILogger logger, string path, string git, string reason);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "The worktree {Path} of {Repository} was deleted without git ({Error}); the mirror's entry for it is pruned on the next checkout")]
+        public static partial void CleanupIncomplete(ILogger logger, string path, string repository, string error);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Could not delete the worktree {Path}: {Error}")]
+        public static partial void DeleteFailed(ILogger logger, string path, string error);
+    }
+}
+
+/// <summary>One deployment's worktree; disposing it removes it, once.</summary>
+internal sealed class GitWorktree(GitCheckout owner, RepositoryName repository, string mirror, string path) : IWorktree
+{
+    private int disposed;
+
+    public string Path => path;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref disposed, 1) == 0)
+        {
+            await owner.RemoveAsync(repository, mirror, path);
+        }
+    }
+}

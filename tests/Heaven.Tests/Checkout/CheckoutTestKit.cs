@@ -1,0 +1,262 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Heaven.Checkout;
+using Heaven.Configuration;
+using Heaven.GitHub;
+using Heaven.Output;
+using Heaven.Web;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Heaven.Tests.Checkout;
+
+/// <summary>Runs the real git for test set-up, independent of the machine's git configuration.</summary>
+internal static class TestGit
+{
+    public static string Run(string workingDirectory, params string[] arguments)
+    {
+        var start = new ProcessStartInfo("git")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in (string[])["-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", .. arguments])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        start.Environment["GIT_CONFIG_NOSYSTEM"] = "1";
+        start.Environment["GIT_CONFIG_GLOBAL"] = "/dev/null";
+        start.Environment["GIT_AUTHOR_NAME"] = start.Environment["GIT_COMMITTER_NAME"] = "Heaven Tests";
+        start.Environment["GIT_AUTHOR_EMAIL"] = start.Environment["GIT_COMMITTER_EMAIL"] = "tests@heaven.invalid";
+        using var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        var error = process.StandardError.ReadToEndAsync();
+        var output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"git {string.Join(' ', arguments)} failed: {error.Result}");
+        }
+
+        return output.Trim();
+    }
+}
+
+/// <summary>A repository to deploy: commits are made in a working copy and pushed to a bare repository that is cloned from.</summary>
+internal sealed class SourceRepository
+{
+    private readonly string work;
+
+    private SourceRepository(string work, string bare)
+    {
+        this.work = work;
+        BarePath = bare;
+    }
+
+    public string BarePath { get; }
+
+    public string FileUrl => "file://" + BarePath;
+
+    /// <param name="bare">Where the bare repository goes; served over HTTP, its path is the URL's path.</param>
+    public static SourceRepository Create(string directory, string? bare = null)
+    {
+        var work = Path.Combine(directory, "work-" + Guid.NewGuid().ToString("N")[..8]);
+        bare ??= Path.Combine(directory, "source.git");
+        Directory.CreateDirectory(work);
+        TestGit.Run(work, "init", "--quiet");
+        TestGit.Run(directory, "init", "--quiet", "--bare", bare);
+        return new SourceRepository(work, bare);
+    }
+
+    /// <summary>Commits the files on main, pushes, and returns the commit's sha.</summary>
+    public string Commit(string message, params (string Path, string Content)[] files)
+    {
+        foreach (var (path, content) in files)
+        {
+            var full = Path.Combine(work, path);
+            Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+            File.WriteAllText(full, content);
+        }
+
+        TestGit.Run(work, "add", "--all");
+        TestGit.Run(work, "commit", "--quiet", "--allow-empty", "-m", message);
+        TestGit.Run(work, "push", "--quiet", BarePath, "HEAD:refs/heads/main");
+        // For the dumb HTTP protocol the test server speaks.
+        TestGit.Run(BarePath, "update-server-info");
+        return TestGit.Run(work, "rev-parse", "HEAD");
+    }
+
+    /// <summary>Moves main back, so <paramref name="sha"/> is on no branch any more.</summary>
+    public void ResetMainTo(string sha)
+    {
+        TestGit.Run(work, "reset", "--quiet", "--hard", sha);
+        TestGit.Run(work, "push", "--quiet", "--force", BarePath, "HEAD:refs/heads/main");
+        TestGit.Run(BarePath, "update-server-info");
+    }
+}
+
+/// <summary>Keeps every line a checkout writes.</summary>
+internal sealed class RecordingSink : IOutputSink
+{
+    private readonly ConcurrentQueue<(OutputStream Stream, string Line)> lines = new();
+
+    public IReadOnlyList<(OutputStream Stream, string Line)> Lines => [.. lines];
+
+    public IEnumerable<string> Text => lines.Select(l => l.Line);
+
+    public ValueTask WriteLineAsync(OutputStream stream, string line, CancellationToken cancellationToken)
+    {
+        lines.Enqueue((stream, line));
+        return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>Keeps every log message, formatted, to check what reaches the operator's logs.</summary>
+internal sealed class RecordingLogger<T> : ILogger<T>
+{
+    private readonly ConcurrentQueue<string> messages = new();
+
+    public IReadOnlyList<string> Messages => [.. messages];
+
+    public IDisposable? BeginScope<TState>(TState state)
+        where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => true;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        messages.Enqueue(formatter(state, exception) + (exception is null ? "" : " " + exception));
+}
+
+/// <summary>A data directory, a source repository, and a <see cref="GitCheckout"/> over them.</summary>
+internal sealed class CheckoutBench : IDisposable
+{
+    private readonly Infrastructure.TemporaryDirectory directory = new();
+
+    public CheckoutBench()
+    {
+        DataPath = Path.Combine(directory.Path, "data");
+        Directory.CreateDirectory(DataPath);
+        Source = SourceRepository.Create(directory.Path);
+    }
+
+    public string Root => directory.Path;
+
+    public string DataPath { get; }
+
+    public SourceRepository Source { get; }
+
+    public RecordingLogger<GitCheckout> Logger { get; } = new();
+
+    public string MirrorPath => Path.Combine(DataPath, "repositories", "atmos", "my-robot.git");
+
+    public string WorktreesPath => Path.Combine(DataPath, "worktrees");
+
+    public GitCheckout Checkout(string git = "git", string? token = null, string webUrl = "https://github.com/", CheckoutLimits? limits = null) =>
+        new(
+            new DataDirectory(DataPath),
+            Options.Create(new GitOptions { Executable = git }),
+            Options.Create(new GitHubOptions { Token = token, WebUrl = webUrl }),
+            Logger,
+            TimeProvider.System,
+            limits);
+
+    public CheckoutRequest Request(string sha, string? cloneUrl = null, string @ref = "main", long deploymentId = 42, string repository = "atmos/my-robot") =>
+        new(repository, cloneUrl ?? Source.FileUrl, @ref, sha, deploymentId);
+
+    /// <summary>
+    /// A git that logs its arguments and the names of its GIT_*/GCM_* variables to <c>git-calls.log</c>,
+    /// runs <paramref name="before"/> (bash, with the arguments in "$@"), then the real git.
+    /// </summary>
+    public string WrapperGit(string before = "")
+    {
+        var path = Path.Combine(Root, "git-wrapper-" + Guid.NewGuid().ToString("N")[..8]);
+        File.WriteAllText(path, $$"""
+            #!/bin/bash
+            {
+              printf 'argv:'; printf ' %s' "$@"; printf '\n'
+              printf 'env:'; compgen -e | grep -E '^(GIT_|GCM_)' | tr '\n' ' '; printf '\n'
+            } >> "{{CallLog}}"
+            {{before}}
+            exec git "$@"
+            """.Replace("\r", ""));
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return path;
+    }
+
+    public string CallLog => Path.Combine(Root, "git-calls.log");
+
+    public string ReadCallLog() => File.Exists(CallLog) ? File.ReadAllText(CallLog) : "";
+
+    /// <summary>What <c>git worktree list</c> says about the mirror.</summary>
+    public string WorktreeList() => TestGit.Run(DataPath, "--git-dir=" + MirrorPath, "worktree", "list", "--porcelain");
+
+    public void Dispose() => directory.Dispose();
+}
+
+/// <summary>
+/// Serves bare repositories over git's dumb HTTP protocol (plain files), recording each request's
+/// Authorization header; optionally answers 401 to requests without the expected one.
+/// </summary>
+internal sealed class DumbGitServer : IAsyncDisposable
+{
+    private readonly WebApplication app;
+
+    private DumbGitServer(WebApplication app, Uri baseAddress)
+    {
+        this.app = app;
+        BaseAddress = baseAddress;
+    }
+
+    public Uri BaseAddress { get; }
+
+    public ConcurrentQueue<string> Authorizations { get; } = new();
+
+    public ConcurrentQueue<string> Paths { get; } = new();
+
+    public static async Task<DumbGitServer> StartAsync(string root, string? requiredAuthorization = null)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        DumbGitServer? server = null;
+        app.Run(async context =>
+        {
+            var authorization = context.Request.Headers.Authorization.ToString();
+            server!.Authorizations.Enqueue(authorization);
+            server.Paths.Enqueue(context.Request.Path.Value ?? "");
+            if (requiredAuthorization is not null && authorization != requiredAuthorization)
+            {
+                context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                context.Response.Headers.WWWAuthenticate = "Basic realm=\"test\"";
+                return;
+            }
+
+            var full = Path.GetFullPath(Path.Combine(root, (context.Request.Path.Value ?? "").TrimStart('/')));
+            if (!full.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal) || !File.Exists(full))
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return;
+            }
+
+            context.Response.ContentType = "application/octet-stream";
+            await context.Response.SendFileAsync(full);
+        });
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        server = new DumbGitServer(app, new Uri(address + "/"));
+        return server;
+    }
+
+    public async ValueTask DisposeAsync() => await app.DisposeAsync();
+}
