@@ -53,6 +53,8 @@ public sealed class HeavenProcessTests
             ["Heaven__PublicUrl"] = "https://heaven.example.com/",
         });
 
+        // The last part of the start report.
+        await heaven.WaitForOutputAsync("GitHub:Token (or GITHUB_TOKEN) is not set");
         var output = heaven.Output;
         output.ShouldContain("Payload URL      https://heaven.example.com/events");
         output.ShouldContain($"the contents of {Path.Combine(data, "webhook-secret")}");
