@@ -1,0 +1,98 @@
+using Heaven.Deployments;
+using Heaven.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Heaven.Tests.Deployments;
+
+/// <summary>A deployment runs at most once: a lost worker is reported, never silently re-run.</summary>
+public sealed class DeploymentRecoveryTests
+{
+    [Fact]
+    public async Task AWorkerThatStopsRenewingItsLease_IsReportedLost_AndTheDeploymentIsNotRerun()
+    {
+        using var repository = new TestRepository();
+        await using var harness = await DeployHarness.StartAsync(new Dictionary<string, string?> { ["Deployments:LeaseSeconds"] = "5" });
+        var heavenId = await InsertRunningAsync(harness, repository, owner: "node-that-died", leaseExpiresIn: TimeSpan.FromSeconds(2));
+
+        var final = await harness.GitHub.WaitForStatusAsync(s => s.DeploymentId == 4242, TimeSpan.FromSeconds(20));
+
+        (final.State, final.Description).ShouldBe(("error", "Heaven lost the worker running this deployment"));
+        harness.Story(repository, 4242).ShouldBe(["error: Heaven lost the worker running this deployment"]);
+        var deployment = await harness.DeploymentAsync(heavenId);
+        deployment.State.ShouldBe(DeploymentState.Errored);
+        deployment.LeaseGeneration.ShouldBe(2);
+    }
+
+    [Fact]
+    public async Task AStaleWorkerCannotOverwriteWhatTheReaperDecided()
+    {
+        using var repository = new TestRepository();
+        await using var harness = await DeployHarness.StartAsync(new Dictionary<string, string?> { ["Deployments:LeaseSeconds"] = "5" });
+        var heavenId = await InsertRunningAsync(harness, repository, owner: "slow-node", leaseExpiresIn: TimeSpan.FromSeconds(-1));
+        await harness.GitHub.WaitForStatusAsync(s => s.DeploymentId == 4242);
+        var queue = harness.Host.Services.GetRequiredService<DeploymentQueue>();
+        var stale = new ClaimedDeployment(await harness.DeploymentAsync(heavenId), Generation: 1);
+
+        var renewed = await queue.RenewAsync(stale, CancellationToken.None);
+        var finished = await queue.FinishAsync(stale, DeploymentState.Succeeded, new(Heaven.GitHub.GitHubDeploymentState.Success, "Deployed", null, null, "production"), CancellationToken.None);
+
+        (renewed, finished).ShouldBe((false, false));
+        (await harness.DeploymentAsync(heavenId)).State.ShouldBe(DeploymentState.Errored);
+        await Task.Delay(500);
+        harness.Story(repository, 4242).ShouldBe(["error: Heaven lost the worker running this deployment"]);
+    }
+
+    [Fact]
+    public async Task AfterARestart_WhatThePreviousRunLeftRunning_IsReportedAtOnce()
+    {
+        using var repository = new TestRepository();
+        using var directory = new TemporaryDirectory();
+        var gitHub = await FakeGitHub.StartAsync();
+        long heavenId;
+        await using (var before = await DeployHarness.StartAsync(directory: directory, gitHub: gitHub))
+        {
+            var node = before.Host.Services.GetRequiredService<NodeIdentity>().Id;
+            // As if this node crashed mid-deploy: its lease would still be valid for an hour.
+            heavenId = await InsertRunningAsync(before, repository, owner: node, leaseExpiresIn: TimeSpan.FromHours(1));
+            await before.Host.App.StopAsync();
+        }
+
+        gitHub.Statuses.ShouldBeEmpty();
+        await using var after = await DeployHarness.StartAsync(directory: directory, gitHub: gitHub);
+
+        var final = await gitHub.WaitForStatusAsync(s => s.DeploymentId == 4242, TimeSpan.FromSeconds(10));
+        (final.State, final.Description).ShouldBe(("error", "Heaven lost the worker running this deployment"));
+        (await after.DeploymentAsync(heavenId)).State.ShouldBe(DeploymentState.Errored);
+    }
+
+    private static Task<long> InsertRunningAsync(DeployHarness harness, TestRepository repository, string owner, TimeSpan leaseExpiresIn) =>
+        harness.Host.QueryAsync(async db =>
+        {
+            var now = DateTime.UtcNow;
+            var deployment = new DeploymentRecord
+            {
+                GitHubDeploymentId = 4242,
+                Repository = repository.FullName,
+                CloneUrl = repository.CloneUrl,
+                Ref = "master",
+                Sha = new string('a', 40),
+                Task = "deploy",
+                Environment = "production",
+                PayloadJson = """{"config":{"provider":"shell","deploy_script":"script/deploy"}}""",
+                DeliveryId = Guid.NewGuid().ToString(),
+                ReceivedAt = now,
+                StateChangedAt = now,
+                StartedAt = now,
+                App = "app",
+                LockKey = DeploymentLock.KeyOf(repository.FullName, "app", "production"),
+                State = DeploymentState.Running,
+                LeaseOwner = owner,
+                LeaseGeneration = 1,
+                LeaseExpiresAt = now + leaseExpiresIn,
+            };
+            db.Deployments.Add(deployment);
+            await db.SaveChangesAsync();
+            return deployment.Id;
+        });
+}
