@@ -1,0 +1,14 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Heaven.Execution;
+
+public static class ExecutionRegistration
+{
+    public static IServiceCollection AddExecution(this IServiceCollection services)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(new ProcessRunnerOptions());
+        services.TryAddSingleton<IProcessRunner, ProcessRunner>();
+        return services;
+    }
+}

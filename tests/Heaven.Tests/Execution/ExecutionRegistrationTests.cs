@@ -1,0 +1,18 @@
+using Heaven.Execution;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Heaven.Tests.Execution;
+
+public sealed class ExecutionRegistrationTests
+{
+    [Fact]
+    public void AddExecution_ProvidesOneProcessRunner()
+    {
+        using var services = new ServiceCollection().AddLogging().AddExecution().BuildServiceProvider();
+
+        var runner = services.GetRequiredService<IProcessRunner>();
+
+        runner.ShouldBeOfType<ProcessRunner>();
+        services.GetRequiredService<IProcessRunner>().ShouldBeSameAs(runner);
+    }
+}
