@@ -12,7 +12,7 @@ public static class DeployEnvironment
     public static Dictionary<string, string> For(DeployContext context)
     {
         var d = context.Deployment;
-        var environment = ChildEnvironment.Create();
+        var environment = ChildEnvironment.FromCurrentProcess();
         // The original Heaven's variables, with its semantics (SHA is the short sha).
         environment["BRANCH"] = d.Ref;
         environment["SHA"] = d.Sha.Length > 8 ? d.Sha[..8] : d.Sha;

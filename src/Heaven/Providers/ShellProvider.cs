@@ -28,7 +28,7 @@ public sealed class ShellProvider(IProcessRunner runner) : IDeployProvider
             new ProcessSpec(path, [], context.WorkingDirectory, DeployEnvironment.For(context), context.Timeout),
             context.Output,
             cancellationToken);
-        return ProviderOutcomes.FromProcess(result, context, $"deploy script {script}");
+        return ProviderOutcomes.FromProcess(result, context, "deploy script");
     }
 
     /// <summary>The script's full path, or why it cannot be run.</summary>
