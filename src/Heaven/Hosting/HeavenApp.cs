@@ -1,4 +1,7 @@
+using Heaven.Checkout;
 using Heaven.Configuration;
+using Heaven.Execution;
+using Heaven.Output;
 using Heaven.Deployments;
 using Heaven.GitHub;
 using Heaven.Intake;
@@ -61,6 +64,13 @@ public static class HeavenApp
         services.AddValidatedOptions<GitOptions>(GitOptions.Section);
         services.AddHeavenStorage(builder.Configuration, dataDirectory);
 
+        // Hosted services stop in the reverse order: the intake first, then the deploys (which
+        // record their outcome), then the status sender, then the database.
+        services.AddGitHub();
+        services.AddExecution();
+        services.AddCheckout();
+        services.AddOutput();
+        services.AddDeployments();
         services.AddIntake();
         services.AddHeavenHealthChecks();
 
@@ -118,6 +128,7 @@ public static class HeavenApp
         Check<DeploymentOptions>();
         Check<GitOptions>();
         Check<DatabaseOptions>();
+        Check<StatusDeliveryOptions>();
         if (problems.Count > 0)
         {
             throw new StartupException("Heaven cannot start because of its settings:\n" + string.Join("\n", problems.Select(p => "  - " + p)));
