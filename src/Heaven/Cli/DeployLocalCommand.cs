@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Heaven.Configuration;
 using Heaven.Deployments;
 using Heaven.GitHub;
 using Heaven.Hosting;

@@ -35,13 +35,14 @@ public sealed partial class DeploymentRunner(
         using var run = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         Log.Started(logger, deployment.Id, deployment.Repository, deployment.Environment, deployment.Provider ?? "-");
 
-        await using var output = await outputs.StartAsync(deployment, run.Token);
+        var ownLogUrl = await links.LogUrlAsync(deployment.Id, run.Token);
+        await using var output = await outputs.StartAsync(deployment, waitForGist: ownLogUrl is null, run.Token);
         if (output.Gist is { } gist)
         {
             await queue.RecordGistAsync(claim, gist, run.Token);
         }
 
-        var logUrl = await links.LogUrlAsync(deployment.Id, run.Token) ?? output.Gist?.HtmlUrl;
+        var logUrl = ownLogUrl ?? output.Gist?.HtmlUrl;
         var startState = settings.UsePendingState ? GitHubDeploymentState.Pending : GitHubDeploymentState.InProgress;
         await queue.ReportAsync(claim, new DeploymentStatusRequest(startState, StatusTexts.Deploying(deployment), logUrl, environmentUrl, deployment.Environment), run.Token);
 
@@ -71,6 +72,12 @@ public sealed partial class DeploymentRunner(
         await output.WriteLineAsync(OutputStream.Heaven, $"{state}: {description}", CancellationToken.None);
         // The log is complete before GitHub hears the outcome, so the link shows the whole story.
         await output.CompleteAsync(CancellationToken.None);
+        if (output.Gist is { } lateGist && lateGist.Id != deployment.GistId)
+        {
+            // Created after the first status (GitHub was slow): still worth keeping.
+            await queue.RecordGistAsync(claim, lateGist, CancellationToken.None);
+        }
+
         var finished = await queue.FinishAsync(claim, state, new DeploymentStatusRequest(gitHubState, description, logUrl, environmentUrl, deployment.Environment), CancellationToken.None);
         Log.Finished(logger, deployment.Id, finished ? state.ToString() : "not recorded (lease lost)", description);
     }

@@ -129,6 +129,7 @@ public static class HeavenApp
         Check<GitOptions>();
         Check<DatabaseOptions>();
         Check<StatusDeliveryOptions>();
+        Check<OutputOptions>();
         if (problems.Count > 0)
         {
             throw new StartupException("Heaven cannot start because of its settings:\n" + string.Join("\n", problems.Select(p => "  - " + p)));

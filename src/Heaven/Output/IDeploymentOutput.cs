@@ -18,6 +18,9 @@ public interface IDeploymentOutput : IOutputSink, IAsyncDisposable
 
 public interface IDeploymentOutputFactory
 {
-    /// <summary>Starts the output of a deployment; creating the gist is attempted for a bounded time.</summary>
-    Task<IDeploymentOutput> StartAsync(Heaven.Deployments.DeploymentRecord deployment, CancellationToken cancellationToken);
+    /// <summary>
+    /// Starts the output of a deployment. With <paramref name="waitForGist"/> (the gist is the log link),
+    /// waits a bounded time for the gist to exist so the first status can link to it.
+    /// </summary>
+    Task<IDeploymentOutput> StartAsync(Heaven.Deployments.DeploymentRecord deployment, bool waitForGist, CancellationToken cancellationToken);
 }

@@ -25,6 +25,7 @@ public static class OutputRegistration
             sp.GetService<TimeProvider>() ?? TimeProvider.System,
             sp.GetRequiredService<ILoggerFactory>(),
             sp.GetService<IGitHub>()));
+        services.AddSingleton<IDeploymentOutputFactory, DeploymentOutputFactory>();
         return services;
     }
 }

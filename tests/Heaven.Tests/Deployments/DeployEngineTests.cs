@@ -36,7 +36,7 @@ public sealed class DeployEngineTests : IAsyncLifetime
         var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
 
         final.State.ShouldBe("success");
-        final.Description.ShouldMatch($"^Deployed {older[..8]} to production in \\d+s$");
+        final.Description!.ShouldMatch($"^Deployed {older[..8]} to production in \\d+s$");
         harness.Story(repository, gitHubId)[0].ShouldBe($"in_progress: Deploying {older[..8]} to production");
         var log = await harness.LogAsync(heavenId);
         log.ShouldContain($"deploying master {older[..8]} to production (deploy)");

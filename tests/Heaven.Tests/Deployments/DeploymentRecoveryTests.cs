@@ -48,7 +48,7 @@ public sealed class DeploymentRecoveryTests
     {
         using var repository = new TestRepository();
         using var directory = new TemporaryDirectory();
-        var gitHub = await FakeGitHub.StartAsync();
+        await using var gitHub = await FakeGitHub.StartAsync();
         long heavenId;
         await using (var before = await DeployHarness.StartAsync(directory: directory, gitHub: gitHub))
         {

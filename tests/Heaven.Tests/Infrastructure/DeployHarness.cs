@@ -15,10 +15,13 @@ public sealed class DeployHarness : IAsyncDisposable
 {
     public const string Token = "ghp_harnessToken0123456789abcdefABCDEF";
 
-    private DeployHarness(FakeGitHub gitHub, HeavenTestHost host)
+    private readonly bool ownsGitHub;
+
+    private DeployHarness(FakeGitHub gitHub, bool ownsGitHub, HeavenTestHost host)
     {
         GitHub = gitHub;
         Host = host;
+        this.ownsGitHub = ownsGitHub;
     }
 
     public FakeGitHub GitHub { get; }
@@ -27,6 +30,7 @@ public sealed class DeployHarness : IAsyncDisposable
 
     public static async Task<DeployHarness> StartAsync(IDictionary<string, string?>? settings = null, TemporaryDirectory? directory = null, FakeGitHub? gitHub = null)
     {
+        var ownsGitHub = gitHub is null;
         gitHub ??= await FakeGitHub.StartAsync();
         var all = new Dictionary<string, string?>
         {
@@ -41,7 +45,7 @@ public sealed class DeployHarness : IAsyncDisposable
             all[key] = value;
         }
 
-        return new DeployHarness(gitHub, await HeavenTestHost.StartAsync(all, directory: directory));
+        return new DeployHarness(gitHub, ownsGitHub, await HeavenTestHost.StartAsync(all, directory: directory));
     }
 
     /// <summary>Sends a signed deployment webhook; returns GitHub's and Heaven's ids.</summary>
@@ -90,6 +94,10 @@ public sealed class DeployHarness : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Host.DisposeAsync();
-        await GitHub.DisposeAsync();
+        if (ownsGitHub)
+        {
+            // A fake GitHub handed in outlives this Heaven: the test restarts Heaven against it.
+            await GitHub.DisposeAsync();
+        }
     }
 }
