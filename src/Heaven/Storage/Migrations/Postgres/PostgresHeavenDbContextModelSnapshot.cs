@@ -95,6 +95,7 @@ namespace Heaven.Storage.Migrations.Postgres
                         .HasColumnName("lease_expires_at");
 
                     b.Property<long>("LeaseGeneration")
+                        .IsConcurrencyToken()
                         .HasColumnType("bigint")
                         .HasColumnName("lease_generation");
 

@@ -88,6 +88,7 @@ namespace Heaven.Storage.Migrations.Sqlite
                         .HasColumnName("lease_expires_at");
 
                     b.Property<long>("LeaseGeneration")
+                        .IsConcurrencyToken()
                         .HasColumnType("INTEGER")
                         .HasColumnName("lease_generation");
 

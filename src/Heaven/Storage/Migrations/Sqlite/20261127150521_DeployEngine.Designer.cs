@@ -11,7 +11,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace Heaven.Storage.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteHeavenDbContext))]
-    [Migration("20261127143007_DeployEngine")]
+    [Migration("20261127150521_DeployEngine")]
     partial class DeployEngine
     {
         /// <inheritdoc />
@@ -91,6 +91,7 @@ namespace Heaven.Storage.Migrations.Sqlite
                         .HasColumnName("lease_expires_at");
 
                     b.Property<long>("LeaseGeneration")
+                        .IsConcurrencyToken()
                         .HasColumnType("INTEGER")
                         .HasColumnName("lease_generation");
 

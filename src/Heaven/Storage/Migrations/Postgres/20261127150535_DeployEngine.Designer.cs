@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace Heaven.Storage.Migrations.Postgres
 {
     [DbContext(typeof(PostgresHeavenDbContext))]
-    [Migration("20261127143020_DeployEngine")]
+    [Migration("20261127150535_DeployEngine")]
     partial class DeployEngine
     {
         /// <inheritdoc />
@@ -98,6 +98,7 @@ namespace Heaven.Storage.Migrations.Postgres
                         .HasColumnName("lease_expires_at");
 
                     b.Property<long>("LeaseGeneration")
+                        .IsConcurrencyToken()
                         .HasColumnType("bigint")
                         .HasColumnName("lease_generation");
 
