@@ -16,7 +16,10 @@ public sealed class DeploymentOptions : ISelfValidatingOptions
     /// <summary>The deploy key (the original's one-line format with literal \n). Never logged.</summary>
     public string? PrivateKey { get; set; }
 
-    /// <summary>How many deployments (to different environments) one node runs at once.</summary>
+    /// <summary>
+    /// How many deployments (to different environments) one node runs at once. 0 makes a node that only
+    /// takes webhooks and leaves running deploys to the other nodes sharing its database.
+    /// </summary>
     public int MaxParallel { get; set; } = 16;
 
     /// <summary>
@@ -35,9 +38,9 @@ public sealed class DeploymentOptions : ISelfValidatingOptions
             yield return $"{Setting.Name("Deployments:Timeout")} must be a whole number of seconds from 1 to 86400; got {Timeout}.";
         }
 
-        if (MaxParallel is < 1 or > 1000)
+        if (MaxParallel is < 0 or > 1000)
         {
-            yield return $"Deployments:MaxParallel must be a whole number from 1 to 1000; got {MaxParallel}.";
+            yield return $"Deployments:MaxParallel must be a whole number from 0 (this node runs no deploys) to 1000; got {MaxParallel}.";
         }
 
         if (LeaseSeconds is < 5 or > 3600)

@@ -70,6 +70,24 @@ public static class StorageRegistration
             await context.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
         }
 
+        if (database.Provider == DatabaseProvider.Postgres)
+        {
+            // Nodes starting together must not apply the same migration twice: hold a session lock
+            // on the connection the migrations run on, for all of them.
+            await context.Database.OpenConnectionAsync(cancellationToken);
+            await context.Database.ExecuteSqlRawAsync("SELECT pg_advisory_lock(7283920461)", cancellationToken);
+            try
+            {
+                await context.Database.MigrateAsync(cancellationToken);
+            }
+            finally
+            {
+                await context.Database.ExecuteSqlRawAsync("SELECT pg_advisory_unlock(7283920461)", CancellationToken.None);
+            }
+
+            return;
+        }
+
         await context.Database.MigrateAsync(cancellationToken);
     }
 }

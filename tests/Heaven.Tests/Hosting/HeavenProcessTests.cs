@@ -54,7 +54,7 @@ public sealed class HeavenProcessTests
         });
 
         // The last part of the start report.
-        await heaven.WaitForOutputAsync("GitHub:Token (or GITHUB_TOKEN) is not set");
+        await heaven.WaitForOutputAsync("Use a token that may write deployments and gists.");
         var output = heaven.Output;
         output.ShouldContain("Payload URL      https://heaven.example.com/events");
         output.ShouldContain($"the contents of {Path.Combine(data, "webhook-secret")}");

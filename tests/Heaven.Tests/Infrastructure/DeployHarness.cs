@@ -39,6 +39,7 @@ public sealed class DeployHarness : IAsyncDisposable
             ["GitHub:Token"] = Token,
             ["GitHub:StatusDelivery:RetryBase"] = "00:00:00.100",
             ["Deployments:Timeout"] = "60",
+            ["Deployments:MaxParallel"] = "16",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

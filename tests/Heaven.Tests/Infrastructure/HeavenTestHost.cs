@@ -59,6 +59,8 @@ public sealed class HeavenTestHost : IAsyncDisposable
         {
             ["DataDirectory"] = Path.Combine(directory.Path, "data"),
             ["Webhooks:Secret"] = Secret,
+            // Intake tests look at deployments as received; DeployHarness turns the deploy engine on.
+            ["Deployments:MaxParallel"] = "0",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
