@@ -78,6 +78,7 @@ public static class HeavenApp
         app.UseTrustedProxies();
         WebhookEndpoint.Map(app);
         HealthEndpoints.Map(app);
+        DeploymentLogPage.Map(app);
         app.MapGet("/", () => Results.Text("Heaven is running. GitHub webhooks go to POST /events; health is at /healthz.\n"));
         return app;
     }
