@@ -29,7 +29,7 @@ internal static class CancelCommand
             }
         }
 
-        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. settings]));
+        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. HeavenCli.QuietLogging, .. settings]));
         await HeavenApp.PrepareAsync(app, cancellationToken);
         var queue = app.Services.GetRequiredService<DeploymentQueue>();
         switch (await queue.RequestCancelAsync(id, by, cancellationToken))

@@ -25,7 +25,7 @@ internal static class DeliveriesCommand
             }
         }
 
-        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. settings]));
+        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. HeavenCli.QuietLogging, .. settings]));
         await HeavenApp.PrepareAsync(app, cancellationToken);
         var database = app.Services.GetRequiredService<IHeavenDatabase>();
         await using var db = await database.OpenAsync(cancellationToken);

@@ -72,7 +72,7 @@ internal static class DeployLocalCommand
             payload = new JsonObject { ["config"] = new JsonObject { ["provider"] = provider, ["deploy_script"] = script } };
         }
 
-        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. settings]));
+        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. HeavenCli.QuietLogging, .. settings]));
         await HeavenApp.PrepareAsync(app, cancellationToken);
         var services = app.Services;
         var time = services.GetRequiredService<TimeProvider>();

@@ -18,6 +18,9 @@ public static class HeavenCli
         ("help", "heaven --help", "show this help"),
     ];
 
+    /// <summary>Operator commands print their own words; Heaven's log speaks up only for warnings.</summary>
+    internal static readonly string[] QuietLogging = ["--Logging:LogLevel:Default=Warning"];
+
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
     {
         var command = args.Length == 0 || args[0].StartsWith('-') ? "serve" : args[0];
