@@ -1,0 +1,47 @@
+using Heaven.Tests.Infrastructure;
+
+namespace Heaven.Tests.Storage;
+
+/// <summary>Two Heaven nodes on one PostgreSQL database: every deployment runs exactly once.</summary>
+public sealed class PostgresDeployTests
+{
+    [Fact]
+    public async Task TwoNodes_RunEachDeploymentOnce_AndKeepOneDeployPerEnvironment()
+    {
+        await using var database = await PostgresDatabase.CreateAsync();
+        await using var gitHub = await FakeGitHub.StartAsync();
+        using var repository = new TestRepository("octo/cluster");
+        var sha = repository.CommitDeployScript("echo \"node run for $DEPLOY_ENV\"\nsleep 0.5");
+        var settings = new Dictionary<string, string?>
+        {
+            ["Database:Provider"] = "Postgres",
+            ["Database:ConnectionString"] = database.ConnectionString,
+        };
+        await using var first = await DeployHarness.StartAsync(settings, gitHub: gitHub);
+        await using var second = await DeployHarness.StartAsync(settings, gitHub: gitHub);
+
+        // Twelve environments, each sent to one node; the same environment twice, once to each node.
+        var sends = Enumerable.Range(0, 12).Select(i => (i % 2 == 0 ? first : second).DeployAsync(repository, sha, environment: $"env-{i}")).ToList();
+        var deployments = await Task.WhenAll(sends);
+        var clash = await Task.WhenAll(first.DeployAsync(repository, sha, environment: "shared"), second.DeployAsync(repository, sha, environment: "shared"));
+
+        foreach (var (gitHubId, _) in deployments)
+        {
+            (await first.WaitForFinalStatusAsync(repository, gitHubId)).State.ShouldBe("success");
+            first.Story(repository, gitHubId).Select(s => s.Split(':')[0]).ShouldBe(["in_progress", "success"]);
+        }
+
+        var clashStories = new List<string>();
+        foreach (var (gitHubId, _) in clash)
+        {
+            clashStories.Add((await first.WaitForFinalStatusAsync(repository, gitHubId)).Description!);
+        }
+
+        // Either both ran one after the other, or the second met the first running: never two at once.
+        clashStories.Count(d => d == "Already deploying.").ShouldBeLessThanOrEqualTo(1);
+        var running = await database.ScalarAsync<long>("SELECT count(*) FROM deployments WHERE state = 'Running'");
+        running.ShouldBe(0);
+        var ran = await database.ScalarAsync<long>("SELECT count(*) FROM deployments WHERE state = 'Succeeded'");
+        ran.ShouldBe(12 + clashStories.Count(d => d != "Already deploying."));
+    }
+}
