@@ -19,6 +19,10 @@ public static class DeploymentsRegistration
         services.AddSingleton<ILogLinks>(sp => sp.GetRequiredService<LogLinks>());
 
         services.AddSingleton<IDeployProvider, ShellProvider>();
+        services.AddSingleton<IDeployProvider, HerokuProvider>();
+        services.AddSingleton<IDeployProvider, ElasticBeanstalkProvider>();
+        services.AddSingleton<IDeployProvider, DplProvider>();
+        HerokuApi.AddHttpClient(services);
         services.AddSingleton<ProviderRegistry>();
         services.AddSingleton<IDeploymentAdmission>(sp => sp.GetRequiredService<ProviderRegistry>());
 

@@ -45,4 +45,11 @@ public interface IGitHub
 
     /// <summary>Replaces the given files of a gist (a null content deletes that file).</summary>
     Task UpdateGistAsync(string gistId, IReadOnlyDictionary<string, string?> files, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Where the tarball of <paramref name="reference"/> can be downloaded: GitHub's redirect target,
+    /// not followed. For a private repository the link carries a short-lived token in its query, so it
+    /// is a credential: hand it on, never log it.
+    /// </summary>
+    Task<Uri> GetTarballLinkAsync(string repository, string reference, CancellationToken cancellationToken);
 }

@@ -31,6 +31,7 @@ public sealed class OctokitGitHub : IGitHub
     private static readonly TimeSpan SecondaryRateLimitWait = TimeSpan.FromMinutes(1);
 
     private readonly GitHubClient client;
+    private readonly HttpClient redirects;
     private readonly string? token;
     private readonly TimeSpan requestTimeout;
     private readonly TimeProvider time;
@@ -51,6 +52,13 @@ public sealed class OctokitGitHub : IGitHub
         }
 
         client.SetRequestTimeout(requestTimeout);
+
+        // Octokit follows redirects itself and has no call that returns one: the tarball link is
+        // asked for with a client that stops at the 302. It lives as long as this singleton.
+        redirects = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+        {
+            Timeout = requestTimeout,
+        };
     }
 
     public async Task CreateDeploymentStatusAsync(string repository, long deploymentId, DeploymentStatusRequest status, CancellationToken cancellationToken)
@@ -103,6 +111,42 @@ public sealed class OctokitGitHub : IGitHub
         await CallAsync(
             $"Updating gist {gistId}",
             () => client.Connection.Patch<Gist>(ApiUrls.Gist(gistId), body, Accepts).WaitAsync(cancellationToken),
+            cancellationToken);
+    }
+
+    public async Task<Uri> GetTarballLinkAsync(string repository, string reference, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(reference);
+        var (owner, name) = SplitRepository(repository);
+        var path = string.Join('/', reference.Split('/').Select(Uri.EscapeDataString));
+        var url = new Uri(client.Connection.BaseAddress, $"repos/{owner}/{name}/tarball/{path}");
+        return await CallAsync(
+            $"Asking for the tarball of {repository} at {reference}",
+            async () =>
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, url);
+                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+                request.Headers.Accept.ParseAdd(Accepts);
+                request.Headers.UserAgent.ParseAdd("Heaven");
+                using var response = await redirects.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+                var status = (int)response.StatusCode;
+                if (status is >= 300 and < 400 && response.Headers.Location is { } location)
+                {
+                    return location.IsAbsoluteUri ? location : new Uri(url, location);
+                }
+
+                // Sorted into transient or rejected by the same rules as every other call.
+                var body = await response.Content.ReadAsStringAsync(cancellationToken);
+                var headers = response.Headers.Concat(response.Content.Headers)
+                    .GroupBy(h => h.Key, StringComparer.OrdinalIgnoreCase)
+                    .ToDictionary(g => g.Key, g => string.Join(",", g.SelectMany(h => h.Value)), StringComparer.OrdinalIgnoreCase);
+                if (response.IsSuccessStatusCode)
+                {
+                    throw new GitHubRejectedException($"Asking for the tarball of {repository} at {reference}: GitHub answered {status} without a link to follow.", status);
+                }
+
+                throw new ApiException(new PlainResponse(response.StatusCode, body, headers, response.Content.Headers.ContentType?.MediaType ?? "application/json"));
+            },
             cancellationToken);
     }
 
@@ -304,4 +348,18 @@ public sealed class OctokitGitHub : IGitHub
     /// <summary>Belt and braces: GitHub never echoes the token, but nothing Heaven stores or logs may contain it.</summary>
     private string Redact(string message) =>
         token is null ? message : message.Replace(token, "***", StringComparison.Ordinal);
+
+    /// <summary>A response read without Octokit, in the shape its exceptions (and <see cref="Translate"/>) read.</summary>
+    private sealed class PlainResponse(HttpStatusCode statusCode, string body, IReadOnlyDictionary<string, string> headers, string contentType) : IResponse
+    {
+        public object Body => body;
+
+        public IReadOnlyDictionary<string, string> Headers => headers;
+
+        public ApiInfo? ApiInfo => null;
+
+        public HttpStatusCode StatusCode => statusCode;
+
+        public string ContentType => contentType;
+    }
 }

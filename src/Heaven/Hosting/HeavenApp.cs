@@ -5,6 +5,7 @@ using Heaven.Output;
 using Heaven.Deployments;
 using Heaven.GitHub;
 using Heaven.Intake;
+using Heaven.Providers;
 using Heaven.Storage;
 using Heaven.Web;
 using Microsoft.Extensions.Configuration.EnvironmentVariables;
@@ -62,6 +63,9 @@ public static class HeavenApp
         services.AddValidatedOptions<WebhookOptions>(WebhookOptions.Section);
         services.AddValidatedOptions<DeploymentOptions>(DeploymentOptions.Section);
         services.AddValidatedOptions<GitOptions>(GitOptions.Section);
+        services.AddValidatedOptions<HerokuOptions>(HerokuOptions.Section);
+        services.AddValidatedOptions<ElasticBeanstalkOptions>(ElasticBeanstalkOptions.Section);
+        services.AddValidatedOptions<DplOptions>(DplOptions.Section);
         services.AddHeavenStorage(builder.Configuration, dataDirectory);
 
         // Hosted services stop in the reverse order: the intake first, then the deploys (which
@@ -131,6 +135,9 @@ public static class HeavenApp
         Check<DatabaseOptions>();
         Check<StatusDeliveryOptions>();
         Check<OutputOptions>();
+        Check<HerokuOptions>();
+        Check<ElasticBeanstalkOptions>();
+        Check<DplOptions>();
         if (problems.Count > 0)
         {
             throw new StartupException("Heaven cannot start because of its settings:\n" + string.Join("\n", problems.Select(p => "  - " + p)));

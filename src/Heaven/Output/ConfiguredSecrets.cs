@@ -22,6 +22,9 @@ internal static class ConfiguredSecrets
         "Notifications:Flowdock:FlowTokens",
     ];
 
+    /// <summary>The dpl provider's secrets, by dpl provider and variable name.</summary>
+    private const string SecretsSection = "Providers:Dpl:Secrets:";
+
     /// <summary>A setting (or environment variable) whose last name part contains one of these holds a secret.</summary>
     private static readonly string[] SecretWords = ["Secret", "Token", "Password", "ApiKey", "PrivateKey", "Passwd", "Credential"];
 
@@ -43,6 +46,13 @@ internal static class ConfiguredSecrets
 
         foreach (var (key, value) in configuration.AsEnumerable())
         {
+            // Everything under a secrets section is a secret, whatever its name says (SURGE_LOGIN).
+            if (!string.IsNullOrEmpty(value) && key.StartsWith(SecretsSection, StringComparison.OrdinalIgnoreCase))
+            {
+                yield return value;
+                continue;
+            }
+
             if (!string.IsNullOrEmpty(value) && NamesASecret(key) && LooksLikeASecret(value))
             {
                 yield return value;

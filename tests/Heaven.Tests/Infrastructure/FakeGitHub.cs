@@ -121,6 +121,12 @@ public sealed class FakeGitHub : IAsyncDisposable
     /// <summary>Where the REST API answers, as Octokit addresses it.</summary>
     public Uri RestBase => new($"http://127.0.0.1:{port}/api/v3/");
 
+    /// <summary>
+    /// The short-lived token GitHub puts into the query of a private repository's tarball link; the
+    /// download route does not check it, a test checks it goes nowhere it should not.
+    /// </summary>
+    public string TarballToken { get; } = "AABTARBALL" + Guid.NewGuid().ToString("N").ToUpperInvariant();
+
     /// <summary>What <c>GET /meta</c> lists as webhook source ranges.</summary>
     public List<string> MetaHooks { get; } = ["192.30.252.0/22", "185.199.108.0/22", "140.82.112.0/20", "143.55.64.0/20"];
 
@@ -504,7 +510,7 @@ public sealed class FakeGitHub : IAsyncDisposable
                 "compare" => Compare(match!),
                 "commit-status" => CombinedStatus(match!),
                 "tarball" => tarballs.ContainsKey($"{Repo(match!)}:{match!.Groups[3].Value}".ToLowerInvariant())
-                    ? new CannedResponse(302, "", new Dictionary<string, string> { ["Location"] = $"{ApiUrl}_codeload/{Repo(match!)}/tar.gz/{match!.Groups[3].Value}" })
+                    ? new CannedResponse(302, "", new Dictionary<string, string> { ["Location"] = $"{ApiUrl}_codeload/{Repo(match!)}/tar.gz/{match!.Groups[3].Value}?token={TarballToken}" })
                     : Error(404, "Not Found"),
                 "tarball-download" => tarballs.TryGetValue($"{Repo(match!)}:{match!.Groups[3].Value}".ToLowerInvariant(), out var bytes)
                     ? new CannedResponse(200, "", new Dictionary<string, string>(), "application/x-gzip", bytes)

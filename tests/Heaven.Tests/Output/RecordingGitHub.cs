@@ -54,6 +54,9 @@ public sealed class RecordingGitHub : IGitHub
     public Task CreateDeploymentStatusAsync(string repository, long deploymentId, DeploymentStatusRequest status, CancellationToken cancellationToken) =>
         throw new NotSupportedException("The gist mirror posts no statuses.");
 
+    public Task<Uri> GetTarballLinkAsync(string repository, string reference, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("The gist mirror asks for no tarballs.");
+
     public async Task<GistReference> CreateGistAsync(string description, IReadOnlyDictionary<string, string> contents, CancellationToken cancellationToken)
     {
         await WaitAsync(cancellationToken);
