@@ -320,9 +320,12 @@ public sealed partial class ElasticBeanstalkProvider(
             return $"{Setting.Name(ElasticBeanstalkOptions.Section + ":S3Bucket")} is not set; the elastic_beanstalk provider uploads the source bundle there";
         }
 
-        if (string.IsNullOrWhiteSpace(settings.AccessKeyId) || string.IsNullOrWhiteSpace(settings.SecretAccessKey))
+        foreach (var (name, value) in new[] { ("AccessKeyId", settings.AccessKeyId), ("SecretAccessKey", settings.SecretAccessKey) })
         {
-            return $"{Setting.Name(ElasticBeanstalkOptions.Section + ":AccessKeyId")} and {Setting.Name(ElasticBeanstalkOptions.Section + ":SecretAccessKey")} must both be set for the elastic_beanstalk provider";
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                return $"{Setting.Name(ElasticBeanstalkOptions.Section + ":" + name)} is not set; the elastic_beanstalk provider needs it";
+            }
         }
 
         return null;

@@ -251,6 +251,35 @@ public sealed class OctokitGitHubTests : IAsyncLifetime
         e.StatusCode.ShouldBe(404);
     }
 
+    [Fact]
+    public async Task TheTarballLink_IsGitHubsRedirectTarget_NotFollowed()
+    {
+        const string sha = "3c9f42c76ce057eaabc3762e3ec46dd830976963";
+        fake.SetTarball(Repository, sha, [1, 2, 3]);
+
+        var link = await Adapter().GetTarballLinkAsync(Repository, sha, CancellationToken.None);
+
+        link.ShouldBe(new Uri($"{fake.ApiUrl}_codeload/{Repository}/tar.gz/{sha}?token={fake.TarballToken}"));
+        var request = fake.Requests.ShouldHaveSingleItem();
+        (request.Method, request.RawPath, request.Status).ShouldBe(("GET", $"/api/v3/repos/{Repository}/tarball/{sha}", 302));
+        request.Header("Authorization").ShouldBe($"Bearer {Token}");
+        request.Header("Accept").ShouldBe("application/vnd.github+json");
+        fake.RequestsTo("tarball-download").ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task TheTarballLinkOfAMissingRef_IsRejected_AndOfAGitHubHavingTrouble_IsTransient()
+    {
+        var missing = await Should.ThrowAsync<GitHubRejectedException>(() => Adapter().GetTarballLinkAsync(Repository, "no-such-branch", CancellationToken.None));
+        missing.StatusCode.ShouldBe(404);
+        missing.Message.ShouldBe($"Asking for the tarball of {Repository} at no-such-branch: GitHub refused with 404 (Not Found).");
+
+        fake.FailNext("tarball", 502);
+        var down = await Should.ThrowAsync<GitHubTransientException>(() => Adapter().GetTarballLinkAsync(Repository, "main", CancellationToken.None));
+        down.Message.ShouldContain("GitHub answered 502");
+        down.Message.ShouldNotContain(Token);
+    }
+
     private OctokitGitHub Adapter(TimeSpan? requestTimeout = null) => new(
         Options.Create(new GitHubOptions { Token = Token, ApiUrl = fake.ApiUrl, RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(10) }),
         time);
