@@ -16,7 +16,7 @@
 set -euo pipefail
 
 # Debian packages the tests need (one word per package).
-REQUIRED_PACKAGES="git postgresql"
+REQUIRED_PACKAGES="git postgresql awscli"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$ROOT"

@@ -47,15 +47,25 @@ internal sealed class AwsCli(IProcessRunner runner, string program, string worki
         return environment;
     }
 
-    /// <summary>Runs <c>aws &lt;arguments&gt; --output json</c>, saying the command line in the log first.</summary>
-    public async Task<AwsCliResult> RunAsync(IReadOnlyList<string> arguments, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Runs <c>aws &lt;arguments&gt; --output json</c>, saying the command line in the log first unless <paramref name="quiet"/>.</summary>
+    public async Task<AwsCliResult> RunAsync(IReadOnlyList<string> arguments, TimeSpan timeout, CancellationToken cancellationToken, bool quiet = false)
     {
         var all = arguments.Append("--output=json").ToList();
-        await log.WriteLineAsync(OutputStream.Heaven, "$ aws " + string.Join(' ', all), cancellationToken);
+        if (!quiet)
+        {
+            await log.WriteLineAsync(OutputStream.Heaven, "$ aws " + string.Join(' ', all.Select(Quoted)), cancellationToken);
+        }
+
         var capture = new Capture(log);
         var result = await runner.RunAsync(new ProcessSpec(program, all, workingDirectory, environment, timeout), capture, cancellationToken);
         return new AwsCliResult(result, capture.Stdout, capture.LastError);
     }
+
+    /// <summary>An argument as a shell would need it to be typed, for a reader of the log; the child gets it as it is.</summary>
+    private static string Quoted(string argument) =>
+        argument.Length > 0 && argument.All(c => char.IsAsciiLetterOrDigit(c) || "_-./:=@,+%".Contains(c))
+            ? argument
+            : "'" + argument.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     /// <summary>Keeps stdout (the CLI's JSON answer) and passes everything else on to the log.</summary>
     private sealed class Capture(IOutputSink log) : IOutputSink

@@ -71,7 +71,9 @@ public sealed partial class DplProvider(IProcessRunner runner, IOptions<DplOptio
         }
         catch (ProcessStartException e)
         {
-            return ProviderOutcome.Error($"{e.Message} Install dpl (gem install dpl) or set {DplOptions.Section}:Command");
+            // The whole message (with the path) goes to the log; the status keeps within GitHub's 140 characters.
+            await context.Output.WriteLineAsync(OutputStream.Heaven, e.Message, cancellationToken);
+            return ProviderOutcome.Error($"cannot start {Path.GetFileName(settings.Command)}: install dpl (gem install dpl) or set {DplOptions.Section}:Command");
         }
     }
 

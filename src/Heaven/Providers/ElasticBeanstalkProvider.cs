@@ -118,7 +118,8 @@ public sealed partial class ElasticBeanstalkProvider(
         }
         catch (ProcessStartException e) when (!archiving)
         {
-            return ProviderOutcome.Error($"{e.Message} Install the AWS CLI (Debian: apt-get install awscli) or set {ElasticBeanstalkOptions.Section}:AwsCli");
+            await output.WriteLineAsync(OutputStream.Heaven, e.Message, cancellationToken);
+            return ProviderOutcome.Error($"cannot start {Path.GetFileName(settings.AwsCli)}: install the AWS CLI (apt-get install awscli) or set {ElasticBeanstalkOptions.Section}:AwsCli");
         }
         catch (ProcessStartException e)
         {
@@ -164,6 +165,8 @@ public sealed partial class ElasticBeanstalkProvider(
         var eventsSince = since ?? time.GetUtcNow().AddMinutes(-1).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
         await output.WriteLineAsync(OutputStream.Heaven, $"Waiting for environment {plan.Environment} to be Ready and Green with version {plan.VersionLabel}", cancellationToken);
 
+        // The describe commands are shown once; after that only what they found.
+        var quiet = false;
         while (true)
         {
             var wait = settings.PollInterval < remaining() ? settings.PollInterval : remaining();
@@ -180,7 +183,8 @@ public sealed partial class ElasticBeanstalkProvider(
             var described = await aws.RunAsync(
                 WithEndpoint(["elasticbeanstalk", "describe-environments", $"--application-name={plan.App}", $"--environment-names={plan.Environment}"], settings.EndpointUrl),
                 remaining(),
-                cancellationToken);
+                cancellationToken,
+                quiet);
             if (described.Process.TimedOut)
             {
                 return await TimedOutAsync(context, plan);
@@ -202,7 +206,8 @@ public sealed partial class ElasticBeanstalkProvider(
                 var events = await aws.RunAsync(
                     WithEndpoint(["elasticbeanstalk", "describe-events", $"--application-name={plan.App}", $"--environment-name={plan.Environment}", $"--start-time={eventsSince}"], settings.EndpointUrl),
                     remaining(),
-                    cancellationToken);
+                    cancellationToken,
+                    quiet);
                 if (events.Process.Succeeded)
                 {
                     lastErrorEvent = await ShowEventsAsync(events.Json(), shownEvents, output, cancellationToken) ?? lastErrorEvent;
@@ -215,6 +220,7 @@ public sealed partial class ElasticBeanstalkProvider(
                 }
             }
 
+            quiet = true;
             var environment = (described.Json()["Environments"] as JsonArray)?.OfType<JsonObject>()
                 .FirstOrDefault(e => string.Equals(Text(e, "EnvironmentName"), plan.Environment, StringComparison.OrdinalIgnoreCase));
             if (environment is null)

@@ -224,6 +224,19 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
         s3.Requests.ShouldBeEmpty();
     }
 
+    [Fact]
+    public async Task WithoutTheAwsCli_EndsErrored_SayingHowToGetIt()
+    {
+        await using var bare = await StartHarnessAsync(new Dictionary<string, string?> { ["Providers:ElasticBeanstalk:AwsCli"] = Path.Combine(tools.Path, "no-aws-here") });
+        var sha = repository.Commit("app", new Dictionary<string, string> { ["Procfile"] = "web: run" });
+
+        var (gitHubId, heavenId) = await bare.DeployAsync(repository, sha, config: Config());
+        var final = await bare.WaitForFinalStatusAsync(repository, gitHubId);
+
+        (final.State, final.Description).ShouldBe(("error", "cannot start no-aws-here: install the AWS CLI (apt-get install awscli) or set Providers:ElasticBeanstalk:AwsCli"));
+        (await bare.LogAsync(heavenId)).ShouldContain($"Cannot start {Path.Combine(tools.Path, "no-aws-here")}: no such file.");
+    }
+
     private static JsonObject Config(params (string Key, string Value)[] extra)
     {
         var config = new JsonObject { ["provider"] = "elastic_beanstalk", ["app_name"] = "my-robot" };
