@@ -53,19 +53,13 @@ internal sealed class AwsCli(IProcessRunner runner, string program, string worki
         var all = arguments.Append("--output=json").ToList();
         if (!quiet)
         {
-            await log.WriteLineAsync(OutputStream.Heaven, "$ aws " + string.Join(' ', all.Select(Quoted)), cancellationToken);
+            await log.WriteLineAsync(OutputStream.Heaven, "$ aws " + CommandLine.Display(all), cancellationToken);
         }
 
         var capture = new Capture(log);
         var result = await runner.RunAsync(new ProcessSpec(program, all, workingDirectory, environment, timeout), capture, cancellationToken);
         return new AwsCliResult(result, capture.Stdout, capture.LastError);
     }
-
-    /// <summary>An argument as a shell would need it to be typed, for a reader of the log; the child gets it as it is.</summary>
-    private static string Quoted(string argument) =>
-        argument.Length > 0 && argument.All(c => char.IsAsciiLetterOrDigit(c) || "_-./:=@,+%".Contains(c))
-            ? argument
-            : "'" + argument.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
 
     /// <summary>Keeps stdout (the CLI's JSON answer) and passes everything else on to the log.</summary>
     private sealed class Capture(IOutputSink log) : IOutputSink

@@ -60,7 +60,7 @@ public sealed partial class DplProvider(IProcessRunner runner, IOptions<DplOptio
         }
 
         var given = secrets.Count == 0 ? "no secrets" : "secrets in " + string.Join(", ", secrets.Keys);
-        await context.Output.WriteLineAsync(OutputStream.Heaven, $"Running dpl {string.Join(' ', arguments)} ({given})", cancellationToken);
+        await context.Output.WriteLineAsync(OutputStream.Heaven, $"Running dpl {CommandLine.Display(arguments)} ({given})", cancellationToken);
         try
         {
             var result = await runner.RunAsync(

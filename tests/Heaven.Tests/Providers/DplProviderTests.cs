@@ -95,7 +95,7 @@ public sealed class DplProviderTests : IAsyncLifetime
         var log = await harness.LogAsync(heavenId);
         log.ShouldContain($"dpl: deploying {version} with key none / ***");
         log.ShouldContain("dpl: a warning");
-        log.ShouldContain("Running dpl --provider=s3 --bucket=my-robot-site");
+        log.ShouldContain("Running dpl --provider=s3 --bucket=my-robot-site --region=eu-west-1 '--local-dir=public site' --skip_cleanup");
         log.ShouldContain("(secrets in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)");
         log.ShouldNotContain(S3Secret);
     }
