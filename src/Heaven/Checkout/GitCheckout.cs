@@ -94,7 +94,7 @@ internal sealed partial class GitCheckout : ICheckout
             throw new CheckoutException($"invalid clone URL for {repository}: {urlProblem}");
         }
 
-        var remote = new GitCommand(executable, GitEnvironment.ForFetch(source!, github), timeProvider);
+        var remote = new GitCommand(executable, GitEnvironment.ForFetch(source!, github, request.SshEnvironment), timeProvider);
         var local = LocalGit();
         var mirror = MirrorPath(repository!);
         var worktree = Path.Combine(WorktreesPath, $"{request.DeploymentId}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}");
