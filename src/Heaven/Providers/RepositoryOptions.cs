@@ -109,7 +109,11 @@ public sealed class RepositoryOptions
             {
                 if (string.Equals(setting.Key, "Command", StringComparison.OrdinalIgnoreCase))
                 {
-                    commands[environment.Key] = setting.Value ?? "";
+                    // Empty: the environment is allowed and uses the repository's Command.
+                    if (!string.IsNullOrWhiteSpace(setting.Value))
+                    {
+                        commands[environment.Key] = setting.Value;
+                    }
                 }
                 else
                 {
@@ -155,11 +159,15 @@ public sealed class RepositoryOptions
 }
 
 /// <summary>Checks the repositories' settings at start, against the providers Heaven has.</summary>
-internal sealed class RepositoryOptionsValidator(IEnumerable<IDeployProvider> providers) : IValidateOptions<RepositoryOptions>
+/// <remarks>
+/// The providers are looked up when validating, not injected: the command provider reads these
+/// options, so injecting the providers here would make the options depend on themselves.
+/// </remarks>
+internal sealed class RepositoryOptionsValidator(IServiceProvider services) : IValidateOptions<RepositoryOptions>
 {
     public ValidateOptionsResult Validate(string? name, RepositoryOptions options)
     {
-        var names = providers.Select(p => p.Name).Order(StringComparer.Ordinal).ToList();
+        var names = services.GetServices<IDeployProvider>().Select(p => p.Name).Order(StringComparer.Ordinal).ToList();
         var known = string.Join(", ", names);
         var failures = new List<string>(options.LoadProblems);
         foreach (var repository in options.Repositories)

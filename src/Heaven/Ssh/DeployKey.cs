@@ -154,13 +154,13 @@ public sealed partial class DeployKey
         {
             return armour is null
                 ? "it is base64, but not of a private key (an OpenSSH, PKCS#1, PKCS#8 or EC key)"
-                : $"its body is not a {armour}";
+                : $"the text between its BEGIN and END lines is not the {armour} they announce";
         }
 
         // The armour wins when both are known: PKCS#8 ("PRIVATE KEY") and PKCS#1 bodies are both DER.
         if (armour == OpenSsh && detected != OpenSsh)
         {
-            return $"its body is not a {armour}";
+            return $"the text between its BEGIN and END lines is not the {armour} they announce";
         }
 
         label = armour ?? detected;
