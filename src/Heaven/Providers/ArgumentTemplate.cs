@@ -232,7 +232,7 @@ public sealed partial class ArgumentTemplate
             "ref" => RefName.Problem(value),
             "sha" => CommitSha.TryNormalize(value, out _) ? null : "a commit is named by 40 hexadecimal characters",
             "repository" => RepositoryName.TryParse(value, out _, out var problem) ? null : problem,
-            _ => SafeWord().IsMatch(value) ? null : "it may only contain letters, digits and '-', '_', '.', ':', '/'",
+            _ => SafeWord().IsMatch(value) ? null : "it may only hold letters, digits and - _ . : /",
         };
     }
 
