@@ -147,12 +147,18 @@ public sealed partial class DeployCredentialsFactory
         {
             EnsureKnownHosts();
             var baseEnvironment = ChildEnvironment.FromCurrentProcess();
-            var ssh = Find("ssh", baseEnvironment) ?? "ssh";
+            var realSsh = Find("ssh", baseEnvironment);
+            var ssh = realSsh ?? "ssh";
             var bin = Path.Combine(folder, "bin");
             var python = Path.Combine(folder, "python");
             Directory.CreateDirectory(bin, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             Directory.CreateDirectory(python, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            WritePrivate(Path.Combine(bin, "ssh"), SshClientFiles.Wrapper(ssh, KnownHostsPath, strict), executable: true);
+            if (realSsh is not null)
+            {
+                // Without a real ssh to hand over to, a wrapper named ssh would only find itself.
+                WritePrivate(Path.Combine(bin, "ssh"), SshClientFiles.Wrapper(realSsh, KnownHostsPath, strict), executable: true);
+            }
+
             WritePrivate(Path.Combine(python, "sitecustomize.py"), SshClientFiles.PythonHook, executable: false);
             var config = Path.Combine(folder, "ssh_config");
             WritePrivate(config, SshClientFiles.Config(KnownHostsPath, strict), executable: false);
