@@ -14,7 +14,6 @@ internal sealed class SshAgent : IAsyncDisposable
 {
     private static readonly TimeSpan StartWait = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan TermGrace = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(20);
 
     private readonly Process process;
     private readonly Task exited;
@@ -69,33 +68,44 @@ internal sealed class SshAgent : IAsyncDisposable
         }
 
         process.StandardInput.Close();
-        // -D prints the variables to set on stdout and nothing else of interest; both pipes must be read so it never blocks.
+        // -D prints "SSH_AUTH_SOCK=...; export SSH_AUTH_SOCK;" once it listens. The socket file alone is
+        // not enough: it exists from bind(), a moment before listen(), and a client connecting in
+        // between is refused. Both pipes are read to the end so the agent never blocks on them.
         var errors = new Queue<string>();
-        _ = Drain(process.StandardOutput, null);
-        var stderr = Drain(process.StandardError, errors);
+        var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _ = Drain(process.StandardOutput, null, line =>
+        {
+            if (line.StartsWith("SSH_AUTH_SOCK=", StringComparison.Ordinal))
+            {
+                listening.TrySetResult();
+            }
+        });
+        var stderr = Drain(process.StandardError, errors, null);
         var agent = new SshAgent(process, exited.Task, socketPath, time);
 
-        var started = time.GetTimestamp();
-        while (!File.Exists(socketPath))
+        try
         {
-            if (exited.Task.IsCompleted || time.GetElapsedTime(started) > StartWait || cancellationToken.IsCancellationRequested)
-            {
-                await agent.DisposeAsync();
-                cancellationToken.ThrowIfCancellationRequested();
-                await stderr.WaitAsync(TimeSpan.FromSeconds(1), CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
-                string detail;
-                lock (errors)
-                {
-                    detail = errors.Count > 0 ? $": {string.Join(" ", errors)}" : "";
-                }
-
-                throw new CredentialsException($"ssh-agent did not open its socket{detail}");
-            }
-
-            await Task.Delay(PollInterval, time, CancellationToken.None);
+            await Task.WhenAny(listening.Task, exited.Task).WaitAsync(StartWait, time, cancellationToken);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
         }
 
-        return agent;
+        if (listening.Task.IsCompleted && !exited.Task.IsCompleted && File.Exists(socketPath))
+        {
+            return agent;
+        }
+
+        await agent.DisposeAsync();
+        cancellationToken.ThrowIfCancellationRequested();
+        await stderr.WaitAsync(TimeSpan.FromSeconds(1), time, CancellationToken.None).ContinueWith(_ => { }, TaskScheduler.Default);
+        string detail;
+        lock (errors)
+        {
+            detail = errors.Count > 0 ? $": {string.Join(" ", errors)}" : "";
+        }
+
+        throw new CredentialsException($"ssh-agent did not start listening on {socketPath}{detail}");
     }
 
     /// <summary>Stops the agent (SIGTERM, which makes it remove its socket; SIGKILL if it lingers). Never throws.</summary>
@@ -138,12 +148,13 @@ internal sealed class SshAgent : IAsyncDisposable
         }
     }
 
-    private static async Task Drain(StreamReader reader, Queue<string>? keep)
+    private static async Task Drain(StreamReader reader, Queue<string>? keep, Action<string>? onLine)
     {
         try
         {
             while (await reader.ReadLineAsync() is { } line)
             {
+                onLine?.Invoke(line);
                 if (keep is not null)
                 {
                     lock (keep)
