@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Heaven.Deployments;
 using Heaven.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Heaven.Tests.Providers;
 
@@ -116,6 +117,23 @@ public sealed class FabricDeployTests : IAsyncLifetime
         var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
 
         (final.State, final.Description).ShouldBe(("failure", "timed out after 2s"));
+        await AssertAgentGoneAsync(harness);
+    }
+
+    [Fact]
+    public async Task ACancelledDeploy_StopsItsAgentToo()
+    {
+        await using var harness = await StartAsync();
+        var sha = SampleApps.CommitFabricApp(repository, server, "slow");
+        var (gitHubId, heavenId) = await harness.DeployAsync(repository, sha, task: "deploy:hang", config: Fabric.DeepClone().AsObject());
+        await harness.GitHub.WaitUntilAsync(
+            () => ProcessTable.WithCommandLineContaining("sleep 47").Count > 0, TimeSpan.FromSeconds(30), "the deploy to reach the server");
+        ProcessTable.WithCommandLineContaining(Path.Combine(harness.Host.DataDirectory, "ssh")).ShouldNotBeEmpty("the agent runs while the deploy does");
+
+        await harness.Host.Services.GetRequiredService<DeploymentQueue>().RequestCancelAsync(heavenId, "alice", CancellationToken.None);
+        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
+
+        (final.State, final.Description).ShouldBe(("error", "Cancelled by alice"));
         await AssertAgentGoneAsync(harness);
     }
 

@@ -62,6 +62,11 @@ internal static class SampleApps
         def deploy_slow(c, environment, ref, sha):
             ship(environment, ref, sha, pause=3)
 
+
+        @task
+        def deploy_hang(c, environment, ref, sha):
+            ship(environment, ref, sha, pause=47)
+
         """";
 
     /// <summary>Commits the fabfile and an index page; returns the sha.</summary>
