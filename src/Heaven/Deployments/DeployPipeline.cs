@@ -1,10 +1,10 @@
 using System.Text.Json.Nodes;
 using Heaven.Checkout;
-using Heaven.Ssh;
 using Heaven.Execution;
 using Heaven.GitHub;
 using Heaven.Output;
 using Heaven.Providers;
+using Heaven.Ssh;
 
 namespace Heaven.Deployments;
 

@@ -1,6 +1,6 @@
 using Heaven.Configuration;
-using Heaven.Ssh;
 using Heaven.Providers;
+using Heaven.Ssh;
 using Heaven.Storage;
 using Heaven.Web;
 using Microsoft.Extensions.Options;
