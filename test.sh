@@ -16,7 +16,9 @@
 set -euo pipefail
 
 # Debian packages the tests need (one word per package).
-REQUIRED_PACKAGES="git postgresql awscli"
+# openssh-server: the sshd the deploy tests start; openssh-client: ssh, ssh-agent, ssh-add, ssh-keygen;
+# fabric: Fabric 2 (/usr/bin/fab) for the fabric provider's tests; awscli: the elastic_beanstalk provider's tool.
+REQUIRED_PACKAGES="git postgresql openssh-client openssh-server fabric awscli"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$ROOT"

@@ -58,10 +58,16 @@ internal sealed record CloneSource(string Url, string Scheme, string Host, int? 
         }
 
         var separator = text.IndexOf("://", StringComparison.Ordinal);
+        if (separator < 0 && ScpLike(text, out host) is { } scpProblem)
+        {
+            scheme = "ssh";
+            return scpProblem.Length == 0 ? null : scpProblem;
+        }
+
         if (separator <= 0 || !text[..separator].All(char.IsAsciiLetter))
         {
             // This also refuses anything starting with '-', which git would take for an option.
-            return "it is not a URL starting with https://, http://, ssh://, git:// or file://";
+            return "it is not a URL starting with https://, http://, ssh://, git:// or file://, nor user@host:path";
         }
 
         scheme = text[..separator].ToLowerInvariant();
@@ -119,6 +125,38 @@ internal sealed record CloneSource(string Url, string Scheme, string Host, int? 
         }
 
         return path.Length > 1 ? null : "it names no repository path";
+    }
+
+    /// <summary>
+    /// git's scp-like ssh syntax, <c>git@github.com:owner/repo.git</c> (GitHub's ssh_url): null when
+    /// <paramref name="text"/> is not of that form, "" when it is valid, else the problem. A user name
+    /// is required, so the text cannot be mistaken for a local path with a colon in it.
+    /// </summary>
+    private static string? ScpLike(string text, out string host)
+    {
+        host = "";
+        var at = text.IndexOf('@');
+        var colon = text.IndexOf(':');
+        if (at <= 0 || colon < at || text.IndexOf('/') is var slash && slash >= 0 && slash < colon)
+        {
+            return null;
+        }
+
+        var user = text[..at];
+        host = text[(at + 1)..colon].ToLowerInvariant();
+        var path = text[(colon + 1)..];
+        if (!user.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.') || user.StartsWith('-'))
+        {
+            return "its user name has unusual characters";
+        }
+
+        // A host starting with '-' would reach ssh as an option (CVE-2017-1000117).
+        if (host.Length == 0 || host.StartsWith('-') || !host.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.'))
+        {
+            return "its host has characters a host name cannot have";
+        }
+
+        return path.Length == 0 || path.StartsWith('-') ? "it names no repository path" : "";
     }
 
     private static string? SplitHost(string authority, out string host, out int? port)

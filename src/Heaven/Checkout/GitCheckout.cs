@@ -94,7 +94,7 @@ internal sealed partial class GitCheckout : ICheckout
             throw new CheckoutException($"invalid clone URL for {repository}: {urlProblem}");
         }
 
-        var remote = new GitCommand(executable, GitEnvironment.ForFetch(source!, github), timeProvider);
+        var remote = new GitCommand(executable, GitEnvironment.ForFetch(source!, github, request.SshEnvironment), timeProvider);
         var local = LocalGit();
         var mirror = MirrorPath(repository!);
         var worktree = Path.Combine(WorktreesPath, $"{request.DeploymentId}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}");
@@ -288,11 +288,15 @@ internal sealed partial class GitCheckout : ICheckout
         return new CheckoutException($"{what}: {reason}");
     }
 
-    /// <summary>git's root cause in one line: its first "fatal:" or "error:" line, else its last line; masked and cut.</summary>
+    /// <summary>
+    /// git's root cause in one line: ssh's own verdict when ssh failed (git only adds "Could not read
+    /// from remote repository"), else its first "fatal:" or "error:" line, else its last line; masked and cut.
+    /// </summary>
     private static string? Summary(GitResult result, GitCommand git)
     {
         var lines = result.ErrorLines.Select(l => git.Environment.Mask(l).Trim()).Where(l => l.Length > 0).ToList();
-        var line = lines.FirstOrDefault(l => l.StartsWith("fatal:", StringComparison.Ordinal) || l.StartsWith("error:", StringComparison.Ordinal))
+        var line = lines.FirstOrDefault(IsSshVerdict)
+            ?? lines.FirstOrDefault(l => l.StartsWith("fatal:", StringComparison.Ordinal) || l.StartsWith("error:", StringComparison.Ordinal))
             ?? lines.LastOrDefault();
         if (line is null)
         {
@@ -304,6 +308,11 @@ internal sealed partial class GitCheckout : ICheckout
             : line;
         return line.Length > 200 ? line[..199] + "…" : line;
     }
+
+    private static bool IsSshVerdict(string line) =>
+        (line.StartsWith("No ", StringComparison.Ordinal) && line.Contains("host key is known", StringComparison.Ordinal))
+        || line.StartsWith("Host key verification failed", StringComparison.Ordinal)
+        || line.Contains("Permission denied (publickey", StringComparison.Ordinal);
 
     private static string Describe(TimeSpan span) =>
         span.TotalMinutes >= 1 && span.Seconds == 0 ? $"{(int)span.TotalMinutes} min" : $"{span.TotalSeconds:0.#} s";

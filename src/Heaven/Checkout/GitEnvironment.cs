@@ -43,13 +43,14 @@ internal sealed partial class GitEnvironment
     public static GitEnvironment Local(string? token) => new(Base([]), SecretsOf(token), sendsToken: false, withheldToken: false);
 
     /// <summary>For a fetch from <paramref name="source"/>: the token goes along when it is GitHub's own server (GitHub:WebUrl or GitHub:ApiUrl).</summary>
-    public static GitEnvironment ForFetch(CloneSource source, GitHubOptions github)
+    /// <param name="ssh">The deployment's ssh variables (agent socket, GIT_SSH_COMMAND), for clone URLs reached over ssh.</param>
+    public static GitEnvironment ForFetch(CloneSource source, GitHubOptions github, IReadOnlyDictionary<string, string>? ssh = null)
     {
         var token = string.IsNullOrEmpty(github.Token) ? null : github.Token;
         var secrets = SecretsOf(token);
         if (token is null || !source.IsHttp)
         {
-            return new GitEnvironment(Base([]), secrets, sendsToken: false, withheldToken: false);
+            return new GitEnvironment(WithSsh(Base([]), ssh), secrets, sendsToken: false, withheldToken: false);
         }
 
         if (!IsGitHubHost(source, github.WebUrl) && !IsGitHubHost(source, github.ApiUrl))
@@ -68,6 +69,20 @@ internal sealed partial class GitEnvironment
             secrets,
             sendsToken: true,
             withheldToken: false);
+    }
+
+    private static Dictionary<string, string> WithSsh(Dictionary<string, string> variables, IReadOnlyDictionary<string, string>? ssh)
+    {
+        // Only what reaching an ssh server needs; nothing here may replace the GIT_CONFIG_* set above.
+        foreach (var name in new[] { "GIT_SSH_COMMAND", "SSH_AUTH_SOCK" })
+        {
+            if (ssh is not null && ssh.TryGetValue(name, out var value))
+            {
+                variables[name] = value;
+            }
+        }
+
+        return variables;
     }
 
     /// <summary>Every known secret replaced with <c>***</c> and the user information of any URL removed.</summary>

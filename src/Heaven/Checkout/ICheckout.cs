@@ -3,7 +3,11 @@ using Heaven.Output;
 namespace Heaven.Checkout;
 
 /// <summary>What to check out: the signed payload's clone URL and the exact commit.</summary>
-public sealed record CheckoutRequest(string Repository, string CloneUrl, string Ref, string Sha, long DeploymentId);
+/// <param name="SshEnvironment">
+/// Set for the fetch when the clone URL is reached over ssh: the deployment's <c>SSH_AUTH_SOCK</c> and
+/// <c>GIT_SSH_COMMAND</c> (known hosts, batch mode). Holds no secret itself.
+/// </param>
+public sealed record CheckoutRequest(string Repository, string CloneUrl, string Ref, string Sha, long DeploymentId, IReadOnlyDictionary<string, string>? SshEnvironment = null);
 
 /// <summary>A working tree at the deployment's sha, private to one deployment; removed on dispose.</summary>
 public interface IWorktree : IAsyncDisposable

@@ -1,16 +1,19 @@
 using System.Text.Json.Nodes;
 using Heaven.Checkout;
+using Heaven.Execution;
 using Heaven.GitHub;
 using Heaven.Output;
 using Heaven.Providers;
+using Heaven.Ssh;
 
 namespace Heaven.Deployments;
 
 /// <summary>
-/// The deploy itself, shared by the server's runner and <c>heaven deploy-local</c>: check out the exact
-/// commit, run the provider under the timeout, and say how it ended.
+/// The deploy itself, shared by the server's runner and <c>heaven deploy-local</c>: prepare the
+/// deployment's ssh credentials, check out the exact commit, run the provider under the timeout,
+/// and say how it ended. The credentials (agent, known hosts) outlive the provider and no more.
 /// </summary>
-public sealed partial class DeployPipeline(ICheckout checkout, ProviderRegistry providers, ILogger<DeployPipeline> logger)
+public sealed partial class DeployPipeline(ICheckout checkout, ProviderRegistry providers, DeployCredentialsFactory credentials, ILogger<DeployPipeline> logger)
 {
     public async Task<ProviderOutcome> RunAsync(
         DeploymentRecord deployment,
@@ -29,13 +32,22 @@ public sealed partial class DeployPipeline(ICheckout checkout, ProviderRegistry 
             }
 
             await output.WriteLineAsync(OutputStream.Heaven, $"Heaven deployment {deployment.Id}: {deployment.Repository} {deployment.Ref} ({deployment.Sha}) to {deployment.Environment}, task {deployment.Task}, provider {deployment.Provider}", cancellationToken);
+            if (DeploymentAdmission.PinNotice(deployment) is { } notice)
+            {
+                await output.WriteLineAsync(OutputStream.Heaven, notice, cancellationToken);
+            }
+
+            // Disposed after the worktree (declared first): the agent stops once nothing can use it any more.
+            await using var ssh = await credentials.CreateAsync(deployment.Id, output, masker, timeout, cancellationToken);
             await using var worktree = await checkout.PrepareAsync(
-                new CheckoutRequest(deployment.Repository, deployment.CloneUrl, deployment.Ref, deployment.Sha, deployment.Id), output, cancellationToken);
+                new CheckoutRequest(deployment.Repository, deployment.CloneUrl, deployment.Ref, deployment.Sha, deployment.Id, ssh.GitEnvironment), output, cancellationToken);
             var payload = ProviderRegistry.PayloadOf(deployment.PayloadJson);
-            return await provider.DeployAsync(new DeployContext(deployment, payload, worktree.Path, output, masker, logUrl, timeout), cancellationToken);
+            var context = new DeployContext(deployment, payload, worktree.Path, output, masker, logUrl, timeout) { ExtraEnvironment = ssh.ToolEnvironment };
+            return await provider.DeployAsync(context, cancellationToken);
         }
-        catch (CheckoutException e)
+        catch (Exception e) when (e is CheckoutException or CredentialsException or ProcessStartException)
         {
+            // Their messages are written for people and carry no secret.
             return ProviderOutcome.Error(e.Message);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -13,6 +13,12 @@ public interface IDeploymentAdmission
 {
     /// <summary>Null to run it; otherwise why it is left to another deployment system (no status is posted).</summary>
     string? ReasonToIgnore(DeploymentRecord deployment);
+
+    /// <summary>
+    /// Asked when it is not ignored: null to run it; otherwise why the server's settings forbid it. It
+    /// then ends Errored with an <c>error</c> status carrying the reason, without taking the environment.
+    /// </summary>
+    string? ReasonToRefuse(DeploymentRecord deployment) => null;
 }
 
 /// <summary>
@@ -58,6 +64,18 @@ public sealed partial class DeploymentQueue(
                 await db.SaveChangesAsync(cancellationToken);
                 await transaction.CommitAsync(cancellationToken);
                 Log.Ignored(logger, deployment.Id, reason);
+                continue;
+            }
+
+            if (admission.ReasonToRefuse(deployment) is { } refusal)
+            {
+                DeploymentTransitions.Move(deployment, DeploymentState.Errored, Now);
+                deployment.LeaseGeneration++;
+                deployment.StatusDescription = refusal;
+                await statuses.EnqueueAsync(db, deployment.Id, deployment.Repository, deployment.GitHubDeploymentId, new DeploymentStatusRequest(GitHubDeploymentState.Error, refusal, null, null, deployment.Environment), cancellationToken);
+                await db.SaveChangesAsync(cancellationToken);
+                await transaction.CommitAsync(cancellationToken);
+                statuses.Wake();
                 continue;
             }
 

@@ -9,8 +9,8 @@ public static class DeploymentTransitions
     private static readonly Dictionary<DeploymentState, DeploymentState[]> Allowed = new()
     {
         // A queued deployment is claimed, turned away (lock, concurrency), left to another system,
-        // or cancelled before it started.
-        [DeploymentState.Queued] = [DeploymentState.Running, DeploymentState.Rejected, DeploymentState.Ignored, DeploymentState.Cancelled],
+        // refused by its repository's settings (Errored), or cancelled before it started.
+        [DeploymentState.Queued] = [DeploymentState.Running, DeploymentState.Rejected, DeploymentState.Ignored, DeploymentState.Errored, DeploymentState.Cancelled],
         // A running one ends exactly once. Errored also covers "worker lost" from the reaper.
         [DeploymentState.Running] = [DeploymentState.Succeeded, DeploymentState.Failed, DeploymentState.Errored, DeploymentState.Cancelled],
     };

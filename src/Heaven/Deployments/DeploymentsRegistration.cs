@@ -1,7 +1,9 @@
 using Heaven.Configuration;
 using Heaven.Providers;
+using Heaven.Ssh;
 using Heaven.Storage;
 using Heaven.Web;
+using Microsoft.Extensions.Options;
 
 namespace Heaven.Deployments;
 
@@ -18,13 +20,22 @@ public static class DeploymentsRegistration
         services.AddSingleton<LogLinks>();
         services.AddSingleton<ILogLinks>(sp => sp.GetRequiredService<LogLinks>());
 
+        services.AddSingleton<DeployCredentialsFactory>();
         services.AddSingleton<IDeployProvider, ShellProvider>();
+        services.AddSingleton<IDeployProvider, FabricProvider>();
+        services.AddSingleton<IDeployProvider, CommandProvider>();
         services.AddSingleton<IDeployProvider, HerokuProvider>();
         services.AddSingleton<IDeployProvider, ElasticBeanstalkProvider>();
         services.AddSingleton<IDeployProvider, DplProvider>();
         HerokuApi.AddHttpClient(services);
         services.AddSingleton<ProviderRegistry>();
-        services.AddSingleton<IDeploymentAdmission>(sp => sp.GetRequiredService<ProviderRegistry>());
+        services.AddValidatedOptions<FabricOptions>(FabricOptions.Section);
+        services.AddOptions<RepositoryOptions>()
+            .Configure<IConfiguration>((options, configuration) => options.Load(configuration.GetSection(RepositoryOptions.Section)))
+            .ValidateOnStart();
+        services.AddSingleton<IValidateOptions<RepositoryOptions>, RepositoryOptionsValidator>();
+        services.AddSingleton<DeploymentAdmission>();
+        services.AddSingleton<IDeploymentAdmission>(sp => sp.GetRequiredService<DeploymentAdmission>());
 
         services.AddSingleton<DeploymentDispatcher>();
         services.AddSingleton<IDeploymentSignal>(sp => sp.GetRequiredService<DeploymentDispatcher>());

@@ -138,6 +138,8 @@ public static class HeavenApp
         Check<HerokuOptions>();
         Check<ElasticBeanstalkOptions>();
         Check<DplOptions>();
+        Check<Providers.FabricOptions>();
+        Check<Providers.RepositoryOptions>();
         if (problems.Count > 0)
         {
             throw new StartupException("Heaven cannot start because of its settings:\n" + string.Join("\n", problems.Select(p => "  - " + p)));

@@ -5,7 +5,8 @@ namespace Heaven.Providers;
 
 /// <summary>
 /// The environment a deploy tool runs with: Heaven's allow-list (PATH, HOME, locale, proxies; never
-/// Heaven's own secrets) plus the deploy variables. The original Heaven's names come first.
+/// Heaven's own secrets), the deployment's ssh variables (<see cref="DeployContext.ExtraEnvironment"/>),
+/// then the deploy variables, which nothing overrides. The original Heaven's names come first.
 /// </summary>
 public static class DeployEnvironment
 {
@@ -13,6 +14,11 @@ public static class DeployEnvironment
     {
         var d = context.Deployment;
         var environment = ChildEnvironment.FromCurrentProcess();
+        foreach (var (name, value) in context.ExtraEnvironment)
+        {
+            environment[name] = value;
+        }
+
         // The original Heaven's variables, with its semantics (SHA is the short sha).
         environment["BRANCH"] = d.Ref;
         environment["SHA"] = d.Sha.Length > 8 ? d.Sha[..8] : d.Sha;

@@ -16,6 +16,12 @@ public sealed record DeployContext(
 {
     /// <summary><c>payload.config</c>, or an empty object.</summary>
     public JsonObject Config => Payload["config"] as JsonObject ?? [];
+
+    /// <summary>
+    /// Variables every tool of this deployment gets on top of the allow-listed base: the deployment's
+    /// ssh-agent socket, known-hosts settings and the ssh wrapper on the PATH (see <see cref="Ssh.DeployCredentials"/>).
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ExtraEnvironment { get; init; } = new Dictionary<string, string>();
 }
 
 public enum DeployResult

@@ -7,8 +7,9 @@ namespace Heaven.Providers;
 /// <summary>
 /// The providers Heaven has, by name. A deployment asking for another provider (or none) is left
 /// alone without a status: another deployment system may own it (the original Heaven's rule).
+/// <see cref="DeploymentAdmission"/> adds the repositories' policy on top.
 /// </summary>
-public sealed class ProviderRegistry(IEnumerable<IDeployProvider> providers) : IDeploymentAdmission
+public sealed class ProviderRegistry(IEnumerable<IDeployProvider> providers)
 {
     private readonly Dictionary<string, IDeployProvider> byName = providers.ToDictionary(p => p.Name, StringComparer.Ordinal);
 

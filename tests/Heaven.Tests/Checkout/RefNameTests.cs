@@ -131,6 +131,8 @@ public sealed class CloneSourceTests
     [InlineData("git://github.com/atmos/heaven.git", "git", "github.com", "git://github.com/")]
     [InlineData("file:///srv/git/heaven.git", "file", "", "file:///")]
     [InlineData("https://[::1]:8443/a/b.git", "https", "[::1]", "https://[::1]:8443/")]
+    [InlineData("git@github.com:atmos/heaven.git", "ssh", "github.com", "ssh://github.com/")]
+    [InlineData("deploy@git.example.com:/srv/git/app.git", "ssh", "git.example.com", "ssh://git.example.com/")]
     public void CloneUrlsGitHubAndGitServersUse_AreAccepted(string url, string scheme, string host, string scope)
     {
         CloneSource.TryParse(url, out var source, out var problem).ShouldBeTrue(problem);
@@ -142,13 +144,16 @@ public sealed class CloneSourceTests
 
     [Theory]
     [InlineData(null, "it is empty")]
-    [InlineData("-uhack", "it is not a URL starting with https://, http://, ssh://, git:// or file://")]
+    [InlineData("-uhack", "it is not a URL starting with https://, http://, ssh://, git:// or file://, nor user@host:path")]
     [InlineData("--upload-pack=touch /tmp/pwned", "it contains whitespace, a control character, a backslash or a non-ASCII character")]
-    [InlineData("--upload-pack=touch", "it is not a URL starting with https://, http://, ssh://, git:// or file://")]
-    [InlineData("git@github.com:atmos/heaven.git", "it is not a URL starting with https://, http://, ssh://, git:// or file://")]
+    [InlineData("--upload-pack=touch", "it is not a URL starting with https://, http://, ssh://, git:// or file://, nor user@host:path")]
+    [InlineData("git@-oProxyCommand=touch:a/b.git", "its host has characters a host name cannot have")]
+    [InlineData("git@github.com:-upload-pack=touch", "it names no repository path")]
+    [InlineData("-git@github.com:a/b.git", "its user name has unusual characters")]
+    [InlineData("github.com:atmos/heaven.git", "it is not a URL starting with https://, http://, ssh://, git:// or file://, nor user@host:path")]
     [InlineData("ext::sh -c touch% /tmp/pwned", "it contains whitespace, a control character, a backslash or a non-ASCII character")]
-    [InlineData("ext::sh", "it is not a URL starting with https://, http://, ssh://, git:// or file://")]
-    [InlineData("fd::17", "it is not a URL starting with https://, http://, ssh://, git:// or file://")]
+    [InlineData("ext::sh", "it is not a URL starting with https://, http://, ssh://, git:// or file://, nor user@host:path")]
+    [InlineData("fd::17", "it is not a URL starting with https://, http://, ssh://, git:// or file://, nor user@host:path")]
     [InlineData("ftp://example.com/a.git", "its scheme 'ftp' is not one of https, http, ssh, git or file")]
     [InlineData("https://x-access-token:ghs_secret@github.com/a/b.git", "it carries user information; credentials do not belong in a clone URL (set GitHub:Token instead)")]
     [InlineData("https://ghs_secret@github.com/a/b.git", "it carries user information; credentials do not belong in a clone URL (set GitHub:Token instead)")]

@@ -58,9 +58,10 @@ public sealed class DeployHarness : IAsyncDisposable
         JsonObject? config = null,
         string creator = "octocat",
         string task = "deploy",
-        string? name = null)
+        string? name = null,
+        string? cloneUrl = null)
     {
-        var (body, gitHubId) = DeploymentWebhook.For(repository, sha, environment, reference, task, config, name, creator);
+        var (body, gitHubId) = DeploymentWebhook.For(repository, sha, environment, reference, task, config, name, creator, cloneUrl: cloneUrl);
         var response = await Host.SendWebhookAsync("deployment", body);
         response.StatusCode.ShouldBe(HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
         var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;

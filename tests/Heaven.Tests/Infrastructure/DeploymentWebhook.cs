@@ -16,7 +16,8 @@ public static class DeploymentWebhook
         JsonObject? config = null,
         string? name = null,
         string creator = "octocat",
-        long? gitHubId = null)
+        long? gitHubId = null,
+        string? cloneUrl = null)
     {
         var id = gitHubId ?? Interlocked.Increment(ref nextId);
         var payload = new JsonObject
@@ -49,7 +50,7 @@ public static class DeploymentWebhook
                 ["id"] = 42,
                 ["name"] = repository.FullName.Split('/')[1],
                 ["full_name"] = repository.FullName,
-                ["clone_url"] = repository.CloneUrl,
+                ["clone_url"] = cloneUrl ?? repository.CloneUrl,
                 ["default_branch"] = "master",
             },
             ["sender"] = new JsonObject { ["login"] = creator },

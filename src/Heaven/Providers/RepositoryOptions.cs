@@ -1,0 +1,212 @@
+using Heaven.Checkout;
+using Microsoft.Extensions.Options;
+
+namespace Heaven.Providers;
+
+/// <summary>
+/// What the server allows one repository, and its own command (section <c>Repositories:&lt;owner/name&gt;</c>).
+/// Nothing configured means the original Heaven's behaviour: the payload chooses.
+/// </summary>
+public sealed class RepositorySettings
+{
+    /// <summary><c>owner/name</c> as configured.</summary>
+    public required string Repository { get; init; }
+
+    /// <summary>One provider every deployment of the repository runs with, whatever the payload asks.</summary>
+    public string? Provider { get; init; }
+
+    /// <summary>The providers a deployment may ask for; empty allows any of Heaven's.</summary>
+    public IReadOnlyList<string> Providers { get; init; } = [];
+
+    /// <summary>The environments a deployment may go to; empty allows any.</summary>
+    public IReadOnlyList<string> Environments { get; init; } = [];
+
+    /// <summary>The <c>command</c> provider's template for every environment without its own.</summary>
+    public string? Command { get; init; }
+
+    /// <summary>Per environment (<c>Environments:&lt;env&gt;:Command</c>), overriding <see cref="Command"/>.</summary>
+    public IReadOnlyDictionary<string, string> EnvironmentCommands { get; init; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The command template for <paramref name="environment"/> and the setting it came from, or nulls.</summary>
+    public (string? Template, string? Key) CommandFor(string environment) =>
+        EnvironmentCommands.TryGetValue(environment, out var own)
+            ? (own, $"{RepositoryOptions.Section}:{Repository}:Environments:{environment}:Command")
+            : (Command, Command is null ? null : $"{RepositoryOptions.Section}:{Repository}:Command");
+}
+
+/// <summary>
+/// Every repository's settings, read from the <c>Repositories</c> section by hand: <c>Environments</c>
+/// is both a list of names and a place for per-environment settings, which the binder cannot express.
+/// </summary>
+/// <remarks>
+/// Lists may be written as JSON arrays (<c>"Providers": ["fabric"]</c>), as indexed keys
+/// (<c>Repositories__octo/app__Providers__0=fabric</c>) or comma-separated (<c>Providers=fabric,shell</c>).
+/// An environment with settings of its own (<c>"Environments": { "production": { "Command": "..." } }</c>)
+/// is one of the allowed environments.
+/// </remarks>
+public sealed class RepositoryOptions
+{
+    public const string Section = "Repositories";
+
+    private static readonly string[] KnownSettings = ["Provider", "Providers", "Environments", "Command"];
+
+    private readonly Dictionary<string, RepositorySettings> byName = new(StringComparer.OrdinalIgnoreCase);
+    private readonly List<string> problems = [];
+
+    public IReadOnlyCollection<RepositorySettings> Repositories => byName.Values;
+
+    /// <summary>What was wrong in the section's shape (unknown settings, names that are not owner/name).</summary>
+    public IReadOnlyList<string> LoadProblems => problems;
+
+    /// <summary>The settings of <paramref name="repository"/> (GitHub names are case-insensitive), or null.</summary>
+    public RepositorySettings? For(string repository) => byName.GetValueOrDefault(repository);
+
+    public void Load(IConfiguration section)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        foreach (var owner in section.GetChildren())
+        {
+            // "owner/name" is one key; a key without '/' is an owner whose children are names (a
+            // '/' cannot be written in some environments, and JSON may nest the two).
+            var repositories = owner.Key.Contains('/', StringComparison.Ordinal)
+                ? [owner]
+                : owner.GetChildren().Where(c => !KnownSettings.Contains(c.Key, StringComparer.OrdinalIgnoreCase)).ToList();
+            if (repositories.Count == 0)
+            {
+                problems.Add($"{Section}:{owner.Key} is not a repository: use {Section}:<owner>/<name> (for example {Section}:octo/app:Provider).");
+            }
+
+            foreach (var repository in repositories)
+            {
+                var name = repository == owner ? owner.Key : $"{owner.Key}/{repository.Key}";
+                Add(name, repository);
+            }
+        }
+    }
+
+    private void Add(string name, IConfigurationSection section)
+    {
+        var prefix = $"{Section}:{name}";
+        if (!RepositoryName.TryParse(name, out _, out var nameProblem))
+        {
+            problems.Add($"{prefix}: '{name}' is not a repository name ({nameProblem}).");
+            return;
+        }
+
+        foreach (var child in section.GetChildren().Where(c => !KnownSettings.Contains(c.Key, StringComparer.OrdinalIgnoreCase)))
+        {
+            problems.Add($"{prefix}:{child.Key} is not a repository setting (known: {string.Join(", ", KnownSettings)}).");
+        }
+
+        var environments = new List<string>();
+        var commands = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        var environmentsSection = section.GetSection("Environments");
+        environments.AddRange(List(environmentsSection));
+        foreach (var environment in environmentsSection.GetChildren().Where(c => !IsIndex(c.Key)))
+        {
+            environments.Add(environment.Key);
+            foreach (var setting in environment.GetChildren())
+            {
+                if (string.Equals(setting.Key, "Command", StringComparison.OrdinalIgnoreCase))
+                {
+                    // Empty: the environment is allowed and uses the repository's Command.
+                    if (!string.IsNullOrWhiteSpace(setting.Value))
+                    {
+                        commands[environment.Key] = setting.Value;
+                    }
+                }
+                else
+                {
+                    problems.Add($"{prefix}:Environments:{environment.Key}:{setting.Key} is not an environment setting (known: Command).");
+                }
+            }
+        }
+
+        byName[name] = new RepositorySettings
+        {
+            Repository = name,
+            Provider = NullIfEmpty(section["Provider"]),
+            Providers = List(section.GetSection("Providers")),
+            Environments = environments.Distinct(StringComparer.OrdinalIgnoreCase).ToList(),
+            Command = section["Command"],
+            EnvironmentCommands = commands,
+        };
+    }
+
+    /// <summary>A list setting in any of its three spellings.</summary>
+    private static List<string> List(IConfigurationSection section)
+    {
+        var items = new List<string>();
+        if (!string.IsNullOrWhiteSpace(section.Value))
+        {
+            items.AddRange(section.Value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
+        }
+
+        foreach (var child in section.GetChildren().Where(c => IsIndex(c.Key)))
+        {
+            if (!string.IsNullOrWhiteSpace(child.Value))
+            {
+                items.Add(child.Value.Trim());
+            }
+        }
+
+        return items;
+    }
+
+    private static bool IsIndex(string key) => key.Length > 0 && key.All(char.IsAsciiDigit);
+
+    private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+}
+
+/// <summary>Checks the repositories' settings at start, against the providers Heaven has.</summary>
+/// <remarks>
+/// The providers are looked up when validating, not injected: the command provider reads these
+/// options, so injecting the providers here would make the options depend on themselves.
+/// </remarks>
+internal sealed class RepositoryOptionsValidator(IServiceProvider services) : IValidateOptions<RepositoryOptions>
+{
+    public ValidateOptionsResult Validate(string? name, RepositoryOptions options)
+    {
+        var names = services.GetServices<IDeployProvider>().Select(p => p.Name).Order(StringComparer.Ordinal).ToList();
+        var known = string.Join(", ", names);
+        var failures = new List<string>(options.LoadProblems);
+        foreach (var repository in options.Repositories)
+        {
+            var prefix = $"{RepositoryOptions.Section}:{repository.Repository}";
+            if (repository.Provider is not null && repository.Providers.Count > 0)
+            {
+                failures.Add($"{prefix} sets both Provider and Providers: Provider pins one provider, Providers allows several; keep one of them.");
+            }
+
+            if (repository.Provider is { } pinned && !names.Contains(pinned))
+            {
+                failures.Add($"{prefix}:Provider is '{pinned}', which is not one of Heaven's providers ({known}).");
+            }
+
+            foreach (var provider in repository.Providers.Where(p => !names.Contains(p)))
+            {
+                failures.Add($"{prefix}:Providers names '{provider}', which is not one of Heaven's providers ({known}).");
+            }
+
+            foreach (var environment in repository.Environments.Where(e => e.Any(char.IsWhiteSpace) || e.Length > 255))
+            {
+                failures.Add($"{prefix}:Environments names '{environment}', which is not an environment name (no spaces, at most 255 characters).");
+            }
+
+            if (repository.Command is { } command && ArgumentTemplate.Problem(command) is { } problem)
+            {
+                failures.Add($"{prefix}:Command is not a usable command: {problem}.");
+            }
+
+            foreach (var (environment, template) in repository.EnvironmentCommands)
+            {
+                if (ArgumentTemplate.Problem(template) is { } environmentProblem)
+                {
+                    failures.Add($"{prefix}:Environments:{environment}:Command is not a usable command: {environmentProblem}.");
+                }
+            }
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

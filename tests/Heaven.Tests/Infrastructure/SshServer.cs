@@ -1,0 +1,250 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Heaven.Tests.Infrastructure;
+
+/// <summary>
+/// A real OpenSSH server on 127.0.0.1 playing the production server: Debian's <c>sshd</c> started in
+/// the foreground with a configuration of its own, a throwaway host key, and one authorised
+/// throwaway deploy key for the current user. It is this machine, so the deploy target is a folder
+/// (<see cref="TargetDirectory"/>) the test reads directly. For Fabric, Capistrano and Ansible tests alike.
+/// </summary>
+public sealed class SshServer : IAsyncDisposable
+{
+    public const string SshdPath = "/usr/sbin/sshd";
+
+    private readonly TemporaryDirectory directory;
+    private readonly Process process;
+    private readonly StringBuilder log;
+
+    private SshServer(TemporaryDirectory directory, Process process, StringBuilder log, int port, string hostKey, string deployKey, string deployPublicKey)
+    {
+        this.directory = directory;
+        this.process = process;
+        this.log = log;
+        Port = port;
+        HostKey = hostKey;
+        DeployKey = deployKey;
+        DeployPublicKey = deployPublicKey;
+    }
+
+    public string Host => "127.0.0.1";
+
+    public int Port { get; }
+
+    /// <summary>The account deploys log in as: whoever runs the tests (root in CI).</summary>
+    public string User { get; } = Environment.UserName;
+
+    /// <summary>The server's public host key, "ssh-ed25519 AAAA...".</summary>
+    public string HostKey { get; }
+
+    /// <summary>The host key as a known_hosts line for this server's address and port.</summary>
+    public string KnownHostsLine => $"[{Host}]:{Port} {HostKey}";
+
+    /// <summary>The authorised deploy key, private half, as its file holds it (real newlines).</summary>
+    public string DeployKey { get; }
+
+    /// <summary>The deploy key in the original Heaven's format: one line with literal <c>\n</c> separators.</summary>
+    public string DeployKeyOneLine => DeployKey.TrimEnd('\n').Replace("\n", "\\n", StringComparison.Ordinal);
+
+    public string DeployPublicKey { get; }
+
+    /// <summary>The "server's" folder deploys write into (the same machine: read it directly).</summary>
+    public string TargetDirectory => Path.Combine(directory.Path, "target");
+
+    /// <summary>"user@127.0.0.1:port", as Fabric's Connection takes a host.</summary>
+    public string Address => $"{User}@{Host}:{Port}";
+
+    /// <summary>sshd's own log so far (-e: to stderr), for a failing test's message.</summary>
+    public string Log
+    {
+        get
+        {
+            lock (log)
+            {
+                return log.ToString();
+            }
+        }
+    }
+
+    /// <summary>An ssh:// clone URL for a repository at <paramref name="path"/> on this server.</summary>
+    public string SshUrl(string path) => $"ssh://{User}@{Host}:{Port}{path}";
+
+    public string TargetPath(string relativePath) => Path.Combine(TargetDirectory, relativePath);
+
+    public bool FileExists(string relativePath) => File.Exists(TargetPath(relativePath));
+
+    public string ReadFile(string relativePath) => File.ReadAllText(TargetPath(relativePath));
+
+    public static async Task<SshServer> StartAsync()
+    {
+        if (!File.Exists(SshdPath))
+        {
+            throw new InvalidOperationException($"{SshdPath} is missing: install Debian's openssh-server (./test.sh does).");
+        }
+
+        var directory = new TemporaryDirectory();
+        try
+        {
+            var hostKeyFile = Path.Combine(directory.Path, "host_key");
+            var deployKeyFile = Path.Combine(directory.Path, "deploy_key");
+            await RunAsync("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "heaven-test-host", "-f", hostKeyFile);
+            await RunAsync("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "heaven-test-deploy", "-f", deployKeyFile);
+            var authorizedKeys = Path.Combine(directory.Path, "authorized_keys");
+            File.Copy(deployKeyFile + ".pub", authorizedKeys);
+            File.SetUnixFileMode(authorizedKeys, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            Directory.CreateDirectory(Path.Combine(directory.Path, "target"));
+
+            if (Environment.UserName == "root" && !Directory.Exists("/run/sshd"))
+            {
+                // sshd running as root needs its privilege-separation folder (the service unit makes it).
+                Directory.CreateDirectory("/run/sshd", UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+            }
+
+            for (var attempt = 1; ; attempt++)
+            {
+                var port = FreePort();
+                var config = Path.Combine(directory.Path, "sshd_config");
+                await File.WriteAllTextAsync(config, Config(directory.Path, port, hostKeyFile, authorizedKeys));
+                var (process, log, listening) = await StartSshdAsync(config);
+                if (listening)
+                {
+                    return new SshServer(
+                        directory,
+                        process,
+                        log,
+                        port,
+                        string.Join(' ', (await File.ReadAllTextAsync(hostKeyFile + ".pub")).Split(' ').Take(2)),
+                        await File.ReadAllTextAsync(deployKeyFile),
+                        (await File.ReadAllTextAsync(deployKeyFile + ".pub")).Trim());
+                }
+
+                Stop(process);
+                if (attempt == 5)
+                {
+                    throw new InvalidOperationException($"sshd did not start listening:\n{log}");
+                }
+            }
+        }
+        catch
+        {
+            directory.Dispose();
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Stop(process);
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(_ => { }, TaskScheduler.Default);
+        process.Dispose();
+        directory.Dispose();
+    }
+
+    private static string Config(string folder, int port, string hostKey, string authorizedKeys) => $"""
+        # A throwaway sshd for tests: loopback only, one key, the current user.
+        ListenAddress 127.0.0.1
+        Port {port}
+        HostKey {hostKey}
+        PidFile none
+        AuthorizedKeysFile {authorizedKeys}
+        AllowUsers {Environment.UserName}
+        PubkeyAuthentication yes
+        PasswordAuthentication no
+        KbdInteractiveAuthentication no
+        # Root may log in with a key only (CI runs as root).
+        PermitRootLogin prohibit-password
+        # The key files live under /tmp, whose mode (1777) StrictModes refuses for any path through it.
+        StrictModes no
+        UsePAM no
+        X11Forwarding no
+        PrintMotd no
+        # Fabric's put() uses SFTP.
+        Subsystem sftp internal-sftp
+        LogLevel VERBOSE
+        """;
+
+    private static async Task<(Process Process, StringBuilder Log, bool Listening)> StartSshdAsync(string config)
+    {
+        var info = new ProcessStartInfo(SshdPath)
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        };
+        // -D: stay in the foreground as our child; -e: log to stderr.
+        foreach (var argument in new[] { "-D", "-e", "-f", config })
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        var process = Process.Start(info)!;
+        process.StandardInput.Close();
+        var log = new StringBuilder();
+        var listening = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                listening.TrySetResult(false);
+                return;
+            }
+
+            lock (log)
+            {
+                log.AppendLine(e.Data);
+            }
+
+            if (e.Data.StartsWith("Server listening on", StringComparison.Ordinal))
+            {
+                listening.TrySetResult(true);
+            }
+        };
+        process.OutputDataReceived += (_, _) => { };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+        var started = await listening.Task.WaitAsync(TimeSpan.FromSeconds(10)).ContinueWith(t => t.IsCompletedSuccessfully && t.Result, TaskScheduler.Default);
+        return (process, log, started);
+    }
+
+    private static void Stop(Process process)
+    {
+        try
+        {
+            // The listener and the sessions it forked.
+            process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static async Task RunAsync(string program, params string[] arguments)
+    {
+        var info = new ProcessStartInfo(program) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true, RedirectStandardInput = true };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(info)!;
+        process.StandardInput.Close();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} failed: {await error}");
+        }
+    }
+}
