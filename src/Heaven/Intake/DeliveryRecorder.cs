@@ -157,7 +157,7 @@ internal sealed partial class DeliveryRecorder(IHeavenDatabase database, IDeploy
         var created = new Dictionary<(string, long), DeploymentRecord>();
 
         var outcomes = new Outcome[batch.Count];
-        var deliveries = new List<(Delivery Row, Outcome Outcome)>();
+        var recorded = new List<(IncomingDelivery Incoming, Outcome Outcome)>();
         for (var i = 0; i < batch.Count; i++)
         {
             var incoming = batch[i].Delivery;
@@ -170,27 +170,26 @@ internal sealed partial class DeliveryRecorder(IHeavenDatabase database, IDeploy
             outcomes[i] = await DecideAsync(db, incoming, deployments, created, cancellationToken);
             // A deployment created in this batch has no id until it is saved: keep the record itself.
             known[incoming.DeliveryId] = (outcomes[i].DeploymentId, outcomes[i].NewDeployment);
-            var row = new Delivery
+            recorded.Add((incoming, outcomes[i]));
+        }
+
+        // Deployments (and work items, hooks) first, so the delivery rows are inserted once, already
+        // pointing at the ids the database gave them; both saves share the transaction and so a
+        // single commit.
+        await db.SaveChangesAsync(cancellationToken);
+        foreach (var (incoming, outcome) in recorded)
+        {
+            db.Deliveries.Add(new Delivery
             {
                 DeliveryId = incoming.DeliveryId,
                 Event = incoming.Event.Name,
                 Action = incoming.Event.Action,
                 Repository = incoming.Event.Repository,
-                Result = outcomes[i].Result,
-                Message = "",
+                Result = outcome.Result,
+                Message = Clamp(outcome.FinalMessage, 512),
                 ReceivedAt = incoming.ReceivedAt,
-            };
-            db.Deliveries.Add(row);
-            deliveries.Add((row, outcomes[i]));
-        }
-
-        // Deployments first, so the delivery rows can point at the ids the database gave them;
-        // both saves share the transaction and so a single commit.
-        await db.SaveChangesAsync(cancellationToken);
-        foreach (var (row, outcome) in deliveries)
-        {
-            row.DeploymentId = outcome.FinalDeploymentId;
-            row.Message = Clamp(outcome.FinalMessage, 512);
+                DeploymentId = outcome.FinalDeploymentId,
+            });
         }
 
         await db.SaveChangesAsync(cancellationToken);

@@ -1,0 +1,28 @@
+using Heaven.Bench;
+
+// heaven-bench intake [options]   run the intake benchmark (starts its own server child process)
+// heaven-bench server [options]   the server child: Heaven as in production, plus POST /bench/bare
+// heaven-bench recorder [options] diagnostic: IDeliveryRecorder alone, in-process, no HTTP
+try
+{
+    var command = args.Length == 0 || args[0].StartsWith('-') ? "intake" : args[0];
+    var options = BenchOptions.Parse(args.Length > 0 && !args[0].StartsWith('-') ? args[1..] : args);
+    return command switch
+    {
+        "intake" => await IntakeBenchmark.RunAsync(options),
+        "server" => await BenchServer.RunAsync(options),
+        "recorder" => await RecorderBenchmark.RunAsync(options),
+        _ => Usage($"'{command}' is not a mode."),
+    };
+}
+catch (BenchUsageException e)
+{
+    return Usage(e.Message);
+}
+
+static int Usage(string problem)
+{
+    Console.Error.WriteLine(problem);
+    Console.Error.WriteLine(BenchOptions.Help);
+    return 2;
+}
