@@ -38,6 +38,9 @@ internal static class BenchServer
             $"--DataDirectory={options.DataDirectory}",
             $"--Webhooks:Secret={secret}",
             $"--Logging:LogLevel:Default={options.ServerLogLevel}",
+            // An intake-only node: what is measured is taking webhooks. Running the deploys they
+            // ask for is measured by bench/Heaven.Bench.Deploy.
+            "--Deployments:MaxParallel=0",
             .. options.ServerArgs,
         ];
 
