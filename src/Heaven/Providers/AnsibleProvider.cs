@@ -89,8 +89,9 @@ public sealed class AnsibleProvider(IProcessRunner runner) : IDeployProvider
         {
             ["sha"] = deployment.Sha,
             ["ref"] = deployment.Ref,
-            ["environment"] = deployment.Environment,
-            ["task"] = deployment.Task,
+            // Not "environment": that is a play keyword, and a play sees [] under that name.
+            ["deploy_env"] = deployment.Environment,
+            ["deploy_task"] = deployment.Task,
             ["heaven_deployment_id"] = deployment.Id,
         }.ToJsonString(new JsonSerializerOptions { WriteIndented = false });
 
