@@ -47,15 +47,20 @@ internal static class DeployToolApps
     public static string CommitCapistranoApp(TestRepository repository, SshServer server, string page) =>
         repository.Commit("capistrano app", CapistranoFiles(repository, server, page));
 
+    public const string Gemfile = """
+        source "https://rubygems.org"
+
+        gem "capistrano", "~> 3.17"
+        # net-ssh needs these for ed25519 keys; under Bundler only the bundle's gems can load.
+        gem "ed25519"
+        gem "bcrypt_pbkdf"
+        """;
+
     /// <summary>The same app with a Gemfile (and lockfile, when Bundler made one) for bundler_capistrano.</summary>
     public static string CommitBundledCapistranoApp(TestRepository repository, SshServer server, string page)
     {
         var files = CapistranoFiles(repository, server, page);
-        files["Gemfile"] = """
-            source "https://rubygems.org"
-
-            gem "capistrano", "~> 3.17"
-            """;
+        files["Gemfile"] = Gemfile;
         return repository.Commit("bundled capistrano app", files);
     }
 
