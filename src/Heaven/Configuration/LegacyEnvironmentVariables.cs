@@ -23,6 +23,8 @@ public static class LegacyEnvironmentVariables
         ("DEPLOYMENT_PRIVATE_KEY", "Deployments:PrivateKey"),
         ("HUBOT_DEPLOY_PREFIX", "Deployments:TaskPrefix"),
         ("DEPLOY_COMMAND_FORMAT", "Providers:Fabric:CommandFormat"),
+        ("BUNDLER_PRIVATE_SOURCE", "Providers:Bundler:PrivateSource"),
+        ("BUNDLER_PRIVATE_CREDENTIALS", "Providers:Bundler:PrivateCredentials"),
         ("HEROKU_API_KEY", "Providers:Heroku:ApiKey"),
         ("BEANSTALK_S3_BUCKET", "Providers:ElasticBeanstalk:S3Bucket"),
         ("BEANSTALK_ACCESS_KEY_ID", "Providers:ElasticBeanstalk:AccessKeyId"),

@@ -23,6 +23,9 @@ public static class DeploymentsRegistration
         services.AddSingleton<DeployCredentialsFactory>();
         services.AddSingleton<IDeployProvider, ShellProvider>();
         services.AddSingleton<IDeployProvider, FabricProvider>();
+        services.AddSingleton<IDeployProvider, CapistranoProvider>();
+        services.AddSingleton<IDeployProvider, BundlerCapistranoProvider>();
+        services.AddSingleton<IDeployProvider, AnsibleProvider>();
         services.AddSingleton<IDeployProvider, CommandProvider>();
         services.AddSingleton<IDeployProvider, HerokuProvider>();
         services.AddSingleton<IDeployProvider, ElasticBeanstalkProvider>();
@@ -30,6 +33,7 @@ public static class DeploymentsRegistration
         HerokuApi.AddHttpClient(services);
         services.AddSingleton<ProviderRegistry>();
         services.AddValidatedOptions<FabricOptions>(FabricOptions.Section);
+        services.AddValidatedOptions<BundlerOptions>(BundlerOptions.Section);
         services.AddOptions<RepositoryOptions>()
             .Configure<IConfiguration>((options, configuration) => options.Load(configuration.GetSection(RepositoryOptions.Section)))
             .ValidateOnStart();

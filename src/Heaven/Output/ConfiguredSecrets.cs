@@ -15,6 +15,7 @@ internal static class ConfiguredSecrets
         "Deployments:PrivateKey",
         "Providers:Heroku:ApiKey",
         "Providers:ElasticBeanstalk:SecretAccessKey",
+        "Providers:Bundler:PrivateCredentials",
         "Notifications:Slack:WebhookUrl",
         "Notifications:HipChat:Token",
         "Notifications:Campfire:Token",

@@ -80,11 +80,15 @@ public sealed partial class FabricProvider(IProcessRunner runner, IOptions<Fabri
 /// <summary>Runs an argument vector made from a template in the checkout, the way the template-driven providers share.</summary>
 internal static class CommandRunner
 {
-    public static async Task<ProviderOutcome> RunAsync(IProcessRunner runner, DeployContext context, IReadOnlyList<string> command, string what, CancellationToken cancellationToken)
+    public static Task<ProviderOutcome> RunAsync(IProcessRunner runner, DeployContext context, IReadOnlyList<string> command, string what, CancellationToken cancellationToken) =>
+        RunAsync(runner, context, command, what, DeployEnvironment.For(context), context.Timeout, cancellationToken);
+
+    /// <summary>With an environment of the provider's own and the time left of the deployment's timeout (for a provider that runs several tools).</summary>
+    public static async Task<ProviderOutcome> RunAsync(IProcessRunner runner, DeployContext context, IReadOnlyList<string> command, string what, IReadOnlyDictionary<string, string> environment, TimeSpan timeout, CancellationToken cancellationToken)
     {
         await context.Output.WriteLineAsync(OutputStream.Heaven, $"Running {Display(command)}", cancellationToken);
         var result = await runner.RunAsync(
-            new ProcessSpec(command[0], command.Skip(1).ToList(), context.WorkingDirectory, DeployEnvironment.For(context), context.Timeout),
+            new ProcessSpec(command[0], command.Skip(1).ToList(), context.WorkingDirectory, environment, timeout),
             context.Output,
             cancellationToken);
         return ProviderOutcomes.FromProcess(result, context, what);

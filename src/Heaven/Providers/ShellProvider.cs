@@ -39,38 +39,13 @@ public sealed class ShellProvider(IProcessRunner runner) : IDeployProvider
             return (null, "payload.config.deploy_script is not set; the shell provider needs the path of the deploy script in the repository");
         }
 
-        if (Path.IsPathRooted(script) || script.Contains('\0'))
+        var (full, problem) = CheckoutFile.Resolve(checkout, script, "deploy script");
+        if (full is null)
         {
-            return (null, $"deploy script '{script}' must be a path inside the repository, not an absolute path");
+            return (null, problem);
         }
 
-        var root = Path.GetFullPath(checkout).TrimEnd('/') + "/";
-        var full = Path.GetFullPath(Path.Combine(root, script));
-        if (!full.StartsWith(root, StringComparison.Ordinal))
-        {
-            return (null, $"deploy script '{script}' points outside the repository");
-        }
-
-        var file = new FileInfo(full);
-        if (!file.Exists)
-        {
-            return (null, $"deploy script '{script}' does not exist in the repository at this commit");
-        }
-
-        // A symlink in the repository must not lead out of it either.
-        if (file.LinkTarget is not null)
-        {
-            var target = file.ResolveLinkTarget(returnFinalTarget: true);
-            if (target is null || !Path.GetFullPath(target.FullName).StartsWith(root, StringComparison.Ordinal))
-            {
-                return (null, $"deploy script '{script}' is a link that points outside the repository");
-            }
-
-            file = new FileInfo(target.FullName);
-        }
-
-        const UnixFileMode anyExecute = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
-        if (!OperatingSystem.IsWindows() && (file.UnixFileMode & anyExecute) == 0)
+        if (!CheckoutFile.IsExecutable(full))
         {
             return (null, $"deploy script '{script}' is not executable (git update-index --chmod=+x {script})");
         }

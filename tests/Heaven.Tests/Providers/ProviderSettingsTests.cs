@@ -25,7 +25,7 @@ public sealed class ProviderSettingsTests
         host.Services.GetRequiredService<IOptions<HerokuOptions>>().Value.ApiKey.ShouldBe("HRKU-legacy-0123456789");
         var beanstalk = host.Services.GetRequiredService<IOptions<ElasticBeanstalkOptions>>().Value;
         (beanstalk.S3Bucket, beanstalk.AccessKeyId, beanstalk.SecretAccessKey).ShouldBe(("legacy-builds", "AKIALEGACY0000000001", "legacySecretAccessKey0123456789"));
-        host.Services.GetServices<IDeployProvider>().Select(p => p.Name).Order().ShouldBe(["command", "dpl", "elastic_beanstalk", "fabric", "heroku", "shell"], ignoreOrder: true);
+        host.Services.GetServices<IDeployProvider>().Select(p => p.Name).Order().ShouldBe(["ansible", "bundler_capistrano", "capistrano", "command", "dpl", "elastic_beanstalk", "fabric", "heroku", "shell"], ignoreOrder: true);
     }
 
     [Fact]

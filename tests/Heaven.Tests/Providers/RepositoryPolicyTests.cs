@@ -179,7 +179,7 @@ public sealed class RepositoryPolicyTests : IDisposable
     }
 
     [Theory]
-    [InlineData("Repositories:octo/app:Provider", "fabrik", "Repositories:octo/app:Provider is 'fabrik', which is not one of Heaven's providers (command, dpl, elastic_beanstalk, fabric, heroku, shell).")]
+    [InlineData("Repositories:octo/app:Provider", "fabrik", "Repositories:octo/app:Provider is 'fabrik', which is not one of Heaven's providers (ansible, bundler_capistrano, capistrano, command, dpl, elastic_beanstalk, fabric, heroku, shell).")]
     [InlineData("Repositories:octo/app:Providers:0", "capistrano-ish", "Repositories:octo/app:Providers names 'capistrano-ish', which is not one of Heaven's providers")]
     [InlineData("Repositories:octo/app:Command", "kubectl 'apply", "Repositories:octo/app:Command is not a usable command: the command has an unbalanced single quote.")]
     [InlineData("Repositories:octo/app:Command", "helm upgrade %{release}", "Repositories:octo/app:Command is not a usable command: the command uses the unknown placeholder %{release}")]
