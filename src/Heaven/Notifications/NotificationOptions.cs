@@ -67,6 +67,12 @@ public sealed class NotificationOptions : ISelfValidatingOptions
             yield return $"{Section}:RequestTimeout must be a positive duration such as 00:00:30; got '{RequestTimeout}'.";
         }
 
+        if (Delivery.Lease <= RequestTimeout)
+        {
+            // Otherwise a slow but live request could be taken over by another node and sent twice.
+            yield return $"{Section}:Delivery:Lease ({Delivery.Lease}) must be longer than {Section}:RequestTimeout ({RequestTimeout}).";
+        }
+
         // The shared rules speak of GitHub's section; said here for the section the user actually set.
         foreach (var problem in Delivery.Validate())
         {

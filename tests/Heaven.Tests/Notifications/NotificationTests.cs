@@ -283,10 +283,12 @@ public sealed class NotificationTests : IAsyncLifetime
         {
             ["Notifications:Slack:WebhookUrl"] = "hooks.slack.com/services/T0/B0/SECRETPART",
             ["Notifications:Teams:WebhookUrl"] = "ftp://example.com/x",
+            ["Notifications:RequestTimeout"] = "00:05:00",
         }));
 
         problem.Message.ShouldContain("Notifications:Slack:WebhookUrl (or SLACK_WEBHOOK_URL) must be an absolute http(s) URL.");
         problem.Message.ShouldContain("Notifications:Teams:WebhookUrl must be an absolute http(s) URL.");
+        problem.Message.ShouldContain("Notifications:Delivery:Lease (00:02:00) must be longer than Notifications:RequestTimeout (00:05:00).");
         problem.Message.ShouldNotContain("SECRETPART");
     }
 
