@@ -108,18 +108,8 @@ internal sealed partial class DeploymentStatusSender(
         return attempted;
     }
 
-    private async Task<bool> TryClaimAsync(Candidate item, CancellationToken cancellationToken)
-    {
-        var now = time.GetUtcNow().UtcDateTime;
-        var leaseUntil = now + options.Lease;
-        await using var db = await database.OpenAsync(cancellationToken);
-        var claimed = await db.WorkItems
-            .Where(w => w.Id == item.Id && w.State == WorkItemState.Pending && w.NotBefore <= now && w.Attempts == item.Attempts)
-            .ExecuteUpdateAsync(set => set
-                .SetProperty(w => w.NotBefore, leaseUntil)
-                .SetProperty(w => w.Attempts, item.Attempts + 1), cancellationToken);
-        return claimed == 1;
-    }
+    private Task<bool> TryClaimAsync(Candidate item, CancellationToken cancellationToken) =>
+        WorkItemLease.TryClaimAsync(database, item.Id, item.Attempts, options.Lease, time, cancellationToken);
 
     private async Task SendAsync(Candidate item, CancellationToken cancellationToken)
     {
@@ -209,22 +199,10 @@ internal sealed partial class DeploymentStatusSender(
         return WriteAsync(item.Id, attempt, set => set.SetProperty(w => w.NotBefore, now));
     }
 
-    /// <summary>
-    /// Records an outcome, unless the lease was lost meanwhile (another node claimed the item after it
-    /// expired, which raised Attempts): then that node's outcome is the one that counts.
-    /// </summary>
-    /// <remarks>
-    /// Not tied to the stopping token: GitHub has already answered, and forgetting that would post the
-    /// status again after a restart.
-    /// </remarks>
+    /// <summary>Records an outcome unless another node took the item over meanwhile (see <see cref="WorkItemLease.WriteAsync"/>).</summary>
     private async Task WriteAsync(long id, int attempt, Action<Microsoft.EntityFrameworkCore.Query.UpdateSettersBuilder<WorkItem>> setters)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await using var db = await database.OpenAsync(timeout.Token);
-        var written = await db.WorkItems
-            .Where(w => w.Id == id && w.State == WorkItemState.Pending && w.Attempts == attempt)
-            .ExecuteUpdateAsync(setters, timeout.Token);
-        if (written == 0)
+        if (!await WorkItemLease.WriteAsync(database, id, attempt, setters))
         {
             Log.LeaseLost(logger, id);
         }
@@ -245,7 +223,7 @@ internal sealed partial class DeploymentStatusSender(
             .ExecuteUpdateAsync(set => set.SetProperty(w => w.LastError, NoTokenMessage), cancellationToken);
     }
 
-    private static string Clamp(string error) => error.Length <= MaxErrorLength ? error : error[..(MaxErrorLength - 1)] + "…";
+    private static string Clamp(string error) => WorkItemLease.Clamp(error, MaxErrorLength);
 
     private sealed record Candidate(long Id, long? DeploymentId, int Attempts, DateTime CreatedAt, string PayloadJson);
 

