@@ -14,6 +14,8 @@ public static class HeavenCli
         ("serve", "heaven [serve] [--urls URL] [--Key=Value ...]", "run the server (the default when no command is given)"),
         ("deliveries", "heaven deliveries [--limit N]", "show the newest webhook deliveries and what Heaven did with them"),
         ("cancel", "heaven cancel <id> [--by NAME]", "cancel a queued or running deployment"),
+        ("locks", "heaven locks", "list the environment locks"),
+        ("unlock", "heaven unlock <owner/repo> <environment>", "remove an environment lock"),
         ("deploy-local", "heaven deploy-local <path> --environment ENV [...]", "try a deploy from a local repository, without GitHub"),
         ("help", "heaven --help", "show this help"),
     ];
@@ -38,6 +40,8 @@ public static class HeavenCli
                 "serve" => await ServeCommand.RunAsync(rest, output, cancellationToken),
                 "deliveries" => await DeliveriesCommand.RunAsync(rest, output, cancellationToken),
                 "cancel" => await CancelCommand.RunAsync(rest, output, error, cancellationToken),
+                "locks" => await LocksCommand.RunAsync(rest, output, cancellationToken),
+                "unlock" => await UnlockCommand.RunAsync(rest, output, error, cancellationToken),
                 "deploy-local" => await DeployLocalCommand.RunAsync(rest, output, error, cancellationToken),
                 _ => Unknown(command, error),
             };

@@ -39,6 +39,16 @@ public sealed class DeploymentOptions : ISelfValidatingOptions
     /// </summary>
     public int LeaseSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// What a deployment to an environment that is already deploying does: <c>reject</c> (the
+    /// original's "Already deploying."), <c>queue</c> or <c>supersede</c>. Repositories and their
+    /// environments may set their own (<c>Repositories:&lt;repo&gt;[:Environments:&lt;env&gt;]:Concurrency</c>).
+    /// </summary>
+    public ConcurrencyPolicy Concurrency { get; set; } = ConcurrencyPolicy.Reject;
+
+    /// <summary>Under <c>queue</c>: how many deployments may wait for one environment; more are rejected.</summary>
+    public int MaxQueueLength { get; set; } = 20;
+
     /// <summary>Post <c>pending</c> instead of <c>in_progress</c> when a deploy starts (older GitHub Enterprise).</summary>
     public bool UsePendingState { get; set; }
 
@@ -52,6 +62,16 @@ public sealed class DeploymentOptions : ISelfValidatingOptions
         if (MaxParallel is < 0 or > 1000)
         {
             yield return $"Deployments:MaxParallel must be a whole number from 0 (this node runs no deploys) to 1000; got {MaxParallel}.";
+        }
+
+        if (MaxQueueLength is < 1 or > 10_000)
+        {
+            yield return $"Deployments:MaxQueueLength must be a whole number from 1 to 10000; got {MaxQueueLength}.";
+        }
+
+        if (!Enum.IsDefined(Concurrency))
+        {
+            yield return $"Deployments:Concurrency must be reject, queue or supersede; got {Concurrency}.";
         }
 
         if (LeaseSeconds is < 5 or > 3600)

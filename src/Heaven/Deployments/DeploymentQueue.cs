@@ -1,4 +1,5 @@
 using Heaven.GitHub;
+using Heaven.Locks;
 using Heaven.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -31,6 +32,8 @@ public sealed partial class DeploymentQueue(
     IHeavenDatabase database,
     IDeploymentStatusPoster statuses,
     IDeploymentAdmission admission,
+    EnvironmentLocks locks,
+    ConcurrencyPolicies policies,
     NodeIdentity node,
     TimeProvider time,
     IOptions<DeploymentOptions> options,
@@ -43,64 +46,166 @@ public sealed partial class DeploymentQueue(
 
     private DateTime Now => time.GetUtcNow().UtcDateTime;
 
-    /// <summary>Claims the oldest queued deployment, turning away (with a status) the ones that cannot run.</summary>
+    /// <summary>
+    /// Claims the oldest queued deployment that can run now, settling on the way every one that
+    /// cannot: lock tasks are carried out, others are ignored, refused, rejected for a lock, or —
+    /// when their environment is busy — rejected, put to wait, or superseded by their environment's
+    /// concurrency policy. A waiting deployment is looked at again only once its environment is free.
+    /// </summary>
     public async Task<ClaimedDeployment?> ClaimNextAsync(CancellationToken cancellationToken)
     {
         while (true)
         {
             await using var db = await database.OpenAsync(cancellationToken);
             await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
-            var candidateId = await NextQueuedIdAsync(db, cancellationToken);
+            var candidateId = await NextCandidateIdAsync(db, cancellationToken);
             if (candidateId is null)
             {
                 return null;
             }
 
             var deployment = await db.Deployments.SingleAsync(d => d.Id == candidateId, cancellationToken);
-            if (admission.ReasonToIgnore(deployment) is { } reason)
-            {
-                DeploymentTransitions.Move(deployment, DeploymentState.Ignored, Now);
-                deployment.StatusDescription = reason;
-                await db.SaveChangesAsync(cancellationToken);
-                await transaction.CommitAsync(cancellationToken);
-                Log.Ignored(logger, deployment.Id, reason);
-                continue;
-            }
-
-            if (admission.ReasonToRefuse(deployment) is { } refusal)
-            {
-                DeploymentTransitions.Move(deployment, DeploymentState.Errored, Now);
-                deployment.LeaseGeneration++;
-                deployment.StatusDescription = refusal;
-                await statuses.EnqueueAsync(db, deployment.Id, deployment.Repository, deployment.GitHubDeploymentId, new DeploymentStatusRequest(GitHubDeploymentState.Error, refusal, null, null, deployment.Environment), cancellationToken);
-                await db.SaveChangesAsync(cancellationToken);
-                await transaction.CommitAsync(cancellationToken);
-                statuses.Wake();
-                continue;
-            }
-
-            DeploymentTransitions.Move(deployment, DeploymentState.Running, Now);
-            deployment.LeaseOwner = node.Id;
-            deployment.LeaseGeneration++;
-            deployment.LeaseExpiresAt = Now + Lease;
             try
             {
+                if (await SettleAsync(db, deployment, cancellationToken))
+                {
+                    await db.SaveChangesAsync(cancellationToken);
+                    await transaction.CommitAsync(cancellationToken);
+                    statuses.Wake();
+                    continue;
+                }
+
+                DeploymentTransitions.Move(deployment, DeploymentState.Running, Now);
+                deployment.LeaseOwner = node.Id;
+                deployment.LeaseGeneration++;
+                deployment.LeaseExpiresAt = Now + Lease;
                 await db.SaveChangesAsync(cancellationToken);
                 await transaction.CommitAsync(cancellationToken);
                 return new ClaimedDeployment(deployment, deployment.LeaseGeneration);
             }
             catch (DbUpdateConcurrencyException)
             {
-                // Another worker claimed it between our read and our write; look again.
-                continue;
+                // Another worker claimed, cancelled or superseded a row we changed; look again.
             }
             catch (DbUpdateException e) when (DatabaseErrors.IsUniqueViolation(e))
             {
+                // Another node took the environment (or the lock) between our read and our write; the
+                // next look sees it and applies the policy.
                 await transaction.RollbackAsync(cancellationToken);
             }
-
-            await RejectAsync(candidateId.Value, AlreadyDeploying, cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// Decides a candidate's fate in <paramref name="db"/>, unsaved. False: it may take its environment now.
+    /// </summary>
+    private async Task<bool> SettleAsync(HeavenDbContext db, DeploymentRecord deployment, CancellationToken cancellationToken)
+    {
+        // Lock tasks come first and need no provider: hubot-deploy's "deploy:lock" names none.
+        if (locks.TaskOf(deployment) is { } task)
+        {
+            var outcome = await locks.ApplyAsync(db, deployment, task, cancellationToken);
+            await CloseAsync(
+                db,
+                deployment,
+                outcome.Succeeded ? DeploymentState.Succeeded : DeploymentState.Rejected,
+                outcome.Succeeded ? GitHubDeploymentState.Success : GitHubDeploymentState.Error,
+                outcome.Description,
+                cancellationToken);
+            return true;
+        }
+
+        if (admission.ReasonToIgnore(deployment) is { } reason)
+        {
+            DeploymentTransitions.Move(deployment, DeploymentState.Ignored, Now);
+            deployment.StatusDescription = reason;
+            Log.Ignored(logger, deployment.Id, reason);
+            return true;
+        }
+
+        if (admission.ReasonToRefuse(deployment) is { } refusal)
+        {
+            await CloseAsync(db, deployment, DeploymentState.Errored, GitHubDeploymentState.Error, refusal, cancellationToken);
+            return true;
+        }
+
+        // Checked again whenever a waiting deployment comes up: the environment may have been locked meanwhile.
+        if (await locks.BlockedAsync(db, deployment, cancellationToken) is { } locked)
+        {
+            await CloseAsync(db, deployment, DeploymentState.Rejected, GitHubDeploymentState.Error, locked, cancellationToken);
+            return true;
+        }
+
+        var policy = policies.For(deployment.Repository, deployment.Environment);
+        var waiting = await db.Deployments
+            .Where(d => d.LockKey == deployment.LockKey && d.State == DeploymentState.Queued && d.WaitingSince != null && d.Id != deployment.Id)
+            .OrderBy(d => d.Id)
+            .ToListAsync(cancellationToken);
+        var busy = await db.Deployments.AnyAsync(d => d.LockKey == deployment.LockKey && d.State == DeploymentState.Running, cancellationToken);
+        if (!busy)
+        {
+            if (policy == ConcurrencyPolicy.Supersede && deployment.WaitingSince is not null && waiting.LastOrDefault(w => w.Id > deployment.Id) is { } newer)
+            {
+                // Two nodes each put one to wait at the same moment; only the newest may run.
+                await CloseAsync(db, deployment, DeploymentState.Rejected, GitHubDeploymentState.Error, StatusTexts.SupersededBy(newer.GitHubDeploymentId), cancellationToken);
+                return true;
+            }
+
+            return false;
+        }
+
+        if (deployment.WaitingSince is not null)
+        {
+            // Taken by another node since we looked: stays waiting; the next look skips it.
+            return true;
+        }
+
+        switch (policy)
+        {
+            case ConcurrencyPolicy.Queue when waiting.Count >= policies.MaxQueueLength:
+                await CloseAsync(db, deployment, DeploymentState.Rejected, GitHubDeploymentState.Error, StatusTexts.QueueFull(waiting.Count), cancellationToken);
+                break;
+            case ConcurrencyPolicy.Queue:
+                await WaitAsync(db, deployment, waiting.Count + 1, cancellationToken);
+                break;
+            case ConcurrencyPolicy.Supersede:
+                await WaitAsync(db, deployment, 1, cancellationToken);
+                foreach (var older in waiting.Where(w => w.Id < deployment.Id))
+                {
+                    await CloseAsync(db, older, DeploymentState.Rejected, GitHubDeploymentState.Error, StatusTexts.SupersededBy(deployment.GitHubDeploymentId), cancellationToken);
+                }
+
+                break;
+            default:
+                await CloseAsync(db, deployment, DeploymentState.Rejected, GitHubDeploymentState.Error, AlreadyDeploying, cancellationToken);
+                break;
+        }
+
+        return true;
+    }
+
+    /// <summary>Ends a deployment that never ran, with the status GitHub shows for it.</summary>
+    private async Task CloseAsync(HeavenDbContext db, DeploymentRecord deployment, DeploymentState state, GitHubDeploymentState gitHubState, string description, CancellationToken cancellationToken)
+    {
+        DeploymentTransitions.Move(deployment, state, Now);
+        // Bumped so a node that read the row before (to claim or supersede it) cannot write over this.
+        deployment.LeaseGeneration++;
+        deployment.StatusDescription = description;
+        await statuses.EnqueueAsync(db, deployment.Id, deployment.Repository, deployment.GitHubDeploymentId, new DeploymentStatusRequest(gitHubState, description, null, null, deployment.Environment), cancellationToken);
+        if (state == DeploymentState.Rejected)
+        {
+            Log.Rejected(logger, deployment.Id, description);
+        }
+    }
+
+    /// <summary>Puts a deployment to wait for its environment, telling GitHub it is queued.</summary>
+    private async Task WaitAsync(HeavenDbContext db, DeploymentRecord deployment, int ahead, CancellationToken cancellationToken)
+    {
+        deployment.WaitingSince = Now;
+        deployment.LeaseGeneration++;
+        deployment.StatusDescription = StatusTexts.Waiting(deployment.Environment, ahead);
+        await statuses.EnqueueAsync(db, deployment.Id, deployment.Repository, deployment.GitHubDeploymentId, new DeploymentStatusRequest(GitHubDeploymentState.Queued, deployment.StatusDescription, null, null, deployment.Environment), cancellationToken);
+        Log.Waiting(logger, deployment.Id, deployment.Environment, ahead);
     }
 
     /// <summary>Extends the lease; false when it is no longer ours (reaped, or claimed anew).</summary>
@@ -218,31 +323,6 @@ public sealed partial class DeploymentQueue(
         return reaped;
     }
 
-    private async Task RejectAsync(long deploymentId, string description, CancellationToken cancellationToken)
-    {
-        await using var db = await database.OpenAsync(cancellationToken);
-        var deployment = await db.Deployments.SingleAsync(d => d.Id == deploymentId, cancellationToken);
-        if (deployment.State != DeploymentState.Queued)
-        {
-            return;
-        }
-
-        DeploymentTransitions.Move(deployment, DeploymentState.Rejected, Now);
-        deployment.LeaseGeneration++;
-        deployment.StatusDescription = description;
-        await statuses.EnqueueAsync(db, deployment.Id, deployment.Repository, deployment.GitHubDeploymentId, new DeploymentStatusRequest(GitHubDeploymentState.Error, description, null, null, deployment.Environment), cancellationToken);
-        try
-        {
-            await db.SaveChangesAsync(cancellationToken);
-            statuses.Wake();
-            Log.Rejected(logger, deploymentId, description);
-        }
-        catch (DbUpdateConcurrencyException)
-        {
-            // Someone else decided its fate first.
-        }
-    }
-
     private async Task<bool> WriteFencedAsync(
         ClaimedDeployment claim,
         DeploymentState? state,
@@ -289,19 +369,30 @@ public sealed partial class DeploymentQueue(
         return true;
     }
 
-    private async Task<long?> NextQueuedIdAsync(HeavenDbContext db, CancellationToken cancellationToken)
+    /// <summary>
+    /// The oldest queued deployment not yet looked at, or waiting for an environment that is free now.
+    /// Waiting ones behind a running deploy are skipped, so they keep their place without blocking others.
+    /// </summary>
+    private async Task<long?> NextCandidateIdAsync(HeavenDbContext db, CancellationToken cancellationToken)
     {
         if (database.Provider == DatabaseProvider.Postgres)
         {
             // Several nodes may look at once: each takes a different row, none waits for another.
             return await db.Database
-                .SqlQueryRaw<long>("SELECT id AS \"Value\" FROM deployments WHERE state = 'Queued' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED")
+                .SqlQueryRaw<long>("""
+                    SELECT d.id AS "Value" FROM deployments d
+                    WHERE d.state = 'Queued'
+                      AND (d.waiting_since IS NULL
+                           OR NOT EXISTS (SELECT 1 FROM deployments r WHERE r.lock_key = d.lock_key AND r.state = 'Running'))
+                    ORDER BY d.id LIMIT 1 FOR UPDATE OF d SKIP LOCKED
+                    """)
                 .Cast<long?>()
                 .FirstOrDefaultAsync(cancellationToken);
         }
 
         return await db.Deployments
-            .Where(d => d.State == DeploymentState.Queued)
+            .Where(d => d.State == DeploymentState.Queued
+                && (d.WaitingSince == null || !db.Deployments.Any(r => r.LockKey == d.LockKey && r.State == DeploymentState.Running)))
             .OrderBy(d => d.Id)
             .Select(d => (long?)d.Id)
             .FirstOrDefaultAsync(cancellationToken);
@@ -314,6 +405,9 @@ public sealed partial class DeploymentQueue(
 
         [LoggerMessage(Level = LogLevel.Information, Message = "Deployment {DeploymentId} rejected: {Reason}")]
         public static partial void Rejected(ILogger logger, long deploymentId, string reason);
+
+        [LoggerMessage(Level = LogLevel.Information, Message = "Deployment {DeploymentId} waits for {Environment} ({Ahead} ahead)")]
+        public static partial void Waiting(ILogger logger, long deploymentId, string environment, int ahead);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "Deployment {DeploymentId} lost its worker (lease of {Owner} expired); reported as errored")]
         public static partial void Reaped(ILogger logger, long deploymentId, string owner);

@@ -59,6 +59,13 @@ public sealed class DeploymentRecord
 
     public DateTime? CancelRequestedAt { get; set; }
 
+    /// <summary>
+    /// When it started waiting for its environment (a <c>queued</c> status was posted), under the
+    /// queue and supersede policies; null while it has not waited. A waiting deployment is claimed
+    /// only once its environment is free.
+    /// </summary>
+    public DateTime? WaitingSince { get; set; }
+
     public DateTime? StartedAt { get; set; }
 
     public DateTime? FinishedAt { get; set; }

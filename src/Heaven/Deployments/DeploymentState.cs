@@ -10,7 +10,7 @@ public enum DeploymentState
     Errored,
     Cancelled,
 
-    /// <summary>Not run: the environment is locked or a deploy is already running there.</summary>
+    /// <summary>Not run: the environment is locked, a deploy is already running there (reject policy, full queue), or a newer deployment superseded it; also a lock task refused because someone else holds the lock.</summary>
     Rejected,
 
     /// <summary>Not ours: the deployment asks for a provider Heaven does not handle.</summary>

@@ -8,9 +8,10 @@ public static class DeploymentTransitions
 {
     private static readonly Dictionary<DeploymentState, DeploymentState[]> Allowed = new()
     {
-        // A queued deployment is claimed, turned away (lock, concurrency), left to another system,
-        // refused by its repository's settings (Errored), or cancelled before it started.
-        [DeploymentState.Queued] = [DeploymentState.Running, DeploymentState.Rejected, DeploymentState.Ignored, DeploymentState.Errored, DeploymentState.Cancelled],
+        // A queued deployment is claimed, turned away (lock, concurrency, superseded), left to another
+        // system, refused by its repository's settings (Errored), or cancelled before it started. A
+        // lock or unlock task succeeds without ever running: it only changes the lock table.
+        [DeploymentState.Queued] = [DeploymentState.Running, DeploymentState.Rejected, DeploymentState.Ignored, DeploymentState.Errored, DeploymentState.Cancelled, DeploymentState.Succeeded],
         // A running one ends exactly once. Errored also covers "worker lost" from the reaper.
         [DeploymentState.Running] = [DeploymentState.Succeeded, DeploymentState.Failed, DeploymentState.Errored, DeploymentState.Cancelled],
     };

@@ -1,4 +1,5 @@
 using Heaven.Configuration;
+using Heaven.Locks;
 using Heaven.Providers;
 using Heaven.Ssh;
 using Heaven.Storage;
@@ -14,6 +15,8 @@ public static class DeploymentsRegistration
     {
         services.AddSingleton(sp => NodeIdentity.Load(sp.GetRequiredService<DataDirectory>()));
         services.AddSingleton<DeploymentQueue>();
+        services.AddSingleton<ConcurrencyPolicies>();
+        services.AddLocks();
         services.AddSingleton<DeployPipeline>();
         services.AddSingleton<DeploymentRunner>();
         services.AddSingleton<ServerKeyStore>();

@@ -13,6 +13,16 @@ public static class StatusTexts
 
     public static string TimedOut(TimeSpan timeout) => $"timed out after {Duration(timeout)}";
 
+    /// <summary>The <c>queued</c> status of a deployment waiting for its environment.</summary>
+    public static string Waiting(string environment, int ahead) =>
+        string.Create(CultureInfo.InvariantCulture, $"Waiting for {environment} ({ahead} ahead)");
+
+    public static string SupersededBy(long gitHubDeploymentId) =>
+        string.Create(CultureInfo.InvariantCulture, $"Superseded by deployment {gitHubDeploymentId}");
+
+    public static string QueueFull(int waiting) =>
+        string.Create(CultureInfo.InvariantCulture, $"Already deploying; the queue is full ({waiting} waiting).");
+
     public static string CancelledBy(string who) => $"Cancelled by {who}";
 
     public static string Duration(TimeSpan span) => span.TotalSeconds < 90

@@ -143,6 +143,7 @@ public static class HeavenApp
         Check<DplOptions>();
         Check<Providers.FabricOptions>();
         Check<Providers.RepositoryOptions>();
+        Check<Locks.LockOptions>();
         if (problems.Count > 0)
         {
             throw new StartupException("Heaven cannot start because of its settings:\n" + string.Join("\n", problems.Select(p => "  - " + p)));

@@ -27,6 +27,15 @@ public sealed class RepositorySettings
     /// <summary>Per environment (<c>Environments:&lt;env&gt;:Command</c>), overriding <see cref="Command"/>.</summary>
     public IReadOnlyDictionary<string, string> EnvironmentCommands { get; init; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>What a deployment to a busy environment does (<c>Concurrency</c>); null: the server's default.</summary>
+    public Heaven.Deployments.ConcurrencyPolicy? Concurrency { get; init; }
+
+    /// <summary>Per environment (<c>Environments:&lt;env&gt;:Concurrency</c>), overriding <see cref="Concurrency"/>.</summary>
+    public IReadOnlyDictionary<string, Heaven.Deployments.ConcurrencyPolicy> EnvironmentConcurrency { get; init; } = new Dictionary<string, Heaven.Deployments.ConcurrencyPolicy>(StringComparer.OrdinalIgnoreCase);
+
+    public Heaven.Deployments.ConcurrencyPolicy? ConcurrencyFor(string environment) =>
+        EnvironmentConcurrency.TryGetValue(environment, out var own) ? own : Concurrency;
+
     /// <summary>The command template for <paramref name="environment"/> and the setting it came from, or nulls.</summary>
     public (string? Template, string? Key) CommandFor(string environment) =>
         EnvironmentCommands.TryGetValue(environment, out var own)
@@ -42,13 +51,14 @@ public sealed class RepositorySettings
 /// Lists may be written as JSON arrays (<c>"Providers": ["fabric"]</c>), as indexed keys
 /// (<c>Repositories__octo/app__Providers__0=fabric</c>) or comma-separated (<c>Providers=fabric,shell</c>).
 /// An environment with settings of its own (<c>"Environments": { "production": { "Command": "..." } }</c>)
-/// is one of the allowed environments.
+/// is one of the allowed environments, unless its only setting is <c>Concurrency</c>: choosing how
+/// production queues should not forbid deploying to staging.
 /// </remarks>
 public sealed class RepositoryOptions
 {
     public const string Section = "Repositories";
 
-    private static readonly string[] KnownSettings = ["Provider", "Providers", "Environments", "Command"];
+    private static readonly string[] KnownSettings = ["Provider", "Providers", "Environments", "Command", "Concurrency"];
 
     private readonly Dictionary<string, RepositorySettings> byName = new(StringComparer.OrdinalIgnoreCase);
     private readonly List<string> problems = [];
@@ -100,14 +110,27 @@ public sealed class RepositoryOptions
 
         var environments = new List<string>();
         var commands = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        var concurrency = new Dictionary<string, Heaven.Deployments.ConcurrencyPolicy>(StringComparer.OrdinalIgnoreCase);
         var environmentsSection = section.GetSection("Environments");
         environments.AddRange(List(environmentsSection));
         foreach (var environment in environmentsSection.GetChildren().Where(c => !IsIndex(c.Key)))
         {
-            environments.Add(environment.Key);
-            foreach (var setting in environment.GetChildren())
+            var settings = environment.GetChildren().ToList();
+            if (!settings.All(c => string.Equals(c.Key, "Concurrency", StringComparison.OrdinalIgnoreCase)) || settings.Count == 0)
             {
-                if (string.Equals(setting.Key, "Command", StringComparison.OrdinalIgnoreCase))
+                environments.Add(environment.Key);
+            }
+
+            foreach (var setting in settings)
+            {
+                if (string.Equals(setting.Key, "Concurrency", StringComparison.OrdinalIgnoreCase))
+                {
+                    if (Policy(setting.Value, $"{prefix}:Environments:{environment.Key}:Concurrency") is { } policy)
+                    {
+                        concurrency[environment.Key] = policy;
+                    }
+                }
+                else if (string.Equals(setting.Key, "Command", StringComparison.OrdinalIgnoreCase))
                 {
                     // Empty: the environment is allowed and uses the repository's Command.
                     if (!string.IsNullOrWhiteSpace(setting.Value))
@@ -117,7 +140,7 @@ public sealed class RepositoryOptions
                 }
                 else
                 {
-                    problems.Add($"{prefix}:Environments:{environment.Key}:{setting.Key} is not an environment setting (known: Command).");
+                    problems.Add($"{prefix}:Environments:{environment.Key}:{setting.Key} is not an environment setting (known: Command, Concurrency).");
                 }
             }
         }
@@ -130,7 +153,26 @@ public sealed class RepositoryOptions
             Environments = environments.Distinct(StringComparer.OrdinalIgnoreCase).ToList(),
             Command = section["Command"],
             EnvironmentCommands = commands,
+            Concurrency = Policy(section["Concurrency"], $"{prefix}:Concurrency"),
+            EnvironmentConcurrency = concurrency,
         };
+    }
+
+    /// <summary>A concurrency policy by name (any case); a wrong name is a load problem.</summary>
+    private Heaven.Deployments.ConcurrencyPolicy? Policy(string? value, string key)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return null;
+        }
+
+        if (Enum.TryParse<Heaven.Deployments.ConcurrencyPolicy>(value.Trim(), ignoreCase: true, out var policy) && Enum.IsDefined(policy) && !value.Trim().All(char.IsAsciiDigit))
+        {
+            return policy;
+        }
+
+        problems.Add($"{key} is '{value}'; use reject, queue or supersede.");
+        return null;
     }
 
     /// <summary>A list setting in any of its three spellings.</summary>

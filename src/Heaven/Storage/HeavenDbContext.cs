@@ -25,6 +25,8 @@ public abstract class HeavenDbContext(DbContextOptions options) : DbContext(opti
 
     public DbSet<ServerKey> ServerKeys => Set<ServerKey>();
 
+    public DbSet<Heaven.Locks.EnvironmentLock> EnvironmentLocks => Set<Heaven.Locks.EnvironmentLock>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.Entity<Delivery>(delivery =>
@@ -84,6 +86,19 @@ public abstract class HeavenDbContext(DbContextOptions options) : DbContext(opti
         {
             chunk.ToTable("deployment_log_chunks");
             chunk.HasIndex(c => new { c.DeploymentId, c.Sequence }).IsUnique();
+        });
+
+        modelBuilder.Entity<Heaven.Locks.EnvironmentLock>(environmentLock =>
+        {
+            environmentLock.ToTable("environment_locks");
+            environmentLock.Property(l => l.Repository).HasMaxLength(256);
+            environmentLock.Property(l => l.Environment).HasMaxLength(256);
+            environmentLock.Property(l => l.LockKey).HasMaxLength(1024);
+            // One lock per (repository, environment), also when two nodes lock at the same moment.
+            environmentLock.HasIndex(l => l.LockKey).IsUnique();
+            environmentLock.Property(l => l.App).HasMaxLength(256);
+            environmentLock.Property(l => l.LockedBy).HasMaxLength(256);
+            environmentLock.Property(l => l.Reason).HasMaxLength(512);
         });
 
         modelBuilder.Entity<ServerKey>(key =>

@@ -44,4 +44,41 @@ public sealed class PostgresDeployTests
         var ran = await database.ScalarAsync<long>("SELECT count(*) FROM deployments WHERE state = 'Succeeded'");
         ran.ShouldBe(12 + clashStories.Count(d => d != "Already deploying."));
     }
+
+    [Fact]
+    public async Task TwoNodes_QueueOneEnvironment_RunningEveryDeploymentOnce_NeverTwoAtOnce()
+    {
+        await using var database = await PostgresDatabase.CreateAsync();
+        await using var gitHub = await FakeGitHub.StartAsync();
+        using var repository = new TestRepository("octo/queue");
+        using var scratch = new TemporaryDirectory();
+        var sha = repository.CommitDeployScript($$"""
+            dir={{scratch.Path}}
+            mkdir "$dir/running" 2>/dev/null || { touch "$dir/overlap"; exit 3; }
+            echo "$HEAVEN_DEPLOYMENT_ID" >> "$dir/order"
+            if [ ! -e "$dir/first" ]; then touch "$dir/first"; sleep 3; else sleep 0.05; fi
+            rmdir "$dir/running"
+            """);
+        var settings = new Dictionary<string, string?>
+        {
+            ["Database:Provider"] = "Postgres",
+            ["Database:ConnectionString"] = database.ConnectionString,
+            ["Deployments:Concurrency"] = "queue",
+            ["Deployments:MaxQueueLength"] = "100",
+        };
+        await using var first = await DeployHarness.StartAsync(settings, gitHub: gitHub);
+        await using var second = await DeployHarness.StartAsync(settings, gitHub: gitHub);
+
+        var deployments = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => (i % 2 == 0 ? first : second).DeployAsync(repository, sha)));
+
+        var firstToRun = deployments.MinBy(d => d.HeavenId);
+        foreach (var (gitHubId, heavenId) in deployments)
+        {
+            (await first.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(120))).State.ShouldBe("success");
+            first.Story(repository, gitHubId).Select(s => s.Split(':')[0]).ShouldBe(heavenId == firstToRun.HeavenId ? ["in_progress", "success"] : ["queued", "in_progress", "success"]);
+        }
+
+        File.Exists(Path.Combine(scratch.Path, "overlap")).ShouldBeFalse("two deploys ran at once");
+        File.ReadAllLines(Path.Combine(scratch.Path, "order")).Length.ShouldBe(20);
+    }
 }

@@ -167,6 +167,10 @@ namespace Heaven.Storage.Migrations.Postgres
                         .HasColumnType("character varying(256)")
                         .HasColumnName("task");
 
+                    b.Property<DateTime?>("WaitingSince")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("waiting_since");
+
                     b.HasKey("Id")
                         .HasName("pk_deployments");
 
@@ -282,6 +286,71 @@ namespace Heaven.Storage.Migrations.Postgres
                         .HasName("pk_webhook_hooks");
 
                     b.ToTable("webhook_hooks", (string)null);
+                });
+
+            modelBuilder.Entity("Heaven.Locks.EnvironmentLock", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("App")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("app");
+
+                    b.Property<string>("Environment")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("environment");
+
+                    b.Property<DateTime?>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("expires_at");
+
+                    b.Property<long?>("GitHubDeploymentId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("git_hub_deployment_id");
+
+                    b.Property<string>("LockKey")
+                        .IsRequired()
+                        .HasMaxLength(1024)
+                        .HasColumnType("character varying(1024)")
+                        .HasColumnName("lock_key");
+
+                    b.Property<DateTime>("LockedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("locked_at");
+
+                    b.Property<string>("LockedBy")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("locked_by");
+
+                    b.Property<string>("Reason")
+                        .HasMaxLength(512)
+                        .HasColumnType("character varying(512)")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("Repository")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("repository");
+
+                    b.HasKey("Id")
+                        .HasName("pk_environment_locks");
+
+                    b.HasIndex("LockKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_environment_locks_lock_key");
+
+                    b.ToTable("environment_locks", (string)null);
                 });
 
             modelBuilder.Entity("Heaven.Output.DeploymentLogChunk", b =>

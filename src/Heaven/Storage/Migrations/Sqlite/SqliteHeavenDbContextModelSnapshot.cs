@@ -160,6 +160,10 @@ namespace Heaven.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("task");
 
+                    b.Property<DateTime?>("WaitingSince")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("waiting_since");
+
                     b.HasKey("Id")
                         .HasName("pk_deployments");
 
@@ -273,6 +277,69 @@ namespace Heaven.Storage.Migrations.Sqlite
                         .HasName("pk_webhook_hooks");
 
                     b.ToTable("webhook_hooks", (string)null);
+                });
+
+            modelBuilder.Entity("Heaven.Locks.EnvironmentLock", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<string>("App")
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("app");
+
+                    b.Property<string>("Environment")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("environment");
+
+                    b.Property<DateTime?>("ExpiresAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("expires_at");
+
+                    b.Property<long?>("GitHubDeploymentId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("git_hub_deployment_id");
+
+                    b.Property<string>("LockKey")
+                        .IsRequired()
+                        .HasMaxLength(1024)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("lock_key");
+
+                    b.Property<DateTime>("LockedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("locked_at");
+
+                    b.Property<string>("LockedBy")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("locked_by");
+
+                    b.Property<string>("Reason")
+                        .HasMaxLength(512)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("Repository")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("repository");
+
+                    b.HasKey("Id")
+                        .HasName("pk_environment_locks");
+
+                    b.HasIndex("LockKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_environment_locks_lock_key");
+
+                    b.ToTable("environment_locks", (string)null);
                 });
 
             modelBuilder.Entity("Heaven.Output.DeploymentLogChunk", b =>

@@ -1,0 +1,61 @@
+using System.Globalization;
+using Heaven.Hosting;
+using Heaven.Locks;
+
+namespace Heaven.Cli;
+
+/// <summary><c>heaven locks</c>: every environment lock, who holds it, why, and until when.</summary>
+internal static class LocksCommand
+{
+    public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellationToken)
+    {
+        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. HeavenCli.QuietLogging, .. args]));
+        await HeavenApp.PrepareAsync(app, cancellationToken);
+        var locks = await app.Services.GetRequiredService<EnvironmentLocks>().ListAsync(cancellationToken);
+        if (locks.Count == 0)
+        {
+            output.WriteLine("No environment is locked.");
+            return 0;
+        }
+
+        var now = app.Services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
+        foreach (var held in locks)
+        {
+            var until = held.ExpiresAt switch
+            {
+                null => "until unlocked",
+                { } expires when expires <= now => string.Create(CultureInfo.InvariantCulture, $"expired {expires:yyyy-MM-dd HH:mm}Z (blocks nothing)"),
+                { } expires => string.Create(CultureInfo.InvariantCulture, $"until {expires:yyyy-MM-dd HH:mm}Z"),
+            };
+            var reason = string.IsNullOrWhiteSpace(held.Reason) ? "" : $": {held.Reason}";
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{held.Repository} {held.Environment}  locked by {held.LockedBy} at {held.LockedAt:yyyy-MM-dd HH:mm}Z, {until}{reason}"));
+        }
+
+        return 0;
+    }
+}
+
+/// <summary><c>heaven unlock &lt;owner/repo&gt; &lt;environment&gt;</c>: removes a lock without a deployment.</summary>
+internal static class UnlockCommand
+{
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        if (args.Length < 2 || args[0].StartsWith('-') || args[1].StartsWith('-') || !args[0].Contains('/', StringComparison.Ordinal))
+        {
+            error.WriteLine("Usage: heaven unlock <owner/repo> <environment>");
+            return 2;
+        }
+
+        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. HeavenCli.QuietLogging, .. args[2..]]));
+        await HeavenApp.PrepareAsync(app, cancellationToken);
+        var removed = await app.Services.GetRequiredService<EnvironmentLocks>().UnlockAsync(args[0], args[1], Environment.UserName, cancellationToken);
+        if (removed is null)
+        {
+            error.WriteLine($"{args[0]} is not locked on {args[1]}.");
+            return 1;
+        }
+
+        output.WriteLine($"{removed.Repository} unlocked on {removed.Environment} (it was locked by {removed.LockedBy}).");
+        return 0;
+    }
+}

@@ -1,0 +1,176 @@
+using System.Text.Json.Nodes;
+using Heaven.Deployments;
+using Heaven.Providers;
+using Heaven.Storage;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Heaven.Locks;
+
+/// <summary>What a <c>&lt;prefix&gt;:lock</c> or <c>&lt;prefix&gt;:unlock</c> deployment asks for.</summary>
+public enum LockTask
+{
+    Lock,
+    Unlock,
+}
+
+/// <summary>How a lock task ended: success (the lock changed) or not, and the words for GitHub.</summary>
+public sealed record LockTaskOutcome(bool Succeeded, string Description);
+
+/// <summary>
+/// The environment locks: taken and removed by lock tasks, consulted before a deployment takes its
+/// environment, listed and removed by operators. Changes made while claiming use the claim's own
+/// database context, so the lock and the deployment's outcome are committed together.
+/// </summary>
+public sealed partial class EnvironmentLocks(
+    IHeavenDatabase database,
+    TimeProvider time,
+    IOptions<LockOptions> options,
+    IOptions<DeploymentOptions> deployments,
+    ILogger<EnvironmentLocks> logger)
+{
+    public const string UnknownUser = "Unknown";
+
+    private DateTime Now => time.GetUtcNow().UtcDateTime;
+
+    /// <summary>Lock or unlock when the deployment's task is <c>&lt;prefix&gt;:lock</c> / <c>&lt;prefix&gt;:unlock</c>; else null.</summary>
+    public LockTask? TaskOf(DeploymentRecord deployment)
+    {
+        ArgumentNullException.ThrowIfNull(deployment);
+        var prefix = deployments.Value.TaskPrefix;
+        return deployment.Task switch
+        {
+            _ when string.Equals(deployment.Task, $"{prefix}:lock", StringComparison.Ordinal) => LockTask.Lock,
+            _ when string.Equals(deployment.Task, $"{prefix}:unlock", StringComparison.Ordinal) => LockTask.Unlock,
+            _ => null,
+        };
+    }
+
+    /// <summary>
+    /// The person behind a deployment: hubot-deploy creates deployments with a bot's token and names
+    /// the chat user in <c>payload.notify</c>, so that wins over the creator's login.
+    /// </summary>
+    public static string UserOf(DeploymentRecord deployment)
+    {
+        ArgumentNullException.ThrowIfNull(deployment);
+        var notify = ProviderRegistry.PayloadOf(deployment.PayloadJson)["notify"] as JsonObject;
+        return Text(notify?["user_name"]) ?? Text(notify?["user"]) ?? NullIfBlank(deployment.CreatorLogin) ?? UnknownUser;
+    }
+
+    /// <summary><c>payload.reason</c> when given, else the deployment's description.</summary>
+    public static string? ReasonOf(DeploymentRecord deployment)
+    {
+        ArgumentNullException.ThrowIfNull(deployment);
+        return Text(ProviderRegistry.PayloadOf(deployment.PayloadJson)["reason"]) ?? NullIfBlank(deployment.Description);
+    }
+
+    /// <summary>
+    /// Takes or removes the lock in <paramref name="db"/> (not saved: the caller commits it with the
+    /// deployment's outcome). Locking an environment someone else holds fails and leaves their lock;
+    /// locking it again yourself renews it with the new reason.
+    /// </summary>
+    public async Task<LockTaskOutcome> ApplyAsync(HeavenDbContext db, DeploymentRecord deployment, LockTask task, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        ArgumentNullException.ThrowIfNull(deployment);
+        var user = UserOf(deployment);
+        var key = EnvironmentLock.KeyOf(deployment.Repository, deployment.Environment);
+        var now = Now;
+        var existing = await db.EnvironmentLocks.SingleOrDefaultAsync(l => l.LockKey == key, cancellationToken);
+        if (task == LockTask.Unlock)
+        {
+            // Anyone may unlock, as in the original: a lock is a note to colleagues, not a permission.
+            if (existing is not null)
+            {
+                db.EnvironmentLocks.Remove(existing);
+            }
+
+            Log.Unlocked(logger, deployment.Repository, deployment.Environment, user);
+            return new LockTaskOutcome(true, LockTexts.Unlocked(deployment.Repository, deployment.Environment, user));
+        }
+
+        if (existing is not null && existing.IsActive(now) && !string.Equals(existing.LockedBy, user, StringComparison.OrdinalIgnoreCase))
+        {
+            return new LockTaskOutcome(false, LockTexts.AlreadyLocked(deployment.Repository, deployment.Environment, existing.LockedBy, existing.Reason));
+        }
+
+        var held = existing ?? db.EnvironmentLocks.Add(new EnvironmentLock
+        {
+            Repository = deployment.Repository,
+            Environment = deployment.Environment,
+            LockKey = key,
+            LockedBy = user,
+        }).Entity;
+        held.Repository = deployment.Repository;
+        held.Environment = deployment.Environment;
+        held.App = deployment.App;
+        held.LockedBy = user;
+        held.Reason = ReasonOf(deployment) is { Length: > 512 } reason ? reason[..512] : ReasonOf(deployment);
+        held.LockedAt = now;
+        held.ExpiresAt = options.Value.DefaultTtl is { } ttl ? now + ttl : null;
+        held.GitHubDeploymentId = deployment.GitHubDeploymentId;
+        Log.Locked(logger, deployment.Repository, deployment.Environment, user, held.ExpiresAt?.ToString("O") ?? "never");
+        return new LockTaskOutcome(true, LockTexts.Locked(deployment.Repository, deployment.Environment, user));
+    }
+
+    /// <summary>
+    /// Why the deployment may not take its environment (the error status's words), or null. Expired
+    /// locks block nothing; the holder passes only when <c>Locks:OwnerMayDeploy</c> is on.
+    /// </summary>
+    public async Task<string?> BlockedAsync(HeavenDbContext db, DeploymentRecord deployment, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(db);
+        ArgumentNullException.ThrowIfNull(deployment);
+        var key = EnvironmentLock.KeyOf(deployment.Repository, deployment.Environment);
+        var held = await db.EnvironmentLocks.AsNoTracking().SingleOrDefaultAsync(l => l.LockKey == key, cancellationToken);
+        if (held is null || !held.IsActive(Now))
+        {
+            return null;
+        }
+
+        if (options.Value.OwnerMayDeploy && string.Equals(held.LockedBy, UserOf(deployment), StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        return LockTexts.IsLocked(deployment.Repository, held.Environment, held.LockedBy, held.Reason);
+    }
+
+    /// <summary>Every lock, expired ones included (they say so), by repository and environment.</summary>
+    public async Task<IReadOnlyList<EnvironmentLock>> ListAsync(CancellationToken cancellationToken)
+    {
+        await using var db = await database.OpenAsync(cancellationToken);
+        return await db.EnvironmentLocks.AsNoTracking().OrderBy(l => l.LockKey).ToListAsync(cancellationToken);
+    }
+
+    /// <summary>Removes the lock of (repository, environment); the lock removed, or null when there was none.</summary>
+    public async Task<EnvironmentLock?> UnlockAsync(string repository, string environment, string by, CancellationToken cancellationToken)
+    {
+        await using var db = await database.OpenAsync(cancellationToken);
+        var key = EnvironmentLock.KeyOf(repository, environment);
+        var held = await db.EnvironmentLocks.SingleOrDefaultAsync(l => l.LockKey == key, cancellationToken);
+        if (held is null)
+        {
+            return null;
+        }
+
+        db.EnvironmentLocks.Remove(held);
+        await db.SaveChangesAsync(cancellationToken);
+        Log.Unlocked(logger, held.Repository, held.Environment, by);
+        return held;
+    }
+
+    private static string? Text(JsonNode? node) =>
+        node is JsonValue value && value.TryGetValue<string>(out var text) ? NullIfBlank(text) : null;
+
+    private static string? NullIfBlank(string? text) => string.IsNullOrWhiteSpace(text) ? null : text.Trim();
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Information, Message = "{Repository} locked on {Environment} by {User} (expires {Expires})")]
+        public static partial void Locked(ILogger logger, string repository, string environment, string user, string expires);
+
+        [LoggerMessage(Level = LogLevel.Information, Message = "{Repository} unlocked on {Environment} by {User}")]
+        public static partial void Unlocked(ILogger logger, string repository, string environment, string user);
+    }
+}

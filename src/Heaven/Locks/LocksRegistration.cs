@@ -1,0 +1,13 @@
+using Heaven.Configuration;
+
+namespace Heaven.Locks;
+
+public static class LocksRegistration
+{
+    public static IServiceCollection AddLocks(this IServiceCollection services)
+    {
+        services.AddValidatedOptions<LockOptions>(LockOptions.Section);
+        services.AddSingleton<EnvironmentLocks>();
+        return services;
+    }
+}
