@@ -164,6 +164,24 @@ internal static class Machine
         }
     }
 
+    /// <summary>CPU ticks of the machine (busy, all) and of this process's tree: itself plus its waited-for children, the servers among them.</summary>
+    public static (long Busy, long Total, long Own) Snapshot()
+    {
+        var (busy, total) = CpuTicks();
+        var stat = File.ReadAllText("/proc/self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        // utime, stime, cutime, cstime: the 14th to 17th fields.
+        var own = Enumerable.Range(11, 4).Sum(i => long.Parse(fields[i], CultureInfo.InvariantCulture));
+        return (busy, total, own);
+    }
+
+    /// <summary>The share of all CPUs used by processes outside this benchmark between two snapshots.</summary>
+    public static double OthersShare((long Busy, long Total, long Own) before, (long Busy, long Total, long Own) after)
+    {
+        var total = after.Total - before.Total;
+        return total <= 0 ? 0 : Math.Max(0, (double)(after.Busy - before.Busy - (after.Own - before.Own)) / total);
+    }
+
     private static (long Busy, long Total) CpuTicks()
     {
         // cpu  user nice system idle iowait irq softirq steal ...
