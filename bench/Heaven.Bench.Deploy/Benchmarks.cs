@@ -216,7 +216,8 @@ internal static class Benchmarks
             var warm = rates.Count > 1 ? Stats.Median(rates.Skip(1).ToList()) : double.NaN;
             var generatorRate = BenchRepository.FloodBytes / generator.Took.TotalSeconds;
             var stored = await StoredLogAsync(server.DatabasePath);
-            var gist = settings.GitHub.Gists.Values.SingleOrDefault(g => g.Description is { } d && d.StartsWith($"Heaven deployment {stored.DeploymentId} ", StringComparison.Ordinal));
+            // Heaven's deployment ids start again in each fresh server; the gist id it recorded is unique.
+            var gist = stored.GistId is { } gistId ? settings.GitHub.Gists.GetValueOrDefault(gistId) : null;
             var gistBytes = gist?.Files.Values.Sum(f => (long)Encoding.UTF8.GetByteCount(f)) ?? 0;
             var gistUpdates = gist is null ? 0 : settings.GitHub.RequestsTo("gist-update").Count(r => r.Path.EndsWith(gist.Id, StringComparison.Ordinal));
             const double target = 50 * 1024 * 1024;
@@ -281,20 +282,21 @@ internal static class Benchmarks
         return samples.Where((_, i) => i % step == 0);
     }
 
-    private static async Task<(long DeploymentId, int Chunks, long Bytes, long Lines)> StoredLogAsync(string databasePath)
+    private static async Task<(long DeploymentId, int Chunks, long Bytes, long Lines, string? GistId)> StoredLogAsync(string databasePath)
     {
         await using var connection = new SqliteConnection($"Data Source={databasePath};Mode=ReadOnly");
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
         command.CommandText = """
-            SELECT deployment_id, count(*), sum(length(CAST(content AS BLOB))), sum(line_count)
+            SELECT deployment_id, count(*), sum(length(CAST(content AS BLOB))), sum(line_count),
+                   (SELECT gist_id FROM deployments d WHERE d.id = deployment_id)
             FROM deployment_log_chunks
             WHERE deployment_id = (SELECT max(deployment_id) FROM deployment_log_chunks)
             GROUP BY deployment_id
             """;
         await using var reader = await command.ExecuteReaderAsync();
         await reader.ReadAsync();
-        return (reader.GetInt64(0), reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3));
+        return (reader.GetInt64(0), reader.GetInt32(1), reader.GetInt64(2), reader.GetInt64(3), reader.IsDBNull(4) ? null : reader.GetString(4));
     }
 
     private static void SaveLog(BenchSettings settings, HeavenServer server, string name)
