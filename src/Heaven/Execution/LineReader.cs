@@ -16,8 +16,8 @@ internal static class LineReader
     {
         var splitter = new LineSplitter(maxLineLength);
         var buffer = new byte[BufferSize];
+        // The lines completed since the last hand-over to the pump, which takes them as one batch.
         var lines = new List<string>();
-        var written = 0;
         try
         {
             int read;
@@ -38,24 +38,26 @@ internal static class LineReader
             // Abandoned: a process nobody could stop still holds the pipe. Keep what was already read,
             // including a last line without newline, without waiting for the sink.
             splitter.Finish(lines);
-            foreach (var line in lines.Skip(written))
+            if (lines.Count > 0)
             {
-                pump.TryWriteChildLine(stream, line);
+                pump.TryWriteChildLines(stream, [.. lines]);
             }
         }
 
         async Task<bool> WriteAsync()
         {
-            for (written = 0; written < lines.Count; written++)
+            if (lines.Count == 0)
             {
-                if (!await pump.WriteChildLineAsync(stream, lines[written], cancellationToken))
-                {
-                    return false;
-                }
+                return true;
+            }
+
+            // Cleared only once queued: a wait cancelled here leaves the batch to the abandon path above.
+            if (!await pump.WriteChildLinesAsync(stream, [.. lines], cancellationToken))
+            {
+                return false;
             }
 
             lines.Clear();
-            written = 0;
             return true;
         }
     }

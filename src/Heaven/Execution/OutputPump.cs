@@ -6,20 +6,23 @@ namespace Heaven.Execution;
 /// <summary>
 /// The one loop that hands lines to the output sink. Both stream readers and the runner's own notes
 /// queue here, so the sink is never called concurrently and each stream's lines keep their order.
-/// A reader waits when too many of its lines are queued (a slow sink slows the child through its
-/// pipe, it does not fill memory); the runner's notes never wait, so a stuck sink cannot delay
-/// stopping a deploy. Sink writes are not tied to the caller's cancellation: what a script prints
-/// while it cleans up after SIGINT belongs in the log.
+/// A reader queues the lines of one pipe read together (a flood of short lines costs one hand-over
+/// per read, not one per line) and waits when too many of its batches are queued (a slow sink slows
+/// the child through its pipe, it does not fill memory); the runner's notes never wait, so a stuck
+/// sink cannot delay stopping a deploy. Sink writes are not tied to the caller's cancellation: what
+/// a script prints while it cleans up after SIGINT belongs in the log.
 /// </summary>
 internal sealed class OutputPump : IDisposable
 {
-    // Lines are at most MaxLineLength long, so this also bounds the memory a slow sink can cost (256 x 64 Ki chars).
-    private const int MaxQueuedChildLines = 256;
+    // A batch is what one read of the pipe completed: at most the reader's buffer of new text plus one
+    // line carried over from earlier reads (at most MaxLineLength), so this bounds the memory a slow
+    // sink can cost (64 x (16 Ki + 64 Ki) chars with the defaults; the lines one at a time allowed 256 x 64 Ki).
+    private const int MaxQueuedChildBatches = 64;
 
     private readonly IOutputSink sink;
     private readonly TimeProvider timeProvider;
-    private readonly Channel<QueuedLine> queue = Channel.CreateUnbounded<QueuedLine>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly SemaphoreSlim childCredit = new(MaxQueuedChildLines, MaxQueuedChildLines);
+    private readonly Channel<QueuedLines> queue = Channel.CreateUnbounded<QueuedLines>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly SemaphoreSlim childCredit = new(MaxQueuedChildBatches, MaxQueuedChildBatches);
     private readonly CancellationTokenSource abort = new();
     private readonly TaskCompletionSource failed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task consumer;
@@ -41,11 +44,14 @@ internal sealed class OutputPump : IDisposable
     /// <summary>Lines not handed to the sink (it failed, or did not take them in time).</summary>
     public int Dropped => Volatile.Read(ref dropped);
 
-    /// <summary>Queues a line of the child's output, waiting while too many are queued. False when the pump is closed.</summary>
-    public async ValueTask<bool> WriteChildLineAsync(OutputStream stream, string text, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queues lines of the child's output, in order, waiting while too many batches are queued. False
+    /// when the pump is closed. The pump keeps the array: the caller must not change it afterwards.
+    /// </summary>
+    public async ValueTask<bool> WriteChildLinesAsync(OutputStream stream, string[] lines, CancellationToken cancellationToken)
     {
         await childCredit.WaitAsync(cancellationToken);
-        if (queue.Writer.TryWrite(new QueuedLine(stream, text, FromChild: true)))
+        if (queue.Writer.TryWrite(new QueuedLines(stream, lines, FromChild: true)))
         {
             return true;
         }
@@ -54,11 +60,11 @@ internal sealed class OutputPump : IDisposable
         return false;
     }
 
-    /// <summary>Queues a line without waiting (a reader being abandoned keeps what it had already read).</summary>
-    public bool TryWriteChildLine(OutputStream stream, string text) => queue.Writer.TryWrite(new QueuedLine(stream, text, FromChild: false));
+    /// <summary>Queues lines without waiting (a reader being abandoned keeps what it had already read).</summary>
+    public bool TryWriteChildLines(OutputStream stream, string[] lines) => queue.Writer.TryWrite(new QueuedLines(stream, lines, FromChild: false));
 
     /// <summary>Queues one of Heaven's own lines ("Timed out after 300 s; sending SIGINT ..."); never waits.</summary>
-    public void WriteHeaven(string text) => queue.Writer.TryWrite(new QueuedLine(OutputStream.Heaven, text, FromChild: false));
+    public void WriteHeaven(string text) => queue.Writer.TryWrite(new QueuedLines(OutputStream.Heaven, [text], FromChild: false));
 
     /// <summary>No more lines: waits a bounded time for the sink to take what is queued, then drops the rest.</summary>
     public async Task CompleteAsync(TimeSpan flushTimeout)
@@ -83,36 +89,39 @@ internal sealed class OutputPump : IDisposable
 
     private async Task ConsumeAsync()
     {
-        await foreach (var line in queue.Reader.ReadAllAsync(CancellationToken.None))
+        await foreach (var batch in queue.Reader.ReadAllAsync(CancellationToken.None))
         {
-            if (Failure is null && !abort.IsCancellationRequested)
+            foreach (var text in batch.Lines)
             {
-                try
+                if (Failure is null && !abort.IsCancellationRequested)
                 {
-                    await sink.WriteLineAsync(line.Stream, line.Text, abort.Token);
+                    try
+                    {
+                        await sink.WriteLineAsync(batch.Stream, text, abort.Token);
+                    }
+                    catch (OperationCanceledException) when (abort.IsCancellationRequested)
+                    {
+                        Interlocked.Increment(ref dropped);
+                    }
+                    catch (Exception e)
+                    {
+                        Failure = e;
+                        Interlocked.Increment(ref dropped);
+                        failed.TrySetResult();
+                    }
                 }
-                catch (OperationCanceledException) when (abort.IsCancellationRequested)
+                else
                 {
                     Interlocked.Increment(ref dropped);
                 }
-                catch (Exception e)
-                {
-                    Failure = e;
-                    Interlocked.Increment(ref dropped);
-                    failed.TrySetResult();
-                }
-            }
-            else
-            {
-                Interlocked.Increment(ref dropped);
             }
 
-            if (line.FromChild)
+            if (batch.FromChild)
             {
                 childCredit.Release();
             }
         }
     }
 
-    private readonly record struct QueuedLine(OutputStream Stream, string Text, bool FromChild);
+    private readonly record struct QueuedLines(OutputStream Stream, string[] Lines, bool FromChild);
 }

@@ -16,10 +16,14 @@ internal sealed class DeploymentOutputFactory(DeploymentOutputs outputs, TimePro
         gist?.Start();
         if (gist is not null && waitForGist)
         {
-            var started = time.GetTimestamp();
-            while (gist.Gist is null && time.GetElapsedTime(started) < GistWait)
+            try
             {
-                await Task.Delay(TimeSpan.FromMilliseconds(25), time, cancellationToken);
+                // Woken the moment GitHub answers (or refuses), not at the next tick of a poll.
+                await gist.Settled.WaitAsync(GistWait, time, cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                // Created later, if at all: the first status goes without a log link.
             }
         }
 

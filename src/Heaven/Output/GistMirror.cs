@@ -57,6 +57,7 @@ public sealed partial class GistMirror : IDeploymentLogObserver, IAsyncDisposabl
     // Worker state.
     private readonly Channel<bool> wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private readonly TaskCompletionSource completing = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource settled = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource stopping = new();
     private readonly Dictionary<string, (int Length, int Hash)> sent = new(StringComparer.Ordinal);
     private Task? worker;
@@ -99,6 +100,12 @@ public sealed partial class GistMirror : IDeploymentLogObserver, IAsyncDisposabl
 
     /// <summary>The gist's page, once GitHub has created it.</summary>
     public string? HtmlUrl => Gist?.HtmlUrl;
+
+    /// <summary>
+    /// Completes as soon as the gist exists, or once none can come from this mirror (GitHub refused it,
+    /// or the mirror stopped). Never faults; a transient failure leaves it waiting for the retry.
+    /// </summary>
+    public Task Settled => settled.Task;
 
     /// <summary>How long <see cref="CompleteAsync"/> waits for the final update at most.</summary>
     internal TimeSpan CompletionTimeout { get; init; } = TimeSpan.FromSeconds(10);
@@ -245,6 +252,10 @@ public sealed partial class GistMirror : IDeploymentLogObserver, IAsyncDisposabl
         {
             Log.MirrorFailed(logger, DeploymentId, e);
         }
+        finally
+        {
+            settled.TrySetResult();
+        }
     }
 
     /// <summary>Creates or updates the gist; returns how long GitHub asked to wait, when it did.</summary>
@@ -273,6 +284,7 @@ public sealed partial class GistMirror : IDeploymentLogObserver, IAsyncDisposabl
             {
                 var created = await gitHub.CreateGistAsync(Description, files.ToDictionary(f => f.Name, f => f.Content, StringComparer.Ordinal), call.Token);
                 Volatile.Write(ref gist, created);
+                settled.TrySetResult();
                 Remember(files);
                 Log.Created(logger, DeploymentId, created.HtmlUrl);
                 return null;
@@ -339,6 +351,8 @@ public sealed partial class GistMirror : IDeploymentLogObserver, IAsyncDisposabl
             head.Clear();
             tail.Clear();
         }
+
+        settled.TrySetResult();
     }
 
     /// <summary>The gist's files for what was kept; bounded by the budget.</summary>

@@ -115,6 +115,23 @@ public sealed class ProcessRunnerTests
     }
 
     [Fact]
+    public async Task ASinkThatIsBehind_HoldsTheChildBackThroughItsPipe_AndNothingIsLost()
+    {
+        var gated = new GatedSink();
+
+        // 2 Mi lines, 15 MB: far more than the pipe, the readers and the pump's queue hold together.
+        var run = Runner().RunAsync(Bash("seq 2097152; echo finished >&2"), gated, CancellationToken.None);
+        await Task.Delay(1000);
+
+        run.IsCompleted.ShouldBeFalse();
+        gated.Open();
+        var result = await run.WaitAsync(TimeSpan.FromSeconds(30));
+        result.Succeeded.ShouldBeTrue();
+        gated.Stdout.ShouldBe(2097152);
+        gated.Stderr.ShouldBe(["finished"]);
+    }
+
+    [Fact]
     public async Task Program_IsFoundThroughTheDeploysPath()
     {
         using var directory = new TemporaryDirectory();
@@ -348,6 +365,45 @@ public sealed class ProcessRunnerTests
 
         error.Message.ShouldBe("log store down");
         (await probe.IsGoneAsync()).ShouldBeTrue();
+    }
+
+    /// <summary>Takes no line until opened; then counts stdout and keeps stderr.</summary>
+    private sealed class GatedSink : IOutputSink
+    {
+        private readonly TaskCompletionSource open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly List<string> stderr = [];
+        private int stdout;
+
+        public int Stdout => Volatile.Read(ref stdout);
+
+        public IReadOnlyList<string> Stderr
+        {
+            get
+            {
+                lock (stderr)
+                {
+                    return [.. stderr];
+                }
+            }
+        }
+
+        public void Open() => open.TrySetResult();
+
+        public async ValueTask WriteLineAsync(OutputStream stream, string line, CancellationToken cancellationToken)
+        {
+            await open.Task.WaitAsync(cancellationToken);
+            if (stream == OutputStream.Stdout)
+            {
+                Interlocked.Increment(ref stdout);
+            }
+            else
+            {
+                lock (stderr)
+                {
+                    stderr.Add(line);
+                }
+            }
+        }
     }
 
     private static ProcessRunner Runner() => new(ShortGraces, TimeProvider.System, NullLogger<ProcessRunner>.Instance);

@@ -284,6 +284,50 @@ public sealed class GistMirrorTests
     }
 
     [Fact]
+    public async Task Settled_CompletesTheMomentTheGistIsCreated()
+    {
+        var time = new FakeTimeProvider();
+        var gitHub = new RecordingGitHub();
+        await using var mirror = Mirror(gitHub, time);
+        mirror.Settled.IsCompleted.ShouldBeFalse();
+
+        mirror.Start();
+
+        // No time passes on the fake clock: the runner is woken by the answer, not by a poll.
+        await mirror.Settled.WaitAsync(TimeSpan.FromSeconds(10));
+        mirror.Gist.ShouldNotBeNull();
+    }
+
+    [Fact]
+    public async Task Settled_CompletesWhenGitHubRefusesTheGist_SoNothingWaitsForOne()
+    {
+        var gitHub = new RecordingGitHub { Fail = (_, _) => new GitHubRejectedException("Resource not accessible by integration", 403) };
+        await using var mirror = Mirror(gitHub);
+
+        mirror.Start();
+
+        await mirror.Settled.WaitAsync(TimeSpan.FromSeconds(10));
+        mirror.Gist.ShouldBeNull();
+    }
+
+    [Fact]
+    public async Task Settled_KeepsWaitingAfterATransientFailure_ForTheRetry()
+    {
+        var time = new FakeTimeProvider();
+        var gitHub = new RecordingGitHub { Fail = (call, _) => call == 1 ? new GitHubTransientException("GitHub answered 502", null) : null };
+        await using var mirror = Mirror(gitHub, time);
+        mirror.Start();
+        await Eventually.HoldsAsync(() => gitHub.Calls.Count == 1, "the first attempt");
+        await SettleAsync();
+
+        mirror.Settled.IsCompleted.ShouldBeFalse();
+        time.Advance(Interval);
+
+        await mirror.Settled.WaitAsync(TimeSpan.FromSeconds(10));
+        mirror.Gist.ShouldNotBeNull();
+    }
+
+    [Fact]
     public async Task AGitHubThatNeverAnswers_DelaysCompletionOnlyByTheBoundedTime()
     {
         var gitHub = new RecordingGitHub { Hold = new TaskCompletionSource().Task };
