@@ -220,6 +220,11 @@ internal sealed partial class ProcessRunner : IProcessRunner
 
         // "--" so that setsid takes nothing after it as its own option; the program is an absolute path.
         startInfo.ArgumentList.Add("--");
+        // .NET ignores SIGPIPE and a child inherits that: `yes | head` in a deploy script would print
+        // "Broken pipe" and fail. env (which execs, keeping the pid) gives the child the default back.
+        startInfo.ArgumentList.Add(options.EnvPath);
+        startInfo.ArgumentList.Add("--default-signal=PIPE");
+        startInfo.ArgumentList.Add("--");
         startInfo.ArgumentList.Add(program);
         foreach (var argument in spec.Arguments)
         {

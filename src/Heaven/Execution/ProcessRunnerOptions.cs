@@ -33,6 +33,9 @@ public sealed record ProcessRunnerOptions
     /// <summary>util-linux <c>setsid</c>, which puts the child in its own session and process group before it runs the program.</summary>
     public string SetsidPath { get; init; } = "/usr/bin/setsid";
 
+    /// <summary>GNU coreutils <c>env</c> (8.31 or newer), which restores the default SIGPIPE handling before it runs the program.</summary>
+    public string EnvPath { get; init; } = "/usr/bin/env";
+
     internal void Validate()
     {
         Positive(InterruptGrace, nameof(InterruptGrace));
@@ -48,6 +51,7 @@ public sealed record ProcessRunnerOptions
         }
 
         ArgumentException.ThrowIfNullOrWhiteSpace(SetsidPath);
+        ArgumentException.ThrowIfNullOrWhiteSpace(EnvPath);
     }
 
     private static void Positive(TimeSpan value, string name)

@@ -32,6 +32,19 @@ public sealed class ProcessRunnerTests
     }
 
     [Fact]
+    public async Task APipeClosedEarly_EndsTheWriterQuietly_AsInATerminal()
+    {
+        // `yes | head` must behave as in any shell: yes dies of SIGPIPE, silently, and the pipeline
+        // succeeds. A child that inherited .NET's ignored SIGPIPE would print "Broken pipe" and fail.
+        var result = await RunAsync("set -o pipefail; yes | head -n 2; echo \"status ${PIPESTATUS[0]}\"");
+
+        result.ExitCode.ShouldBe(0);
+        var text = string.Join("\n", sink.Lines.Select(l => l.Line));
+        text.ShouldNotContain("Broken pipe");
+        text.ShouldContain("status 141");
+    }
+
+    [Fact]
     public async Task ExitCode_IsPropagated()
     {
         var result = await RunAsync("echo failing; exit 3");
