@@ -49,13 +49,21 @@ public sealed class DeploymentRecoveryTests
         using var repository = new TestRepository();
         using var directory = new TemporaryDirectory();
         await using var gitHub = await FakeGitHub.StartAsync();
-        long heavenId;
+        string node;
         await using (var before = await DeployHarness.StartAsync(directory: directory, gitHub: gitHub))
         {
-            var node = before.Host.Services.GetRequiredService<NodeIdentity>().Id;
-            // As if this node crashed mid-deploy: its lease would still be valid for an hour.
-            heavenId = await InsertRunningAsync(before, repository, owner: node, leaseExpiresIn: TimeSpan.FromHours(1));
-            await before.Host.App.StopAsync();
+            node = before.Host.Services.GetRequiredService<NodeIdentity>().Id;
+        }
+
+        // Written while no Heaven runs, as a crash mid-deploy leaves it: Running, this node's lease,
+        // still valid for an hour.
+        var options = new DbContextOptionsBuilder<Heaven.Storage.SqliteHeavenDbContext>()
+            .UseSqlite($"Data Source={Path.Combine(directory.Path, "data", "heaven.db")};Pooling=False")
+            .Options;
+        long heavenId;
+        await using (var db = new Heaven.Storage.SqliteHeavenDbContext(options))
+        {
+            heavenId = await AddRunningAsync(db, repository, owner: node, leaseExpiresIn: TimeSpan.FromHours(1));
         }
 
         gitHub.Statuses.ShouldBeEmpty();
@@ -67,32 +75,34 @@ public sealed class DeploymentRecoveryTests
     }
 
     private static Task<long> InsertRunningAsync(DeployHarness harness, TestRepository repository, string owner, TimeSpan leaseExpiresIn) =>
-        harness.Host.QueryAsync(async db =>
+        harness.Host.QueryAsync(db => AddRunningAsync(db, repository, owner, leaseExpiresIn));
+
+    private static async Task<long> AddRunningAsync(Heaven.Storage.HeavenDbContext db, TestRepository repository, string owner, TimeSpan leaseExpiresIn)
+    {
+        var now = DateTime.UtcNow;
+        var deployment = new DeploymentRecord
         {
-            var now = DateTime.UtcNow;
-            var deployment = new DeploymentRecord
-            {
-                GitHubDeploymentId = 4242,
-                Repository = repository.FullName,
-                CloneUrl = repository.CloneUrl,
-                Ref = "master",
-                Sha = new string('a', 40),
-                Task = "deploy",
-                Environment = "production",
-                PayloadJson = """{"config":{"provider":"shell","deploy_script":"script/deploy"}}""",
-                DeliveryId = Guid.NewGuid().ToString(),
-                ReceivedAt = now,
-                StateChangedAt = now,
-                StartedAt = now,
-                App = "app",
-                LockKey = DeploymentLock.KeyOf(repository.FullName, "app", "production"),
-                State = DeploymentState.Running,
-                LeaseOwner = owner,
-                LeaseGeneration = 1,
-                LeaseExpiresAt = now + leaseExpiresIn,
-            };
-            db.Deployments.Add(deployment);
-            await db.SaveChangesAsync();
-            return deployment.Id;
-        });
+            GitHubDeploymentId = 4242,
+            Repository = repository.FullName,
+            CloneUrl = repository.CloneUrl,
+            Ref = "master",
+            Sha = new string('a', 40),
+            Task = "deploy",
+            Environment = "production",
+            PayloadJson = """{"config":{"provider":"shell","deploy_script":"script/deploy"}}""",
+            DeliveryId = Guid.NewGuid().ToString(),
+            ReceivedAt = now,
+            StateChangedAt = now,
+            StartedAt = now,
+            App = "app",
+            LockKey = DeploymentLock.KeyOf(repository.FullName, "app", "production"),
+            State = DeploymentState.Running,
+            LeaseOwner = owner,
+            LeaseGeneration = 1,
+            LeaseExpiresAt = now + leaseExpiresIn,
+        };
+        db.Deployments.Add(deployment);
+        await db.SaveChangesAsync();
+        return deployment.Id;
+    }
 }
