@@ -173,17 +173,19 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
     [Fact]
     public async Task AnEnvironmentStillUpdatingAtTheTimeout_FailsAsTimedOut_AndTheLogSaysHowToAbortIt()
     {
-        await using var impatient = await StartHarnessAsync(new Dictionary<string, string?> { ["Deployments:Timeout"] = "12" });
+        // Long enough for the AWS CLI's three start-ups (a second or more each on a busy machine) to
+        // reach the waiting, which is what times out here.
+        await using var impatient = await StartHarnessAsync(new Dictionary<string, string?> { ["Deployments:Timeout"] = "20" });
         beanstalk.Plan = new BeanstalkUpdatePlan { Forever = true };
         var sha = repository.Commit("app", new Dictionary<string, string> { ["Procfile"] = "web: slow" });
 
         var (gitHubId, heavenId) = await impatient.DeployAsync(repository, sha, config: Config());
         var final = await impatient.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(60));
 
-        (final.State, final.Description).ShouldBe(("failure", "timed out after 12s"));
+        (final.State, final.Description).ShouldBe(("failure", "timed out after 20s"));
         var log = await impatient.LogAsync(heavenId);
         log.ShouldContain("Environment production: Updating, health Grey");
-        log.ShouldContain("Timed out after 12s: stopped waiting for environment production; its update goes on in AWS (aws elasticbeanstalk abort-environment-update --environment-name=production stops it)");
+        log.ShouldContain("Timed out after 20s: stopped waiting for environment production; its update goes on in AWS (aws elasticbeanstalk abort-environment-update --environment-name=production stops it)");
     }
 
     [Theory]
