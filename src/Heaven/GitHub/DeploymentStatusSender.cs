@@ -33,41 +33,13 @@ internal sealed partial class DeploymentStatusSender(
     private readonly StatusDeliveryOptions options = deliveryOptions.Value;
     private bool reportedNoToken;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            var attempted = 0;
-            try
-            {
-                attempted = await DeliverDueAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                // The database may be briefly unavailable; the items stay pending and the next poll tries again.
-                Log.LoopFailed(logger, e);
-            }
-
-            if (attempted > 0)
-            {
-                // Sending one status may have made the next of the same deployment due.
-                continue;
-            }
-
-            try
-            {
-                await signal.WaitAsync(options.PollInterval, time, stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
+    // Items stay pending through a failed round; one sent status may make the next of its deployment due.
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        WorkItemLoop.RunAsync(
+            DeliverDueAsync,
+            cancellationToken => signal.WaitAsync(options.PollInterval, time, cancellationToken),
+            e => Log.LoopFailed(logger, e),
+            stoppingToken);
 
     /// <summary>Sends what is due; returns how many items it tried.</summary>
     private async Task<int> DeliverDueAsync(CancellationToken cancellationToken)

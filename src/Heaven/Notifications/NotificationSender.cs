@@ -28,41 +28,16 @@ internal sealed partial class NotificationSender(
 
     public static string Kind(INotifier notifier) => KindPrefix + notifier.Name;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    // Everything stays pending through a failed round; one delivered message may make the next of its
+    // notifier due.
+    protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         Log.Active(logger, string.Join(", ", byKind.Values.Where(n => n.IsConfigured).Select(n => n.Name).DefaultIfEmpty("none")));
-        while (!stoppingToken.IsCancellationRequested)
-        {
-            var worked = 0;
-            try
-            {
-                worked = await FanOutAsync(stoppingToken) + await DeliverDueAsync(stoppingToken);
-            }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                // The database may be briefly unavailable; everything stays pending for the next round.
-                Log.LoopFailed(logger, e);
-            }
-
-            if (worked > 0)
-            {
-                // A delivered message may have made the next one of the same notifier due.
-                continue;
-            }
-
-            try
-            {
-                await Task.Delay(options.Delivery.PollInterval, time, stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
+        return WorkItemLoop.RunAsync(
+            async cancellationToken => await FanOutAsync(cancellationToken) + await DeliverDueAsync(cancellationToken),
+            cancellationToken => Task.Delay(options.Delivery.PollInterval, time, cancellationToken),
+            e => Log.LoopFailed(logger, e),
+            stoppingToken);
     }
 
     /// <summary>Splits due events into one item per configured notifier; returns how many events it handled.</summary>
