@@ -19,7 +19,9 @@ public static class GitHubRegistration
 
         services.AddValidatedOptions<StatusDeliveryOptions>(StatusDeliveryOptions.Section);
         // TryAdd: an adapter registered earlier (another authentication, a test double) wins.
-        services.TryAddSingleton<IGitHub, OctokitGitHub>();
+        services.TryAddSingleton<OctokitGitHub>();
+        services.TryAddSingleton<IGitHub>(sp => sp.GetRequiredService<OctokitGitHub>());
+        services.TryAddSingleton<IGitHubRepositoryApi>(sp => sp.GetRequiredService<OctokitGitHub>());
         services.AddSingleton<StatusSenderSignal>();
         services.AddSingleton<IDeploymentStatusPoster, DeploymentStatusPoster>();
         services.AddSingleton<DeploymentStatusSender>();

@@ -53,3 +53,72 @@ public interface IGitHub
     /// </summary>
     Task<Uri> GetTarballLinkAsync(string repository, string reference, CancellationToken cancellationToken);
 }
+
+/// <summary>A commit as the compare API lists it. <see cref="Message"/> is the whole message.</summary>
+public sealed record GitHubCommitSummary(string Sha, string Message, string? AuthorLogin, string? AuthorName, string? HtmlUrl);
+
+/// <summary>
+/// The compare API's answer for <c>base...head</c>: <see cref="Status"/> is <c>ahead</c>, <c>behind</c>,
+/// <c>identical</c> or <c>diverged</c> (of head relative to base). <see cref="Commits"/> holds at most
+/// the first page GitHub returns (oldest first); <see cref="TotalCommits"/> counts them all.
+/// </summary>
+public sealed record GitHubComparison(string Status, int AheadBy, int BehindBy, int TotalCommits, string? HtmlUrl, IReadOnlyList<GitHubCommitSummary> Commits);
+
+/// <summary>A deployment as the API lists it. <see cref="PayloadJson"/> is always a JSON object's text.</summary>
+public sealed record GitHubDeployment(
+    long Id,
+    string Sha,
+    string Ref,
+    string Task,
+    string Environment,
+    string PayloadJson,
+    string? Creator,
+    string? Description,
+    DateTimeOffset CreatedAt);
+
+/// <summary>One status of a deployment, as the API lists it (state as GitHub spells it: <c>success</c>, …).</summary>
+public sealed record GitHubDeploymentStatusSummary(long Id, string State, string? Description, DateTimeOffset CreatedAt);
+
+/// <summary>One commit status context, the latest for its name (as the combined status lists it).</summary>
+public sealed record GitHubCommitStatus(string Context, string State, string? Description);
+
+/// <summary>The combined status of a ref: <c>success</c>, <c>pending</c> or <c>failure</c>, and its contexts.</summary>
+public sealed record GitHubCombinedStatus(string State, IReadOnlyList<GitHubCommitStatus> Statuses);
+
+/// <summary>A check run: status <c>queued</c>/<c>in_progress</c>/<c>completed</c>, conclusion once completed.</summary>
+public sealed record GitHubCheckRun(long Id, string Name, string Status, string? Conclusion, DateTimeOffset? StartedAt);
+
+/// <summary>What <see cref="IGitHub.CreateDeploymentAsync"/> asks GitHub for. <see cref="PayloadJson"/> is a JSON object's text.</summary>
+public sealed record NewDeploymentRequest(
+    string Ref,
+    string Task,
+    string Environment,
+    string PayloadJson,
+    string Description,
+    bool AutoMerge,
+    IReadOnlyList<string>? RequiredContexts);
+
+/// <summary>
+/// The repository reads auto-deploy and notifications need, and creating a deployment. Apart from
+/// <see cref="IGitHub"/> so the deploy engine's test doubles need not grow with it.
+/// </summary>
+public interface IGitHubRepositoryApi
+{
+    /// <summary><c>GET /repos/{repo}/compare/{base}...{head}</c>.</summary>
+    Task<GitHubComparison> CompareAsync(string repository, string @base, string head, CancellationToken cancellationToken);
+
+    /// <summary>Deployments, newest first, optionally of one environment and/or sha; at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<GitHubDeployment>> ListDeploymentsAsync(string repository, string? environment, string? sha, int limit, CancellationToken cancellationToken);
+
+    /// <summary>A deployment's statuses, newest first (the first page).</summary>
+    Task<IReadOnlyList<GitHubDeploymentStatusSummary>> ListDeploymentStatusesAsync(string repository, long deploymentId, CancellationToken cancellationToken);
+
+    /// <summary><c>GET /repos/{repo}/commits/{ref}/status</c>.</summary>
+    Task<GitHubCombinedStatus> GetCombinedStatusAsync(string repository, string @ref, CancellationToken cancellationToken);
+
+    /// <summary><c>GET /repos/{repo}/commits/{ref}/check-runs</c> (every page).</summary>
+    Task<IReadOnlyList<GitHubCheckRun>> ListCheckRunsAsync(string repository, string @ref, CancellationToken cancellationToken);
+
+    /// <summary><c>POST /repos/{repo}/deployments</c>. A 202 (GitHub merged the default branch first) counts as rejected.</summary>
+    Task<GitHubDeployment> CreateDeploymentAsync(string repository, NewDeploymentRequest request, CancellationToken cancellationToken);
+}

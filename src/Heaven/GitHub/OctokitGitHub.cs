@@ -13,7 +13,7 @@ namespace Heaven.GitHub;
 /// status outbox does the retrying. Messages never carry the token: it lives only in Octokit's
 /// credential store, which puts it into the Authorization header and nowhere else.
 /// </summary>
-public sealed class OctokitGitHub : IGitHub
+public sealed partial class OctokitGitHub : IGitHub, IGitHubRepositoryApi
 {
     /// <summary>GitHub's limit for a deployment status description.</summary>
     public const int MaxDescriptionLength = 140;
@@ -31,7 +31,7 @@ public sealed class OctokitGitHub : IGitHub
     private static readonly TimeSpan SecondaryRateLimitWait = TimeSpan.FromMinutes(1);
 
     private readonly GitHubClient client;
-    private readonly HttpClient redirects;
+    private readonly HttpClient rest;
     private readonly string? token;
     private readonly TimeSpan requestTimeout;
     private readonly TimeProvider time;
@@ -53,9 +53,10 @@ public sealed class OctokitGitHub : IGitHub
 
         client.SetRequestTimeout(requestTimeout);
 
-        // Octokit follows redirects itself and has no call that returns one: the tarball link is
-        // asked for with a client that stops at the 302. It lives as long as this singleton.
-        redirects = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+        // Calls whose exact JSON matters (nested payloads, which Octokit's models flatten to strings)
+        // and the tarball link (Octokit follows redirects and has no call that returns one) go
+        // through this client, which stops at a 302. It lives as long as this singleton.
+        rest = new HttpClient(new SocketsHttpHandler { AllowAutoRedirect = false, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
         {
             Timeout = requestTimeout,
         };
@@ -124,28 +125,18 @@ public sealed class OctokitGitHub : IGitHub
             $"Asking for the tarball of {repository} at {reference}",
             async () =>
             {
-                using var request = new HttpRequestMessage(HttpMethod.Get, url);
-                request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
-                request.Headers.Accept.ParseAdd(Accepts);
-                request.Headers.UserAgent.ParseAdd("Heaven");
-                using var response = await redirects.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-                var status = (int)response.StatusCode;
-                if (status is >= 300 and < 400 && response.Headers.Location is { } location)
+                var response = await SendRawAsync(HttpMethod.Get, url, null, cancellationToken);
+                if (response.Status is >= 300 and < 400 && response.Location is { } location)
                 {
                     return location.IsAbsoluteUri ? location : new Uri(url, location);
                 }
 
-                // Sorted into transient or rejected by the same rules as every other call.
-                var body = await response.Content.ReadAsStringAsync(cancellationToken);
-                var headers = response.Headers.Concat(response.Content.Headers)
-                    .GroupBy(h => h.Key, StringComparer.OrdinalIgnoreCase)
-                    .ToDictionary(g => g.Key, g => string.Join(",", g.SelectMany(h => h.Value)), StringComparer.OrdinalIgnoreCase);
-                if (response.IsSuccessStatusCode)
+                if (response.Status is >= 200 and < 300)
                 {
-                    throw new GitHubRejectedException($"Asking for the tarball of {repository} at {reference}: GitHub answered {status} without a link to follow.", status);
+                    throw new GitHubRejectedException($"Asking for the tarball of {repository} at {reference}: GitHub answered {response.Status} without a link to follow.", response.Status);
                 }
 
-                throw new ApiException(new PlainResponse(response.StatusCode, body, headers, response.Content.Headers.ContentType?.MediaType ?? "application/json"));
+                throw response.ToApiException();
             },
             cancellationToken);
     }

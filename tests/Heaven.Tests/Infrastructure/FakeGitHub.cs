@@ -44,6 +44,12 @@ public sealed record PostedStatus(
     DateTimeOffset At,
     string Body);
 
+/// <summary>A commit the compare API lists.</summary>
+public sealed record FakeCommit(string Sha, string Message, string? Login = null, string? AuthorName = null);
+
+/// <summary>A check run on a commit: status queued/in_progress/completed, conclusion once completed.</summary>
+public sealed record FakeCheckRun(string Name, string Status = "completed", string? Conclusion = "success");
+
 public sealed class FakeGist
 {
     public required string Id { get; init; }
@@ -69,7 +75,7 @@ public sealed class FakeGist
 /// <remarks>
 /// Route names for fault injection: <c>statuses</c>, <c>statuses-list</c>, <c>deployments</c>,
 /// <c>deployments-list</c>, <c>gists</c>, <c>gist-update</c>, <c>gist</c>, <c>meta</c>,
-/// <c>compare</c>, <c>commit-status</c>, <c>repository</c>, <c>tarball</c>, <c>tarball-download</c>,
+/// <c>compare</c>, <c>commit-status</c>, <c>check-runs</c>, <c>repository</c>, <c>tarball</c>, <c>tarball-download</c>,
 /// and <c>*</c> for every route.
 /// </remarks>
 public sealed class FakeGitHub : IAsyncDisposable
@@ -88,6 +94,7 @@ public sealed class FakeGitHub : IAsyncDisposable
         ("GET", new Regex("^/meta$"), "meta"),
         ("GET", new Regex("^/repos/([^/]+)/([^/]+)/compare/(.+)$"), "compare"),
         ("GET", new Regex("^/repos/([^/]+)/([^/]+)/commits/(.+)/status$"), "commit-status"),
+        ("GET", new Regex("^/repos/([^/]+)/([^/]+)/commits/(.+)/check-runs$"), "check-runs"),
         ("GET", new Regex("^/repos/([^/]+)/([^/]+)/tarball/(.+)$"), "tarball"),
         ("GET", new Regex("^/_codeload/([^/]+)/([^/]+)/tar.gz/(.+)$"), "tarball-download"),
         ("GET", new Regex("^/repos/([^/]+)/([^/]+)$"), "repository"),
@@ -102,7 +109,8 @@ public sealed class FakeGitHub : IAsyncDisposable
     private readonly List<JsonObject> deployments = [];
     private readonly List<Fault> faults = [];
     private readonly Dictionary<string, TimeSpan> delays = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (string Status, int AheadBy, int BehindBy)> comparisons = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (string Status, int AheadBy, int BehindBy, FakeCommit[] Commits)> comparisons = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, FakeCheckRun[]> checkRuns = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string State, (string Context, string State)[] Statuses)> combinedStatuses = new(StringComparer.Ordinal);
     private readonly Dictionary<string, byte[]> tarballs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> defaultBranches = new(StringComparer.OrdinalIgnoreCase);
@@ -309,11 +317,59 @@ public sealed class FakeGitHub : IAsyncDisposable
         await ListenAsync(port);
     }
 
-    public void SetCompare(string repository, string @base, string head, string status, int aheadBy, int behindBy = 0)
+    /// <summary>What <c>GET compare/base...head</c> answers; <paramref name="commits"/> are listed oldest first, as GitHub does.</summary>
+    public void SetCompare(string repository, string @base, string head, string status, int aheadBy, int behindBy = 0, params FakeCommit[] commits)
     {
         lock (gate)
         {
-            comparisons[$"{repository}:{@base}...{head}".ToLowerInvariant()] = (status, aheadBy, behindBy);
+            comparisons[$"{repository}:{@base}...{head}".ToLowerInvariant()] = (status, aheadBy, behindBy, commits);
+        }
+    }
+
+    /// <summary>What <c>GET commits/{ref}/check-runs</c> lists.</summary>
+    public void SetCheckRuns(string repository, string @ref, params FakeCheckRun[] runs)
+    {
+        lock (gate)
+        {
+            checkRuns[$"{repository}:{@ref}".ToLowerInvariant()] = runs;
+        }
+    }
+
+    /// <summary>
+    /// A deployment that exists on GitHub before the test (made by hand or by another system), with
+    /// its statuses in order (the last is the current one). Returns its id.
+    /// </summary>
+    public long AddDeployment(string repository, string sha, string environment, JsonObject? payload = null, string @ref = "main", params string[] statesInOrder)
+    {
+        lock (gate)
+        {
+            var id = nextId++;
+            var at = DateTimeOffset.UtcNow.AddMinutes(-deployments.Count - 10);
+            var deployment = new JsonObject
+            {
+                ["url"] = $"{ApiUrl}repos/{repository}/deployments/{id}",
+                ["id"] = id,
+                ["node_id"] = $"DE_{id}",
+                ["sha"] = sha,
+                ["ref"] = @ref,
+                ["task"] = "deploy",
+                ["payload"] = payload?.DeepClone() ?? new JsonObject(),
+                ["original_environment"] = environment,
+                ["environment"] = environment,
+                ["description"] = null,
+                ["creator"] = Owner(),
+                ["created_at"] = Timestamp(at),
+                ["updated_at"] = Timestamp(at),
+                ["statuses_url"] = $"{ApiUrl}repos/{repository}/deployments/{id}/statuses",
+                ["repository_url"] = $"{ApiUrl}repos/{repository}",
+            };
+            deployments.Add(deployment);
+            foreach (var state in statesInOrder)
+            {
+                statuses.Add(new PostedStatus(nextId++, repository, id, state, null, null, null, environment, at, "{}"));
+            }
+
+            return id;
         }
     }
 
@@ -395,7 +451,7 @@ public sealed class FakeGitHub : IAsyncDisposable
             }
         }
 
-        var answer = canned ?? Answer(request.Method, route, match, body);
+        var answer = canned ?? Answer(request.Method, route, match, body, request.Query);
         Record(context, path, route, body, answer.Status);
         context.Response.StatusCode = answer.Status;
         foreach (var (name, value) in answer.Headers)
@@ -463,7 +519,7 @@ public sealed class FakeGitHub : IAsyncDisposable
         }
     }
 
-    private CannedResponse Answer(string method, string route, Match? match, string body)
+    private CannedResponse Answer(string method, string route, Match? match, string body, IQueryCollection query)
     {
         JsonObject? json = null;
         if (method is "POST" or "PATCH" && route != "unknown")
@@ -495,7 +551,7 @@ public sealed class FakeGitHub : IAsyncDisposable
                     .Select(s => (JsonNode)StatusJson(s))
                     .ToArray())),
                 "deployments" => CreateDeployment(match!, json!),
-                "deployments-list" => Json(200, new JsonArray(deployments.Where(d => (string?)d["repository_url"] == $"{ApiUrl}repos/{Repo(match!)}").Select(d => d.DeepClone()).ToArray())),
+                "deployments-list" => ListDeployments(match!, query),
                 "gists" => CreateGist(json!),
                 "gist-update" => UpdateGist(match!.Groups[1].Value, json!),
                 "gist" => gists.TryGetValue(match!.Groups[1].Value, out var gist) ? Json(200, GistJson(gist)) : Error(404, "Not Found"),
@@ -509,6 +565,7 @@ public sealed class FakeGitHub : IAsyncDisposable
                 }),
                 "compare" => Compare(match!),
                 "commit-status" => CombinedStatus(match!),
+                "check-runs" => CheckRuns(match!),
                 "tarball" => tarballs.ContainsKey($"{Repo(match!)}:{match!.Groups[3].Value}".ToLowerInvariant())
                     ? new CannedResponse(302, "", new Dictionary<string, string> { ["Location"] = $"{ApiUrl}_codeload/{Repo(match!)}/tar.gz/{match!.Groups[3].Value}?token={TarballToken}" })
                     : Error(404, "Not Found"),
@@ -605,6 +662,47 @@ public sealed class FakeGitHub : IAsyncDisposable
         var answer = (JsonObject)deployment.DeepClone();
         answer.Remove("request");
         return Json(201, answer);
+    }
+
+    /// <summary>Newest first, filtered by <c>environment</c> and <c>sha</c>, at most <c>per_page</c> (GitHub's default 30).</summary>
+    private CannedResponse ListDeployments(Match match, IQueryCollection query)
+    {
+        var environment = query["environment"].ToString();
+        var sha = query["sha"].ToString();
+        var perPage = int.TryParse(query["per_page"], CultureInfo.InvariantCulture, out var n) ? Math.Clamp(n, 1, 100) : 30;
+        var listed = deployments
+            .Where(d => (string?)d["repository_url"] == $"{ApiUrl}repos/{Repo(match)}")
+            .Where(d => environment.Length == 0 || (string?)d["environment"] == environment)
+            .Where(d => sha.Length == 0 || (string?)d["sha"] == sha)
+            .Reverse()
+            .Take(perPage)
+            .Select(d =>
+            {
+                var copy = (JsonObject)d.DeepClone();
+                copy.Remove("request");
+                return (JsonNode)copy;
+            })
+            .ToArray();
+        return Json(200, new JsonArray(listed));
+    }
+
+    private CannedResponse CheckRuns(Match match)
+    {
+        var runs = checkRuns.TryGetValue($"{Repo(match)}:{match.Groups[3].Value}".ToLowerInvariant(), out var known) ? known : [];
+        return Json(200, new JsonObject
+        {
+            ["total_count"] = runs.Length,
+            ["check_runs"] = new JsonArray(runs.Select((r, i) => (JsonNode)new JsonObject
+            {
+                ["id"] = 5000 + i,
+                ["name"] = r.Name,
+                ["head_sha"] = match.Groups[3].Value,
+                ["status"] = r.Status,
+                ["conclusion"] = r.Conclusion,
+                ["started_at"] = Timestamp(DateTimeOffset.UtcNow.AddMinutes(-5)),
+                ["app"] = new JsonObject { ["slug"] = "github-actions" },
+            }).ToArray()),
+        });
     }
 
     private CannedResponse CreateGist(JsonObject json)
@@ -719,18 +817,29 @@ public sealed class FakeGitHub : IAsyncDisposable
             return Error(404, "Not Found");
         }
 
-        var (status, ahead, behind) = comparisons.TryGetValue($"{Repo(match)}:{basehead}".ToLowerInvariant(), out var known)
+        var (status, ahead, behind, commits) = comparisons.TryGetValue($"{Repo(match)}:{basehead}".ToLowerInvariant(), out var known)
             ? known
-            : parts[0] == parts[1] ? ("identical", 0, 0) : ("ahead", 1, 0);
+            : parts[0] == parts[1] ? ("identical", 0, 0, []) : ("ahead", 1, 0, []);
         return Json(200, new JsonObject
         {
             ["status"] = status,
             ["ahead_by"] = ahead,
             ["behind_by"] = behind,
             ["total_commits"] = ahead,
+            ["html_url"] = $"{ApiUrl}{Repo(match)}/compare/{basehead}",
             ["base_commit"] = new JsonObject { ["sha"] = parts[0] },
             ["merge_base_commit"] = new JsonObject { ["sha"] = parts[0] },
-            ["commits"] = new JsonArray(),
+            ["commits"] = new JsonArray(commits.Select(c => (JsonNode)new JsonObject
+            {
+                ["sha"] = c.Sha,
+                ["html_url"] = $"{ApiUrl}{Repo(match)}/commit/{c.Sha}",
+                ["commit"] = new JsonObject
+                {
+                    ["message"] = c.Message,
+                    ["author"] = new JsonObject { ["name"] = c.AuthorName ?? c.Login ?? "Someone", ["email"] = "someone@example.com" },
+                },
+                ["author"] = c.Login is null ? null : new JsonObject { ["login"] = c.Login, ["id"] = 7 },
+            }).ToArray()),
             ["files"] = new JsonArray(),
         });
     }

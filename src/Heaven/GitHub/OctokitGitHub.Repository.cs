@@ -1,0 +1,241 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Octokit;
+
+namespace Heaven.GitHub;
+
+/// <summary>
+/// The repository reads and deployment creation, as plain REST calls read with System.Text.Json:
+/// Octokit's models turn a nested deployment payload into strings, and these answers are small.
+/// Failures are sorted by the same rules as every Octokit call.
+/// </summary>
+public sealed partial class OctokitGitHub
+{
+    private const int MaxCheckRunPages = 10;
+
+    public async Task<GitHubComparison> CompareAsync(string repository, string @base, string head, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(@base);
+        ArgumentException.ThrowIfNullOrEmpty(head);
+        var root = await GetJsonAsync($"Comparing {@base}...{head} in {repository}", Repo(repository, $"compare/{Segment(@base)}...{Segment(head)}"), cancellationToken);
+        var commits = root["commits"] is JsonArray list
+            ? list.OfType<JsonObject>().Select(ReadCommit).ToList()
+            : [];
+        return new GitHubComparison(
+            Str(root["status"]) ?? "unknown",
+            Int(root["ahead_by"]),
+            Int(root["behind_by"]),
+            root["total_commits"] is null ? commits.Count : Int(root["total_commits"]),
+            Str(root["html_url"]),
+            commits);
+    }
+
+    public async Task<IReadOnlyList<GitHubDeployment>> ListDeploymentsAsync(string repository, string? environment, string? sha, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        var query = new List<string> { $"per_page={Math.Min(limit, 100).ToString(CultureInfo.InvariantCulture)}" };
+        if (!string.IsNullOrEmpty(environment))
+        {
+            query.Add("environment=" + Uri.EscapeDataString(environment));
+        }
+
+        if (!string.IsNullOrEmpty(sha))
+        {
+            query.Add("sha=" + Uri.EscapeDataString(sha));
+        }
+
+        var root = await GetJsonAsync($"Listing the deployments of {repository}", Repo(repository, "deployments?" + string.Join('&', query)), cancellationToken);
+        return root is JsonArray items ? items.OfType<JsonObject>().Select(ReadDeployment).Take(limit).ToList() : [];
+    }
+
+    public async Task<IReadOnlyList<GitHubDeploymentStatusSummary>> ListDeploymentStatusesAsync(string repository, long deploymentId, CancellationToken cancellationToken)
+    {
+        var root = await GetJsonAsync(
+            $"Listing the statuses of deployment {deploymentId} of {repository}",
+            Repo(repository, $"deployments/{deploymentId.ToString(CultureInfo.InvariantCulture)}/statuses?per_page=100"),
+            cancellationToken);
+        return root is JsonArray items
+            ? items.OfType<JsonObject>()
+                .Select(s => new GitHubDeploymentStatusSummary(Long(s["id"]), Str(s["state"]) ?? "unknown", Str(s["description"]), Time(s["created_at"]) ?? DateTimeOffset.MinValue))
+                .ToList()
+            : [];
+    }
+
+    public async Task<GitHubCombinedStatus> GetCombinedStatusAsync(string repository, string @ref, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(@ref);
+        var root = await GetJsonAsync($"Reading the combined status of {@ref} in {repository}", Repo(repository, $"commits/{Segment(@ref)}/status?per_page=100"), cancellationToken);
+        var statuses = root["statuses"] is JsonArray list
+            ? list.OfType<JsonObject>()
+                .Where(s => Str(s["context"]) is not null)
+                .Select(s => new GitHubCommitStatus(Str(s["context"])!, Str(s["state"]) ?? "pending", Str(s["description"])))
+                .ToList()
+            : [];
+        return new GitHubCombinedStatus(Str(root["state"]) ?? "pending", statuses);
+    }
+
+    public async Task<IReadOnlyList<GitHubCheckRun>> ListCheckRunsAsync(string repository, string @ref, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(@ref);
+        var runs = new List<GitHubCheckRun>();
+        for (var page = 1; page <= MaxCheckRunPages; page++)
+        {
+            var root = await GetJsonAsync(
+                $"Listing the check runs of {@ref} in {repository}",
+                Repo(repository, $"commits/{Segment(@ref)}/check-runs?filter=latest&per_page=100&page={page.ToString(CultureInfo.InvariantCulture)}"),
+                cancellationToken);
+            var pageRuns = root["check_runs"] is JsonArray list ? list.OfType<JsonObject>().ToList() : [];
+            runs.AddRange(pageRuns.Where(r => Str(r["name"]) is not null).Select(r => new GitHubCheckRun(
+                Long(r["id"]),
+                Str(r["name"])!,
+                Str(r["status"]) ?? "queued",
+                Str(r["conclusion"]),
+                Time(r["started_at"]))));
+            if (pageRuns.Count < 100 || runs.Count >= Int(root["total_count"]))
+            {
+                break;
+            }
+        }
+
+        return runs;
+    }
+
+    public async Task<GitHubDeployment> CreateDeploymentAsync(string repository, NewDeploymentRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var body = new JsonObject
+        {
+            ["ref"] = request.Ref,
+            ["task"] = request.Task,
+            ["auto_merge"] = request.AutoMerge,
+            ["payload"] = JsonNode.Parse(request.PayloadJson) as JsonObject ?? throw new ArgumentException("The payload must be a JSON object.", nameof(request)),
+            ["environment"] = request.Environment,
+            ["description"] = request.Description,
+        };
+        if (request.RequiredContexts is { } contexts)
+        {
+            body["required_contexts"] = new JsonArray(contexts.Select(c => (JsonNode?)JsonValue.Create(c)).ToArray());
+        }
+
+        var what = $"Creating a deployment of {request.Ref} to {request.Environment} in {repository}";
+        var root = await SendJsonAsync(what, HttpMethod.Post, Repo(repository, "deployments"), body, cancellationToken);
+        if (root is not JsonObject created || created["id"] is null)
+        {
+            // 202: GitHub merged the default branch into the ref instead of deploying (auto_merge).
+            throw new GitHubRejectedException($"{what}: GitHub created no deployment ({Str(root["message"]) ?? "no reason given"}).", (int)HttpStatusCode.Accepted);
+        }
+
+        return ReadDeployment(created);
+    }
+
+    private Uri Repo(string repository, string rest)
+    {
+        var (owner, name) = SplitRepository(repository);
+        return new Uri(client.Connection.BaseAddress, $"repos/{owner}/{name}/{rest}");
+    }
+
+    /// <summary>A ref or sha as one URL path segment (branch names keep their slashes).</summary>
+    private static string Segment(string reference) => string.Join('/', reference.Split('/').Select(Uri.EscapeDataString));
+
+    private Task<JsonNode> GetJsonAsync(string what, Uri url, CancellationToken cancellationToken) =>
+        SendJsonAsync(what, HttpMethod.Get, url, null, cancellationToken);
+
+    private Task<JsonNode> SendJsonAsync(string what, HttpMethod method, Uri url, JsonNode? body, CancellationToken cancellationToken) =>
+        CallAsync(what, async () =>
+        {
+            var response = await SendRawAsync(method, url, body, cancellationToken);
+            if (response.Status is < 200 or >= 300)
+            {
+                throw response.ToApiException();
+            }
+
+            try
+            {
+                return JsonNode.Parse(response.Body) ?? throw new JsonException("empty body");
+            }
+            catch (JsonException e)
+            {
+                throw new GitHubTransientException($"{what}: GitHub answered {response.Status} with a body that is not JSON ({e.Message}).", null, e);
+            }
+        }, cancellationToken);
+
+    /// <summary>One request with the token in its Authorization header (and nowhere else).</summary>
+    private async Task<RawResponse> SendRawAsync(HttpMethod method, Uri url, JsonNode? body, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(method, url);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        request.Headers.Accept.ParseAdd(Accepts);
+        request.Headers.UserAgent.ParseAdd("Heaven");
+        request.Headers.Add("X-GitHub-Api-Version", "2022-11-28");
+        if (body is not null)
+        {
+            request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, JsonContentType);
+        }
+
+        using var response = await rest.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        var text = await response.Content.ReadAsStringAsync(cancellationToken);
+        var headers = response.Headers.Concat(response.Content.Headers)
+            .GroupBy(h => h.Key, StringComparer.OrdinalIgnoreCase)
+            .ToDictionary(g => g.Key, g => string.Join(",", g.SelectMany(h => h.Value)), StringComparer.OrdinalIgnoreCase);
+        return new RawResponse((int)response.StatusCode, text, headers, response.Content.Headers.ContentType?.MediaType ?? "application/json", response.Headers.Location);
+    }
+
+    private static GitHubDeployment ReadDeployment(JsonObject d)
+    {
+        // GitHub returns the payload as it was given: an object, or a string holding one (old clients).
+        var payload = d["payload"] switch
+        {
+            JsonObject obj => obj.ToJsonString(),
+            JsonValue value when value.TryGetValue<string>(out var text) && TryObject(text) is { } parsed => parsed,
+            _ => "{}",
+        };
+        return new GitHubDeployment(
+            Long(d["id"]),
+            Str(d["sha"]) ?? "",
+            Str(d["ref"]) ?? "",
+            Str(d["task"]) ?? "deploy",
+            Str(d["environment"]) ?? "production",
+            payload,
+            Str(d["creator"]?["login"]),
+            Str(d["description"]),
+            Time(d["created_at"]) ?? DateTimeOffset.MinValue);
+    }
+
+    private static GitHubCommitSummary ReadCommit(JsonObject c) => new(
+        Str(c["sha"]) ?? "",
+        Str(c["commit"]?["message"]) ?? "",
+        Str(c["author"]?["login"]),
+        Str(c["commit"]?["author"]?["name"]),
+        Str(c["html_url"]));
+
+    private static string? TryObject(string text)
+    {
+        try
+        {
+            return JsonNode.Parse(text) is JsonObject obj ? obj.ToJsonString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static string? Str(JsonNode? node) => node is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
+
+    private static int Int(JsonNode? node) => node is JsonValue value && value.TryGetValue<int>(out var number) ? number : 0;
+
+    private static long Long(JsonNode? node) => node is JsonValue value && value.TryGetValue<long>(out var number) ? number : 0;
+
+    private static DateTimeOffset? Time(JsonNode? node) =>
+        Str(node) is { } text && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) ? at : null;
+
+    private sealed record RawResponse(int Status, string Body, IReadOnlyDictionary<string, string> Headers, string ContentType, Uri? Location)
+    {
+        /// <summary>In the shape Octokit's failures have, so <see cref="Translate"/> sorts it like any other.</summary>
+        public ApiException ToApiException() => new(new PlainResponse((HttpStatusCode)Status, Body, Headers, ContentType));
+    }
+}
