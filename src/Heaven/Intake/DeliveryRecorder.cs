@@ -27,7 +27,11 @@ public sealed class DeliveryNotRecordedException(string message, Exception? inne
 /// Deduplication happens inside the same transaction; on PostgreSQL another node may win a race on a
 /// unique key, which is retried one delivery at a time and then seen as a duplicate.
 /// </summary>
-internal sealed partial class DeliveryRecorder(IHeavenDatabase database, IDeploymentSignal dispatcher, ILogger<DeliveryRecorder> logger) : BackgroundService, IDeliveryRecorder
+internal sealed partial class DeliveryRecorder(
+    IHeavenDatabase database,
+    IDeploymentSignal dispatcher,
+    WorkItemSignal workItems,
+    ILogger<DeliveryRecorder> logger) : BackgroundService, IDeliveryRecorder
 {
     private const int MaxBatch = 128;
     private readonly Channel<Pending> queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
@@ -200,6 +204,12 @@ internal sealed partial class DeliveryRecorder(IHeavenDatabase database, IDeploy
             dispatcher.Notify();
         }
 
+        // So are notifications and the other consumers of recorded events.
+        foreach (var kind in recorded.Select(r => r.Outcome.WorkItemKind).OfType<string>().Distinct(StringComparer.Ordinal))
+        {
+            workItems.Wake(kind);
+        }
+
         return outcomes.Select(o => new RecordedDelivery(o.Result, o.FinalMessage, o.FinalDeploymentId)).ToList();
     }
 
@@ -265,7 +275,10 @@ internal sealed partial class DeliveryRecorder(IHeavenDatabase database, IDeploy
                     CreatedAt = incoming.ReceivedAt,
                     NotBefore = incoming.ReceivedAt,
                 });
-                return new Outcome(DeliveryResult.Accepted, $"The {item.Name} event was recorded for {(item.Kind == WorkItemKinds.DeploymentStatusEvent ? "notifications" : "auto-deploy")}.", null, null);
+                return new Outcome(DeliveryResult.Accepted, $"The {item.Name} event was recorded for {(item.Kind == WorkItemKinds.DeploymentStatusEvent ? "notifications" : "auto-deploy")}.", null, null)
+                {
+                    WorkItemKind = item.Kind,
+                };
 
             case WebhookEvent.Ping ping:
                 if (ping.HookId is { } hookId)
@@ -297,6 +310,9 @@ internal sealed partial class DeliveryRecorder(IHeavenDatabase database, IDeploy
     /// <summary>The decision for one delivery; a new deployment's id is known only after the first save.</summary>
     private sealed record Outcome(DeliveryResult Result, string Message, long? DeploymentId, DeploymentRecord? NewDeployment)
     {
+        /// <summary>The kind of the work item this delivery added, if it added one.</summary>
+        public string? WorkItemKind { get; init; }
+
         public long? FinalDeploymentId => NewDeployment?.Id ?? DeploymentId;
 
         public string FinalMessage => NewDeployment is { } d && Result == DeliveryResult.Accepted

@@ -1,4 +1,6 @@
 using Heaven.Configuration;
+using Heaven.WorkItems;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Intake;
@@ -16,6 +18,8 @@ public static class IntakeRegistration
         GitHubMetaRanges.AddHttpClient(services);
         services.AddTrustedProxies();
         services.AddSingleton<WebhookEndpoint>();
+        // TryAdd: the consumers it wakes register the same one.
+        services.TryAddSingleton<WorkItemSignal>();
         services.AddSingleton<DeliveryRecorder>();
         services.AddSingleton<IDeliveryRecorder>(sp => sp.GetRequiredService<DeliveryRecorder>());
         services.AddHostedService(sp => sp.GetRequiredService<DeliveryRecorder>());

@@ -17,6 +17,7 @@ internal sealed partial class NotificationSender(
     IHeavenDatabase database,
     IEnumerable<INotifier> notifiers,
     IOptions<NotificationOptions> notificationOptions,
+    WorkItemSignal signal,
     TimeProvider time,
     ILogger<NotificationSender> logger) : BackgroundService
 {
@@ -29,13 +30,14 @@ internal sealed partial class NotificationSender(
     public static string Kind(INotifier notifier) => KindPrefix + notifier.Name;
 
     // Everything stays pending through a failed round; one delivered message may make the next of its
-    // notifier due.
+    // notifier due. The intake wakes the loop when it records an event, so a message goes out at once;
+    // the poll finds events recorded by other nodes and retries that became due.
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         Log.Active(logger, string.Join(", ", byKind.Values.Where(n => n.IsConfigured).Select(n => n.Name).DefaultIfEmpty("none")));
         return WorkItemLoop.RunAsync(
             async cancellationToken => await FanOutAsync(cancellationToken) + await DeliverDueAsync(cancellationToken),
-            cancellationToken => Task.Delay(options.Delivery.PollInterval, time, cancellationToken),
+            cancellationToken => signal.WaitAsync(WorkItemKinds.DeploymentStatusEvent, options.Delivery.PollInterval, cancellationToken),
             e => Log.LoopFailed(logger, e),
             stoppingToken);
     }

@@ -1,4 +1,6 @@
 using Heaven.Configuration;
+using Heaven.WorkItems;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Notifications;
@@ -27,6 +29,8 @@ public static class NotificationsRegistration
         services.AddSingleton<INotifier, DiscordNotifier>();
         services.AddSingleton<INotifier, WebhookNotifier>();
         services.AddSingleton<INotifier, HipChatNotifier>();
+        // TryAdd: the intake, which wakes the sender, registers the same one.
+        services.TryAddSingleton<WorkItemSignal>();
         services.AddSingleton<NotificationSender>();
         services.AddHostedService(sp => sp.GetRequiredService<NotificationSender>());
         return services;

@@ -2,6 +2,7 @@ using System.Text;
 using Heaven.Intake;
 using Heaven.Storage;
 using Heaven.Tests.Infrastructure;
+using Heaven.WorkItems;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -52,7 +53,7 @@ public sealed class DeliveryRecorderTests : IAsyncLifetime
 
     private async Task<(RecordedDelivery First, RecordedDelivery Second)> RecordInOneBatchAsync(IncomingDelivery first, IncomingDelivery second)
     {
-        using var recorder = new DeliveryRecorder(host.Services.GetRequiredService<IHeavenDatabase>(), signal, NullLogger<DeliveryRecorder>.Instance);
+        using var recorder = new DeliveryRecorder(host.Services.GetRequiredService<IHeavenDatabase>(), signal, new WorkItemSignal(TimeProvider.System), NullLogger<DeliveryRecorder>.Instance);
         var recordingFirst = recorder.RecordAsync(first, CancellationToken.None);
         var recordingSecond = recorder.RecordAsync(second, CancellationToken.None);
         await recorder.StartAsync(CancellationToken.None);

@@ -307,6 +307,25 @@ public sealed class NotificationTests : IAsyncLifetime
         JsonNode.Parse(request.Body)!["username"]!.GetValue<string>().ShouldBe("hubot");
     }
 
+    [Fact]
+    public async Task RecordedEvent_WakesTheSender_InsteadOfWaitingForThePoll()
+    {
+        // A poll far longer than the test may take: only the intake's wake-up can deliver in time.
+        var host = await StartAsync(Slack, new() { ["Notifications:Delivery:PollInterval"] = "00:10:00" });
+        // The sender's first round at start-up is over and it sleeps.
+        await Task.Delay(500);
+
+        (await host.SendWebhookAsync("deployment_status", Fixtures.Read("deployment-pending.json"))).StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        (await chat.WaitForAsync("/slack/", 1, TimeSpan.FromSeconds(5))).Count.ShouldBe(1);
+
+        // Asleep again: the next event wakes it as well.
+        await Task.Delay(300);
+        (await host.SendWebhookAsync("deployment_status", Fixtures.Read("deployment-success.json"))).StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        var delivered = await chat.WaitForAsync("/slack/", 2, TimeSpan.FromSeconds(5));
+        delivered.Count.ShouldBe(2);
+        JsonNode.Parse(delivered[1].Body)!["attachments"]![0]!["color"]!.GetValue<string>().ShouldBe("good");
+    }
+
     private Dictionary<string, string?> Slack => new()
     {
         ["Notifications:Slack:WebhookUrl"] = chat.Url("/slack/T000/B000/XXXX"),

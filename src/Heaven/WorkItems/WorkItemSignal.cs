@@ -1,0 +1,110 @@
+namespace Heaven.WorkItems;
+
+/// <summary>
+/// Wakes the consumers of work items on this node as soon as an item of their kind is recorded, so
+/// they need not wait for their next poll. Consumers still poll: items recorded by another node, and
+/// retries that became due, are only found that way.
+/// </summary>
+/// <remarks>
+/// No wake is lost, whatever the timing: every wake is counted per kind, and each waiter (one per
+/// key) remembers the count it last saw. A wake that comes while its consumer is busy, or before it
+/// ever waited, makes the next wait return at once. A spare round costs one query; a lost wake costs
+/// a whole poll interval.
+/// </remarks>
+public sealed class WorkItemSignal(TimeProvider time)
+{
+    private readonly Lock gate = new();
+    private readonly Dictionary<string, long> wakes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Waiter> waiters = new(StringComparer.Ordinal);
+
+    /// <summary>Items of <paramref name="kind"/> were committed (call after the commit, never before).</summary>
+    public void Wake(string kind)
+    {
+        lock (gate)
+        {
+            wakes[kind] = wakes.GetValueOrDefault(kind) + 1;
+            foreach (var waiter in waiters.Values)
+            {
+                if (waiter.Matches(kind))
+                {
+                    waiter.Woken?.TrySetResult();
+                    waiter.Woken = null;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Returns when items of <paramref name="kindOrPrefix"/> were committed since this key's last wait
+    /// ended, or after <paramref name="poll"/>. A key ending in <c>:</c> is a prefix (<c>notify:</c>
+    /// matches <c>notify:slack</c>); any other key is one exact kind.
+    /// </summary>
+    public Task WaitAsync(string kindOrPrefix, TimeSpan poll, CancellationToken cancellationToken) =>
+        WaitAsync([kindOrPrefix], poll, cancellationToken);
+
+    /// <summary>As <see cref="WaitAsync(string, TimeSpan, CancellationToken)"/>, woken by any of several kinds or prefixes.</summary>
+    public async Task WaitAsync(IReadOnlyCollection<string> kindsOrPrefixes, TimeSpan poll, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(kindsOrPrefixes.Count);
+        var key = string.Join('\n', kindsOrPrefixes.Order(StringComparer.Ordinal));
+        Waiter waiter;
+        Task woken;
+        lock (gate)
+        {
+            if (!waiters.TryGetValue(key, out waiter!))
+            {
+                waiter = new Waiter(kindsOrPrefixes.ToArray());
+                waiters[key] = waiter;
+            }
+
+            var count = Count(waiter);
+            if (count != waiter.Seen)
+            {
+                waiter.Seen = count;
+                return;
+            }
+
+            waiter.Woken ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            woken = waiter.Woken.Task;
+        }
+
+        try
+        {
+            await woken.WaitAsync(poll, time, cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            // The poll interval passed: the consumer looks for work recorded elsewhere.
+        }
+
+        lock (gate)
+        {
+            waiter.Seen = Count(waiter);
+        }
+    }
+
+    private long Count(Waiter waiter)
+    {
+        long count = 0;
+        foreach (var (kind, n) in wakes)
+        {
+            if (waiter.Matches(kind))
+            {
+                count += n;
+            }
+        }
+
+        return count;
+    }
+
+    private sealed class Waiter(string[] keys)
+    {
+        /// <summary>The count of matching wakes when this waiter's last wait ended.</summary>
+        public long Seen { get; set; }
+
+        public TaskCompletionSource? Woken { get; set; }
+
+        public bool Matches(string kind) => keys.Any(key =>
+            key.EndsWith(':') ? kind.StartsWith(key, StringComparison.Ordinal) : string.Equals(key, kind, StringComparison.Ordinal));
+    }
+}
