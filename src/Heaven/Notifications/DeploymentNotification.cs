@@ -15,13 +15,40 @@ public enum DeploymentOutcome
     Errored,
 }
 
-/// <summary>One piece of a message: text, or a link with its text. Each service renders links its own way.</summary>
+/// <summary>One piece of a message: text, a link with its text, or a line break. Each service renders them its own way.</summary>
 public abstract record MessagePart
 {
     public sealed record Text(string Value) : MessagePart;
 
-    public sealed record Link(string Url, string Value) : MessagePart;
+    /// <summary>
+    /// A link. <see cref="Standalone"/> links ("View log", "Compare …") are worth their address in
+    /// plain text, where a service shows no links; the others (repository, branch, commit) are not.
+    /// </summary>
+    public sealed record Link(string Url, string Value) : MessagePart
+    {
+        public bool Standalone { get; init; }
+    }
+
+    public sealed record LineBreak : MessagePart;
 }
+
+/// <summary>The deployment before this one in the same environment, for the compare link of a "started" message.</summary>
+public sealed record PreviousDeployment(string Sha, string CompareUrl)
+{
+    public string ShortSha => Sha.Length > 7 ? Sha[..7] : Sha;
+}
+
+/// <summary>One commit a deployment shipped: its message's first line, and who wrote it.</summary>
+public sealed record ShippedCommit(string Sha, string Title, string? Author, string? Url)
+{
+    public string ShortSha => Sha.Length > 7 ? Sha[..7] : Sha;
+}
+
+/// <summary>
+/// What a successful deployment shipped since the environment's previous successful one:
+/// <see cref="Total"/> commits, of which <see cref="Commits"/> (newest first, at most the configured limit) are listed.
+/// </summary>
+public sealed record ShippedCommits(int Total, IReadOnlyList<ShippedCommit> Commits, string? CompareUrl);
 
 /// <summary>
 /// A <c>deployment_status</c> event reduced to what a chat message says: who deployed what to which
@@ -43,6 +70,18 @@ public sealed record DeploymentNotification(
     string? Room)
 {
     public string? ShortSha => Sha is { Length: > 7 } ? Sha[..7] : Sha;
+
+    /// <summary>GitHub's id of the deployment.</summary>
+    public long? DeploymentId { get; init; }
+
+    /// <summary>The deployment's task (<c>deploy</c>, <c>deploy:migrations</c>, <c>deploy:lock</c>).</summary>
+    public string? DeploymentTask { get; init; }
+
+    /// <summary>For a "started" message: the environment's previous deployment (looked up at send time).</summary>
+    public PreviousDeployment? Previous { get; init; }
+
+    /// <summary>For a "deployed" message: the commits shipped (looked up at send time, when enabled).</summary>
+    public ShippedCommits? Shipped { get; init; }
 
     /// <summary>
     /// Reads a webhook payload. Returns null for states nobody is told about (<c>inactive</c>, which
@@ -101,7 +140,11 @@ public sealed record DeploymentNotification(
             Str(status["log_url"]) ?? Str(status["target_url"]),
             Str(status["description"]),
             duration,
-            Str(notify?["room"]));
+            Str(notify?["room"]))
+        {
+            DeploymentId = deployment["id"] is JsonValue id && id.TryGetValue<long>(out var number) ? number : null,
+            DeploymentTask = Str(deployment["task"]) ?? Str(payload?["task"]),
+        };
     }
 
     /// <summary>
@@ -140,33 +183,100 @@ public sealed record DeploymentNotification(
         }
 
         parts.Add(new MessagePart.Text(Outcome == DeploymentOutcome.Errored && !string.IsNullOrWhiteSpace(Description) ? $": {Description.Trim()}" : "."));
+        var links = new List<MessagePart>();
         if (!string.IsNullOrEmpty(LogUrl))
         {
-            parts.Add(new MessagePart.Text(" "));
-            parts.Add(new MessagePart.Link(LogUrl, "View log"));
+            links.Add(new MessagePart.Link(LogUrl, "View log") { Standalone = true });
+        }
+
+        if (Outcome == DeploymentOutcome.Started && Previous is { } previous)
+        {
+            links.Add(new MessagePart.Link(previous.CompareUrl, $"Compare {previous.ShortSha}...{ShortSha}") { Standalone = true });
+        }
+
+        for (var i = 0; i < links.Count; i++)
+        {
+            parts.Add(new MessagePart.Text(i == 0 ? " " : " · "));
+            parts.Add(links[i]);
+        }
+
+        if (Outcome == DeploymentOutcome.Succeeded && Shipped is { } shipped)
+        {
+            AddCommits(parts, shipped);
         }
 
         return parts;
     }
 
-    /// <summary>The message as plain text (links as their text), for fallbacks and summaries.</summary>
-    public string PlainText() => Render(t => t, (_, text) => text);
+    /// <summary>The first line of the message: what a preview, a fallback or a summary shows.</summary>
+    public IReadOnlyList<MessagePart> Headline() => Parts().TakeWhile(p => p is not MessagePart.LineBreak).ToList();
 
-    /// <summary>Renders the parts with a service's escaping and link syntax.</summary>
-    public string Render(Func<string, string> escape, Func<string, string, string> link)
+    /// <summary>The first line as plain text (links as their text), for fallbacks and summaries.</summary>
+    public string PlainText() => Render(Headline(), t => t, (_, text) => text, "\n");
+
+    /// <summary>
+    /// The whole message as plain text for services that show no links: standalone links as
+    /// "View log: &lt;url&gt;" (chat clients turn a bare address into a link), the others as their text.
+    /// </summary>
+    public string PlainTextWithUrls()
     {
         var builder = new StringBuilder();
         foreach (var part in Parts())
         {
             builder.Append(part switch
             {
-                MessagePart.Link l => link(l.Url, escape(l.Value)),
-                MessagePart.Text t => escape(t.Value),
+                MessagePart.Link { Standalone: true } l => $"{l.Value}: {l.Url}",
+                MessagePart.Link l => l.Value,
+                MessagePart.Text t => t.Value,
+                MessagePart.LineBreak => "\n",
                 _ => string.Empty,
             });
         }
 
         return builder.ToString();
+    }
+
+    /// <summary>Renders the whole message with a service's escaping, link syntax and line break.</summary>
+    public string Render(Func<string, string> escape, Func<string, string, string> link, string lineBreak = "\n") =>
+        Render(Parts(), escape, link, lineBreak);
+
+    private static string Render(IEnumerable<MessagePart> parts, Func<string, string> escape, Func<string, string, string> link, string lineBreak)
+    {
+        var builder = new StringBuilder();
+        foreach (var part in parts)
+        {
+            builder.Append(part switch
+            {
+                MessagePart.Link l => link(l.Url, escape(l.Value)),
+                MessagePart.Text t => escape(t.Value),
+                MessagePart.LineBreak => lineBreak,
+                _ => string.Empty,
+            });
+        }
+
+        return builder.ToString();
+    }
+
+    /// <summary>"Total Commits: N", then a line a commit, newest first: "abc1234 by alice: Fix the login page".</summary>
+    private static void AddCommits(List<MessagePart> parts, ShippedCommits shipped)
+    {
+        parts.Add(new MessagePart.LineBreak());
+        parts.Add(new MessagePart.Text(string.Create(CultureInfo.InvariantCulture, $"Total Commits: {shipped.Total}")));
+        foreach (var commit in shipped.Commits)
+        {
+            parts.Add(new MessagePart.LineBreak());
+            parts.Add(Linked(commit.Url, commit.ShortSha));
+            parts.Add(new MessagePart.Text(commit.Author is { } author ? $" by {author}: {commit.Title}" : $": {commit.Title}"));
+        }
+
+        var more = shipped.Total - shipped.Commits.Count;
+        if (more > 0)
+        {
+            var text = string.Create(CultureInfo.InvariantCulture, $"{more} more {(more == 1 ? "commit" : "commits")}");
+            parts.Add(new MessagePart.LineBreak());
+            parts.Add(new MessagePart.Text("… and "));
+            parts.Add(shipped.CompareUrl is { } url ? new MessagePart.Link(url, text) { Standalone = true } : new MessagePart.Text(text));
+        }
     }
 
     public static string FormatDuration(TimeSpan duration)

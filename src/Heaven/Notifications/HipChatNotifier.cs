@@ -25,7 +25,7 @@ internal sealed class HipChatNotifier(IHttpClientFactory clients, IOptions<Notif
         var server = (string.IsNullOrEmpty(hipChat.Server) ? DefaultServer : hipChat.Server).TrimEnd('/');
         var body = new JsonObject
         {
-            ["message"] = message.Render(WebUtility.HtmlEncode, (url, text) => $"<a href=\"{WebUtility.HtmlEncode(url)}\">{text}</a>"),
+            ["message"] = message.Render(WebUtility.HtmlEncode, (url, text) => $"<a href=\"{WebUtility.HtmlEncode(url)}\">{text}</a>", "<br>"),
             ["message_format"] = "html",
             ["color"] = message.Outcome switch
             {

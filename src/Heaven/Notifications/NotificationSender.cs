@@ -196,7 +196,7 @@ internal sealed partial class NotificationSender(
                 Log.Unexpected(logger, item.Id, notifier.Name, e);
             }
 
-            await RetryLaterAsync(item, attempt, notifier.Name, e is NotifierException ? e.Message : $"{e.GetType().Name}: {e.Message}");
+            await RetryLaterAsync(item, attempt, notifier.Name, e is NotifierException ? e.Message : $"{e.GetType().Name}: {e.Message}", (e as NotifierException)?.RetryAfter);
             return;
         }
 
@@ -204,7 +204,7 @@ internal sealed partial class NotificationSender(
         await FinishAsync(item, attempt, WorkItemState.Done, null);
     }
 
-    private async Task RetryLaterAsync(Candidate item, int attempt, string notifier, string error)
+    private async Task RetryLaterAsync(Candidate item, int attempt, string notifier, string error, TimeSpan? retryAfter)
     {
         var now = time.GetUtcNow().UtcDateTime;
         var age = now - item.CreatedAt;
@@ -215,7 +215,8 @@ internal sealed partial class NotificationSender(
             return;
         }
 
-        var delay = options.Delivery.RetryDelay(attempt, retryAfter: null);
+        // The service's own Retry-After wins over a shorter backoff (Slack's rate limits).
+        var delay = options.Delivery.RetryDelay(attempt, retryAfter);
         Log.Retrying(logger, item.Id, notifier, attempt, delay, error);
         await WriteAsync(item, attempt, set => set
             .SetProperty(w => w.NotBefore, now + delay)

@@ -29,6 +29,8 @@ public static class NotificationsRegistration
         services.AddSingleton<INotifier, DiscordNotifier>();
         services.AddSingleton<INotifier, WebhookNotifier>();
         services.AddSingleton<INotifier, HipChatNotifier>();
+        services.AddSingleton<INotifier, CampfireNotifier>();
+        services.AddSingleton<INotifier, CampfireBotNotifier>();
         // TryAdd: the intake, which wakes the sender, registers the same one.
         services.TryAddSingleton<WorkItemSignal>();
         services.AddSingleton<NotificationSender>();

@@ -21,7 +21,8 @@ internal sealed class TeamsNotifier(IHttpClientFactory clients, IOptions<Notific
             ["@context"] = "https://schema.org/extensions",
             ["themeColor"] = HexColor(message.Outcome),
             ["summary"] = message.PlainText(),
-            ["text"] = message.Render(Markdown.Escape, Markdown.Link),
+            // A single newline is no line break in a card's markdown; a blank line is.
+            ["text"] = message.Render(Markdown.Escape, Markdown.Link, "\n\n"),
         };
         var request = new HttpRequestMessage(HttpMethod.Post, teams.WebhookUrl) { Content = JsonContent.Create(body) };
         return NotifierHttp.SendAsync(clients, "Microsoft Teams", request, cancellationToken);

@@ -38,26 +38,51 @@ internal sealed class WebhookNotifier(IHttpClientFactory clients, IOptions<Notif
     public static string Sign(byte[] body, string secret) =>
         "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), body));
 
-    public static JsonObject Body(DeploymentNotification message) => new()
+    public static JsonObject Body(DeploymentNotification message)
     {
-        ["event"] = "deployment_status",
-        ["state"] = message.State,
-        ["outcome"] = message.Outcome switch
+        var body = new JsonObject
         {
-            DeploymentOutcome.Started => "started",
-            DeploymentOutcome.Succeeded => "succeeded",
-            DeploymentOutcome.Failed => "failed",
-            _ => "errored",
-        },
-        ["repository"] = message.Repository,
-        ["ref"] = message.Ref,
-        ["sha"] = message.Sha,
-        ["environment"] = message.Environment,
-        ["user"] = message.User,
-        ["room"] = message.Room,
-        ["log_url"] = message.LogUrl,
-        ["description"] = message.Description,
-        ["duration_seconds"] = message.Duration is { } d ? (long)d.TotalSeconds : null,
-        ["text"] = message.PlainText(),
-    };
+            ["event"] = "deployment_status",
+            ["state"] = message.State,
+            ["outcome"] = message.Outcome switch
+            {
+                DeploymentOutcome.Started => "started",
+                DeploymentOutcome.Succeeded => "succeeded",
+                DeploymentOutcome.Failed => "failed",
+                _ => "errored",
+            },
+            ["repository"] = message.Repository,
+            ["ref"] = message.Ref,
+            ["sha"] = message.Sha,
+            ["environment"] = message.Environment,
+            ["user"] = message.User,
+            ["room"] = message.Room,
+            ["log_url"] = message.LogUrl,
+            ["description"] = message.Description,
+            ["duration_seconds"] = message.Duration is { } d ? (long)d.TotalSeconds : null,
+            ["text"] = message.PlainText(),
+        };
+
+        // Present only when known, so a receiver can tell "none" from "not looked up".
+        if (message.Outcome == DeploymentOutcome.Started && message.Previous is { } previous)
+        {
+            body["previous_sha"] = previous.Sha;
+            body["compare_url"] = previous.CompareUrl;
+        }
+
+        if (message.Outcome == DeploymentOutcome.Succeeded && message.Shipped is { } shipped)
+        {
+            body["total_commits"] = shipped.Total;
+            body["compare_url"] = shipped.CompareUrl;
+            body["commits"] = new JsonArray(shipped.Commits.Select(c => (JsonNode)new JsonObject
+            {
+                ["sha"] = c.Sha,
+                ["message"] = c.Title,
+                ["author"] = c.Author,
+                ["url"] = c.Url,
+            }).ToArray());
+        }
+
+        return body;
+    }
 }

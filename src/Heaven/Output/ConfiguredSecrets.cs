@@ -17,8 +17,12 @@ internal static class ConfiguredSecrets
         "Providers:ElasticBeanstalk:SecretAccessKey",
         "Providers:Bundler:PrivateCredentials",
         "Notifications:Slack:WebhookUrl",
+        "Notifications:Slack:BotToken",
+        "Notifications:Teams:WebhookUrl",
+        "Notifications:Discord:WebhookUrl",
         "Notifications:HipChat:Token",
         "Notifications:Campfire:Token",
+        "Notifications:Campfire:BotUrl",
         "Notifications:Flowdock:UserApiToken",
         "Notifications:Flowdock:FlowTokens",
     ];

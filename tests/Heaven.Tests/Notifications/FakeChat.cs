@@ -20,6 +20,7 @@ public sealed class FakeChat : IAsyncDisposable
     private readonly Lock gate = new();
     private readonly List<RecordedRequest> requests = [];
     private readonly List<(string Prefix, int Status, int Remaining)> faults = [];
+    private readonly List<Answer> answers = [];
     private WebApplication? app;
     private int port;
 
@@ -69,6 +70,18 @@ public sealed class FakeChat : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Requests to paths under <paramref name="prefix"/> are answered this way (the latest such rule
+    /// wins; <see cref="FailNext"/> goes first), <paramref name="times"/> times or for good.
+    /// </summary>
+    public void Respond(string prefix, int status, string body, IReadOnlyDictionary<string, string>? headers = null, int times = int.MaxValue)
+    {
+        lock (gate)
+        {
+            answers.Add(new Answer(prefix, status, body, headers ?? new Dictionary<string, string>(), times));
+        }
+    }
+
     public async Task<IReadOnlyList<RecordedRequest>> WaitForAsync(string prefix, int count, TimeSpan? timeout = null)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
@@ -104,13 +117,16 @@ public sealed class FakeChat : IAsyncDisposable
 
         var path = request.Path.Value ?? "/";
         var status = 200;
+        var answerBody = "ok";
+        IReadOnlyDictionary<string, string> answerHeaders = new Dictionary<string, string>();
         lock (gate)
         {
             var index = faults.FindIndex(f => path.StartsWith(f.Prefix, StringComparison.Ordinal));
+            var rule = answers.FindLastIndex(a => path.StartsWith(a.Prefix, StringComparison.Ordinal));
             if (index >= 0)
             {
                 var (prefix, failStatus, remaining) = faults[index];
-                status = failStatus;
+                (status, answerBody) = (failStatus, "invalid_payload");
                 if (remaining <= 1)
                 {
                     faults.RemoveAt(index);
@@ -120,12 +136,45 @@ public sealed class FakeChat : IAsyncDisposable
                     faults[index] = (prefix, failStatus, remaining - 1);
                 }
             }
+            else if (rule >= 0)
+            {
+                var answer = answers[rule];
+                (status, answerBody, answerHeaders) = (answer.Status, answer.Body, answer.Headers);
+                answer.Remaining--;
+                if (answer.Remaining <= 0)
+                {
+                    answers.RemoveAt(rule);
+                }
+            }
 
             var headers = request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
             requests.Add(new RecordedRequest(DateTimeOffset.UtcNow, request.Method, path, path, request.QueryString.Value ?? "", path, headers, body, status));
         }
 
         context.Response.StatusCode = status;
-        await context.Response.WriteAsync(status == 200 ? "ok" : "invalid_payload", context.RequestAborted);
+        foreach (var (name, value) in answerHeaders)
+        {
+            context.Response.Headers[name] = value;
+        }
+
+        if (answerBody.StartsWith('{'))
+        {
+            context.Response.ContentType = "application/json; charset=utf-8";
+        }
+
+        await context.Response.WriteAsync(answerBody, context.RequestAborted);
+    }
+
+    private sealed class Answer(string prefix, int status, string body, IReadOnlyDictionary<string, string> headers, int remaining)
+    {
+        public string Prefix { get; } = prefix;
+
+        public int Status { get; } = status;
+
+        public string Body { get; } = body;
+
+        public IReadOnlyDictionary<string, string> Headers { get; } = headers;
+
+        public int Remaining { get; set; } = remaining;
     }
 }

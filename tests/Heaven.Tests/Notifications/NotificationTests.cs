@@ -10,29 +10,8 @@ using Microsoft.EntityFrameworkCore;
 namespace Heaven.Tests.Notifications;
 
 /// <summary>deployment_status webhooks become chat messages, each service its own way, delivered through the outbox.</summary>
-public sealed class NotificationTests : IAsyncLifetime
+public sealed class NotificationTests : NotificationTestBase
 {
-    private const string Repo = "https://github.com/atmos/my-robot";
-    private const string Tree = Repo + "/tree/break-up-notifiers";
-    private const string Commit = Repo + "/commit/daf81923c94f7513ac840fa4fcc0dfcc11f32f74";
-    private const string Log = "https://gist.github.com/fa77d9fb1fe41c3bb3a3ffb2c";
-    private const string WebhookSecret = "notify-secret-42";
-
-    private readonly List<HeavenTestHost> hosts = [];
-    private FakeChat chat = null!;
-
-    public async Task InitializeAsync() => chat = await FakeChat.StartAsync();
-
-    public async Task DisposeAsync()
-    {
-        foreach (var host in hosts)
-        {
-            await host.DisposeAsync();
-        }
-
-        await chat.DisposeAsync();
-    }
-
     [Fact]
     public async Task Slack_GetsOneColouredAttachmentPerStatus()
     {
@@ -40,7 +19,7 @@ public sealed class NotificationTests : IAsyncLifetime
 
         await SendFixturesAsync(host);
 
-        var bodies = (await chat.WaitForAsync("/slack/", 3)).Select(r => JsonNode.Parse(r.Body)).ToList();
+        var bodies = (await Chat.WaitForAsync("/slack/", 3)).Select(r => JsonNode.Parse(r.Body)).ToList();
         bodies.Count.ShouldBe(3);
         ShouldEqual(bodies[0], new JsonObject
         {
@@ -69,7 +48,7 @@ public sealed class NotificationTests : IAsyncLifetime
 
         await SendFixturesAsync(host);
 
-        var bodies = (await chat.WaitForAsync("/teams/", 3)).Select(r => JsonNode.Parse(r.Body)).ToList();
+        var bodies = (await Chat.WaitForAsync("/teams/", 3)).Select(r => JsonNode.Parse(r.Body)).ToList();
         bodies.Count.ShouldBe(3);
         ShouldEqual(bodies[0], new JsonObject
         {
@@ -92,7 +71,7 @@ public sealed class NotificationTests : IAsyncLifetime
 
         await SendFixturesAsync(host);
 
-        var bodies = (await chat.WaitForAsync("/discord/", 3)).Select(r => JsonNode.Parse(r.Body)).ToList();
+        var bodies = (await Chat.WaitForAsync("/discord/", 3)).Select(r => JsonNode.Parse(r.Body)).ToList();
         bodies.Count.ShouldBe(3);
         var texts = new[] { "atmos is deploying", "atmos deployed", "atmos failed to deploy" };
         var colours = new[] { 0xDAA038, 0x2EB886, 0xA30200 };
@@ -117,7 +96,7 @@ public sealed class NotificationTests : IAsyncLifetime
 
         await SendFixturesAsync(host);
 
-        var requests = await chat.WaitForAsync("/hook", 3);
+        var requests = await Chat.WaitForAsync("/hook", 3);
         requests.Count.ShouldBe(3);
         foreach (var request in requests)
         {
@@ -152,7 +131,7 @@ public sealed class NotificationTests : IAsyncLifetime
 
         await SendFixturesAsync(host);
 
-        var requests = await chat.WaitForAsync("/hipchat/v2/room/ops/notification", 3);
+        var requests = await Chat.WaitForAsync("/hipchat/v2/room/ops/notification", 3);
         requests.Count.ShouldBe(3);
         requests.ShouldAllBe(r => r.Header("Authorization") == "Bearer hipchat-token");
         ShouldEqual(JsonNode.Parse(requests[1].Body), new JsonObject
@@ -177,11 +156,11 @@ public sealed class NotificationTests : IAsyncLifetime
 
         (await host.SendWebhookAsync("deployment_status", body.ToJsonString())).StatusCode.ShouldBe(HttpStatusCode.Accepted);
 
-        var slack = (await chat.WaitForAsync("/slack/", 1)).ShouldHaveSingleItem();
+        var slack = (await Chat.WaitForAsync("/slack/", 1)).ShouldHaveSingleItem();
         var attachment = JsonNode.Parse(slack.Body)!["attachments"]![0]!;
         attachment["color"]!.GetValue<string>().ShouldBe("danger");
         attachment["text"]!.GetValue<string>().ShouldBe($"&lt;b&gt;&amp;bob had an error deploying <{Repo}|atmos/my-robot>/<{Tree}|break-up-notifiers> (<{Commit}|daf8192>) to production in 1m 5s: Heroku build failed: exit 1 <{Log}|View log>");
-        var teams = (await chat.WaitForAsync("/teams/", 1)).ShouldHaveSingleItem();
+        var teams = (await Chat.WaitForAsync("/teams/", 1)).ShouldHaveSingleItem();
         JsonNode.Parse(teams.Body)!["text"]!.GetValue<string>().ShouldBe($"\\<b\\>&bob had an error deploying [atmos/my-robot]({Repo})/[break-up-notifiers]({Tree}) ([daf8192]({Commit})) to production in 1m 5s: Heroku build failed: exit 1 [View log]({Log})");
     }
 
@@ -194,7 +173,7 @@ public sealed class NotificationTests : IAsyncLifetime
 
         (await host.SendWebhookAsync("deployment_status", body.ToJsonString())).StatusCode.ShouldBe(HttpStatusCode.Accepted);
 
-        var slack = (await chat.WaitForAsync("/slack/", 1)).ShouldHaveSingleItem();
+        var slack = (await Chat.WaitForAsync("/slack/", 1)).ShouldHaveSingleItem();
         JsonNode.Parse(slack.Body)!["attachments"]![0]!["text"]!.GetValue<string>()
             .ShouldBe($"fakeatmos deployed <{Repo}|atmos/my-robot>/<{Tree}|break-up-notifiers> (<{Commit}|daf8192>) to production. <{Log}|View log>");
     }
@@ -203,27 +182,27 @@ public sealed class NotificationTests : IAsyncLifetime
     public async Task FailingService_IsRetried_UntilDeliveredOnce()
     {
         var host = await StartAsync(Slack);
-        chat.FailNext("/slack/", 500, times: 2);
+        Chat.FailNext("/slack/", 500, times: 2);
 
         (await host.SendWebhookAsync("deployment_status", Fixtures.Read("deployment-success.json"))).StatusCode.ShouldBe(HttpStatusCode.Accepted);
 
-        (await chat.WaitForAsync("/slack/", 1)).Count.ShouldBe(1);
+        (await Chat.WaitForAsync("/slack/", 1)).Count.ShouldBe(1);
         var item = await WaitForItemAsync(host, "notify:slack", i => i.State != WorkItemState.Pending);
         (item.State, item.Attempts, item.LastError).ShouldBe((WorkItemState.Done, 3, null));
         await Task.Delay(300);
-        chat.Requests.Count(r => r.Path.StartsWith("/slack/", StringComparison.Ordinal)).ShouldBe(3);
-        chat.Delivered("/slack/").Count.ShouldBe(1);
+        Chat.Requests.Count(r => r.Path.StartsWith("/slack/", StringComparison.Ordinal)).ShouldBe(3);
+        Chat.Delivered("/slack/").Count.ShouldBe(1);
     }
 
     [Fact]
     public async Task FailingService_DoesNotHoldBackTheOthers_AndRecordsWhy()
     {
         var host = await StartAsync(Slack, Teams);
-        chat.FailNext("/slack/", 503, times: 1000);
+        Chat.FailNext("/slack/", 503, times: 1000);
 
         await SendFixturesAsync(host);
 
-        (await chat.WaitForAsync("/teams/", 3)).Count.ShouldBe(3);
+        (await Chat.WaitForAsync("/teams/", 3)).Count.ShouldBe(3);
         var slackItems = await WaitForItemsAsync(host, "notify:slack", items => items.Count == 3 && items[0].Attempts >= 2);
         var slack = slackItems[0];
         slack.State.ShouldBe(WorkItemState.Pending);
@@ -231,7 +210,7 @@ public sealed class NotificationTests : IAsyncLifetime
         slackItems.Skip(1).ShouldAllBe(i => i.State == WorkItemState.Pending && i.Attempts == 0);
         slack.LastError.ShouldBe("Slack answered 503 Service Unavailable: invalid_payload");
         slack.LastError!.ShouldNotContain("127.0.0.1");
-        chat.Delivered("/slack/").ShouldBeEmpty();
+        Chat.Delivered("/slack/").ShouldBeEmpty();
         var teams = await host.QueryAsync(db => db.WorkItems.Where(w => w.Kind == "notify:teams").ToListAsync());
         teams.Count.ShouldBe(3);
         teams.ShouldAllBe(w => w.State == WorkItemState.Done && w.Attempts == 1);
@@ -241,7 +220,7 @@ public sealed class NotificationTests : IAsyncLifetime
     public async Task RefusedMessage_IsNotRetried()
     {
         var host = await StartAsync(Slack);
-        chat.FailNext("/slack/", 404, times: 1000);
+        Chat.FailNext("/slack/", 404, times: 1000);
 
         (await host.SendWebhookAsync("deployment_status", Fixtures.Read("deployment-success.json"))).StatusCode.ShouldBe(HttpStatusCode.Accepted);
 
@@ -260,7 +239,7 @@ public sealed class NotificationTests : IAsyncLifetime
         var events = await WaitForItemsAsync(host, WorkItemKinds.DeploymentStatusEvent, items => items.Count == 3 && items.All(i => i.State != WorkItemState.Pending));
         events.ShouldAllBe(i => i.State == WorkItemState.Done && i.LastError == null);
         (await host.QueryAsync(db => db.WorkItems.CountAsync())).ShouldBe(3);
-        chat.Requests.ShouldBeEmpty();
+        Chat.Requests.ShouldBeEmpty();
     }
 
     [Fact]
@@ -288,7 +267,7 @@ public sealed class NotificationTests : IAsyncLifetime
 
         problem.Message.ShouldContain("Notifications:Slack:WebhookUrl (or SLACK_WEBHOOK_URL) must be an absolute http(s) URL.");
         problem.Message.ShouldContain("Notifications:Teams:WebhookUrl must be an absolute http(s) URL.");
-        problem.Message.ShouldContain("Notifications:Delivery:Lease (00:02:00) must be longer than Notifications:RequestTimeout (00:05:00).");
+        problem.Message.ShouldContain("Notifications:Delivery:Lease (00:02:00) must be longer than twice Notifications:RequestTimeout (00:05:00).");
         problem.Message.ShouldNotContain("SECRETPART");
     }
 
@@ -297,13 +276,13 @@ public sealed class NotificationTests : IAsyncLifetime
     {
         var host = await StartAsync(legacy: new Dictionary<string, string?>
         {
-            ["SLACK_WEBHOOK_URL"] = chat.Url("/slack/T0/B0/legacy"),
+            ["SLACK_WEBHOOK_URL"] = Chat.Url("/slack/T0/B0/legacy"),
             ["SLACK_BOT_NAME"] = "hubot",
         });
 
         (await host.SendWebhookAsync("deployment_status", Fixtures.Read("deployment-pending.json"))).StatusCode.ShouldBe(HttpStatusCode.Accepted);
 
-        var request = (await chat.WaitForAsync("/slack/T0/B0/legacy", 1)).ShouldHaveSingleItem();
+        var request = (await Chat.WaitForAsync("/slack/T0/B0/legacy", 1)).ShouldHaveSingleItem();
         JsonNode.Parse(request.Body)!["username"]!.GetValue<string>().ShouldBe("hubot");
     }
 
@@ -316,88 +295,13 @@ public sealed class NotificationTests : IAsyncLifetime
         await Task.Delay(500);
 
         (await host.SendWebhookAsync("deployment_status", Fixtures.Read("deployment-pending.json"))).StatusCode.ShouldBe(HttpStatusCode.Accepted);
-        (await chat.WaitForAsync("/slack/", 1, TimeSpan.FromSeconds(5))).Count.ShouldBe(1);
+        (await Chat.WaitForAsync("/slack/", 1, TimeSpan.FromSeconds(5))).Count.ShouldBe(1);
 
         // Asleep again: the next event wakes it as well.
         await Task.Delay(300);
         (await host.SendWebhookAsync("deployment_status", Fixtures.Read("deployment-success.json"))).StatusCode.ShouldBe(HttpStatusCode.Accepted);
-        var delivered = await chat.WaitForAsync("/slack/", 2, TimeSpan.FromSeconds(5));
+        var delivered = await Chat.WaitForAsync("/slack/", 2, TimeSpan.FromSeconds(5));
         delivered.Count.ShouldBe(2);
         JsonNode.Parse(delivered[1].Body)!["attachments"]![0]!["color"]!.GetValue<string>().ShouldBe("good");
     }
-
-    private Dictionary<string, string?> Slack => new()
-    {
-        ["Notifications:Slack:WebhookUrl"] = chat.Url("/slack/T000/B000/XXXX"),
-        ["Notifications:Slack:BotName"] = "Heaven",
-        ["Notifications:Slack:BotIcon"] = ":rocket:",
-    };
-
-    private Dictionary<string, string?> Teams => new() { ["Notifications:Teams:WebhookUrl"] = chat.Url("/teams/webhook") };
-
-    private Dictionary<string, string?> Discord => new() { ["Notifications:Discord:WebhookUrl"] = chat.Url("/discord/api/webhooks/1/token") };
-
-    private Dictionary<string, string?> Webhook => new()
-    {
-        ["Notifications:Webhook:Url"] = chat.Url("/hook"),
-        ["Notifications:Webhook:Secret"] = WebhookSecret,
-    };
-
-    private Dictionary<string, string?> HipChat => new()
-    {
-        ["Notifications:HipChat:Token"] = "hipchat-token",
-        ["Notifications:HipChat:Room"] = "ops",
-        ["Notifications:HipChat:Server"] = chat.Url("/hipchat"),
-    };
-
-    private Task<HeavenTestHost> StartAsync(params Dictionary<string, string?>[] services) => StartAsync(null, services);
-
-    private async Task<HeavenTestHost> StartAsync(IReadOnlyDictionary<string, string?>? legacy, params Dictionary<string, string?>[] services)
-    {
-        var settings = new Dictionary<string, string?>
-        {
-            // Fast polling and retries, so a test sees a retry in well under a second.
-            ["Notifications:Delivery:PollInterval"] = "00:00:00.050",
-            ["Notifications:Delivery:RetryBase"] = "00:00:00.100",
-            ["Notifications:Delivery:RetryCap"] = "00:00:00.200",
-        };
-        foreach (var (key, value) in services.SelectMany(s => s))
-        {
-            settings[key] = value;
-        }
-
-        var host = await HeavenTestHost.StartAsync(settings, legacyEnvironment: legacy);
-        hosts.Add(host);
-        return host;
-    }
-
-    /// <summary>Sends pending, success, failure in that order; the outbox keeps that order for each service.</summary>
-    private static async Task SendFixturesAsync(HeavenTestHost host)
-    {
-        foreach (var fixture in new[] { "deployment-pending.json", "deployment-success.json", "deployment-failure.json" })
-        {
-            (await host.SendWebhookAsync("deployment_status", Fixtures.Read(fixture))).StatusCode.ShouldBe(HttpStatusCode.Accepted);
-        }
-    }
-
-    private static async Task<WorkItem> WaitForItemAsync(HeavenTestHost host, string kind, Func<WorkItem, bool> done) =>
-        (await WaitForItemsAsync(host, kind, items => items.Count == 1 && done(items[0]))).ShouldHaveSingleItem();
-
-    private static async Task<List<WorkItem>> WaitForItemsAsync(HeavenTestHost host, string kind, Func<List<WorkItem>, bool> done)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (true)
-        {
-            var items = await host.QueryAsync(db => db.WorkItems.AsNoTracking().Where(w => w.Kind == kind).OrderBy(w => w.Id).ToListAsync());
-            if (done(items) || DateTime.UtcNow > deadline)
-            {
-                return items;
-            }
-
-            await Task.Delay(20);
-        }
-    }
-
-    private static void ShouldEqual(JsonNode? actual, JsonNode expected) =>
-        JsonNode.DeepEquals(actual, expected).ShouldBeTrue($"expected {expected.ToJsonString()}\nbut got  {actual?.ToJsonString()}");
 }
