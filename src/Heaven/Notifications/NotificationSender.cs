@@ -16,6 +16,7 @@ namespace Heaven.Notifications;
 internal sealed partial class NotificationSender(
     IHeavenDatabase database,
     IEnumerable<INotifier> notifiers,
+    DeploymentHistory history,
     IOptions<NotificationOptions> notificationOptions,
     WorkItemSignal signal,
     TimeProvider time,
@@ -174,6 +175,9 @@ internal sealed partial class NotificationSender(
 
         try
         {
+            // Looked up when sending, not stored with the event: the outbox keeps the event exactly as
+            // GitHub sent it, and the lookup never holds up the fan-out of other events.
+            message = await history.AddHistoryAsync(message, cancellationToken);
             await notifier.SendAsync(message, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

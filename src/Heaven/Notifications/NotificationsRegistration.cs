@@ -33,6 +33,8 @@ public static class NotificationsRegistration
         services.AddSingleton<INotifier, CampfireBotNotifier>();
         // TryAdd: the intake, which wakes the sender, registers the same one.
         services.TryAddSingleton<WorkItemSignal>();
+        // GitHub is optional: DeploymentHistory takes the repository API when AddGitHub registered one.
+        services.AddSingleton<DeploymentHistory>();
         services.AddSingleton<NotificationSender>();
         services.AddHostedService(sp => sp.GetRequiredService<NotificationSender>());
         return services;
