@@ -178,7 +178,7 @@ internal sealed partial class NotificationSender(
             // Looked up when sending, not stored with the event: the outbox keeps the event exactly as
             // GitHub sent it, and the lookup never holds up the fan-out of other events.
             message = await history.AddHistoryAsync(message, cancellationToken);
-            await notifier.SendAsync(message, cancellationToken);
+            await SendWithinTimeoutAsync(notifier, message, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -206,6 +206,24 @@ internal sealed partial class NotificationSender(
 
         Log.Delivered(logger, item.Id, notifier.Name, message.Repository, message.Environment, message.State, attempt);
         await FinishAsync(item, attempt, WorkItemState.Done, null);
+    }
+
+    /// <summary>
+    /// One send takes at most one request timeout, however many requests it makes (Campfire looks its
+    /// room up first): with the history lookup's own timeout, the lease (longer than twice that) covers it.
+    /// </summary>
+    private async Task SendWithinTimeoutAsync(INotifier notifier, DeploymentNotification message, CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(options.RequestTimeout, time);
+        using var sending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        try
+        {
+            await notifier.SendAsync(message, sending.Token);
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new NotifierException($"{notifier.Name} did not answer within {options.RequestTimeout}.", permanent: false, e);
+        }
     }
 
     private async Task RetryLaterAsync(Candidate item, int attempt, string notifier, string error, TimeSpan? retryAfter)
