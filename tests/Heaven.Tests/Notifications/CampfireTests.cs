@@ -111,6 +111,21 @@ public sealed class CampfireTests : NotificationTestBase
     }
 
     [Fact]
+    public async Task Classic_LookupAndSpeech_TogetherTakeAtMostOneRequestTimeout()
+    {
+        // Each answer comes within the timeout; both together do not.
+        Chat.Respond("/campfire/rooms.json", 200, Rooms, delay: TimeSpan.FromSeconds(0.7));
+        Chat.Respond("/campfire/room/", 201, "{}", delay: TimeSpan.FromSeconds(0.7));
+        var host = await StartAsync(Classic(), new() { ["Notifications:RequestTimeout"] = "00:00:01" });
+
+        (await host.SendWebhookAsync("deployment_status", Fixtures.Read("deployment-success.json"))).StatusCode.ShouldBe(HttpStatusCode.Accepted);
+
+        var item = await WaitForItemAsync(host, "notify:campfire", i => i.Attempts >= 2);
+        item.State.ShouldBe(WorkItemState.Pending);
+        item.LastError.ShouldBe("campfire did not answer within 00:00:01.");
+    }
+
+    [Fact]
     public async Task Bot_PostsPlainText_ToItsRoomUrl()
     {
         var host = await StartAsync(new Dictionary<string, string?> { ["Notifications:Campfire:BotUrl"] = Chat.Url("/bot/rooms/1/2-AbCdEf/messages") });

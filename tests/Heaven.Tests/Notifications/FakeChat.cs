@@ -74,11 +74,11 @@ public sealed class FakeChat : IAsyncDisposable
     /// Requests to paths under <paramref name="prefix"/> are answered this way (the latest such rule
     /// wins; <see cref="FailNext"/> goes first), <paramref name="times"/> times or for good.
     /// </summary>
-    public void Respond(string prefix, int status, string body, IReadOnlyDictionary<string, string>? headers = null, int times = int.MaxValue)
+    public void Respond(string prefix, int status, string body, IReadOnlyDictionary<string, string>? headers = null, int times = int.MaxValue, TimeSpan? delay = null)
     {
         lock (gate)
         {
-            answers.Add(new Answer(prefix, status, body, headers ?? new Dictionary<string, string>(), times));
+            answers.Add(new Answer(prefix, status, body, headers ?? new Dictionary<string, string>(), times) { Delay = delay ?? TimeSpan.Zero });
         }
     }
 
@@ -119,6 +119,7 @@ public sealed class FakeChat : IAsyncDisposable
         var status = 200;
         var answerBody = "ok";
         IReadOnlyDictionary<string, string> answerHeaders = new Dictionary<string, string>();
+        var delay = TimeSpan.Zero;
         lock (gate)
         {
             var index = faults.FindIndex(f => path.StartsWith(f.Prefix, StringComparison.Ordinal));
@@ -139,7 +140,7 @@ public sealed class FakeChat : IAsyncDisposable
             else if (rule >= 0)
             {
                 var answer = answers[rule];
-                (status, answerBody, answerHeaders) = (answer.Status, answer.Body, answer.Headers);
+                (status, answerBody, answerHeaders, delay) = (answer.Status, answer.Body, answer.Headers, answer.Delay);
                 answer.Remaining--;
                 if (answer.Remaining <= 0)
                 {
@@ -149,6 +150,11 @@ public sealed class FakeChat : IAsyncDisposable
 
             var headers = request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
             requests.Add(new RecordedRequest(DateTimeOffset.UtcNow, request.Method, path, path, request.QueryString.Value ?? "", path, headers, body, status));
+        }
+
+        if (delay > TimeSpan.Zero)
+        {
+            await Task.Delay(delay, context.RequestAborted);
         }
 
         context.Response.StatusCode = status;
@@ -176,5 +182,7 @@ public sealed class FakeChat : IAsyncDisposable
         public IReadOnlyDictionary<string, string> Headers { get; } = headers;
 
         public int Remaining { get; set; } = remaining;
+
+        public TimeSpan Delay { get; init; }
     }
 }
