@@ -32,6 +32,15 @@ internal sealed partial class DeploymentHistory(
     private readonly Dictionary<string, (DateTimeOffset At, PreviousDeployment? Previous, ShippedCommits? Shipped)> cache = new(StringComparer.Ordinal);
     private readonly Queue<string> cacheOrder = new();
 
+    /// <summary>Says at start-up when a setting asks for something the missing GitHub token rules out.</summary>
+    public void ReportSettings()
+    {
+        if (options.ShowCommits && (gitHub is null || string.IsNullOrEmpty(gitHubOptions.Value.Token)))
+        {
+            Log.CommitsNeedToken(logger);
+        }
+    }
+
     /// <summary>The message with what could be found; only the caller's cancellation (shutting down) throws.</summary>
     public async Task<DeploymentNotification> AddHistoryAsync(DeploymentNotification message, CancellationToken cancellationToken)
     {
@@ -192,6 +201,9 @@ internal sealed partial class DeploymentHistory(
 
     private static partial class Log
     {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Notifications:DisplayCommits is on, but GitHub:Token is not set: messages go out without the commit list")]
+        public static partial void CommitsNeedToken(ILogger logger);
+
         [LoggerMessage(Level = LogLevel.Debug, Message = "{Repository} has no earlier deployment in {Environment} to compare with")]
         public static partial void NothingEarlier(ILogger logger, string repository, string environment);
 

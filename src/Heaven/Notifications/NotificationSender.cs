@@ -36,6 +36,7 @@ internal sealed partial class NotificationSender(
     protected override Task ExecuteAsync(CancellationToken stoppingToken)
     {
         Log.Active(logger, string.Join(", ", byKind.Values.Where(n => n.IsConfigured).Select(n => n.Name).DefaultIfEmpty("none")));
+        history.ReportSettings();
         return WorkItemLoop.RunAsync(
             async cancellationToken => await FanOutAsync(cancellationToken) + await DeliverDueAsync(cancellationToken),
             cancellationToken => signal.WaitAsync(WorkItemKinds.DeploymentStatusEvent, options.Delivery.PollInterval, cancellationToken),
