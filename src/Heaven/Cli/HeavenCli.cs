@@ -16,6 +16,7 @@ public static class HeavenCli
         ("cancel", "heaven cancel <id> [--by NAME]", "cancel a queued or running deployment"),
         ("locks", "heaven locks", "list the environment locks"),
         ("unlock", "heaven unlock <owner/repo> <environment>", "remove an environment lock"),
+        ("autodeploy-log", "heaven autodeploy-log <owner/repo> [--limit N]", "show what auto-deploy decided for a repository's commits, and why"),
         ("deploy-local", "heaven deploy-local <path> --environment ENV [...]", "try a deploy from a local repository, without GitHub"),
         ("help", "heaven --help", "show this help"),
     ];
@@ -42,6 +43,7 @@ public static class HeavenCli
                 "cancel" => await CancelCommand.RunAsync(rest, output, error, cancellationToken),
                 "locks" => await LocksCommand.RunAsync(rest, output, cancellationToken),
                 "unlock" => await UnlockCommand.RunAsync(rest, output, error, cancellationToken),
+                "autodeploy-log" => await AutoDeployLogCommand.RunAsync(rest, output, error, cancellationToken),
                 "deploy-local" => await DeployLocalCommand.RunAsync(rest, output, error, cancellationToken),
                 _ => Unknown(command, error),
             };

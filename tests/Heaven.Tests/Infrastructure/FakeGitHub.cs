@@ -179,7 +179,8 @@ public sealed class FakeGitHub : IAsyncDisposable
         {
             lock (gate)
             {
-                return deployments.Select(d => (JsonObject)d.DeepClone()).ToList();
+                // Deployments seeded with AddDeployment were not posted: they carry no request.
+                return deployments.Where(d => d["request"] is not null).Select(d => (JsonObject)d.DeepClone()).ToList();
             }
         }
     }
