@@ -356,6 +356,31 @@ public sealed class AutoDeployTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TwoNodesOnPostgres_EvaluatingOneCommitAtOnce_CreateOneDeployment()
+    {
+        await using var database = await PostgresDatabase.CreateAsync();
+        gitHub.AddDeployment(Repo, Deployed, "production", PreviousPayload, "master", "success");
+        gitHub.SetCombinedStatus(Repo, Sha, "success", (Context, "success"));
+        gitHub.SetCompare(Repo, Deployed, Sha, "ahead", aheadBy: 1);
+        gitHub.Delay("deployments", TimeSpan.FromMilliseconds(500));
+        var onPostgres = new Dictionary<string, string?> { ["Database:Provider"] = "Postgres", ["Database:ConnectionString"] = database.ConnectionString };
+        var first = await StartAsync(onPostgres);
+        var second = await StartAsync(onPostgres);
+
+        // Two contexts' events for the same commit, one delivered to each node.
+        var other = JsonNode.Parse(Fixtures.Read("status_success.json"))!;
+        other["context"] = "coverage";
+        await Task.WhenAll(SendStatusAsync(first, Fixtures.Read("status_success.json")), SendStatusAsync(second, other.ToJsonString()));
+
+        var decisions = await WaitForDecisionsAsync(first, 2);
+        gitHub.RequestsTo("deployments").ShouldHaveSingleItem();
+        decisions.Count(d => d.Outcome == AutoDeployOutcome.Deployed).ShouldBe(1);
+        decisions.Single(d => d.Outcome != AutoDeployOutcome.Deployed).Summary.ShouldBeOneOf(
+            "skipped: 1333c01 is being deployed to production by another evaluation",
+            $"skipped: 1333c01 was already deployed to production (deployment {gitHub.CreatedDeployments.Single()["id"]})");
+    }
+
+    [Fact]
     public async Task TheDecisionLog_IsShownByTheCommandLine()
     {
         var host = await StartAsync();
