@@ -147,6 +147,7 @@ public static class HeavenApp
         Check<Providers.RepositoryOptions>();
         Check<Locks.LockOptions>();
         Check<AutoDeploy.AutoDeployOptions>();
+        Check<RetentionOptions>();
         if (problems.Count > 0)
         {
             throw new StartupException("Heaven cannot start because of its settings:\n" + string.Join("\n", problems.Select(p => "  - " + p)));
