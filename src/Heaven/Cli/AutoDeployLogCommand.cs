@@ -23,22 +23,8 @@ internal static class AutoDeployLogCommand
         }
 
         var repository = args[0];
-        var limit = 30;
-        var settings = new List<string>();
-        for (var i = 1; i < args.Length; i++)
-        {
-            if (args[i] == "--limit" && i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var n) && n > 0)
-            {
-                limit = n;
-                i++;
-            }
-            else
-            {
-                settings.Add(args[i]);
-            }
-        }
-
-        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. HeavenCli.QuietLogging, .. settings]));
+        var arguments = ListArguments.Parse(args.Skip(1), defaultLimit: 30);
+        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. HeavenCli.QuietLogging, .. arguments.Settings]));
         await HeavenApp.PrepareAsync(app, cancellationToken);
         var configured = app.Services.GetRequiredService<IOptions<RepositoryOptions>>().Value.For(repository)?.AutoDeploy;
         var database = app.Services.GetRequiredService<IHeavenDatabase>();
@@ -47,7 +33,7 @@ internal static class AutoDeployLogCommand
         var rows = await db.AutoDeployDecisions.AsNoTracking()
             .Where(d => d.Repository.ToLower() == lowered)
             .OrderByDescending(d => d.Id)
-            .Take(limit)
+            .Take(arguments.Limit)
             .ToListAsync(cancellationToken);
 
         output.WriteLine(configured is null

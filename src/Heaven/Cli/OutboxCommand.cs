@@ -14,27 +14,9 @@ internal static class OutboxCommand
 {
     public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellationToken)
     {
-        var limit = 30;
-        var onlyUnfinished = false;
-        var settings = new List<string>();
-        for (var i = 0; i < args.Length; i++)
-        {
-            if (args[i] == "--limit" && i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var n) && n > 0)
-            {
-                limit = n;
-                i++;
-            }
-            else if (args[i] == "--problems")
-            {
-                onlyUnfinished = true;
-            }
-            else
-            {
-                settings.Add(args[i]);
-            }
-        }
-
-        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. HeavenCli.QuietLogging, .. settings]));
+        var arguments = ListArguments.Parse(args, defaultLimit: 30, "--problems");
+        var onlyUnfinished = arguments.Flags.Contains("--problems");
+        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. HeavenCli.QuietLogging, .. arguments.Settings]));
         await HeavenApp.PrepareAsync(app, cancellationToken);
         var database = app.Services.GetRequiredService<IHeavenDatabase>();
         var now = app.Services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
@@ -46,7 +28,7 @@ internal static class OutboxCommand
             query = query.Where(w => w.State == WorkItemState.Failed || (w.State == WorkItemState.Pending && w.LastError != null));
         }
 
-        var rows = await query.OrderByDescending(w => w.Id).Take(limit).ToListAsync(cancellationToken);
+        var rows = await query.OrderByDescending(w => w.Id).Take(arguments.Limit).ToListAsync(cancellationToken);
         if (rows.Count == 0)
         {
             output.WriteLine(onlyUnfinished ? "Nothing failed or waiting for a retry." : "The outbox is empty.");
