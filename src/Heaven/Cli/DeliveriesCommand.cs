@@ -1,4 +1,3 @@
-using System.Globalization;
 using Heaven.Hosting;
 using Heaven.Storage;
 using Microsoft.EntityFrameworkCore;
@@ -10,26 +9,12 @@ internal static class DeliveriesCommand
 {
     public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellationToken)
     {
-        var limit = 20;
-        var settings = new List<string>();
-        for (var i = 0; i < args.Length; i++)
-        {
-            if (args[i] == "--limit" && i + 1 < args.Length && int.TryParse(args[i + 1], CultureInfo.InvariantCulture, out var n) && n > 0)
-            {
-                limit = n;
-                i++;
-            }
-            else
-            {
-                settings.Add(args[i]);
-            }
-        }
-
-        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. HeavenCli.QuietLogging, .. settings]));
+        var arguments = ListArguments.Parse(args, defaultLimit: 20);
+        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. HeavenCli.QuietLogging, .. arguments.Settings]));
         await HeavenApp.PrepareAsync(app, cancellationToken);
         var database = app.Services.GetRequiredService<IHeavenDatabase>();
         await using var db = await database.OpenAsync(cancellationToken);
-        var rows = await db.Deliveries.OrderByDescending(d => d.Id).Take(limit).ToListAsync(cancellationToken);
+        var rows = await db.Deliveries.OrderByDescending(d => d.Id).Take(arguments.Limit).ToListAsync(cancellationToken);
         if (rows.Count == 0)
         {
             output.WriteLine("No deliveries yet. Point a GitHub webhook at POST /events (see 'heaven serve' output).");

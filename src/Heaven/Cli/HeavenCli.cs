@@ -13,9 +13,11 @@ public static class HeavenCli
     [
         ("serve", "heaven [serve] [--urls URL] [--Key=Value ...]", "run the server (the default when no command is given)"),
         ("deliveries", "heaven deliveries [--limit N]", "show the newest webhook deliveries and what Heaven did with them"),
+        ("outbox", "heaven outbox [--problems] [--limit N]", "show what Heaven owes GitHub and the chat services: statuses, messages, commit events, with attempts and errors"),
         ("cancel", "heaven cancel <id> [--by NAME]", "cancel a queued or running deployment"),
         ("locks", "heaven locks", "list the environment locks"),
         ("unlock", "heaven unlock <owner/repo> <environment>", "remove an environment lock"),
+        ("autodeploy-log", "heaven autodeploy-log <owner/repo> [--limit N]", "show what auto-deploy decided for a repository's commits, and why"),
         ("deploy-local", "heaven deploy-local <path> --environment ENV [...]", "try a deploy from a local repository, without GitHub"),
         ("help", "heaven --help", "show this help"),
     ];
@@ -39,9 +41,11 @@ public static class HeavenCli
             {
                 "serve" => await ServeCommand.RunAsync(rest, output, cancellationToken),
                 "deliveries" => await DeliveriesCommand.RunAsync(rest, output, cancellationToken),
+                "outbox" => await OutboxCommand.RunAsync(rest, output, cancellationToken),
                 "cancel" => await CancelCommand.RunAsync(rest, output, error, cancellationToken),
                 "locks" => await LocksCommand.RunAsync(rest, output, cancellationToken),
                 "unlock" => await UnlockCommand.RunAsync(rest, output, error, cancellationToken),
+                "autodeploy-log" => await AutoDeployLogCommand.RunAsync(rest, output, error, cancellationToken),
                 "deploy-local" => await DeployLocalCommand.RunAsync(rest, output, error, cancellationToken),
                 _ => Unknown(command, error),
             };

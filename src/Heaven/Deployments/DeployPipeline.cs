@@ -13,8 +13,11 @@ namespace Heaven.Deployments;
 /// deployment's ssh credentials, check out the exact commit, run the provider under the timeout,
 /// and say how it ended. The credentials (agent, known hosts) outlive the provider and no more.
 /// </summary>
-public sealed partial class DeployPipeline(ICheckout checkout, ProviderRegistry providers, DeployCredentialsFactory credentials, ILogger<DeployPipeline> logger)
+public sealed partial class DeployPipeline(ICheckout checkout, ProviderRegistry providers, DeployCredentialsFactory credentials, NodeIdentity node, ILogger<DeployPipeline> logger)
 {
+    /// <summary>The <c>HEAVEN_RUN_OWNER</c> value of a deployment's processes; <c>node-id/</c> prefixes all of a node's.</summary>
+    public static string OwnerOf(NodeIdentity node, long deploymentId) => $"{node.Id}/{deploymentId.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+
     public async Task<ProviderOutcome> RunAsync(
         DeploymentRecord deployment,
         IOutputSink output,
@@ -42,7 +45,9 @@ public sealed partial class DeployPipeline(ICheckout checkout, ProviderRegistry 
             await using var worktree = await checkout.PrepareAsync(
                 new CheckoutRequest(deployment.Repository, deployment.CloneUrl, deployment.Ref, deployment.Sha, deployment.Id, ssh.GitEnvironment), output, cancellationToken);
             var payload = ProviderRegistry.PayloadOf(deployment.PayloadJson);
-            var context = new DeployContext(deployment, payload, worktree.Path, output, masker, logUrl, timeout) { ExtraEnvironment = ssh.ToolEnvironment };
+            // The owner mark lets this node, restarted after a crash, stop what the deploy left running.
+            var environment = new Dictionary<string, string>(ssh.ToolEnvironment) { [ProcessRunner.RunOwnerVariable] = OwnerOf(node, deployment.Id) };
+            var context = new DeployContext(deployment, payload, worktree.Path, output, masker, logUrl, timeout) { ExtraEnvironment = environment };
             return await provider.DeployAsync(context, cancellationToken);
         }
         catch (Exception e) when (e is CheckoutException or CredentialsException or ProcessStartException)

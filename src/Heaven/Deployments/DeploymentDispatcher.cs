@@ -1,3 +1,4 @@
+using Heaven.Execution;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Deployments;
@@ -16,6 +17,8 @@ public interface IDeploymentSignal
 public sealed partial class DeploymentDispatcher(
     DeploymentQueue queue,
     DeploymentRunner runner,
+    IProcessRunner processes,
+    NodeIdentity node,
     TimeProvider time,
     IOptions<DeploymentOptions> options,
     ILogger<DeploymentDispatcher> logger) : BackgroundService, IDeploymentSignal
@@ -102,6 +105,15 @@ public sealed partial class DeploymentDispatcher(
     {
         try
         {
+            // This node runs nothing yet: anything carrying its mark was left by its previous run,
+            // which was killed. Stopped before the deployments are reported lost and their
+            // environments are free again, so an old deploy never overlaps a new one.
+            var orphans = await processes.StopOrphansAsync(node.Id + "/", cancellationToken);
+            if (orphans > 0)
+            {
+                Log.OrphansStopped(logger, orphans);
+            }
+
             var reaped = await queue.ReapAsync(includeOwnLeases: true, cancellationToken);
             if (reaped > 0)
             {
@@ -121,6 +133,9 @@ public sealed partial class DeploymentDispatcher(
 
         [LoggerMessage(Level = LogLevel.Error, Message = "Deployment {DeploymentId} stopped unexpectedly")]
         public static partial void RunFailed(ILogger logger, long deploymentId, Exception exception);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Stopped {Count} deploy processes Heaven's previous run left running")]
+        public static partial void OrphansStopped(ILogger logger, int count);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} deployments were left running by Heaven's previous run; reported as errored, not re-run")]
         public static partial void Recovered(ILogger logger, int count);

@@ -28,4 +28,10 @@ public interface IProcessRunner
 {
     /// <summary>Cancelling <paramref name="cancellationToken"/> stops the tree and returns a result with <see cref="ProcessResult.Cancelled"/>.</summary>
     Task<ProcessResult> RunAsync(ProcessSpec spec, IOutputSink output, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stops (TERM, then KILL) every process whose <c>HEAVEN_RUN_OWNER</c> starts with
+    /// <paramref name="ownerPrefix"/>: what a killed Heaven left running. Returns how many it found.
+    /// </summary>
+    Task<int> StopOrphansAsync(string ownerPrefix, CancellationToken cancellationToken);
 }

@@ -18,6 +18,13 @@ internal sealed partial class ProcessRunner : IProcessRunner
     /// <summary>Marks every process of one run (inherited through fork and exec) so leftovers can be found.</summary>
     public const string RunMarkerVariable = "HEAVEN_RUN_ID";
 
+    /// <summary>
+    /// Names the node and deployment a run belongs to (<c>node-id/deployment-id</c>), set by the
+    /// deploy pipeline. Unlike the run marker it is known after a crash, so a restarted node can stop
+    /// what its previous run left behind.
+    /// </summary>
+    public const string RunOwnerVariable = "HEAVEN_RUN_OWNER";
+
     private readonly ProcessRunnerOptions options;
     private readonly TimeProvider timeProvider;
     private readonly ILogger<ProcessRunner> logger;
@@ -38,6 +45,13 @@ internal sealed partial class ProcessRunner : IProcessRunner
         TimedOut,
         Cancelled,
         OutputFailed,
+    }
+
+    public Task<int> StopOrphansAsync(string ownerPrefix, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(ownerPrefix);
+        cancellationToken.ThrowIfCancellationRequested();
+        return RunProcesses.Orphans(ownerPrefix, timeProvider).SweepAsync(options.SweepGrace);
     }
 
     public async Task<ProcessResult> RunAsync(ProcessSpec spec, IOutputSink output, CancellationToken cancellationToken)

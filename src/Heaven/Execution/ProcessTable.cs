@@ -17,6 +17,18 @@ internal static class ProcessTable
     public static List<Member> FindRun(int groupId, string markerEntry)
     {
         var marker = Encoding.UTF8.GetBytes(markerEntry);
+        return Find((pid, pgrp) => pgrp == groupId || HasEnvironmentEntry(pid, marker, prefix: false));
+    }
+
+    /// <summary>Live processes with an environment entry that starts with <paramref name="entryPrefix"/> (<c>NAME=value-start</c>).</summary>
+    public static List<Member> FindByEnvironmentPrefix(string entryPrefix)
+    {
+        var marker = Encoding.UTF8.GetBytes(entryPrefix);
+        return Find((pid, _) => HasEnvironmentEntry(pid, marker, prefix: true));
+    }
+
+    private static List<Member> Find(Func<int, int, bool> matches)
+    {
         var self = Environment.ProcessId;
         var found = new List<Member>();
         IEnumerable<string> entries;
@@ -37,7 +49,7 @@ internal static class ProcessTable
             }
 
             if (TryReadStat(pid, out var state, out var pgrp) && state is not ('Z' or 'X')
-                && (pgrp == groupId || HasEnvironmentEntry(pid, marker)))
+                && matches(pid, pgrp))
             {
                 found.Add(new Member(pid, pgrp));
             }
@@ -77,7 +89,7 @@ internal static class ProcessTable
         return true;
     }
 
-    private static bool HasEnvironmentEntry(int pid, byte[] entry)
+    private static bool HasEnvironmentEntry(int pid, byte[] entry, bool prefix)
     {
         byte[] environ;
         try
@@ -89,13 +101,13 @@ internal static class ProcessTable
             return false; // another user's process, or gone meanwhile
         }
 
-        // NUL-separated NAME=value entries; only an exact entry counts, not a prefix of a longer value.
+        // NUL-separated NAME=value entries; unless asked for a prefix, only an exact entry counts.
         ReadOnlySpan<byte> rest = environ;
         while (!rest.IsEmpty)
         {
             var end = rest.IndexOf((byte)0);
             var item = end < 0 ? rest : rest[..end];
-            if (item.SequenceEqual(entry))
+            if (prefix ? item.StartsWith(entry) : item.SequenceEqual(entry))
             {
                 return true;
             }

@@ -4,12 +4,24 @@ namespace Heaven.Execution;
 /// Everything one run started: the child's process group (the child is its leader, through setsid)
 /// plus whatever carries the run's marker variable.
 /// </summary>
-internal sealed class RunProcesses(int groupId, string markerEntry, TimeProvider timeProvider)
+internal sealed class RunProcesses(int groupId, Func<List<ProcessTable.Member>> find, TimeProvider timeProvider)
 {
+    public RunProcesses(int groupId, string markerEntry, TimeProvider timeProvider)
+        : this(groupId, () => ProcessTable.FindRun(groupId, markerEntry), timeProvider)
+    {
+    }
+
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
     private const int KillRounds = 20;
 
     public int GroupId => groupId;
+
+    /// <summary>
+    /// The processes a previous run of this node left behind (Heaven was killed while they ran): every
+    /// live process whose <see cref="ProcessRunner.RunOwnerVariable"/> starts with <paramref name="ownerPrefix"/>.
+    /// </summary>
+    public static RunProcesses Orphans(string ownerPrefix, TimeProvider timeProvider) =>
+        new(0, () => ProcessTable.FindByEnvironmentPrefix($"{ProcessRunner.RunOwnerVariable}={ownerPrefix}"), timeProvider);
 
     /// <summary>Signals the whole process group while the child still runs.</summary>
     public void SignalGroup(int signal, bool childRunning)
@@ -30,13 +42,13 @@ internal sealed class RunProcesses(int groupId, string markerEntry, TimeProvider
     public async Task<int> SweepAsync(TimeSpan grace)
     {
         var seen = new HashSet<int>();
-        var found = ProcessTable.FindRun(groupId, markerEntry);
+        var found = find();
         if (found.Count > 0)
         {
             // A process killed a moment ago (with the group) closes its pipes before it turns into a
             // zombie: look again after a moment, so it is not reported as left running.
             await Task.Delay(PollInterval, timeProvider);
-            found = ProcessTable.FindRun(groupId, markerEntry);
+            found = find();
         }
 
         if (found.Count == 0)
@@ -49,7 +61,7 @@ internal sealed class RunProcesses(int groupId, string markerEntry, TimeProvider
         while (timeProvider.GetElapsedTime(termSent) < grace)
         {
             await Task.Delay(PollInterval, timeProvider);
-            found = ProcessTable.FindRun(groupId, markerEntry);
+            found = find();
             if (found.Count == 0)
             {
                 return seen.Count;
@@ -63,7 +75,7 @@ internal sealed class RunProcesses(int groupId, string markerEntry, TimeProvider
         {
             Signal(found, Posix.SigKill, seen);
             await Task.Delay(PollInterval, timeProvider);
-            found = ProcessTable.FindRun(groupId, markerEntry);
+            found = find();
         }
 
         return seen.Count;
@@ -71,7 +83,8 @@ internal sealed class RunProcesses(int groupId, string markerEntry, TimeProvider
 
     private void Signal(List<ProcessTable.Member> processes, int signal, HashSet<int> seen)
     {
-        if (processes.Any(p => p.GroupId == groupId))
+        // Group 0 stands for "no group" (orphans): kill(-0) would signal Heaven's own group.
+        if (groupId > 0 && processes.Any(p => p.GroupId == groupId))
         {
             Posix.SignalGroup(groupId, signal);
         }

@@ -17,6 +17,9 @@ public sealed partial class OctokitGitHub
 {
     private const int MaxCheckRunPages = 10;
 
+    /// <summary>Bodies as GitHub's own clients write them: non-ASCII text (logs, names) as is, not as \u escapes.</summary>
+    private static readonly JsonSerializerOptions RequestJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public async Task<GitHubComparison> CompareAsync(string repository, string @base, string head, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(@base);
@@ -164,7 +167,8 @@ public sealed partial class OctokitGitHub
         }, cancellationToken);
 
     /// <summary>One request with the token in its Authorization header (and nowhere else).</summary>
-    private async Task<RawResponse> SendRawAsync(HttpMethod method, Uri url, JsonNode? body, CancellationToken cancellationToken)
+    /// <param name="readSuccessBody">False: a 2xx answer's body is discarded unread (failures are always read, they are small).</param>
+    private async Task<RawResponse> SendRawAsync(HttpMethod method, Uri url, JsonNode? body, CancellationToken cancellationToken, bool readSuccessBody = true)
     {
         using var request = new HttpRequestMessage(method, url);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -173,11 +177,11 @@ public sealed partial class OctokitGitHub
         request.Headers.Add("X-GitHub-Api-Version", "2022-11-28");
         if (body is not null)
         {
-            request.Content = new StringContent(body.ToJsonString(), Encoding.UTF8, JsonContentType);
+            request.Content = new StringContent(body.ToJsonString(RequestJson), Encoding.UTF8, JsonContentType);
         }
 
         using var response = await rest.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-        var text = await response.Content.ReadAsStringAsync(cancellationToken);
+        var text = !readSuccessBody && response.IsSuccessStatusCode ? "" : await response.Content.ReadAsStringAsync(cancellationToken);
         var headers = response.Headers.Concat(response.Content.Headers)
             .GroupBy(h => h.Key, StringComparer.OrdinalIgnoreCase)
             .ToDictionary(g => g.Key, g => string.Join(",", g.SelectMany(h => h.Value)), StringComparer.OrdinalIgnoreCase);

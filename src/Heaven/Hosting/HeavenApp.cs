@@ -1,3 +1,4 @@
+using Heaven.AutoDeploy;
 using Heaven.Checkout;
 using Heaven.Configuration;
 using Heaven.Execution;
@@ -77,6 +78,7 @@ public static class HeavenApp
         services.AddCheckout();
         services.AddOutput();
         services.AddDeployments();
+        services.AddAutoDeploy();
         services.AddIntake();
         services.AddHeavenHealthChecks();
 
@@ -144,6 +146,8 @@ public static class HeavenApp
         Check<Providers.FabricOptions>();
         Check<Providers.RepositoryOptions>();
         Check<Locks.LockOptions>();
+        Check<AutoDeploy.AutoDeployOptions>();
+        Check<RetentionOptions>();
         if (problems.Count > 0)
         {
             throw new StartupException("Heaven cannot start because of its settings:\n" + string.Join("\n", problems.Select(p => "  - " + p)));

@@ -136,6 +136,15 @@ public sealed partial class EnvironmentLocks(
         return LockTexts.IsLocked(deployment.Repository, held.Environment, held.LockedBy, held.Reason);
     }
 
+    /// <summary>The lock holding (repository, environment) now, or null (expired locks hold nothing).</summary>
+    public async Task<EnvironmentLock?> ActiveAsync(string repository, string environment, CancellationToken cancellationToken)
+    {
+        var key = EnvironmentLock.KeyOf(repository, environment);
+        await using var db = await database.OpenAsync(cancellationToken);
+        var held = await db.EnvironmentLocks.AsNoTracking().SingleOrDefaultAsync(l => l.LockKey == key, cancellationToken);
+        return held is not null && held.IsActive(Now) ? held : null;
+    }
+
     /// <summary>Every lock, expired ones included (they say so), by repository and environment.</summary>
     public async Task<IReadOnlyList<EnvironmentLock>> ListAsync(CancellationToken cancellationToken)
     {

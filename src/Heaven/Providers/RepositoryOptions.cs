@@ -33,6 +33,9 @@ public sealed class RepositorySettings
     /// <summary>Per environment (<c>Environments:&lt;env&gt;:Concurrency</c>), overriding <see cref="Concurrency"/>.</summary>
     public IReadOnlyDictionary<string, Heaven.Deployments.ConcurrencyPolicy> EnvironmentConcurrency { get; init; } = new Dictionary<string, Heaven.Deployments.ConcurrencyPolicy>(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>Auto-deploy on a green default-branch commit (<c>AutoDeploy</c>); null: off, as by default.</summary>
+    public Heaven.AutoDeploy.AutoDeploySettings? AutoDeploy { get; init; }
+
     public Heaven.Deployments.ConcurrencyPolicy? ConcurrencyFor(string environment) =>
         EnvironmentConcurrency.TryGetValue(environment, out var own) ? own : Concurrency;
 
@@ -58,7 +61,8 @@ public sealed class RepositoryOptions
 {
     public const string Section = "Repositories";
 
-    private static readonly string[] KnownSettings = ["Provider", "Providers", "Environments", "Command", "Concurrency"];
+    private static readonly string[] KnownSettings = ["Provider", "Providers", "Environments", "Command", "Concurrency", "AutoDeploy"];
+    private static readonly string[] KnownAutoDeploySettings = ["Environments", "Contexts"];
 
     private readonly Dictionary<string, RepositorySettings> byName = new(StringComparer.OrdinalIgnoreCase);
     private readonly List<string> problems = [];
@@ -155,7 +159,42 @@ public sealed class RepositoryOptions
             EnvironmentCommands = commands,
             Concurrency = Policy(section["Concurrency"], $"{prefix}:Concurrency"),
             EnvironmentConcurrency = concurrency,
+            AutoDeploy = AutoDeploy(section.GetSection("AutoDeploy"), $"{prefix}:AutoDeploy"),
         };
+    }
+
+    /// <summary>
+    /// <c>AutoDeploy:Environments</c> (required once the section exists) and <c>AutoDeploy:Contexts</c>
+    /// (the commit status contexts and check run names that must be green; "all", the default, means
+    /// every one reported for the commit).
+    /// </summary>
+    private Heaven.AutoDeploy.AutoDeploySettings? AutoDeploy(IConfigurationSection section, string key)
+    {
+        if (!section.Exists())
+        {
+            return null;
+        }
+
+        foreach (var child in section.GetChildren().Where(c => !KnownAutoDeploySettings.Contains(c.Key, StringComparer.OrdinalIgnoreCase)))
+        {
+            problems.Add($"{key}:{child.Key} is not an auto-deploy setting (known: {string.Join(", ", KnownAutoDeploySettings)}).");
+        }
+
+        var environments = List(section.GetSection("Environments")).Distinct(StringComparer.OrdinalIgnoreCase).ToList();
+        if (environments.Count == 0)
+        {
+            problems.Add($"{key}:Environments is empty: name the environments a green commit deploys to (for example {key}:Environments=staging), or remove {key} to leave auto-deploy off.");
+            return null;
+        }
+
+        var contexts = List(section.GetSection("Contexts")).Distinct(StringComparer.Ordinal).ToList();
+        var all = contexts.Count == 0 || contexts.Any(c => string.Equals(c, Heaven.AutoDeploy.AutoDeploySettings.AllContexts, StringComparison.OrdinalIgnoreCase));
+        if (all && contexts.Count > 1)
+        {
+            problems.Add($"{key}:Contexts mixes \"all\" with named contexts; use either \"all\" or the names.");
+        }
+
+        return new Heaven.AutoDeploy.AutoDeploySettings(environments, all ? [] : contexts);
     }
 
     /// <summary>A concurrency policy by name (any case); a wrong name is a load problem.</summary>
@@ -228,6 +267,19 @@ internal sealed class RepositoryOptionsValidator(IServiceProvider services) : IV
             foreach (var provider in repository.Providers.Where(p => !names.Contains(p)))
             {
                 failures.Add($"{prefix}:Providers names '{provider}', which is not one of Heaven's providers ({known}).");
+            }
+
+            if (repository.AutoDeploy is { } autoDeploy)
+            {
+                foreach (var environment in autoDeploy.Environments.Where(e => e.Any(char.IsWhiteSpace) || e.Length > 255))
+                {
+                    failures.Add($"{prefix}:AutoDeploy:Environments names '{environment}', which is not an environment name (no spaces, at most 255 characters).");
+                }
+
+                foreach (var environment in autoDeploy.Environments.Where(e => repository.Environments.Count > 0 && !repository.Environments.Contains(e, StringComparer.OrdinalIgnoreCase)))
+                {
+                    failures.Add($"{prefix}:AutoDeploy:Environments names '{environment}', which {prefix}:Environments does not allow ({string.Join(", ", repository.Environments)}).");
+                }
             }
 
             foreach (var environment in repository.Environments.Where(e => e.Any(char.IsWhiteSpace) || e.Length > 255))

@@ -27,6 +27,8 @@ public abstract class HeavenDbContext(DbContextOptions options) : DbContext(opti
 
     public DbSet<Heaven.Locks.EnvironmentLock> EnvironmentLocks => Set<Heaven.Locks.EnvironmentLock>();
 
+    public DbSet<Heaven.AutoDeploy.AutoDeployDecision> AutoDeployDecisions => Set<Heaven.AutoDeploy.AutoDeployDecision>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.Entity<Delivery>(delivery =>
@@ -101,6 +103,23 @@ public abstract class HeavenDbContext(DbContextOptions options) : DbContext(opti
             environmentLock.Property(l => l.Reason).HasMaxLength(512);
         });
 
+        modelBuilder.Entity<Heaven.AutoDeploy.AutoDeployDecision>(decision =>
+        {
+            decision.ToTable("auto_deploy_decisions");
+            decision.Property(d => d.Repository).HasMaxLength(256);
+            decision.Property(d => d.Sha).HasMaxLength(64);
+            decision.Property(d => d.Environment).HasMaxLength(256);
+            decision.Property(d => d.Outcome).HasConversion<string>().HasMaxLength(16);
+            decision.Property(d => d.Reason).HasMaxLength(1024);
+            decision.Property(d => d.Trigger).HasMaxLength(256);
+            decision.Property(d => d.DeliveryId).HasMaxLength(128);
+            decision.Property(d => d.DeployKey).HasMaxLength(1100);
+            decision.HasIndex(d => new { d.Repository, d.Id });
+            // The database, not the code, makes sure one commit is auto-deployed to one environment
+            // once, whichever evaluation or node gets there first.
+            decision.HasIndex(d => d.DeployKey).IsUnique().HasFilter("outcome IN ('Deploying', 'Deployed')").HasDatabaseName("ix_auto_deploy_decisions_claim");
+        });
+
         modelBuilder.Entity<ServerKey>(key =>
         {
             key.ToTable("server_keys");
@@ -139,7 +158,7 @@ public abstract class HeavenDbContext(DbContextOptions options) : DbContext(opti
                 property.SetColumnName(ToSnakeCase(property.Name));
             }
 
-            foreach (var index in entity.GetIndexes().Where(i => i.GetDatabaseName() is not "ix_deployments_running_lock_key"))
+            foreach (var index in entity.GetIndexes().Where(i => i.GetDatabaseName() is not ("ix_deployments_running_lock_key" or "ix_auto_deploy_decisions_claim")))
             {
                 index.SetDatabaseName($"ix_{entity.GetTableName()}_{string.Join('_', index.Properties.Select(p => ToSnakeCase(p.Name)))}");
             }

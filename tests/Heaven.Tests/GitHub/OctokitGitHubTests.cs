@@ -280,6 +280,79 @@ public sealed class OctokitGitHubTests : IAsyncLifetime
         down.Message.ShouldNotContain(Token);
     }
 
+    [Fact]
+    public async Task Compare_ReadsTheCommitsAndTheLink_FromTheEnterprisePath()
+    {
+        fake.SetCompare(Repository, "aaa1111", "bbb2222", "ahead", 2, 0,
+            new FakeCommit("c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1", "Fix the robot\n\nLong story.", "atmos"),
+            new FakeCommit("c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2", "Ship it", null, "A. Person"));
+
+        var comparison = await Adapter().CompareAsync(Repository, "aaa1111", "bbb2222", CancellationToken.None);
+
+        fake.Requests.ShouldHaveSingleItem().RawPath.ShouldBe($"/api/v3/repos/{Repository}/compare/aaa1111...bbb2222");
+        comparison.Status.ShouldBe("ahead");
+        comparison.AheadBy.ShouldBe(2);
+        comparison.TotalCommits.ShouldBe(2);
+        comparison.HtmlUrl.ShouldBe($"{fake.ApiUrl}{Repository}/compare/aaa1111...bbb2222");
+        comparison.Commits.Select(c => (c.Sha[..2], c.Message, c.AuthorLogin, c.AuthorName)).ShouldBe(
+            [("c1", "Fix the robot\n\nLong story.", "atmos", "atmos"), ("c2", "Ship it", null, "A. Person")]);
+    }
+
+    [Fact]
+    public async Task RepositoryReads_SendTheTokenOnlyInTheHeader_AndFilterOnGitHubsSide()
+    {
+        var payload = new System.Text.Json.Nodes.JsonObject { ["notify"] = new System.Text.Json.Nodes.JsonObject { ["room"] = "ops" } };
+        var older = fake.AddDeployment(Repository, "1111111111111111111111111111111111111111", "production", payload, "main", "success");
+        fake.AddDeployment(Repository, "2222222222222222222222222222222222222222", "staging", null, "main", "failure");
+
+        var listed = await Adapter().ListDeploymentsAsync(Repository, "production", null, 5, CancellationToken.None);
+        var statuses = await Adapter().ListDeploymentStatusesAsync(Repository, older, CancellationToken.None);
+
+        var request = fake.RequestsTo("deployments-list").ShouldHaveSingleItem();
+        request.Query.ShouldBe("?per_page=5&environment=production");
+        request.Header("Authorization").ShouldBe($"Bearer {Token}");
+        fake.Requests.ShouldAllBe(r => !r.Query.Contains(Token) && !r.Path.Contains(Token));
+        var deployment = listed.ShouldHaveSingleItem();
+        deployment.Id.ShouldBe(older);
+        deployment.Environment.ShouldBe("production");
+        // The nested payload arrives whole, not flattened to strings.
+        deployment.PayloadJson.ShouldBe("""{"notify":{"room":"ops"}}""");
+        statuses.ShouldHaveSingleItem().State.ShouldBe("success");
+    }
+
+    [Fact]
+    public async Task CombinedStatusAndCheckRuns_AreRead()
+    {
+        fake.SetCombinedStatus(Repository, "abc", "pending", ("ci/test", "success"), ("ci/lint", "pending"));
+        fake.SetCheckRuns(Repository, "abc", new FakeCheckRun("build"), new FakeCheckRun("e2e", "in_progress", null));
+
+        var combined = await Adapter().GetCombinedStatusAsync(Repository, "abc", CancellationToken.None);
+        var runs = await Adapter().ListCheckRunsAsync(Repository, "abc", CancellationToken.None);
+
+        combined.State.ShouldBe("pending");
+        combined.Statuses.Select(s => $"{s.Context}={s.State}").ShouldBe(["ci/test=success", "ci/lint=pending"]);
+        runs.Select(r => $"{r.Name}={r.Status}/{r.Conclusion}").ShouldBe(["build=completed/success", "e2e=in_progress/"]);
+        fake.RequestsTo("check-runs").ShouldHaveSingleItem().Query.ShouldBe("?filter=latest&per_page=100&page=1");
+    }
+
+    [Fact]
+    public async Task CreatingADeployment_SendsExactlyTheRequest_AndSortsGitHubsRefusals()
+    {
+        var created = await Adapter().CreateDeploymentAsync(Repository, new NewDeploymentRequest("abc123", "deploy", "production", """{"name":"my-robot","auto_deploy":true}""", "Heaven auto deploy", false, ["ci/test"]), CancellationToken.None);
+
+        fake.RequestsTo("deployments").ShouldHaveSingleItem().Body.ShouldBe(
+            """{"ref":"abc123","task":"deploy","auto_merge":false,"payload":{"name":"my-robot","auto_deploy":true},"environment":"production","description":"Heaven auto deploy","required_contexts":["ci/test"]}""");
+        created.Environment.ShouldBe("production");
+        created.PayloadJson.ShouldBe("""{"name":"my-robot","auto_deploy":true}""");
+
+        fake.FailNext("deployments", 422, message: "Validation Failed");
+        var refused = await Should.ThrowAsync<GitHubRejectedException>(() => Adapter().CreateDeploymentAsync(Repository, new NewDeploymentRequest("abc123", "deploy", "production", "{}", "d", false, null), CancellationToken.None));
+        refused.StatusCode.ShouldBe(422);
+        refused.Message.ShouldNotContain(Token);
+        fake.FailNext("deployments", 503);
+        await Should.ThrowAsync<GitHubTransientException>(() => Adapter().CreateDeploymentAsync(Repository, new NewDeploymentRequest("abc123", "deploy", "production", "{}", "d", false, null), CancellationToken.None));
+    }
+
     private OctokitGitHub Adapter(TimeSpan? requestTimeout = null) => new(
         Options.Create(new GitHubOptions { Token = Token, ApiUrl = fake.ApiUrl, RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(10) }),
         time);

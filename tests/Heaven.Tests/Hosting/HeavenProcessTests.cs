@@ -42,6 +42,110 @@ public sealed class HeavenProcessTests
     }
 
     [Fact]
+    public async Task ADeployLeftRunningBySigkill_IsStoppedWhenHeavenStartsAgain_AndReportedLost()
+    {
+        using var directory = new TemporaryDirectory();
+        using var repository = new TestRepository();
+        await using var gitHub = await FakeGitHub.StartAsync();
+        var pidFile = Path.Combine(directory.Path, "orphan.pid");
+        // The deploy starts a long job and waits for it, as a real deploy waits for a migration.
+        var sha = repository.CommitDeployScript($"sleep 300 &\necho $! > {pidFile}\nwait");
+        var environment = new Dictionary<string, string>
+        {
+            ["HEAVEN_DATA_DIR"] = Path.Combine(directory.Path, "data"),
+            ["GITHUB_WEBHOOK_SECRET"] = Secret,
+            ["GitHub__ApiUrl"] = gitHub.ApiUrl,
+            ["GitHub__Token"] = "process-test-token",
+            ["Output__MirrorToGist"] = "false",
+        };
+        var (body, gitHubId) = DeploymentWebhook.For(repository, sha);
+
+        int orphan;
+        await using (var first = await HeavenProcess.StartAsync(environment))
+        {
+            (await first.Client.SendAsync(Webhook.Request("deployment", body, Guid.NewGuid().ToString(), Secret))).StatusCode.ShouldBe(HttpStatusCode.Accepted);
+            orphan = await WaitForPidAsync(pidFile);
+            // Killed once in_progress is on GitHub and recorded as sent: a status caught mid-send
+            // would only be sent again after its lease, which is another test's subject.
+            await WaitForSentStatusesAsync(Path.Combine(directory.Path, "data", "heaven.db"), 1);
+            await first.KillHardAsync();
+        }
+
+        // The deploy ran in a session of its own: Heaven's death did not stop it.
+        await Task.Delay(300);
+        IsAlive(orphan).ShouldBeTrue("the deploy's job outlives a SIGKILLed Heaven");
+
+        await using var second = await HeavenProcess.StartAsync(environment);
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (IsAlive(orphan) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        IsAlive(orphan).ShouldBeFalse("the restarted Heaven stops what its previous run left running");
+        var final = await gitHub.WaitForStatusAsync(s => s.DeploymentId == gitHubId && s.State == "error", TimeSpan.FromSeconds(20));
+
+        final.Description.ShouldBe("Heaven lost the worker running this deployment");
+        await second.WaitForOutputAsync("deploy processes Heaven's previous run left running");
+    }
+
+    private static async Task WaitForSentStatusesAsync(string database, int count)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={database};Mode=ReadOnly;Pooling=False"))
+            {
+                await connection.OpenAsync();
+                await using var command = connection.CreateCommand();
+                command.CommandText = "SELECT count(*) FROM work_items WHERE kind = 'post_deployment_status' AND state = 'Done'";
+                if ((long)(await command.ExecuteScalarAsync())! >= count)
+                {
+                    return;
+                }
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Heaven did not record {count} sent statuses.");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    private static async Task<int> WaitForPidAsync(string path)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (File.Exists(path) && int.TryParse(File.ReadAllText(path).Trim(), out var pid))
+            {
+                return pid;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException("The deploy never started its job.");
+    }
+
+    /// <summary>Alive: in /proc and not a zombie (an orphan's zombie waits for whoever adopts it to reap it).</summary>
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..][0] is not ('Z' or 'X');
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    [Fact]
     public async Task Start_PrintsTheWebhookUrlTheSecretsLocationAndWhatIsMissing()
     {
         using var directory = new TemporaryDirectory();

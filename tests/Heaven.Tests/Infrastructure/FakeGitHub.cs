@@ -117,6 +117,8 @@ public sealed class FakeGitHub : IAsyncDisposable
     private WebApplication? app;
     private int port;
     private int? downStatus;
+    private string? metaBody;
+    private int? metaFailure;
     private long nextId = 1000;
 
     private FakeGitHub()
@@ -137,6 +139,43 @@ public sealed class FakeGitHub : IAsyncDisposable
 
     /// <summary>What <c>GET /meta</c> lists as webhook source ranges.</summary>
     public List<string> MetaHooks { get; } = ["192.30.252.0/22", "185.199.108.0/22", "140.82.112.0/20", "143.55.64.0/20"];
+
+    /// <summary><c>GET /meta</c> lists these <c>hooks</c> ranges from now on (and answers again after <see cref="FailMeta"/>).</summary>
+    public FakeGitHub ServeMetaHooks(params string[] hooks)
+    {
+        lock (gate)
+        {
+            MetaHooks.Clear();
+            MetaHooks.AddRange(hooks);
+            metaBody = null;
+            metaFailure = null;
+        }
+
+        return this;
+    }
+
+    /// <summary><c>GET /meta</c> answers exactly this body from now on (a fixture, or a malformed answer).</summary>
+    public FakeGitHub ServeMetaBody(string json)
+    {
+        lock (gate)
+        {
+            metaBody = json;
+            metaFailure = null;
+        }
+
+        return this;
+    }
+
+    /// <summary><c>GET /meta</c> fails with <paramref name="status"/> until it is served again.</summary>
+    public FakeGitHub FailMeta(int status = 500)
+    {
+        lock (gate)
+        {
+            metaFailure = status;
+        }
+
+        return this;
+    }
 
     public IReadOnlyList<RecordedRequest> Requests
     {
@@ -179,7 +218,8 @@ public sealed class FakeGitHub : IAsyncDisposable
         {
             lock (gate)
             {
-                return deployments.Select(d => (JsonObject)d.DeepClone()).ToList();
+                // Deployments seeded with AddDeployment were not posted: they carry no request.
+                return deployments.Where(d => d["request"] is not null).Select(d => (JsonObject)d.DeepClone()).ToList();
             }
         }
     }
@@ -555,6 +595,8 @@ public sealed class FakeGitHub : IAsyncDisposable
                 "gists" => CreateGist(json!),
                 "gist-update" => UpdateGist(match!.Groups[1].Value, json!),
                 "gist" => gists.TryGetValue(match!.Groups[1].Value, out var gist) ? Json(200, GistJson(gist)) : Error(404, "Not Found"),
+                "meta" when metaFailure is { } failure => Error(failure, "Server Error"),
+                "meta" when metaBody is not null => new CannedResponse(200, metaBody, new Dictionary<string, string>()),
                 "meta" => Json(200, new JsonObject
                 {
                     ["verifiable_password_authentication"] = false,

@@ -12,7 +12,7 @@ namespace Heaven.Tests.Intake;
 
 /// <summary>
 /// The optional source-address check (<c>Webhooks:VerifySourceAddress</c>) against a fake GitHub
-/// serving <c>/api/v3/meta</c> over real HTTP on 127.0.0.1. Heaven's clients connect from 127.0.0.1,
+/// (<see cref="FakeGitHub"/>) serving <c>/api/v3/meta</c> over real HTTP on 127.0.0.1. Heaven's clients connect from 127.0.0.1,
 /// so "inside the ranges" means ranges that hold loopback, and the fixture's 192.30.252.0/22 means outside.
 /// </summary>
 public sealed class SourceAddressTests : IAsyncLifetime
@@ -20,10 +20,10 @@ public sealed class SourceAddressTests : IAsyncLifetime
     private const string GitHubRanges = "192.30.252.0/22";
 
     private readonly List<HeavenTestHost> hosts = [];
-    private FakeGitHubMeta github = null!;
+    private FakeGitHub github = null!;
     private long nextDeploymentId = 1000;
 
-    public async Task InitializeAsync() => github = await FakeGitHubMeta.StartAsync();
+    public async Task InitializeAsync() => github = await FakeGitHub.StartAsync();
 
     public async Task DisposeAsync()
     {
@@ -38,48 +38,48 @@ public sealed class SourceAddressTests : IAsyncLifetime
     [Fact]
     public async Task CheckOff_MakesNoMetaRequestAndAcceptsTheDelivery()
     {
-        github.ServeHooks(GitHubRanges);
+        github.ServeMetaHooks(GitHubRanges);
         var host = await StartHeavenAsync(verify: false);
 
         var response = await SendDeploymentAsync(host);
 
         response.StatusCode.ShouldBe(HttpStatusCode.Accepted);
-        github.Requests.ShouldBeEmpty();
+        github.RequestsTo("meta").ShouldBeEmpty();
     }
 
     [Fact]
     public async Task SenderInsideTheHookRanges_IsAccepted()
     {
-        github.ServeHooks(GitHubRanges, "127.0.0.0/8");
+        github.ServeMetaHooks(GitHubRanges, "127.0.0.0/8");
         var host = await StartHeavenAsync();
 
         var response = await SendDeploymentAsync(host);
 
         response.StatusCode.ShouldBe(HttpStatusCode.Accepted);
         (await host.CountsAsync()).Deployments.ShouldBe(1);
-        var request = github.Requests.ShouldHaveSingleItem();
+        var request = github.RequestsTo("meta").ShouldHaveSingleItem();
         request.Method.ShouldBe("GET");
-        request.Path.ShouldBe(FakeGitHubMeta.MetaPath);
-        request.Accept.ShouldBe("application/vnd.github+json");
-        request.UserAgent.ShouldStartWith("Heaven");
-        request.Authorization.ShouldBeNull();
+        request.RawPath.ShouldBe("/api/v3/meta");
+        request.Header("Accept").ShouldBe("application/vnd.github+json");
+        request.Header("User-Agent")!.ShouldStartWith("Heaven");
+        request.Header("Authorization").ShouldBeNull();
     }
 
     [Fact]
     public async Task ConfiguredToken_IsSentAsBearer()
     {
-        github.ServeHooks("127.0.0.0/8");
+        github.ServeMetaHooks("127.0.0.0/8");
         var host = await StartHeavenAsync(settings: new() { ["GitHub:Token"] = "ghp_testtoken0123456789" });
 
         (await SendDeploymentAsync(host)).StatusCode.ShouldBe(HttpStatusCode.Accepted);
 
-        github.Requests.ShouldHaveSingleItem().Authorization.ShouldBe("Bearer ghp_testtoken0123456789");
+        github.RequestsTo("meta").ShouldHaveSingleItem().Header("Authorization").ShouldBe("Bearer ghp_testtoken0123456789");
     }
 
     [Fact]
     public async Task SenderOutsideTheHookRanges_Returns403AndStoresNothing()
     {
-        github.ServeBody(Fixtures.Read("meta.json"));
+        github.ServeMetaBody(Fixtures.Read("meta.json"));
         var host = await StartHeavenAsync();
 
         var response = await SendDeploymentAsync(host);
@@ -92,7 +92,7 @@ public sealed class SourceAddressTests : IAsyncLifetime
     [InlineData("127.0.0.0/8")]
     public async Task TrustedProxy_ForwardedForInsideTheRanges_IsAccepted(string proxy)
     {
-        github.ServeHooks(GitHubRanges);
+        github.ServeMetaHooks(GitHubRanges);
         var host = await StartHeavenAsync(settings: new() { ["Webhooks:TrustedProxies:0"] = proxy });
 
         var response = await SendDeploymentAsync(host, forwardedFor: "192.30.252.1");
@@ -103,7 +103,7 @@ public sealed class SourceAddressTests : IAsyncLifetime
     [Fact]
     public async Task TrustedProxy_ForwardedForOutsideTheRanges_Returns403()
     {
-        github.ServeHooks(GitHubRanges, "127.0.0.0/8");
+        github.ServeMetaHooks(GitHubRanges, "127.0.0.0/8");
         var host = await StartHeavenAsync(settings: new() { ["Webhooks:TrustedProxies:0"] = "127.0.0.1" });
 
         // The proxy itself is inside the ranges; the sender it forwards for is not.
@@ -115,7 +115,7 @@ public sealed class SourceAddressTests : IAsyncLifetime
     [Fact]
     public async Task TrustedProxy_EntriesTheSenderWroteBeforeTheProxysOwnAreIgnored()
     {
-        github.ServeHooks(GitHubRanges);
+        github.ServeMetaHooks(GitHubRanges);
         var host = await StartHeavenAsync(settings: new() { ["Webhooks:TrustedProxies:0"] = "127.0.0.1" });
 
         // A proxy appends the address it saw; what the sender put in front of it proves nothing.
@@ -130,7 +130,7 @@ public sealed class SourceAddressTests : IAsyncLifetime
     [InlineData("2a0a:a448::1", HttpStatusCode.Forbidden)]
     public async Task TrustedProxy_ForwardedIPv6Sender_IsMatchedAgainstIPv6Ranges(string sender, HttpStatusCode expected)
     {
-        github.ServeHooks(GitHubRanges, "2a0a:a440::/29");
+        github.ServeMetaHooks(GitHubRanges, "2a0a:a440::/29");
         var host = await StartHeavenAsync(settings: new() { ["Webhooks:TrustedProxies:0"] = "127.0.0.1" });
 
         var response = await SendDeploymentAsync(host, forwardedFor: sender);
@@ -143,7 +143,7 @@ public sealed class SourceAddressTests : IAsyncLifetime
     [InlineData("10.0.0.0/8")]
     public async Task ForwardedForFromAnUntrustedPeer_IsIgnored(string? trustedProxy)
     {
-        github.ServeBody(Fixtures.Read("meta.json"));
+        github.ServeMetaBody(Fixtures.Read("meta.json"));
         var host = await StartHeavenAsync(settings: new() { ["Webhooks:TrustedProxies:0"] = trustedProxy });
 
         var response = await SendDeploymentAsync(host, forwardedFor: "192.30.252.1");
@@ -154,58 +154,58 @@ public sealed class SourceAddressTests : IAsyncLifetime
     [Fact]
     public async Task RangesAreCachedForTheRefreshInterval()
     {
-        github.ServeHooks("127.0.0.0/8");
+        github.ServeMetaHooks("127.0.0.0/8");
         var clock = new FakeTimeProvider();
         var host = await StartHeavenAsync(clock: clock, settings: new() { ["Webhooks:MetaRefreshInterval"] = "00:30:00" });
 
         (await SendDeploymentAsync(host)).StatusCode.ShouldBe(HttpStatusCode.Accepted);
         clock.Advance(TimeSpan.FromMinutes(29));
         (await SendDeploymentAsync(host)).StatusCode.ShouldBe(HttpStatusCode.Accepted);
-        github.Requests.Count.ShouldBe(1);
+        github.RequestsTo("meta").Count.ShouldBe(1);
 
         // New ranges that exclude loopback take effect at the next refresh.
-        github.ServeBody(Fixtures.Read("meta.json"));
+        github.ServeMetaBody(Fixtures.Read("meta.json"));
         clock.Advance(TimeSpan.FromMinutes(2));
         (await SendDeploymentAsync(host)).StatusCode.ShouldBe(HttpStatusCode.Forbidden);
-        github.Requests.Count.ShouldBe(2);
+        github.RequestsTo("meta").Count.ShouldBe(2);
     }
 
     [Fact]
     public async Task MetaFailingAfterOneSuccess_KeepsUsingTheLastKnownGoodRanges()
     {
-        github.ServeHooks("127.0.0.0/8");
+        github.ServeMetaHooks("127.0.0.0/8");
         var clock = new FakeTimeProvider();
         var host = await StartHeavenAsync(clock: clock);
         (await SendDeploymentAsync(host)).StatusCode.ShouldBe(HttpStatusCode.Accepted);
 
-        github.Fail(500);
+        github.FailMeta(500);
         clock.Advance(TimeSpan.FromMinutes(61));
         (await SendDeploymentAsync(host)).StatusCode.ShouldBe(HttpStatusCode.Accepted);
-        github.Requests.Count.ShouldBe(2);
+        github.RequestsTo("meta").Count.ShouldBe(2);
 
         // A failed refresh is not retried on every delivery.
         clock.Advance(TimeSpan.FromSeconds(10));
         (await SendDeploymentAsync(host)).StatusCode.ShouldBe(HttpStatusCode.Accepted);
-        github.Requests.Count.ShouldBe(2);
+        github.RequestsTo("meta").Count.ShouldBe(2);
 
         clock.Advance(GitHubMetaRanges.RetryAfterFailure);
         (await SendDeploymentAsync(host)).StatusCode.ShouldBe(HttpStatusCode.Accepted);
-        github.Requests.Count.ShouldBe(3);
+        github.RequestsTo("meta").Count.ShouldBe(3);
     }
 
     [Fact]
     public async Task MetaAnsweringAnEmptyHooksList_DoesNotReplaceTheKnownRanges()
     {
-        github.ServeHooks("127.0.0.0/8");
+        github.ServeMetaHooks("127.0.0.0/8");
         var clock = new FakeTimeProvider();
         var host = await StartHeavenAsync(clock: clock);
         (await SendDeploymentAsync(host)).StatusCode.ShouldBe(HttpStatusCode.Accepted);
 
-        github.ServeBody("{\"hooks\": []}");
+        github.ServeMetaBody("{\"hooks\": []}");
         clock.Advance(TimeSpan.FromMinutes(61));
 
         (await SendDeploymentAsync(host)).StatusCode.ShouldBe(HttpStatusCode.Accepted);
-        github.Requests.Count.ShouldBe(2);
+        github.RequestsTo("meta").Count.ShouldBe(2);
     }
 
     [Fact]
@@ -213,7 +213,7 @@ public sealed class SourceAddressTests : IAsyncLifetime
     {
         using var data = new TemporaryDirectory();
         var settings = new Dictionary<string, string?> { ["DataDirectory"] = data.Path };
-        github.ServeHooks("127.0.0.0/8");
+        github.ServeMetaHooks("127.0.0.0/8");
         var first = await StartHeavenAsync(settings: settings);
         (await SendDeploymentAsync(first)).StatusCode.ShouldBe(HttpStatusCode.Accepted);
         hosts.Remove(first);
@@ -222,17 +222,17 @@ public sealed class SourceAddressTests : IAsyncLifetime
         var file = Path.Combine(data.Path, SavedHookRanges.FileName);
         using (var saved = JsonDocument.Parse(await File.ReadAllTextAsync(file)))
         {
-            saved.RootElement.GetProperty("source").GetString().ShouldBe(new Uri(github.BaseAddress, FakeGitHubMeta.MetaPath).AbsoluteUri);
+            saved.RootElement.GetProperty("source").GetString().ShouldBe(new Uri(new Uri(github.ApiUrl), "/api/v3/meta").AbsoluteUri);
             saved.RootElement.GetProperty("hooks").EnumerateArray().Select(h => h.GetString()).ShouldBe(["127.0.0.0/8"]);
         }
 
         Directory.GetFiles(data.Path, "*.tmp").ShouldBeEmpty();
 
-        github.Fail(503);
+        github.FailMeta(503);
         var second = await StartHeavenAsync(settings: settings);
 
         (await SendDeploymentAsync(second)).StatusCode.ShouldBe(HttpStatusCode.Accepted);
-        github.Requests.Count.ShouldBe(2);
+        github.RequestsTo("meta").Count.ShouldBe(2);
     }
 
     [Fact]
@@ -242,7 +242,7 @@ public sealed class SourceAddressTests : IAsyncLifetime
         await File.WriteAllTextAsync(
             Path.Combine(data.Path, SavedHookRanges.FileName),
             """{"source": "https://ghe.example.com/api/v3/meta", "fetched_at": "2026-01-01T00:00:00+00:00", "hooks": ["127.0.0.0/8"]}""");
-        github.Fail(500);
+        github.FailMeta(500);
         var host = await StartHeavenAsync(settings: new() { ["DataDirectory"] = data.Path });
 
         var response = await SendDeploymentAsync(host);
@@ -253,7 +253,7 @@ public sealed class SourceAddressTests : IAsyncLifetime
     [Fact]
     public async Task RangesNeverObtained_Returns503AndStoresNothing()
     {
-        github.Fail(500);
+        github.FailMeta(500);
         var host = await StartHeavenAsync();
 
         var response = await SendDeploymentAsync(host);
@@ -275,31 +275,31 @@ public sealed class SourceAddressTests : IAsyncLifetime
     [Fact]
     public async Task RangesNeverObtained_AreFetchedAgainAfterTheRetryDelay()
     {
-        github.Fail(500);
+        github.FailMeta(500);
         var clock = new FakeTimeProvider();
         var host = await StartHeavenAsync(clock: clock);
         (await SendDeploymentAsync(host)).StatusCode.ShouldBe(HttpStatusCode.ServiceUnavailable);
         (await SendDeploymentAsync(host)).StatusCode.ShouldBe(HttpStatusCode.ServiceUnavailable);
-        github.Requests.Count.ShouldBe(1);
+        github.RequestsTo("meta").Count.ShouldBe(1);
 
-        github.ServeHooks("127.0.0.0/8");
+        github.ServeMetaHooks("127.0.0.0/8");
         clock.Advance(GitHubMetaRanges.RetryAfterFailure);
 
         (await SendDeploymentAsync(host)).StatusCode.ShouldBe(HttpStatusCode.Accepted);
-        github.Requests.Count.ShouldBe(2);
+        github.RequestsTo("meta").Count.ShouldBe(2);
     }
 
     [Fact]
     public async Task ConcurrentDeliveries_ShareOneMetaFetch()
     {
-        github.ServeHooks("127.0.0.0/8");
-        github.Delay = TimeSpan.FromMilliseconds(300);
+        github.ServeMetaHooks("127.0.0.0/8");
+        github.Delay("meta", TimeSpan.FromMilliseconds(300));
         var host = await StartHeavenAsync();
 
         var responses = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => SendDeploymentAsync(host)));
 
         responses.ShouldAllBe(r => r.StatusCode == HttpStatusCode.Accepted);
-        github.Requests.Count.ShouldBe(1);
+        github.RequestsTo("meta").Count.ShouldBe(1);
     }
 
     [Theory]

@@ -17,6 +17,82 @@ namespace Heaven.Storage.Migrations.Sqlite
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
+            modelBuilder.Entity("Heaven.AutoDeploy.AutoDeployDecision", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime>("DecidedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("decided_at");
+
+                    b.Property<string>("DeliveryId")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("delivery_id");
+
+                    b.Property<string>("DeployKey")
+                        .IsRequired()
+                        .HasMaxLength(1100)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("deploy_key");
+
+                    b.Property<string>("Environment")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("environment");
+
+                    b.Property<long?>("GitHubDeploymentId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("git_hub_deployment_id");
+
+                    b.Property<string>("Outcome")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("outcome");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasMaxLength(1024)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("Repository")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("repository");
+
+                    b.Property<string>("Sha")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("sha");
+
+                    b.Property<string>("Trigger")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("trigger");
+
+                    b.HasKey("Id")
+                        .HasName("pk_auto_deploy_decisions");
+
+                    b.HasIndex("DeployKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_auto_deploy_decisions_claim")
+                        .HasFilter("outcome IN ('Deploying', 'Deployed')");
+
+                    b.HasIndex("Repository", "Id")
+                        .HasDatabaseName("ix_auto_deploy_decisions_repository_id");
+
+                    b.ToTable("auto_deploy_decisions", (string)null);
+                });
+
             modelBuilder.Entity("Heaven.Deployments.DeploymentRecord", b =>
                 {
                     b.Property<long>("Id")

@@ -1,0 +1,22 @@
+using Heaven.Configuration;
+
+namespace Heaven.AutoDeploy;
+
+public static class AutoDeployRegistration
+{
+    /// <summary>The evaluator and the service that feeds it recorded commit events.</summary>
+    public static IServiceCollection AddAutoDeploy(this IServiceCollection services)
+    {
+        // Idempotent: a second service would only compete with the first for the same events.
+        if (services.Any(d => d.ServiceType == typeof(AutoDeployer)))
+        {
+            return services;
+        }
+
+        services.AddValidatedOptions<AutoDeployOptions>(AutoDeployOptions.Section);
+        services.AddSingleton<AutoDeployEvaluator>();
+        services.AddSingleton<AutoDeployer>();
+        services.AddHostedService(sp => sp.GetRequiredService<AutoDeployer>());
+        return services;
+    }
+}

@@ -1,0 +1,56 @@
+using System.Globalization;
+using Heaven.AutoDeploy;
+using Heaven.Hosting;
+using Heaven.Providers;
+using Heaven.Storage;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace Heaven.Cli;
+
+/// <summary>
+/// <c>heaven autodeploy-log &lt;owner/repo&gt;</c>: the newest auto-deploy decisions for a repository and
+/// their reasons, for an operator asking "why did (or didn't) this commit deploy itself?".
+/// </summary>
+internal static class AutoDeployLogCommand
+{
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        if (args.Length < 1 || args[0].StartsWith('-') || !args[0].Contains('/', StringComparison.Ordinal))
+        {
+            error.WriteLine("Usage: heaven autodeploy-log <owner/repo> [--limit N]");
+            return 2;
+        }
+
+        var repository = args[0];
+        var arguments = ListArguments.Parse(args.Skip(1), defaultLimit: 30);
+        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. HeavenCli.QuietLogging, .. arguments.Settings]));
+        await HeavenApp.PrepareAsync(app, cancellationToken);
+        var configured = app.Services.GetRequiredService<IOptions<RepositoryOptions>>().Value.For(repository)?.AutoDeploy;
+        var database = app.Services.GetRequiredService<IHeavenDatabase>();
+        await using var db = await database.OpenAsync(cancellationToken);
+        var lowered = repository.ToLowerInvariant();
+        var rows = await db.AutoDeployDecisions.AsNoTracking()
+            .Where(d => d.Repository.ToLower() == lowered)
+            .OrderByDescending(d => d.Id)
+            .Take(arguments.Limit)
+            .ToListAsync(cancellationToken);
+
+        output.WriteLine(configured is null
+            ? $"Auto-deploy is off for {repository}: set {RepositoryOptions.Section}:{repository}:AutoDeploy:Environments to turn it on."
+            : $"Auto-deploy for {repository}: {string.Join(", ", configured.Environments)} when {(configured.RequiresAllContexts ? "every context" : string.Join(", ", configured.Contexts))} is green.");
+        if (rows.Count == 0)
+        {
+            output.WriteLine("No auto-deploy decisions recorded yet.");
+            return 0;
+        }
+
+        output.WriteLine($"{"DECIDED (UTC)",-19}  {"SHA",-7}  {"ENVIRONMENT",-16} {"TRIGGER",-32} DECISION");
+        foreach (var row in rows)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{row.DecidedAt:yyyy-MM-dd HH:mm:ss}  {row.ShortSha,-7}  {row.Environment,-16} {row.Trigger,-32} {row.Summary}"));
+        }
+
+        return 0;
+    }
+}

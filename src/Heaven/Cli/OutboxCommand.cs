@@ -1,0 +1,57 @@
+using System.Globalization;
+using Heaven.Hosting;
+using Heaven.Storage;
+using Heaven.WorkItems;
+using Microsoft.EntityFrameworkCore;
+
+namespace Heaven.Cli;
+
+/// <summary>
+/// <c>heaven outbox</c>: the newest outbox items (statuses for GitHub, chat messages, commit events
+/// for auto-deploy) with their attempts and last error, for an operator asking "did Slack get it?".
+/// </summary>
+internal static class OutboxCommand
+{
+    public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellationToken)
+    {
+        var arguments = ListArguments.Parse(args, defaultLimit: 30, "--problems");
+        var onlyUnfinished = arguments.Flags.Contains("--problems");
+        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. HeavenCli.QuietLogging, .. arguments.Settings]));
+        await HeavenApp.PrepareAsync(app, cancellationToken);
+        var database = app.Services.GetRequiredService<IHeavenDatabase>();
+        var now = app.Services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
+        await using var db = await database.OpenAsync(cancellationToken);
+        var query = db.WorkItems.AsNoTracking();
+        if (onlyUnfinished)
+        {
+            // Failed for good, or waiting for a retry after at least one failed attempt.
+            query = query.Where(w => w.State == WorkItemState.Failed || (w.State == WorkItemState.Pending && w.LastError != null));
+        }
+
+        var rows = await query.OrderByDescending(w => w.Id).Take(arguments.Limit).ToListAsync(cancellationToken);
+        if (rows.Count == 0)
+        {
+            output.WriteLine(onlyUnfinished ? "Nothing failed or waiting for a retry." : "The outbox is empty.");
+            return 0;
+        }
+
+        output.WriteLine($"{"ID",-8} {"CREATED (UTC)",-19}  {"KIND",-24} {"REPOSITORY",-30} {"STATE",-8} {"ATTEMPTS",8}  NEXT / LAST ERROR");
+        foreach (var row in rows)
+        {
+            var state = row.State switch
+            {
+                WorkItemState.Done => "done",
+                WorkItemState.Failed => "failed",
+                _ => row.NotBefore > now ? "waiting" : "due",
+            };
+            var next = row.State == WorkItemState.Pending && row.NotBefore > now
+                ? string.Create(CultureInfo.InvariantCulture, $"next attempt {row.NotBefore:HH:mm:ss}Z")
+                : "";
+            var detail = string.Join("; ", new[] { next, row.LastError ?? "" }.Where(t => t.Length > 0));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{row.Id,-8} {row.CreatedAt:yyyy-MM-dd HH:mm:ss}  {row.Kind,-24} {row.Repository ?? "-",-30} {state,-8} {row.Attempts,8}  {detail}"));
+        }
+
+        return 0;
+    }
+}
