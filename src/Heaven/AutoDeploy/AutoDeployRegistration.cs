@@ -1,4 +1,5 @@
 using Heaven.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Heaven.AutoDeploy;
 
@@ -14,6 +15,7 @@ public static class AutoDeployRegistration
         }
 
         services.AddValidatedOptions<AutoDeployOptions>(AutoDeployOptions.Section);
+        services.TryAddSingleton<Heaven.WorkItems.WorkItemSignal>();
         services.AddSingleton<AutoDeployEvaluator>();
         services.AddSingleton<AutoDeployer>();
         services.AddHostedService(sp => sp.GetRequiredService<AutoDeployer>());

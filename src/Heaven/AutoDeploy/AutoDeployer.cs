@@ -18,10 +18,13 @@ internal sealed partial class AutoDeployer(
     AutoDeployEvaluator evaluator,
     IOptions<RepositoryOptions> repositories,
     IOptions<AutoDeployOptions> autoDeployOptions,
+    WorkItemSignal signal,
     TimeProvider time,
     ILogger<AutoDeployer> logger) : BackgroundService
 {
     private const int BatchSize = 20;
+
+    private static readonly string[] Kinds = [WorkItemKinds.CommitStatusEvent, WorkItemKinds.CheckSuiteEvent];
 
     private readonly StatusDeliveryOptions delivery = autoDeployOptions.Value.Delivery;
 
@@ -31,7 +34,9 @@ internal sealed partial class AutoDeployer(
         Log.Active(logger, configured.Count == 0 ? "none" : string.Join("; ", configured));
         return WorkItemLoop.RunAsync(
             RoundAsync,
-            cancellationToken => Task.Delay(delivery.PollInterval, time, cancellationToken),
+            // Woken by the intake the moment an event is recorded; the poll finds what other nodes
+            // recorded and retries that became due.
+            cancellationToken => signal.WaitAsync(Kinds, delivery.PollInterval, cancellationToken),
             e => Log.LoopFailed(logger, e),
             stoppingToken);
     }

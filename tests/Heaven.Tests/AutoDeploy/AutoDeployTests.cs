@@ -80,6 +80,19 @@ public sealed class AutoDeployTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnEvent_IsEvaluatedWhenItArrives_NotAtTheNextPoll()
+    {
+        var host = await StartAsync(new() { ["AutoDeploy:Delivery:PollInterval"] = "00:05:00" });
+        // The first poll happens at start; what arrives after it must not wait five minutes.
+        await Task.Delay(200);
+
+        await SendStatusAsync(host, Fixtures.Read("status_pending.json"));
+
+        // Within the wait's 20 seconds, far sooner than the poll.
+        (await WaitForDecisionsAsync(host, 1)).Single().Summary.ShouldBe("skipped: context Janky (github) is pending");
+    }
+
+    [Fact]
     public async Task ACommitOffTheDefaultBranch_IsSkipped_WithoutAskingGitHub()
     {
         var host = await StartAsync();
