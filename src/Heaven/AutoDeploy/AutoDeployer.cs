@@ -98,8 +98,7 @@ internal sealed partial class AutoDeployer(
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // Shutting down mid-evaluation: hand the event back at once rather than leave it leased.
-            var now = time.GetUtcNow().UtcDateTime;
-            await WorkItemLease.WriteAsync(database, item.Id, attempt, set => set.SetProperty(w => w.NotBefore, now));
+            await WorkItemLease.ReleaseAsync(database, item.Id, attempt, time);
             throw;
         }
         catch (Exception e)
@@ -113,26 +112,24 @@ internal sealed partial class AutoDeployer(
 
     private async Task RetryLaterAsync(Candidate item, int attempt, Exception e)
     {
-        var now = time.GetUtcNow().UtcDateTime;
         var error = e is GitHubTransientException ? e.Message : $"{e.GetType().Name}: {e.Message}";
-        var age = now - item.CreatedAt;
-        if (age >= delivery.GiveUpAfter)
-        {
-            Log.GaveUp(logger, item.Id, attempt, error);
-            await FinishAsync(item, attempt, WorkItemState.Failed, $"Gave up after {attempt} attempts over {age:d\\.hh\\:mm\\:ss}: {error}");
-            return;
-        }
-
         if (e is not GitHubTransientException)
         {
             Log.Unexpected(logger, item.Id, e);
         }
 
         var delay = delivery.RetryDelay(attempt, (e as GitHubTransientException)?.RetryAfter);
-        Log.Retrying(logger, item.Id, attempt, delay, error);
-        if (!await WorkItemLease.WriteAsync(database, item.Id, attempt, set => set
-                .SetProperty(w => w.NotBefore, now + delay)
-                .SetProperty(w => w.LastError, WorkItemLease.Clamp(error))))
+        var outcome = await WorkItemLease.RetryOrGiveUpAsync(database, item.Id, attempt, item.CreatedAt, delivery.GiveUpAfter, delay, error, time);
+        if (outcome.GaveUp)
+        {
+            Log.GaveUp(logger, item.Id, attempt, error);
+        }
+        else
+        {
+            Log.Retrying(logger, item.Id, attempt, delay, error);
+        }
+
+        if (!outcome.Recorded)
         {
             Log.LeaseLost(logger, item.Id);
         }
@@ -140,12 +137,7 @@ internal sealed partial class AutoDeployer(
 
     private async Task FinishAsync(Candidate item, int attempt, WorkItemState state, string? error)
     {
-        var now = time.GetUtcNow().UtcDateTime;
-        var clamped = error is null ? null : WorkItemLease.Clamp(error);
-        if (!await WorkItemLease.WriteAsync(database, item.Id, attempt, set => set
-                .SetProperty(w => w.State, state)
-                .SetProperty(w => w.CompletedAt, now)
-                .SetProperty(w => w.LastError, clamped)))
+        if (!await WorkItemLease.FinishAsync(database, item.Id, attempt, state, error, time))
         {
             Log.LeaseLost(logger, item.Id);
         }

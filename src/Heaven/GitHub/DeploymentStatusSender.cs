@@ -28,7 +28,6 @@ internal sealed partial class DeploymentStatusSender(
 {
     public const string NoTokenMessage = "GitHub:Token is not set";
     private const int BatchSize = 50;
-    private const int MaxErrorLength = 2000;
 
     private readonly StatusDeliveryOptions options = deliveryOptions.Value;
     private bool reportedNoToken;
@@ -139,44 +138,37 @@ internal sealed partial class DeploymentStatusSender(
 
     private async Task RetryLaterAsync(Candidate item, int attempt, TimeSpan? retryAfter, string error)
     {
-        var now = time.GetUtcNow().UtcDateTime;
-        var age = now - item.CreatedAt;
-        if (age >= options.GiveUpAfter)
+        var delay = options.RetryDelay(attempt, retryAfter);
+        var outcome = await WorkItemLease.RetryOrGiveUpAsync(database, item.Id, attempt, item.CreatedAt, options.GiveUpAfter, delay, error, time);
+        if (outcome.GaveUp)
         {
-            var message = $"Gave up after {attempt} attempts over {age:d\\.hh\\:mm\\:ss}: {error}";
             Log.GaveUp(logger, item.Id, item.DeploymentId, attempt, error);
-            await FinishAsync(item, attempt, WorkItemState.Failed, message);
-            return;
+        }
+        else
+        {
+            Log.Retrying(logger, item.Id, item.DeploymentId, attempt, delay, error);
         }
 
-        var delay = options.RetryDelay(attempt, retryAfter);
-        Log.Retrying(logger, item.Id, item.DeploymentId, attempt, delay, error);
-        await WriteAsync(item.Id, attempt, set => set
-            .SetProperty(w => w.NotBefore, now + delay)
-            .SetProperty(w => w.LastError, Clamp(error)));
-    }
-
-    private Task FinishAsync(Candidate item, int attempt, WorkItemState state, string? error)
-    {
-        var now = time.GetUtcNow().UtcDateTime;
-        return WriteAsync(item.Id, attempt, set => set
-            .SetProperty(w => w.State, state)
-            .SetProperty(w => w.CompletedAt, now)
-            .SetProperty(w => w.LastError, error == null ? null : Clamp(error)));
-    }
-
-    private Task ReleaseAsync(Candidate item, int attempt)
-    {
-        var now = time.GetUtcNow().UtcDateTime;
-        return WriteAsync(item.Id, attempt, set => set.SetProperty(w => w.NotBefore, now));
+        if (!outcome.Recorded)
+        {
+            Log.LeaseLost(logger, item.Id);
+        }
     }
 
     /// <summary>Records an outcome unless another node took the item over meanwhile (see <see cref="WorkItemLease.WriteAsync"/>).</summary>
-    private async Task WriteAsync(long id, int attempt, Action<Microsoft.EntityFrameworkCore.Query.UpdateSettersBuilder<WorkItem>> setters)
+    private async Task FinishAsync(Candidate item, int attempt, WorkItemState state, string? error)
     {
-        if (!await WorkItemLease.WriteAsync(database, id, attempt, setters))
+        if (!await WorkItemLease.FinishAsync(database, item.Id, attempt, state, error, time))
         {
-            Log.LeaseLost(logger, id);
+            Log.LeaseLost(logger, item.Id);
+        }
+    }
+
+    private async Task ReleaseAsync(Candidate item, int attempt)
+    {
+        if (!await WorkItemLease.ReleaseAsync(database, item.Id, attempt, time))
+        {
+            Log.LeaseLost(logger, item.Id);
         }
     }
 
@@ -194,8 +186,6 @@ internal sealed partial class DeploymentStatusSender(
             .Where(w => w.Kind == WorkItemKinds.PostDeploymentStatus && w.State == WorkItemState.Pending && w.LastError != NoTokenMessage)
             .ExecuteUpdateAsync(set => set.SetProperty(w => w.LastError, NoTokenMessage), cancellationToken);
     }
-
-    private static string Clamp(string error) => WorkItemLease.Clamp(error, MaxErrorLength);
 
     private sealed record Candidate(long Id, long? DeploymentId, int Attempts, DateTime CreatedAt, string PayloadJson);
 

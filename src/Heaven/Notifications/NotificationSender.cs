@@ -184,8 +184,7 @@ internal sealed partial class NotificationSender(
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // Shutting down mid-send: hand the item back at once rather than leave it leased.
-            var now = time.GetUtcNow().UtcDateTime;
-            await WorkItemLease.WriteAsync(database, item.Id, attempt, set => set.SetProperty(w => w.NotBefore, now));
+            await WorkItemLease.ReleaseAsync(database, item.Id, attempt, time);
             throw;
         }
         catch (NotifierException e) when (e.Permanent)
@@ -229,36 +228,27 @@ internal sealed partial class NotificationSender(
 
     private async Task RetryLaterAsync(Candidate item, int attempt, string notifier, string error, TimeSpan? retryAfter)
     {
-        var now = time.GetUtcNow().UtcDateTime;
-        var age = now - item.CreatedAt;
-        if (age >= options.Delivery.GiveUpAfter)
-        {
-            Log.GaveUp(logger, item.Id, notifier, attempt, error);
-            await FinishAsync(item, attempt, WorkItemState.Failed, $"Gave up after {attempt} attempts over {age:d\\.hh\\:mm\\:ss}: {error}");
-            return;
-        }
-
         // The service's own Retry-After wins over a shorter backoff (Slack's rate limits).
         var delay = options.Delivery.RetryDelay(attempt, retryAfter);
-        Log.Retrying(logger, item.Id, notifier, attempt, delay, error);
-        await WriteAsync(item, attempt, set => set
-            .SetProperty(w => w.NotBefore, now + delay)
-            .SetProperty(w => w.LastError, WorkItemLease.Clamp(error)));
+        var outcome = await WorkItemLease.RetryOrGiveUpAsync(database, item.Id, attempt, item.CreatedAt, options.Delivery.GiveUpAfter, delay, error, time);
+        if (outcome.GaveUp)
+        {
+            Log.GaveUp(logger, item.Id, notifier, attempt, error);
+        }
+        else
+        {
+            Log.Retrying(logger, item.Id, notifier, attempt, delay, error);
+        }
+
+        if (!outcome.Recorded)
+        {
+            Log.LeaseLost(logger, item.Id);
+        }
     }
 
-    private Task FinishAsync(Candidate item, int attempt, WorkItemState state, string? error)
+    private async Task FinishAsync(Candidate item, int attempt, WorkItemState state, string? error)
     {
-        var now = time.GetUtcNow().UtcDateTime;
-        var clamped = error is null ? null : WorkItemLease.Clamp(error);
-        return WriteAsync(item, attempt, set => set
-            .SetProperty(w => w.State, state)
-            .SetProperty(w => w.CompletedAt, now)
-            .SetProperty(w => w.LastError, clamped));
-    }
-
-    private async Task WriteAsync(Candidate item, int attempt, Action<Microsoft.EntityFrameworkCore.Query.UpdateSettersBuilder<WorkItem>> setters)
-    {
-        if (!await WorkItemLease.WriteAsync(database, item.Id, attempt, setters))
+        if (!await WorkItemLease.FinishAsync(database, item.Id, attempt, state, error, time))
         {
             Log.LeaseLost(logger, item.Id);
         }

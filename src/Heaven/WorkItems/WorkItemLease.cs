@@ -44,6 +44,49 @@ public static class WorkItemLease
         return written == 1;
     }
 
+    /// <summary>The claimed item is finished (Done or Failed, with why); false when the lease was lost meanwhile.</summary>
+    public static Task<bool> FinishAsync(IHeavenDatabase database, long id, int attempt, WorkItemState state, string? error, TimeProvider time)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        var clamped = error is null ? null : Clamp(error);
+        return WriteAsync(database, id, attempt, set => set
+            .SetProperty(w => w.State, state)
+            .SetProperty(w => w.CompletedAt, now)
+            .SetProperty(w => w.LastError, clamped));
+    }
+
+    /// <summary>Hands the claimed item back at once (shutting down mid-attempt), rather than leaving it leased.</summary>
+    public static Task<bool> ReleaseAsync(IHeavenDatabase database, long id, int attempt, TimeProvider time)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        return WriteAsync(database, id, attempt, set => set.SetProperty(w => w.NotBefore, now));
+    }
+
+    /// <summary>
+    /// After a failed attempt: the item is tried again after <paramref name="delay"/>, or, once it is
+    /// older than <paramref name="giveUpAfter"/>, it fails for good with the last error.
+    /// </summary>
+    public static async Task<RetryOutcome> RetryOrGiveUpAsync(
+        IHeavenDatabase database, long id, int attempt, DateTime createdAt, TimeSpan giveUpAfter, TimeSpan delay, string error, TimeProvider time)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        var age = now - createdAt;
+        if (age >= giveUpAfter)
+        {
+            var recorded = await FinishAsync(database, id, attempt, WorkItemState.Failed, $"Gave up after {attempt} attempts over {age:d\\.hh\\:mm\\:ss}: {error}", time);
+            return new RetryOutcome(GaveUp: true, delay, recorded);
+        }
+
+        var clamped = Clamp(error);
+        var written = await WriteAsync(database, id, attempt, set => set
+            .SetProperty(w => w.NotBefore, now + delay)
+            .SetProperty(w => w.LastError, clamped));
+        return new RetryOutcome(GaveUp: false, delay, written);
+    }
+
     /// <summary>Errors are kept for people to read, not whole response bodies.</summary>
     public static string Clamp(string error, int max = 2000) => error.Length <= max ? error : error[..(max - 1)] + "…";
 }
+
+/// <summary>What <see cref="WorkItemLease.RetryOrGiveUpAsync"/> did: gave up, or retries after <see cref="Delay"/>; <see cref="Recorded"/> false when the lease was lost.</summary>
+public sealed record RetryOutcome(bool GaveUp, TimeSpan Delay, bool Recorded);
