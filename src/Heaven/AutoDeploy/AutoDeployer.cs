@@ -19,6 +19,7 @@ internal sealed partial class AutoDeployer(
     IOptions<RepositoryOptions> repositories,
     IOptions<AutoDeployOptions> autoDeployOptions,
     WorkItemSignal signal,
+    Heaven.Deployments.NodeIdentity node,
     TimeProvider time,
     ILogger<AutoDeployer> logger) : BackgroundService
 {
@@ -33,6 +34,7 @@ internal sealed partial class AutoDeployer(
         var configured = repositories.Value.Repositories.Where(r => r.AutoDeploy is not null).Select(r => $"{r.Repository} → {string.Join(", ", r.AutoDeploy!.Environments)}").ToList();
         Log.Active(logger, configured.Count == 0 ? "none" : string.Join("; ", configured));
         return WorkItemLoop.RunAsync(
+            cancellationToken => WorkItemLease.ReleaseLeftoverLeasesAsync(database, node.Id, node.LeaseOwner, time, logger, cancellationToken),
             RoundAsync,
             // Woken by the intake the moment an event is recorded; the poll finds what other nodes
             // recorded and retries that became due.
@@ -59,7 +61,7 @@ internal sealed partial class AutoDeployer(
         foreach (var item in due)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (await WorkItemLease.TryClaimAsync(database, item.Id, item.Attempts, delivery.Lease, time, cancellationToken))
+            if (await WorkItemLease.TryClaimAsync(database, item.Id, item.Attempts, delivery.Lease, node.LeaseOwner, time, cancellationToken))
             {
                 attempted++;
                 await ProcessAsync(item, cancellationToken);

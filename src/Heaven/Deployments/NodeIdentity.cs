@@ -14,6 +14,14 @@ public sealed class NodeIdentity
 
     public string Id { get; }
 
+    /// <summary>
+    /// This run of the node (<c>node-id/run</c>): outbox leases are taken in its name, so the node's
+    /// next run can tell the leases a killed run left behind from its own and hand them back at once.
+    /// </summary>
+    public string RunId { get; } = Guid.NewGuid().ToString("N");
+
+    public string LeaseOwner => $"{Id}/{RunId}";
+
     public static NodeIdentity Load(DataDirectory dataDirectory)
     {
         var path = dataDirectory.PathOf(FileName);

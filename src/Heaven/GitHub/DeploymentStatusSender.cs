@@ -23,6 +23,7 @@ internal sealed partial class DeploymentStatusSender(
     StatusSenderSignal signal,
     IOptions<StatusDeliveryOptions> deliveryOptions,
     IOptions<GitHubOptions> gitHubOptions,
+    Heaven.Deployments.NodeIdentity node,
     TimeProvider time,
     ILogger<DeploymentStatusSender> logger) : BackgroundService
 {
@@ -35,6 +36,7 @@ internal sealed partial class DeploymentStatusSender(
     // Items stay pending through a failed round; one sent status may make the next of its deployment due.
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         WorkItemLoop.RunAsync(
+            cancellationToken => WorkItemLease.ReleaseLeftoverLeasesAsync(database, node.Id, node.LeaseOwner, time, logger, cancellationToken),
             DeliverDueAsync,
             cancellationToken => signal.WaitAsync(options.PollInterval, time, cancellationToken),
             e => Log.LoopFailed(logger, e),
@@ -80,7 +82,7 @@ internal sealed partial class DeploymentStatusSender(
     }
 
     private Task<bool> TryClaimAsync(Candidate item, CancellationToken cancellationToken) =>
-        WorkItemLease.TryClaimAsync(database, item.Id, item.Attempts, options.Lease, time, cancellationToken);
+        WorkItemLease.TryClaimAsync(database, item.Id, item.Attempts, options.Lease, node.LeaseOwner, time, cancellationToken);
 
     private async Task SendAsync(Candidate item, CancellationToken cancellationToken)
     {

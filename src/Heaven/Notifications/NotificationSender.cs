@@ -19,6 +19,7 @@ internal sealed partial class NotificationSender(
     DeploymentHistory history,
     IOptions<NotificationOptions> notificationOptions,
     WorkItemSignal signal,
+    Heaven.Deployments.NodeIdentity node,
     TimeProvider time,
     ILogger<NotificationSender> logger) : BackgroundService
 {
@@ -38,6 +39,7 @@ internal sealed partial class NotificationSender(
         Log.Active(logger, string.Join(", ", byKind.Values.Where(n => n.IsConfigured).Select(n => n.Name).DefaultIfEmpty("none")));
         history.ReportSettings();
         return WorkItemLoop.RunAsync(
+            cancellationToken => WorkItemLease.ReleaseLeftoverLeasesAsync(database, node.Id, node.LeaseOwner, time, logger, cancellationToken),
             async cancellationToken => await FanOutAsync(cancellationToken) + await DeliverDueAsync(cancellationToken),
             cancellationToken => signal.WaitAsync(WorkItemKinds.DeploymentStatusEvent, options.Delivery.PollInterval, cancellationToken),
             e => Log.LoopFailed(logger, e),
@@ -137,7 +139,7 @@ internal sealed partial class NotificationSender(
         foreach (var item in due)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (await WorkItemLease.TryClaimAsync(database, item.Id, item.Attempts, options.Delivery.Lease, time, cancellationToken))
+            if (await WorkItemLease.TryClaimAsync(database, item.Id, item.Attempts, options.Delivery.Lease, node.LeaseOwner, time, cancellationToken))
             {
                 attempted++;
                 await SendAsync(item, cancellationToken);

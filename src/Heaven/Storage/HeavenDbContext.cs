@@ -134,6 +134,7 @@ public abstract class HeavenDbContext(DbContextOptions options) : DbContext(opti
             item.Property(w => w.Kind).HasMaxLength(64);
             item.Property(w => w.Repository).HasMaxLength(256);
             item.Property(w => w.DeliveryId).HasMaxLength(128);
+            item.Property(w => w.LeaseOwner).HasMaxLength(256);
             item.Property(w => w.State).HasConversion<string>().HasMaxLength(16);
             item.HasIndex(w => new { w.State, w.Kind, w.NotBefore });
             item.HasIndex(w => new { w.DeploymentId, w.Id });

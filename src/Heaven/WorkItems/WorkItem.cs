@@ -24,6 +24,9 @@ public sealed class WorkItem
 
     public int Attempts { get; set; }
 
+    /// <summary>The node run (<c>node-id/run</c>) holding the item's lease while it is being worked on; null otherwise.</summary>
+    public string? LeaseOwner { get; set; }
+
     public DateTime NotBefore { get; set; }
 
     public DateTime CreatedAt { get; set; }

@@ -538,6 +538,11 @@ namespace Heaven.Storage.Migrations.Postgres
                         .HasColumnType("text")
                         .HasColumnName("last_error");
 
+                    b.Property<string>("LeaseOwner")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("lease_owner");
+
                     b.Property<DateTime>("NotBefore")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("not_before");

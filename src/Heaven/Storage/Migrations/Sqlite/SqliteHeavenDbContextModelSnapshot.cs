@@ -521,6 +521,11 @@ namespace Heaven.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("last_error");
 
+                    b.Property<string>("LeaseOwner")
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("lease_owner");
+
                     b.Property<DateTime>("NotBefore")
                         .HasColumnType("TEXT")
                         .HasColumnName("not_before");
