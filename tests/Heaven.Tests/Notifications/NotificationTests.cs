@@ -144,6 +144,28 @@ public sealed class NotificationTests : NotificationTestBase
         requests.Select(r => JsonNode.Parse(r.Body)!["color"]!.GetValue<string>()).ShouldBe(["yellow", "green", "red"]);
     }
 
+    [Theory]
+    [InlineData("queued")]
+    [InlineData("in_progress")]
+    public async Task QueuedAndInProgress_ReadAsStarted_OnEveryService(string state)
+    {
+        var host = await StartAsync(Slack, Teams, Discord, Webhook, HipChat);
+        var body = JsonNode.Parse(Fixtures.Read("deployment-pending.json"))!;
+        body["deployment_status"]!["state"] = state;
+
+        (await host.SendWebhookAsync("deployment_status", body.ToJsonString())).StatusCode.ShouldBe(HttpStatusCode.Accepted);
+
+        const string Started = "atmos is deploying atmos/my-robot/break-up-notifiers (daf8192) to production.";
+        var slack = JsonNode.Parse((await Chat.WaitForAsync("/slack/", 1)).Single().Body)!["attachments"]![0]!;
+        (slack["fallback"]!.GetValue<string>(), slack["color"]!.GetValue<string>()).ShouldBe(($"{Started} View log", "warning"));
+        JsonNode.Parse((await Chat.WaitForAsync("/teams/", 1)).Single().Body)!["summary"]!.GetValue<string>().ShouldBe($"{Started} View log");
+        JsonNode.Parse((await Chat.WaitForAsync("/discord/", 1)).Single().Body)!.ToJsonString().ShouldContain("atmos is deploying");
+        var hook = JsonNode.Parse((await Chat.WaitForAsync("/hook", 1)).Single().Body)!;
+        hook.ToJsonString().ShouldContain($"\"state\":\"{state}\"");
+        hook.ToJsonString().ShouldContain("atmos is deploying");
+        JsonNode.Parse((await Chat.WaitForAsync("/hipchat", 1)).Single().Body)!["color"]!.GetValue<string>().ShouldBe("yellow");
+    }
+
     [Fact]
     public async Task Error_SaysWhy_HowLong_AndEscapesTheUser()
     {
