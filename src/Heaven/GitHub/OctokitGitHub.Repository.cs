@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Octokit;
@@ -167,8 +166,7 @@ public sealed partial class OctokitGitHub
         }, cancellationToken);
 
     /// <summary>One request with the token in its Authorization header (and nowhere else).</summary>
-    /// <param name="readSuccessBody">False: a 2xx answer's body is discarded unread (failures are always read, they are small).</param>
-    private async Task<RawResponse> SendRawAsync(HttpMethod method, Uri url, JsonNode? body, CancellationToken cancellationToken, bool readSuccessBody = true)
+    private async Task<RawResponse> SendRawAsync(HttpMethod method, Uri url, JsonNode? body, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(method, url);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -177,11 +175,13 @@ public sealed partial class OctokitGitHub
         request.Headers.Add("X-GitHub-Api-Version", "2022-11-28");
         if (body is not null)
         {
-            request.Content = new StringContent(body.ToJsonString(RequestJson), Encoding.UTF8, JsonContentType);
+            // Straight to UTF-8, without a JSON string of the body first.
+            request.Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body, RequestJson));
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue(JsonContentType) { CharSet = "utf-8" };
         }
 
         using var response = await rest.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-        var text = !readSuccessBody && response.IsSuccessStatusCode ? "" : await response.Content.ReadAsStringAsync(cancellationToken);
+        var text = await response.Content.ReadAsStringAsync(cancellationToken);
         var headers = response.Headers.Concat(response.Content.Headers)
             .GroupBy(h => h.Key, StringComparer.OrdinalIgnoreCase)
             .ToDictionary(g => g.Key, g => string.Join(",", g.SelectMany(h => h.Value)), StringComparer.OrdinalIgnoreCase);
