@@ -46,6 +46,10 @@ internal sealed partial class GitCheckout : ICheckout
     private readonly CheckoutLimits limits;
     private readonly RepositoryLocks locks;
 
+    // Mirrors whose worktree bookkeeping is known to be clean in this process: pruned since it started,
+    // and every removal since pruned its own entry. Guarded by the mirror's lock (and itself).
+    private readonly HashSet<string> prunedMirrors = new(StringComparer.Ordinal);
+
     public GitCheckout(
         DataDirectory dataDirectory,
         IOptions<GitOptions> git,
@@ -107,8 +111,14 @@ internal sealed partial class GitCheckout : ICheckout
                 await EnsureMirrorAsync(step, local, mirror, source!, cancellationToken);
                 await FetchAsync(step, remote, local, mirror, sha, cancellationToken);
 
-                // Entries of worktrees whose folders are gone (a crash, a removal that could not get the lock).
-                await local.RunAsync(["--git-dir=" + mirror, "worktree", "prune"], dataDirectory, limits.LocalCommand, cancellationToken);
+                // Entries of worktrees whose folders are gone (a crash, a removal that could not get the
+                // lock): once per mirror after a start, and after such a removal; not on every checkout,
+                // as this runs while other deployments of the repository wait for the lock.
+                if (!IsPruned(mirror))
+                {
+                    await local.RunAsync(["--git-dir=" + mirror, "worktree", "prune"], dataDirectory, limits.LocalCommand, cancellationToken);
+                    MarkPruned(mirror, pruned: true);
+                }
 
                 CreateDirectory(WorktreesPath);
                 registered = true;
@@ -148,36 +158,62 @@ internal sealed partial class GitCheckout : ICheckout
     }
 
     /// <summary>Removes a worktree; never throws, never waits for longer than <see cref="CheckoutLimits.Cleanup"/>.</summary>
+    /// <remarks>
+    /// The files go first, without the lock (deleting a large tree takes a while, and other deployments
+    /// of the repository wait for the lock); then, under it, git forgets the worktree whose folder is gone.
+    /// </remarks>
     internal async Task RemoveAsync(RepositoryName repository, string mirror, string worktree)
     {
         // Not the deployment's token: a cancelled deploy must still be cleaned up; the timeout bounds it.
         using var timeout = new CancellationTokenSource(limits.Cleanup, timeProvider);
         var git = LocalGit();
+        TryDeleteTree(worktree);
         try
         {
             // Half the time for the lock, so what follows it has the other half.
             using (await LockAsync(repository, mirror, limits.Cleanup / 2, timeout.Token))
             {
-                var removed = await git.RunAsync(["--git-dir=" + mirror, "worktree", "remove", "--force", "--", worktree], dataDirectory, limits.Cleanup, timeout.Token);
-                if (!removed.Succeeded && Directory.Exists(worktree))
+                var pruned = await git.RunAsync(["--git-dir=" + mirror, "worktree", "prune"], dataDirectory, limits.Cleanup, timeout.Token);
+                if (!pruned.Succeeded)
                 {
-                    Log.WorktreeRemoveFailed(logger, worktree, git.Executable, Summary(removed, git) ?? "no message");
+                    MarkPruned(mirror, pruned: false);
+                    Log.WorktreePruneFailed(logger, worktree, git.Executable, Summary(pruned, git) ?? "no message");
                 }
-
-                TryDeleteTree(worktree);
-                await git.RunAsync(["--git-dir=" + mirror, "worktree", "prune"], dataDirectory, limits.Cleanup, timeout.Token);
             }
         }
         catch (Exception e) when (e is OperationCanceledException or CheckoutException)
         {
-            // The files go regardless; the mirror's entry for them is pruned before its next worktree is added.
+            // The files are gone; the mirror's entry for them is pruned before its next worktree is added.
+            MarkPruned(mirror, pruned: false);
             Log.CleanupIncomplete(logger, worktree, repository.ToString(), e is CheckoutException ? e.Message : "timed out");
-            TryDeleteTree(worktree);
         }
 
         if (!Directory.Exists(worktree))
         {
             Log.Removed(logger, worktree);
+        }
+    }
+
+    private bool IsPruned(string mirror)
+    {
+        lock (prunedMirrors)
+        {
+            return prunedMirrors.Contains(mirror);
+        }
+    }
+
+    private void MarkPruned(string mirror, bool pruned)
+    {
+        lock (prunedMirrors)
+        {
+            if (pruned)
+            {
+                prunedMirrors.Add(mirror);
+            }
+            else
+            {
+                prunedMirrors.Remove(mirror);
+            }
         }
     }
 
@@ -395,8 +431,8 @@ internal sealed partial class GitCheckout : ICheckout
         [LoggerMessage(Level = LogLevel.Debug, Message = "Removed the worktree {Path}")]
         public static partial void Removed(ILogger logger, string path);
 
-        [LoggerMessage(Level = LogLevel.Information, Message = "git ({Git}) did not remove the worktree {Path} ({Reason}); deleting it directly")]
-        public static partial void WorktreeRemoveFailed(ILogger logger, string path, string git, string reason);
+        [LoggerMessage(Level = LogLevel.Information, Message = "git ({Git}) could not forget the removed worktree {Path} ({Reason}); the next checkout prunes it")]
+        public static partial void WorktreePruneFailed(ILogger logger, string path, string git, string reason);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "The worktree {Path} of {Repository} was deleted without git ({Error}); the mirror's entry for it is pruned on the next checkout")]
         public static partial void CleanupIncomplete(ILogger logger, string path, string repository, string error);

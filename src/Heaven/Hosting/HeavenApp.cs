@@ -57,6 +57,8 @@ public static class HeavenApp
         var services = builder.Services;
         var dataDirectory = DataDirectory.Prepare(builder.Configuration);
         services.AddSingleton(dataDirectory);
+        // First of the hosted services: nothing else starts while another server owns the directory.
+        services.AddHostedService<DataDirectoryLock>();
         // TryAdd: a test (or an embedding host) may bring its own clock.
         services.TryAddSingleton(TimeProvider.System);
 

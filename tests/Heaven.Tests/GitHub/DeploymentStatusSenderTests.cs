@@ -201,9 +201,13 @@ public sealed class DeploymentStatusSenderTests : IAsyncLifetime
     [Fact]
     public async Task TwoNodesOnOneDatabase_PostEachStatusOnceAndInOrder()
     {
+        // Two nodes: each its own data directory (so its own node identity), one database file.
         using var directory = new TemporaryDirectory();
+        using var otherDirectory = new TemporaryDirectory();
         await using var first = await StartHeavenAsync(directory: directory);
-        await using var second = await StartHeavenAsync(directory: directory);
+        await using var second = await StartHeavenAsync(
+            new() { ["Database:ConnectionString"] = $"Data Source={Path.Combine(first.DataDirectory, "heaven.db")}" },
+            directory: otherDirectory);
         fake.Delay("statuses", TimeSpan.FromMilliseconds(20));
 
         await using (var db = await first.Services.GetRequiredService<IHeavenDatabase>().OpenAsync(CancellationToken.None))

@@ -119,6 +119,27 @@ public sealed class HeavenProcessTests
     }
 
     [Fact]
+    public async Task ASecondServerOnTheSameDataDirectory_RefusesToStart_AndTheFirstRunsOn()
+    {
+        using var directory = new TemporaryDirectory();
+        var environment = new Dictionary<string, string>
+        {
+            ["HEAVEN_DATA_DIR"] = Path.Combine(directory.Path, "data"),
+            ["GITHUB_WEBHOOK_SECRET"] = Secret,
+        };
+        await using var first = await HeavenProcess.StartAsync(environment);
+
+        var (exitCode, _, error) = await HeavenProcess.RunAsync(environment, "serve", "--urls", "http://127.0.0.1:0");
+
+        exitCode.ShouldBe(2);
+        error.ShouldContain($"Another Heaven server (process {first.Id}) is running with the data directory {Path.Combine(directory.Path, "data")}.");
+        error.ShouldContain("Each server needs a data directory of its own");
+        (await first.Client.GetAsync("/healthz")).StatusCode.ShouldBe(HttpStatusCode.OK);
+        // Operator commands share the directory with the running server.
+        (await HeavenProcess.RunAsync(environment, "deliveries")).ExitCode.ShouldBe(0);
+    }
+
+    [Fact]
     public async Task Start_PrintsTheWebhookUrlTheSecretsLocationAndWhatIsMissing()
     {
         using var directory = new TemporaryDirectory();
