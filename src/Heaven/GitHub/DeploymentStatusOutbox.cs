@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using System.Threading.Channels;
 using Heaven.Storage;
 using Heaven.WorkItems;
 
@@ -51,32 +50,7 @@ internal sealed record DeploymentStatusPayload(
     public DeploymentStatusRequest ToRequest() => new(State, Description, LogUrl, EnvironmentUrl, Environment);
 }
 
-/// <summary>Wakes the sender; a wake while it is busy is kept, so none is lost.</summary>
-internal sealed class StatusSenderSignal
-{
-    private readonly Channel<bool> channel = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
-
-    public void Set() => channel.Writer.TryWrite(true);
-
-    /// <summary>Returns when woken or after <paramref name="timeout"/>, whichever comes first.</summary>
-    public async Task WaitAsync(TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
-    {
-        if (channel.Reader.TryRead(out _))
-        {
-            return;
-        }
-
-        using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var woken = channel.Reader.WaitToReadAsync(waiting.Token).AsTask();
-        var elapsed = Task.Delay(timeout, time, waiting.Token);
-        await Task.WhenAny(woken, elapsed);
-        await waiting.CancelAsync();
-        channel.Reader.TryRead(out _);
-        cancellationToken.ThrowIfCancellationRequested();
-    }
-}
-
-internal sealed class DeploymentStatusPoster(IHeavenDatabase database, StatusSenderSignal signal, TimeProvider time) : IDeploymentStatusPoster
+internal sealed class DeploymentStatusPoster(IHeavenDatabase database, WorkItemSignal signal, TimeProvider time) : IDeploymentStatusPoster
 {
     public Task EnqueueAsync(HeavenDbContext db, long heavenDeploymentId, string repository, long gitHubDeploymentId, DeploymentStatusRequest status, CancellationToken cancellationToken)
     {
@@ -99,7 +73,7 @@ internal sealed class DeploymentStatusPoster(IHeavenDatabase database, StatusSen
         return Task.CompletedTask;
     }
 
-    public void Wake() => signal.Set();
+    public void Wake() => signal.Wake(WorkItemKinds.PostDeploymentStatus);
 
     public async Task PostAsync(long heavenDeploymentId, string repository, long gitHubDeploymentId, DeploymentStatusRequest status, CancellationToken cancellationToken)
     {

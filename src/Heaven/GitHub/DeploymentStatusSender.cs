@@ -20,7 +20,7 @@ namespace Heaven.GitHub;
 internal sealed partial class DeploymentStatusSender(
     IHeavenDatabase database,
     IGitHub gitHub,
-    StatusSenderSignal signal,
+    WorkItemSignal signal,
     IOptions<StatusDeliveryOptions> deliveryOptions,
     IOptions<GitHubOptions> gitHubOptions,
     Heaven.Deployments.NodeIdentity node,
@@ -38,7 +38,7 @@ internal sealed partial class DeploymentStatusSender(
         WorkItemLoop.RunAsync(
             cancellationToken => WorkItemLease.ReleaseLeftoverLeasesAsync(database, node.Id, node.LeaseOwner, time, logger, cancellationToken),
             DeliverDueAsync,
-            cancellationToken => signal.WaitAsync(options.PollInterval, time, cancellationToken),
+            cancellationToken => signal.WaitAsync(WorkItemKinds.PostDeploymentStatus, options.PollInterval, cancellationToken),
             e => Log.LoopFailed(logger, e),
             stoppingToken);
 

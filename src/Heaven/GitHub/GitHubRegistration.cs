@@ -22,7 +22,7 @@ public static class GitHubRegistration
         services.TryAddSingleton<OctokitGitHub>();
         services.TryAddSingleton<IGitHub>(sp => sp.GetRequiredService<OctokitGitHub>());
         services.TryAddSingleton<IGitHubRepositoryApi>(sp => sp.GetRequiredService<OctokitGitHub>());
-        services.AddSingleton<StatusSenderSignal>();
+        services.TryAddSingleton<Heaven.WorkItems.WorkItemSignal>();
         services.AddSingleton<IDeploymentStatusPoster, DeploymentStatusPoster>();
         services.AddSingleton<DeploymentStatusSender>();
         services.AddHostedService(sp => sp.GetRequiredService<DeploymentStatusSender>());
