@@ -249,7 +249,7 @@ public sealed partial class AutoDeployEvaluator(
 
     private static string Clamp(string reason) => reason.Length <= 1024 ? reason : reason[..1023] + "…";
 
-    private static string Short(string sha) => sha.Length > 7 ? sha[..7] : sha;
+    private static string Short(string sha) => Heaven.Checkout.CommitSha.Abbreviated(sha);
 
     private static string Commits(int count) => string.Create(CultureInfo.InvariantCulture, $"{count} commit{(count == 1 ? "" : "s")}");
 

@@ -50,7 +50,7 @@ internal sealed partial class AutoDeployer(
         await using (var db = await database.OpenAsync(cancellationToken))
         {
             due = await db.WorkItems
-                .Where(w => (w.Kind == WorkItemKinds.CommitStatusEvent || w.Kind == WorkItemKinds.CheckSuiteEvent) && w.State == WorkItemState.Pending && w.NotBefore <= now)
+                .Where(w => Kinds.Contains(w.Kind) && w.State == WorkItemState.Pending && w.NotBefore <= now)
                 .OrderBy(w => w.Id)
                 .Take(BatchSize)
                 .Select(w => new Candidate(w.Id, w.Kind, w.Attempts, w.CreatedAt, w.DeliveryId, w.PayloadJson))

@@ -21,7 +21,7 @@ public sealed record CommitEvent(
     string? StatusContext,
     string? StatusState)
 {
-    public string ShortSha => Sha.Length > 7 ? Sha[..7] : Sha;
+    public string ShortSha => Heaven.Checkout.CommitSha.Abbreviated(Sha);
 
     /// <summary>
     /// Reads a recorded event. Null when the event is nothing auto-deploy acts on (a check suite that
@@ -76,6 +76,5 @@ public sealed record CommitEvent(
         throw new FormatException($"'{kind}' is not an event auto-deploy reads.");
     }
 
-    private static string? Str(JsonNode? node) =>
-        node is JsonValue value && value.TryGetValue<string>(out var text) && !string.IsNullOrEmpty(text) ? text : null;
+    private static string? Str(JsonNode? node) => Heaven.GitHub.GitHubJson.Text(node);
 }

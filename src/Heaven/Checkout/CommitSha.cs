@@ -22,4 +22,7 @@ internal static class CommitSha
 
     /// <summary>The first 8 characters, as Heaven shows a commit in log lines and messages.</summary>
     public static string Short(string sha) => sha.Length > 8 ? sha[..8] : sha;
+
+    /// <summary>The first 7 characters, as GitHub shows a commit: in chat messages and auto-deploy decisions.</summary>
+    public static string Abbreviated(string sha) => sha.Length > 7 ? sha[..7] : sha;
 }

@@ -5,7 +5,7 @@ namespace Heaven.Deployments;
 /// <summary>The words people read in GitHub and in chat. GitHub keeps at most 140 characters.</summary>
 public static class StatusTexts
 {
-    public static string Short(string sha) => sha.Length > 8 ? sha[..8] : sha;
+    public static string Short(string sha) => Heaven.Checkout.CommitSha.Short(sha);
 
     public static string Deploying(DeploymentRecord d) => $"Deploying {Short(d.Sha)} to {d.Environment}";
 

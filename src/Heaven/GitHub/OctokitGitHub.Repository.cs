@@ -228,14 +228,13 @@ public sealed partial class OctokitGitHub
         }
     }
 
-    private static string? Str(JsonNode? node) => node is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
+    private static string? Str(JsonNode? node) => GitHubJson.Text(node);
 
     private static int Int(JsonNode? node) => node is JsonValue value && value.TryGetValue<int>(out var number) ? number : 0;
 
     private static long Long(JsonNode? node) => node is JsonValue value && value.TryGetValue<long>(out var number) ? number : 0;
 
-    private static DateTimeOffset? Time(JsonNode? node) =>
-        Str(node) is { } text && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) ? at : null;
+    private static DateTimeOffset? Time(JsonNode? node) => GitHubJson.Time(node);
 
     private sealed record RawResponse(int Status, string Body, IReadOnlyDictionary<string, string> Headers, string ContentType, Uri? Location)
     {

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Heaven.Checkout;
+using Heaven.GitHub;
 
 namespace Heaven.Notifications;
 
@@ -35,13 +37,13 @@ public abstract record MessagePart
 /// <summary>The deployment before this one in the same environment, for the compare link of a "started" message.</summary>
 public sealed record PreviousDeployment(string Sha, string CompareUrl)
 {
-    public string ShortSha => Sha.Length > 7 ? Sha[..7] : Sha;
+    public string ShortSha => CommitSha.Abbreviated(Sha);
 }
 
 /// <summary>One commit a deployment shipped: its message's first line, and who wrote it.</summary>
 public sealed record ShippedCommit(string Sha, string Title, string? Author, string? Url)
 {
-    public string ShortSha => Sha.Length > 7 ? Sha[..7] : Sha;
+    public string ShortSha => CommitSha.Abbreviated(Sha);
 }
 
 /// <summary>
@@ -69,7 +71,7 @@ public sealed record DeploymentNotification(
     TimeSpan? Duration,
     string? Room)
 {
-    public string? ShortSha => Sha is { Length: > 7 } ? Sha[..7] : Sha;
+    public string? ShortSha => Sha is null ? null : CommitSha.Abbreviated(Sha);
 
     /// <summary>GitHub's id of the deployment.</summary>
     public long? DeploymentId { get; init; }
@@ -293,11 +295,9 @@ public sealed record DeploymentNotification(
 
     private static MessagePart Linked(string? url, string text) => url is null ? new MessagePart.Text(text) : new MessagePart.Link(url, text);
 
-    private static string? Str(JsonNode? node) =>
-        node is JsonValue value && value.TryGetValue<string>(out var text) && !string.IsNullOrEmpty(text) ? text : null;
+    private static string? Str(JsonNode? node) => GitHubJson.Text(node);
 
-    private static DateTimeOffset? Time(JsonNode? node) =>
-        Str(node) is { } text && DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at) ? at : null;
+    private static DateTimeOffset? Time(JsonNode? node) => GitHubJson.Time(node);
 
     /// <summary>hubot-deploy sends the payload as an object; some tools send it as a JSON string.</summary>
     private static JsonObject? PayloadObject(JsonNode? node)
