@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Heaven.Execution;
 using Heaven.Hosting;
+using Heaven.Model;
 using Heaven.Output;
 using Heaven.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;

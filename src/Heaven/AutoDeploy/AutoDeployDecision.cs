@@ -38,7 +38,7 @@ public sealed class AutoDeployDecision
 
     public static string KeyOf(string repository, string environment, string sha) => $"{repository}|{environment}|{sha}".ToLowerInvariant();
 
-    public string ShortSha => Heaven.Checkout.CommitSha.Abbreviated(Sha);
+    public string ShortSha => Heaven.Model.CommitSha.Abbreviated(Sha);
 
     /// <summary>"skipped: production is locked by alice".</summary>
     public string Summary => $"{OutcomeWord(Outcome)}: {Reason}";

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Heaven.GitHub;
 using Heaven.Locks;
+using Heaven.Model;
+using Heaven.Repositories;
 using Heaven.Storage;
 using Microsoft.EntityFrameworkCore;
 
@@ -120,7 +122,7 @@ public sealed partial class AutoDeployEvaluator(
 
             // The newest deployment's payload carries how the environment is deployed (provider, app
             // name, chat room); a failed one still tells that, so it is taken even when it failed.
-            var payload = JsonNode.Parse(history[0].PayloadJson) as JsonObject ?? [];
+            var payload = DeploymentPayload.Parse(history[0].PayloadJson).ToJsonObject();
             payload["auto_deploy"] = true;
             var request = new NewDeploymentRequest(
                 Ref: commit.Sha,
@@ -249,7 +251,7 @@ public sealed partial class AutoDeployEvaluator(
 
     private static string Clamp(string reason) => reason.Length <= 1024 ? reason : reason[..1023] + "…";
 
-    private static string Short(string sha) => Heaven.Checkout.CommitSha.Abbreviated(sha);
+    private static string Short(string sha) => Heaven.Model.CommitSha.Abbreviated(sha);
 
     private static string Commits(int count) => string.Create(CultureInfo.InvariantCulture, $"{count} commit{(count == 1 ? "" : "s")}");
 

@@ -1,5 +1,6 @@
 using Heaven.Configuration;
 using Heaven.GitHub;
+using Heaven.WorkItems;
 
 namespace Heaven.AutoDeploy;
 

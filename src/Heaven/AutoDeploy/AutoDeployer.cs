@@ -1,5 +1,6 @@
 using Heaven.GitHub;
 using Heaven.Providers;
+using Heaven.Repositories;
 using Heaven.Storage;
 using Heaven.WorkItems;
 using Microsoft.EntityFrameworkCore;
@@ -19,7 +20,7 @@ internal sealed partial class AutoDeployer(
     IOptions<RepositoryOptions> repositories,
     IOptions<AutoDeployOptions> autoDeployOptions,
     WorkItemSignal signal,
-    Heaven.Deployments.NodeIdentity node,
+    Heaven.Configuration.NodeIdentity node,
     TimeProvider time,
     ILogger<AutoDeployer> logger) : BackgroundService
 {

@@ -21,7 +21,7 @@ public sealed record CommitEvent(
     string? StatusContext,
     string? StatusState)
 {
-    public string ShortSha => Heaven.Checkout.CommitSha.Abbreviated(Sha);
+    public string ShortSha => Heaven.Model.CommitSha.Abbreviated(Sha);
 
     /// <summary>
     /// Reads a recorded event. Null when the event is nothing auto-deploy acts on (a check suite that

@@ -1,4 +1,5 @@
 using Heaven.GitHub;
+using Heaven.Repositories;
 
 namespace Heaven.AutoDeploy;
 

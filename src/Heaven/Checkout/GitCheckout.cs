@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Heaven.Configuration;
 using Heaven.GitHub;
+using Heaven.Model;
 using Heaven.Output;
 using Heaven.Web;
 using Microsoft.Extensions.Options;

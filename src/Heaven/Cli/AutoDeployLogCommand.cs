@@ -2,6 +2,7 @@ using System.Globalization;
 using Heaven.AutoDeploy;
 using Heaven.Hosting;
 using Heaven.Providers;
+using Heaven.Repositories;
 using Heaven.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;

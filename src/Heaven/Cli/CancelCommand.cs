@@ -1,6 +1,7 @@
 using System.Globalization;
 using Heaven.Deployments;
 using Heaven.Hosting;
+using Heaven.Model;
 
 namespace Heaven.Cli;
 

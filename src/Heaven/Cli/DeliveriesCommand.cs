@@ -1,4 +1,5 @@
 using Heaven.Hosting;
+using Heaven.Intake;
 using Heaven.Storage;
 using Microsoft.EntityFrameworkCore;
 

@@ -4,6 +4,7 @@ using Heaven.Configuration;
 using Heaven.Deployments;
 using Heaven.GitHub;
 using Heaven.Hosting;
+using Heaven.Model;
 using Heaven.Output;
 using Microsoft.Extensions.Options;
 
@@ -94,12 +95,12 @@ internal static class DeployLocalCommand
             StateChangedAt = now,
             App = name,
             LockKey = "",
-            Provider = Providers.ProviderRegistry.ProviderOf(payload.ToJsonString()),
+            Provider = DeploymentPayload.Parse(payload.ToJsonString()).Provider,
         };
 
         var masker = services.GetRequiredService<DeploymentOutputs>().CreateMasker();
         var sink = new TerminalSink(masker, output, error);
-        var environmentUrl = DeployPipeline.EnvironmentUrl(deployment.PayloadJson, environment);
+        var environmentUrl = DeployPipeline.EnvironmentUrl(deployment);
         WriteStatus(output, GitHubDeploymentState.InProgress, StatusTexts.Deploying(deployment), environmentUrl);
         var started = time.GetTimestamp();
         var timeout = TimeSpan.FromSeconds(services.GetRequiredService<IOptions<DeploymentOptions>>().Value.Timeout);

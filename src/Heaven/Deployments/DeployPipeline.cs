@@ -1,7 +1,8 @@
-using System.Text.Json.Nodes;
 using Heaven.Checkout;
+using Heaven.Configuration;
 using Heaven.Execution;
 using Heaven.GitHub;
+using Heaven.Model;
 using Heaven.Output;
 using Heaven.Providers;
 using Heaven.Ssh;
@@ -44,10 +45,9 @@ public sealed partial class DeployPipeline(ICheckout checkout, ProviderRegistry 
             await using var ssh = await credentials.CreateAsync(deployment.Id, output, masker, timeout, cancellationToken);
             await using var worktree = await checkout.PrepareAsync(
                 new CheckoutRequest(deployment.Repository, deployment.CloneUrl, deployment.Ref, deployment.Sha, deployment.Id, ssh.GitEnvironment), output, cancellationToken);
-            var payload = ProviderRegistry.PayloadOf(deployment.PayloadJson);
             // The owner mark lets this node, restarted after a crash, stop what the deploy left running.
             var environment = new Dictionary<string, string>(ssh.ToolEnvironment) { [ProcessRunner.RunOwnerVariable] = OwnerOf(node, deployment.Id) };
-            var context = new DeployContext(deployment, payload, worktree.Path, output, masker, logUrl, timeout) { ExtraEnvironment = environment };
+            var context = new DeployContext(deployment, deployment.Payload, worktree.Path, output, masker, logUrl, timeout) { ExtraEnvironment = environment };
             return await provider.DeployAsync(context, cancellationToken);
         }
         catch (Exception e) when (e is CheckoutException or CredentialsException or ProcessStartException)
@@ -77,8 +77,8 @@ public sealed partial class DeployPipeline(ICheckout checkout, ProviderRegistry 
         };
 
     /// <summary><c>payload.config.&lt;environment&gt;_url</c>, when it is an http(s) URL.</summary>
-    public static string? EnvironmentUrl(string payloadJson, string environment) =>
-        ProviderRegistry.PayloadOf(payloadJson)["config"] is JsonObject config && config[$"{environment}_url"] is JsonValue value && value.TryGetValue<string>(out var url)
+    public static string? EnvironmentUrl(DeploymentRecord deployment) =>
+        deployment.Payload.EnvironmentUrl(deployment.Environment) is { } url
             && Uri.TryCreate(url, UriKind.Absolute, out var parsed) && parsed.Scheme is "http" or "https"
             ? url
             : null;

@@ -1,3 +1,4 @@
+using Heaven.Configuration;
 using Heaven.Execution;
 using Microsoft.Extensions.Options;
 

@@ -1,5 +1,5 @@
 using Heaven.Configuration;
-using Heaven.Ssh;
+using Heaven.Repositories;
 
 namespace Heaven.Deployments;
 
@@ -13,19 +13,6 @@ public sealed class DeploymentOptions : ISelfValidatingOptions
 
     /// <summary>hubot-deploy's command prefix: tasks <c>&lt;prefix&gt;:lock</c> and <c>&lt;prefix&gt;:unlock</c>.</summary>
     public string TaskPrefix { get; set; } = "deploy";
-
-    /// <summary>
-    /// The deploy key (the original's one line with literal \n separators, with or without the
-    /// BEGIN/END lines; real newlines work too). Loaded into an ssh-agent of each deployment's own.
-    /// Never logged.
-    /// </summary>
-    public string? PrivateKey { get; set; }
-
-    /// <summary>
-    /// Refuse hosts whose key is not yet in the data directory's <c>known_hosts</c>. Off by default:
-    /// a new host's key is added on first contact (OpenSSH's accept-new); a changed key is always refused.
-    /// </summary>
-    public bool StrictHostKeyChecking { get; set; }
 
     /// <summary>
     /// How many deployments (to different environments) one node runs at once. 0 makes a node that only
@@ -77,12 +64,6 @@ public sealed class DeploymentOptions : ISelfValidatingOptions
         if (LeaseSeconds is < 5 or > 3600)
         {
             yield return $"Deployments:LeaseSeconds must be a whole number of seconds from 5 to 3600; got {LeaseSeconds}.";
-        }
-
-        if (!string.IsNullOrWhiteSpace(PrivateKey) && !DeployKey.TryParse(PrivateKey, out _, out var keyProblem))
-        {
-            // The value itself is never repeated: it is (or was meant to be) a secret.
-            yield return $"{Setting.Name("Deployments:PrivateKey")} is not a usable private key: {keyProblem}. (Its value is not shown.)";
         }
 
         if (string.IsNullOrWhiteSpace(TaskPrefix) || !TaskPrefix.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))

@@ -1,5 +1,9 @@
+using Heaven.Configuration;
 using Heaven.GitHub;
 using Heaven.Locks;
+using Heaven.Model;
+using Heaven.Repositories;
+using Heaven.Statuses;
 using Heaven.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -8,19 +12,6 @@ namespace Heaven.Deployments;
 
 /// <summary>A deployment this node claimed: the row as claimed and the fencing token for every later write.</summary>
 public sealed record ClaimedDeployment(DeploymentRecord Deployment, long Generation);
-
-/// <summary>Decides, before a queued deployment takes an environment, whether Heaven runs it at all.</summary>
-public interface IDeploymentAdmission
-{
-    /// <summary>Null to run it; otherwise why it is left to another deployment system (no status is posted).</summary>
-    string? ReasonToIgnore(DeploymentRecord deployment);
-
-    /// <summary>
-    /// Asked when it is not ignored: null to run it; otherwise why the server's settings forbid it. It
-    /// then ends Errored with an <c>error</c> status carrying the reason, without taking the environment.
-    /// </summary>
-    string? ReasonToRefuse(DeploymentRecord deployment) => null;
-}
 
 /// <summary>
 /// The deployments table as a queue. Claims are atomic (PostgreSQL: <c>FOR UPDATE SKIP LOCKED</c>;
@@ -31,15 +22,14 @@ public interface IDeploymentAdmission
 public sealed partial class DeploymentQueue(
     IHeavenDatabase database,
     IDeploymentStatusPoster statuses,
-    IDeploymentAdmission admission,
+    DeploymentAdmission admission,
     EnvironmentLocks locks,
-    ConcurrencyPolicies policies,
     NodeIdentity node,
     TimeProvider time,
     IOptions<DeploymentOptions> options,
     ILogger<DeploymentQueue> logger)
 {
-    public const string AlreadyDeploying = "Already deploying.";
+    public const string AlreadyDeploying = StatusTexts.AlreadyDeploying;
     public const string WorkerLost = "Heaven lost the worker running this deployment";
 
     private TimeSpan Lease => TimeSpan.FromSeconds(options.Value.LeaseSeconds);
@@ -97,91 +87,52 @@ public sealed partial class DeploymentQueue(
     }
 
     /// <summary>
-    /// Decides a candidate's fate in <paramref name="db"/>, unsaved. False: it may take its environment now.
+    /// Carries out <see cref="DeploymentAdmission"/>'s decision in <paramref name="db"/>, unsaved.
+    /// False: it may take its environment now (with the provider recorded on it).
     /// </summary>
     private async Task<bool> SettleAsync(HeavenDbContext db, DeploymentRecord deployment, CancellationToken cancellationToken)
     {
-        // Lock tasks come first and need no provider: hubot-deploy's "deploy:lock" names none.
-        if (locks.TaskOf(deployment) is { } task)
+        switch (await admission.DecideAsync(db, deployment, cancellationToken))
         {
-            var outcome = await locks.ApplyAsync(db, deployment, task, cancellationToken);
-            await CloseAsync(
-                db,
-                deployment,
-                outcome.Succeeded ? DeploymentState.Succeeded : DeploymentState.Rejected,
-                outcome.Succeeded ? GitHubDeploymentState.Success : GitHubDeploymentState.Error,
-                outcome.Description,
-                cancellationToken);
-            return true;
-        }
-
-        if (admission.ReasonToIgnore(deployment) is { } reason)
-        {
-            DeploymentTransitions.Move(deployment, DeploymentState.Ignored, Now);
-            deployment.StatusDescription = reason;
-            Log.Ignored(logger, deployment.Id, reason);
-            return true;
-        }
-
-        if (admission.ReasonToRefuse(deployment) is { } refusal)
-        {
-            await CloseAsync(db, deployment, DeploymentState.Errored, GitHubDeploymentState.Error, refusal, cancellationToken);
-            return true;
-        }
-
-        // Checked again whenever a waiting deployment comes up: the environment may have been locked meanwhile.
-        if (await locks.BlockedAsync(db, deployment, cancellationToken) is { } locked)
-        {
-            await CloseAsync(db, deployment, DeploymentState.Rejected, GitHubDeploymentState.Error, locked, cancellationToken);
-            return true;
-        }
-
-        var policy = policies.For(deployment.Repository, deployment.Environment);
-        var waiting = await db.Deployments
-            .Where(d => d.LockKey == deployment.LockKey && d.State == DeploymentState.Queued && d.WaitingSince != null && d.Id != deployment.Id)
-            .OrderBy(d => d.Id)
-            .ToListAsync(cancellationToken);
-        var busy = await db.Deployments.AnyAsync(d => d.LockKey == deployment.LockKey && d.State == DeploymentState.Running, cancellationToken);
-        if (!busy)
-        {
-            if (policy == ConcurrencyPolicy.Supersede && deployment.WaitingSince is not null && waiting.LastOrDefault(w => w.Id > deployment.Id) is { } newer)
-            {
-                // Two nodes each put one to wait at the same moment; only the newest may run.
-                await CloseAsync(db, deployment, DeploymentState.Rejected, GitHubDeploymentState.Error, StatusTexts.SupersededBy(newer.GitHubDeploymentId), cancellationToken);
+            case Admission.Run run:
+                deployment.Provider = run.Provider;
+                return false;
+            case Admission.ChangeLock change:
+                var outcome = await locks.ApplyAsync(db, deployment, change.Task, cancellationToken);
+                await CloseAsync(
+                    db,
+                    deployment,
+                    outcome.Succeeded ? DeploymentState.Succeeded : DeploymentState.Rejected,
+                    outcome.Succeeded ? GitHubDeploymentState.Success : GitHubDeploymentState.Error,
+                    outcome.Description,
+                    cancellationToken);
                 return true;
-            }
-
-            return false;
-        }
-
-        if (deployment.WaitingSince is not null)
-        {
-            // Taken by another node since we looked: stays waiting; the next look skips it.
-            return true;
-        }
-
-        switch (policy)
-        {
-            case ConcurrencyPolicy.Queue when waiting.Count >= policies.MaxQueueLength:
-                await CloseAsync(db, deployment, DeploymentState.Rejected, GitHubDeploymentState.Error, StatusTexts.QueueFull(waiting.Count), cancellationToken);
-                break;
-            case ConcurrencyPolicy.Queue:
-                await WaitAsync(db, deployment, waiting.Count + 1, cancellationToken);
-                break;
-            case ConcurrencyPolicy.Supersede:
-                await WaitAsync(db, deployment, 1, cancellationToken);
-                foreach (var older in waiting.Where(w => w.Id < deployment.Id))
+            case Admission.Ignore ignore:
+                deployment.Provider = ignore.AskedProvider;
+                DeploymentTransitions.Move(deployment, DeploymentState.Ignored, Now);
+                deployment.StatusDescription = ignore.Reason;
+                Log.Ignored(logger, deployment.Id, ignore.Reason);
+                return true;
+            case Admission.Refuse refuse:
+                deployment.Provider = refuse.AskedProvider;
+                await CloseAsync(db, deployment, DeploymentState.Errored, GitHubDeploymentState.Error, refuse.Reason, cancellationToken);
+                return true;
+            case Admission.Reject reject:
+                await CloseAsync(db, deployment, DeploymentState.Rejected, GitHubDeploymentState.Error, reject.Reason, cancellationToken);
+                return true;
+            case Admission.Wait wait:
+                await WaitAsync(db, deployment, wait.Ahead, cancellationToken);
+                foreach (var older in wait.Superseded)
                 {
                     await CloseAsync(db, older, DeploymentState.Rejected, GitHubDeploymentState.Error, StatusTexts.SupersededBy(deployment.GitHubDeploymentId), cancellationToken);
                 }
 
-                break;
-            default:
-                await CloseAsync(db, deployment, DeploymentState.Rejected, GitHubDeploymentState.Error, AlreadyDeploying, cancellationToken);
-                break;
+                return true;
+            case Admission.KeepWaiting:
+                return true;
+            case var other:
+                throw new InvalidOperationException($"Unknown admission {other}.");
         }
-
-        return true;
     }
 
     /// <summary>Ends a deployment that never ran, with the status GitHub shows for it.</summary>

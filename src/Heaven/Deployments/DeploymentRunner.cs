@@ -1,16 +1,10 @@
 using Heaven.GitHub;
+using Heaven.Model;
 using Heaven.Output;
 using Heaven.Providers;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Deployments;
-
-/// <summary>Makes log links for statuses: Heaven's own signed log page when Heaven:PublicUrl is set.</summary>
-public interface ILogLinks
-{
-    /// <summary>Null when Heaven has no public address (the gist is the log link then).</summary>
-    Task<string?> LogUrlAsync(long deploymentId, CancellationToken cancellationToken);
-}
 
 /// <summary>
 /// Runs one claimed deployment: reports it started, checks out the commit, runs the provider under
@@ -31,7 +25,7 @@ public sealed partial class DeploymentRunner(
         var deployment = claim.Deployment;
         var started = time.GetTimestamp();
         var settings = options.Value;
-        var environmentUrl = DeployPipeline.EnvironmentUrl(deployment.PayloadJson, deployment.Environment);
+        var environmentUrl = DeployPipeline.EnvironmentUrl(deployment);
         using var run = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         Log.Started(logger, deployment.Id, deployment.Repository, deployment.Environment, deployment.Provider ?? "-");
 

@@ -1,9 +1,9 @@
 using Heaven.Configuration;
 using Heaven.Locks;
 using Heaven.Providers;
+using Heaven.Repositories;
 using Heaven.Ssh;
 using Heaven.Storage;
-using Heaven.Web;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Deployments;
@@ -19,9 +19,6 @@ public static class DeploymentsRegistration
         services.AddLocks();
         services.AddSingleton<DeployPipeline>();
         services.AddSingleton<DeploymentRunner>();
-        services.AddSingleton<ServerKeyStore>();
-        services.AddSingleton<LogLinks>();
-        services.AddSingleton<ILogLinks>(sp => sp.GetRequiredService<LogLinks>());
 
         services.AddSingleton<DeployCredentialsFactory>();
         services.AddSingleton<IDeployProvider, ShellProvider>();
@@ -42,7 +39,6 @@ public static class DeploymentsRegistration
             .ValidateOnStart();
         services.AddSingleton<IValidateOptions<RepositoryOptions>, RepositoryOptionsValidator>();
         services.AddSingleton<DeploymentAdmission>();
-        services.AddSingleton<IDeploymentAdmission>(sp => sp.GetRequiredService<DeploymentAdmission>());
 
         services.AddSingleton<DeploymentDispatcher>();
         services.AddSingleton<IDeploymentSignal>(sp => sp.GetRequiredService<DeploymentDispatcher>());

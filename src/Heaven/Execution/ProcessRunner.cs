@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.ExceptionServices;
+using Heaven.Model;
 using Heaven.Output;
 
 namespace Heaven.Execution;

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Heaven.Model;
 using Octokit;
 
 namespace Heaven.GitHub;
@@ -191,12 +192,7 @@ public sealed partial class OctokitGitHub
     private static GitHubDeployment ReadDeployment(JsonObject d)
     {
         // GitHub returns the payload as it was given: an object, or a string holding one (old clients).
-        var payload = d["payload"] switch
-        {
-            JsonObject obj => obj.ToJsonString(),
-            JsonValue value when value.TryGetValue<string>(out var text) && TryObject(text) is { } parsed => parsed,
-            _ => "{}",
-        };
+        var payload = DeploymentPayload.From(d["payload"]).ToJson();
         return new GitHubDeployment(
             Long(d["id"]),
             Str(d["sha"]) ?? "",
@@ -215,18 +211,6 @@ public sealed partial class OctokitGitHub
         Str(c["author"]?["login"]),
         Str(c["commit"]?["author"]?["name"]),
         Str(c["html_url"]));
-
-    private static string? TryObject(string text)
-    {
-        try
-        {
-            return JsonNode.Parse(text) is JsonObject obj ? obj.ToJsonString() : null;
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
 
     private static string? Str(JsonNode? node) => GitHubJson.Text(node);
 

@@ -1,15 +1,20 @@
 using Heaven.AutoDeploy;
 using Heaven.Checkout;
 using Heaven.Configuration;
-using Heaven.Execution;
-using Heaven.Output;
 using Heaven.Deployments;
+using Heaven.Execution;
 using Heaven.GitHub;
 using Heaven.Intake;
 using Heaven.Notifications;
+using Heaven.Output;
 using Heaven.Providers;
+using Heaven.Repositories;
+using Heaven.Retention;
+using Heaven.Ssh;
+using Heaven.Statuses;
 using Heaven.Storage;
 using Heaven.Web;
+using Heaven.WorkItems;
 using Microsoft.Extensions.Configuration.EnvironmentVariables;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -66,15 +71,17 @@ public static class HeavenApp
         services.AddValidatedOptions<GitHubOptions>(GitHubOptions.Section);
         services.AddValidatedOptions<WebhookOptions>(WebhookOptions.Section);
         services.AddValidatedOptions<DeploymentOptions>(DeploymentOptions.Section);
+        services.AddValidatedOptions<DeployKeyOptions>(DeployKeyOptions.Section);
         services.AddValidatedOptions<GitOptions>(GitOptions.Section);
         services.AddValidatedOptions<HerokuOptions>(HerokuOptions.Section);
         services.AddValidatedOptions<ElasticBeanstalkOptions>(ElasticBeanstalkOptions.Section);
         services.AddValidatedOptions<DplOptions>(DplOptions.Section);
         services.AddHeavenStorage(builder.Configuration, dataDirectory);
+        services.AddRetention();
 
         // Hosted services stop in the reverse order: the intake first, then the deploys (which
         // record their outcome), then the status sender, then the database.
-        services.AddGitHub();
+        services.AddStatuses();
         services.AddNotifications();
         services.AddExecution();
         services.AddCheckout();
@@ -82,7 +89,7 @@ public static class HeavenApp
         services.AddDeployments();
         services.AddAutoDeploy();
         services.AddIntake();
-        services.AddHeavenHealthChecks();
+        services.AddWeb();
 
         var app = builder.Build();
         app.UseTrustedProxies();
@@ -137,6 +144,7 @@ public static class HeavenApp
         Check<GitHubOptions>();
         Check<WebhookOptions>();
         Check<DeploymentOptions>();
+        Check<DeployKeyOptions>();
         Check<GitOptions>();
         Check<DatabaseOptions>();
         Check<StatusDeliveryOptions>();
@@ -146,7 +154,7 @@ public static class HeavenApp
         Check<ElasticBeanstalkOptions>();
         Check<DplOptions>();
         Check<Providers.FabricOptions>();
-        Check<Providers.RepositoryOptions>();
+        Check<RepositoryOptions>();
         Check<Locks.LockOptions>();
         Check<AutoDeploy.AutoDeployOptions>();
         Check<RetentionOptions>();

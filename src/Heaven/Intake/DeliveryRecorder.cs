@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Heaven.Deployments;
+using Heaven.Model;
 using Heaven.Storage;
 using Heaven.WorkItems;
 using Microsoft.EntityFrameworkCore;
@@ -251,8 +252,8 @@ internal sealed partial class DeliveryRecorder(
                     Task = request.Task,
                     Environment = request.Environment,
                     App = request.App,
-                    LockKey = DeploymentLock.KeyOf(request.Repository, request.App, request.Environment),
-                    PayloadJson = request.PayloadJson,
+                    LockKey = ExclusivityKey.KeyOf(request.Repository, request.App, request.Environment),
+                    PayloadJson = request.Payload.ToJson(),
                     Description = request.Description,
                     CreatorLogin = request.CreatorLogin,
                     DeliveryId = incoming.DeliveryId,

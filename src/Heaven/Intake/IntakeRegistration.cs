@@ -1,4 +1,5 @@
 using Heaven.Configuration;
+using Heaven.Masking;
 using Heaven.WorkItems;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -10,6 +11,8 @@ public static class IntakeRegistration
     public static IServiceCollection AddIntake(this IServiceCollection services)
     {
         services.AddSingleton(sp => WebhookSecrets.Load(sp.GetRequiredService<IOptions<WebhookOptions>>(), sp.GetRequiredService<DataDirectory>()));
+        // The webhook secret is masked wherever text leaves Heaven, like the configured secrets.
+        services.AddSingleton<IServerSecretSource>(sp => sp.GetRequiredService<WebhookSecrets>());
         services.AddSingleton<SignatureVerifier>();
         services.AddSingleton<RepositoryAllowList>();
         services.AddSingleton<SourceAddressFilter>();

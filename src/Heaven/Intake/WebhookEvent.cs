@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Heaven.Model;
 
 namespace Heaven.Intake;
 
@@ -31,7 +32,7 @@ public sealed record DeploymentRequest(
     string Sha,
     string Task,
     string Environment,
-    string PayloadJson,
+    DeploymentPayload Payload,
     string? Description,
     string? CreatorLogin,
     string App);
@@ -86,28 +87,8 @@ public static class WebhookEventReader
         var fullName = RequiredString(repository, "full_name", "repository.full_name");
         var cloneUrl = RequiredString(repository, "clone_url", "repository.clone_url");
 
-        // GitHub's API once stored payloads as strings; hubot-deploy style payloads are objects.
-        var payloadJson = "{}";
-        string? payloadTask = null;
-        string? payloadName = null;
-        if (deployment.TryGetProperty("payload", out var payload))
-        {
-            if (payload.ValueKind == JsonValueKind.String && TryParseObject(payload.GetString()!, out var parsed))
-            {
-                payloadJson = parsed;
-            }
-            else if (payload.ValueKind != JsonValueKind.Null)
-            {
-                payloadJson = payload.GetRawText();
-            }
-
-            using var payloadDocument = JsonDocument.Parse(payloadJson);
-            if (payloadDocument.RootElement.ValueKind == JsonValueKind.Object)
-            {
-                payloadTask = OptionalString(payloadDocument.RootElement, "task");
-                payloadName = OptionalString(payloadDocument.RootElement, "name");
-            }
-        }
+        // Read once, here: every later step uses this payload (an object, or a string holding one).
+        var payload = deployment.TryGetProperty("payload", out var given) ? DeploymentPayload.From(given) : DeploymentPayload.Empty;
 
         return new DeploymentRequest(
             GitHubDeploymentId: RequiredId(deployment, "id", "deployment.id"),
@@ -115,14 +96,14 @@ public static class WebhookEventReader
             CloneUrl: cloneUrl,
             Ref: RequiredString(deployment, "ref", "deployment.ref"),
             Sha: RequiredString(deployment, "sha", "deployment.sha"),
-            Task: OptionalString(deployment, "task") ?? payloadTask ?? "deploy",
+            Task: OptionalString(deployment, "task") ?? payload.Task ?? "deploy",
             Environment: RequiredString(deployment, "environment", "deployment.environment"),
-            PayloadJson: payloadJson,
+            Payload: payload,
             Description: OptionalString(deployment, "description"),
             CreatorLogin: deployment.TryGetProperty("creator", out var creator) && creator.ValueKind == JsonValueKind.Object
                 ? OptionalString(creator, "login")
                 : null,
-            App: Heaven.Deployments.DeploymentLock.AppOf(fullName, payloadName));
+            App: ExclusivityKey.AppOf(fullName, payload.Name));
     }
 
     private static WebhookEvent.ForWorkItem ForWorkItem(JsonElement root, string eventName, string? action, string? repository, params string[] requiredPaths)
@@ -201,19 +182,4 @@ public static class WebhookEventReader
 
     private static string? OptionalString(JsonElement parent, string name) =>
         parent.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-
-    private static bool TryParseObject(string text, out string json)
-    {
-        try
-        {
-            using var parsed = JsonDocument.Parse(text);
-            json = parsed.RootElement.GetRawText();
-            return parsed.RootElement.ValueKind == JsonValueKind.Object;
-        }
-        catch (JsonException)
-        {
-            json = "";
-            return false;
-        }
-    }
 }

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Heaven.Configuration;
+using Heaven.Masking;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Intake;
@@ -9,7 +10,7 @@ namespace Heaven.Intake;
 /// The secrets a webhook signature may be made with. Fail closed: there is always at least one,
 /// because when none is configured Heaven generates one and keeps it in the data directory.
 /// </summary>
-public sealed class WebhookSecrets
+public sealed class WebhookSecrets : IServerSecretSource
 {
     public const string GeneratedSecretFileName = "webhook-secret";
 
@@ -31,6 +32,8 @@ public sealed class WebhookSecrets
 
     /// <summary>The secret values as strings, for the output masker of later components.</summary>
     public IEnumerable<string> Values => Keys.Select(k => Encoding.UTF8.GetString(k));
+
+    IEnumerable<string> IServerSecretSource.Secrets => Values;
 
     public static WebhookSecrets Load(IOptions<WebhookOptions> options, DataDirectory dataDirectory)
     {

@@ -1,6 +1,4 @@
-using System.Text.Json.Nodes;
-using Heaven.Deployments;
-using Heaven.Providers;
+using Heaven.Model;
 using Heaven.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
@@ -26,25 +24,11 @@ public sealed partial class EnvironmentLocks(
     IHeavenDatabase database,
     TimeProvider time,
     IOptions<LockOptions> options,
-    IOptions<DeploymentOptions> deployments,
     ILogger<EnvironmentLocks> logger)
 {
     public const string UnknownUser = "Unknown";
 
     private DateTime Now => time.GetUtcNow().UtcDateTime;
-
-    /// <summary>Lock or unlock when the deployment's task is <c>&lt;prefix&gt;:lock</c> / <c>&lt;prefix&gt;:unlock</c>; else null.</summary>
-    public LockTask? TaskOf(DeploymentRecord deployment)
-    {
-        ArgumentNullException.ThrowIfNull(deployment);
-        var prefix = deployments.Value.TaskPrefix;
-        return deployment.Task switch
-        {
-            _ when string.Equals(deployment.Task, $"{prefix}:lock", StringComparison.Ordinal) => LockTask.Lock,
-            _ when string.Equals(deployment.Task, $"{prefix}:unlock", StringComparison.Ordinal) => LockTask.Unlock,
-            _ => null,
-        };
-    }
 
     /// <summary>
     /// The person behind a deployment: hubot-deploy creates deployments with a bot's token and names
@@ -53,15 +37,14 @@ public sealed partial class EnvironmentLocks(
     public static string UserOf(DeploymentRecord deployment)
     {
         ArgumentNullException.ThrowIfNull(deployment);
-        var notify = ProviderRegistry.PayloadOf(deployment.PayloadJson)["notify"] as JsonObject;
-        return Text(notify?["user_name"]) ?? Text(notify?["user"]) ?? NullIfBlank(deployment.CreatorLogin) ?? UnknownUser;
+        return deployment.Payload.Deployer(deployment.CreatorLogin) ?? UnknownUser;
     }
 
     /// <summary><c>payload.reason</c> when given, else the deployment's description.</summary>
     public static string? ReasonOf(DeploymentRecord deployment)
     {
         ArgumentNullException.ThrowIfNull(deployment);
-        return Text(ProviderRegistry.PayloadOf(deployment.PayloadJson)["reason"]) ?? NullIfBlank(deployment.Description);
+        return deployment.Payload.Reason ?? NullIfBlank(deployment.Description);
     }
 
     /// <summary>
@@ -168,9 +151,6 @@ public sealed partial class EnvironmentLocks(
         Log.Unlocked(logger, held.Repository, held.Environment, by);
         return held;
     }
-
-    private static string? Text(JsonNode? node) =>
-        node is JsonValue value && value.TryGetValue<string>(out var text) ? NullIfBlank(text) : null;
 
     private static string? NullIfBlank(string? text) => string.IsNullOrWhiteSpace(text) ? null : text.Trim();
 

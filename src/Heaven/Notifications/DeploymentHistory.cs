@@ -90,7 +90,7 @@ internal sealed partial class DeploymentHistory(
     private static bool IsLockTask(string? task) =>
         task is not null && (task.EndsWith(":lock", StringComparison.Ordinal) || task.EndsWith(":unlock", StringComparison.Ordinal));
 
-    private static string Short(string sha) => Heaven.Checkout.CommitSha.Abbreviated(sha);
+    private static string Short(string sha) => Heaven.Model.CommitSha.Abbreviated(sha);
 
     private static string FirstLine(string message)
     {

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Heaven.Checkout;
 using Heaven.GitHub;
+using Heaven.Model;
 
 namespace Heaven.Notifications;
 
@@ -120,9 +121,8 @@ public sealed record DeploymentNotification(
         }
 
         var repository = root["repository"] as JsonObject;
-        var payload = PayloadObject(deployment["payload"]);
-        var notify = payload?["notify"] as JsonObject;
-        var user = Str(notify?["user"]) ?? Str(deployment["creator"]?["login"]) ?? Str(root["sender"]?["login"]) ?? "unknown";
+        var payload = DeploymentPayload.From(deployment["payload"]);
+        var user = payload.Deployer(Str(deployment["creator"]?["login"])) ?? Str(root["sender"]?["login"]) ?? "unknown";
 
         TimeSpan? duration = null;
         if (outcome != DeploymentOutcome.Started && Time(deployment["created_at"]) is { } started && Time(status["created_at"]) is { } finished && finished >= started)
@@ -133,7 +133,7 @@ public sealed record DeploymentNotification(
         return new DeploymentNotification(
             outcome.Value,
             state,
-            Str(repository?["full_name"]) ?? Str(payload?["name"]) ?? "unknown repository",
+            Str(repository?["full_name"]) ?? payload.Name ?? "unknown repository",
             Str(repository?["html_url"]),
             Str(deployment["ref"]),
             Str(deployment["sha"]),
@@ -142,10 +142,10 @@ public sealed record DeploymentNotification(
             Str(status["log_url"]) ?? Str(status["target_url"]),
             Str(status["description"]),
             duration,
-            Str(notify?["room"]))
+            payload.NotifyRoom)
         {
             DeploymentId = deployment["id"] is JsonValue id && id.TryGetValue<long>(out var number) ? number : null,
-            DeploymentTask = Str(deployment["task"]) ?? Str(payload?["task"]),
+            DeploymentTask = Str(deployment["task"]) ?? payload.Task,
         };
     }
 
@@ -300,25 +300,4 @@ public sealed record DeploymentNotification(
     private static DateTimeOffset? Time(JsonNode? node) => GitHubJson.Time(node);
 
     /// <summary>hubot-deploy sends the payload as an object; some tools send it as a JSON string.</summary>
-    private static JsonObject? PayloadObject(JsonNode? node)
-    {
-        if (node is JsonObject obj)
-        {
-            return obj;
-        }
-
-        if (Str(node) is { } text)
-        {
-            try
-            {
-                return JsonNode.Parse(text) as JsonObject;
-            }
-            catch (JsonException)
-            {
-                return null;
-            }
-        }
-
-        return null;
-    }
 }

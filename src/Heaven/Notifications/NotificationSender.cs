@@ -19,7 +19,7 @@ internal sealed partial class NotificationSender(
     DeploymentHistory history,
     IOptions<NotificationOptions> notificationOptions,
     WorkItemSignal signal,
-    Heaven.Deployments.NodeIdentity node,
+    Heaven.Configuration.NodeIdentity node,
     TimeProvider time,
     ILogger<NotificationSender> logger) : BackgroundService
 {

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Threading.Channels;
+using Heaven.Model;
 using Heaven.Storage;
 using Microsoft.EntityFrameworkCore;
 

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Heaven.Model;
 using Heaven.Storage;
 using Microsoft.EntityFrameworkCore;
 

@@ -1,5 +1,7 @@
 using Heaven.Deployments;
 using Heaven.GitHub;
+using Heaven.Masking;
+using Heaven.Model;
 
 namespace Heaven.Output;
 

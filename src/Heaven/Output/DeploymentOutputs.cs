@@ -1,4 +1,6 @@
 using Heaven.GitHub;
+using Heaven.Masking;
+using Heaven.Model;
 using Heaven.Storage;
 using Microsoft.Extensions.Options;
 

@@ -1,3 +1,5 @@
+using Heaven.Model;
+
 namespace Heaven.Output;
 
 /// <summary>
@@ -22,5 +24,5 @@ public interface IDeploymentOutputFactory
     /// Starts the output of a deployment. With <paramref name="waitForGist"/> (the gist is the log link),
     /// waits a bounded time for the gist to exist so the first status can link to it.
     /// </summary>
-    Task<IDeploymentOutput> StartAsync(Heaven.Deployments.DeploymentRecord deployment, bool waitForGist, CancellationToken cancellationToken);
+    Task<IDeploymentOutput> StartAsync(Heaven.Model.DeploymentRecord deployment, bool waitForGist, CancellationToken cancellationToken);
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Heaven.Model;
 
 namespace Heaven.Output;
 

@@ -1,6 +1,7 @@
 using Heaven.Configuration;
 using Heaven.GitHub;
-using Heaven.Intake;
+using Heaven.Masking;
+using Heaven.Model;
 using Heaven.Storage;
 using Microsoft.Extensions.Options;
 
@@ -11,12 +12,7 @@ public static class OutputRegistration
     public static IServiceCollection AddOutput(this IServiceCollection services)
     {
         services.AddValidatedOptions<OutputOptions>(OutputOptions.Section);
-        services.AddSingleton(sp => SecretMasker.ForServer(
-            sp.GetRequiredService<IConfiguration>(),
-            sp.GetService<WebhookSecrets>()?.Values));
-        // For masking outside a deployment (status descriptions, error messages); a deployment's own
-        // secrets go into its scope from DeploymentOutputs.CreateMasker, never into this one.
-        services.AddSingleton<ISecretMasker>(sp => sp.GetRequiredService<SecretMasker>());
+        services.AddMasking();
         services.AddSingleton<DeploymentLogReader>();
         services.AddSingleton(sp => new DeploymentOutputs(
             sp.GetRequiredService<SecretMasker>(),

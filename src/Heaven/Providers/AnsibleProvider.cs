@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Heaven.Checkout;
 using Heaven.Execution;
+using Heaven.Model;
 using Heaven.Output;
 
 namespace Heaven.Providers;
@@ -84,7 +85,7 @@ public sealed class AnsibleProvider(IProcessRunner runner) : IDeployProvider
     }
 
     /// <summary>The variables every play gets: one JSON object, so values stay values (Ansible reads JSON extra vars as data).</summary>
-    public static string ExtraVariables(Heaven.Deployments.DeploymentRecord deployment) =>
+    public static string ExtraVariables(Heaven.Model.DeploymentRecord deployment) =>
         new JsonObject
         {
             ["sha"] = deployment.Sha,

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Heaven.Execution;
+using Heaven.Model;
 using Heaven.Output;
 
 namespace Heaven.Providers;

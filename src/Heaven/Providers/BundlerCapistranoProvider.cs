@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Heaven.Configuration;
 using Heaven.Execution;
+using Heaven.Model;
 using Heaven.Output;
 using Microsoft.Extensions.Options;
 
@@ -120,7 +121,7 @@ public sealed class BundlerCapistranoProvider(IProcessRunner runner, IOptions<Bu
         var left = context.Timeout - time.GetElapsedTime(started);
         if (left <= TimeSpan.Zero)
         {
-            return ProviderOutcome.Failure(Heaven.Deployments.StatusTexts.TimedOut(context.Timeout));
+            return ProviderOutcome.Failure(Heaven.Model.StatusTexts.TimedOut(context.Timeout));
         }
 
         await context.Output.WriteLineAsync(OutputStream.Heaven, "Using bundle exec cap: this is the bundler_capistrano provider", cancellationToken);

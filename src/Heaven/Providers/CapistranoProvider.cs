@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Heaven.Checkout;
 using Heaven.Execution;
+using Heaven.Model;
 using Heaven.Output;
 
 namespace Heaven.Providers;
@@ -39,7 +40,7 @@ internal static partial class Capistrano
     public const string BinStub = "bin/cap";
 
     /// <summary>Why the deployment cannot go to Capistrano, or null. Both values become arguments of cap, so neither may look like an option.</summary>
-    public static string? Problem(Heaven.Deployments.DeploymentRecord deployment)
+    public static string? Problem(Heaven.Model.DeploymentRecord deployment)
     {
         if (!DeployTask().IsMatch(deployment.Task ?? ""))
         {
@@ -55,7 +56,7 @@ internal static partial class Capistrano
     }
 
     /// <summary><c>&lt;stage&gt; &lt;task&gt;</c>: the stage is the deployment's environment (config/deploy/&lt;environment&gt;.rb).</summary>
-    public static IReadOnlyList<string> Arguments(Heaven.Deployments.DeploymentRecord deployment) => [deployment.Environment, deployment.Task];
+    public static IReadOnlyList<string> Arguments(Heaven.Model.DeploymentRecord deployment) => [deployment.Environment, deployment.Task];
 
     /// <summary>The cap to run (program and first arguments) and a line for the log saying why; or why none can run.</summary>
     public static (IReadOnlyList<string>? Command, string? Why, string? Problem) Choose(string checkout)

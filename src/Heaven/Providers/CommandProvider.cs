@@ -1,4 +1,5 @@
 using Heaven.Execution;
+using Heaven.Repositories;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Providers;

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Heaven.Execution;
+using Heaven.Model;
 using Heaven.Output;
 using Microsoft.Extensions.Options;
 

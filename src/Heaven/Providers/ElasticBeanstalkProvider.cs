@@ -5,6 +5,7 @@ using System.Text.RegularExpressions;
 using Heaven.Configuration;
 using Heaven.Deployments;
 using Heaven.Execution;
+using Heaven.Model;
 using Heaven.Output;
 using Microsoft.Extensions.Options;
 
@@ -339,7 +340,7 @@ public sealed partial class ElasticBeanstalkProvider(
 
     /// <summary><c>payload.config.region</c>, else <c>payload.aws.region</c> (where the original read it).</summary>
     private static string? RegionOf(DeployContext context) =>
-        StringValue(context.Config, "region") ?? (context.Payload["aws"] is JsonObject aws ? StringValue(aws, "region") : null);
+        StringValue(context.Config, "region") ?? StringValue(context.Payload.Section("aws"), "region");
 
     private static List<string> WithEndpoint(List<string> arguments, string? endpoint)
     {

@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using Heaven.Checkout;
 using Heaven.Configuration;
 using Heaven.Execution;
+using Heaven.Model;
 using Heaven.Output;
 using Microsoft.Extensions.Options;
 

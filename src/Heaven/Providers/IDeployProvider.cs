@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Heaven.Deployments;
+using Heaven.Model;
 using Heaven.Output;
 
 namespace Heaven.Providers;
@@ -7,15 +8,15 @@ namespace Heaven.Providers;
 /// <summary>Everything a provider needs to deploy one deployment.</summary>
 public sealed record DeployContext(
     DeploymentRecord Deployment,
-    JsonObject Payload,
+    DeploymentPayload Payload,
     string WorkingDirectory,
     IOutputSink Output,
     ISecretMasker Masker,
     string? LogUrl,
     TimeSpan Timeout)
 {
-    /// <summary><c>payload.config</c>, or an empty object.</summary>
-    public JsonObject Config => Payload["config"] as JsonObject ?? [];
+    /// <summary><c>payload.config</c>, or an empty object; read once for the deploy.</summary>
+    public JsonObject Config { get; } = Payload.Config;
 
     /// <summary>
     /// Variables every tool of this deployment gets on top of the allow-listed base: the deployment's

@@ -1,4 +1,5 @@
 using Heaven.Execution;
+using Heaven.Model;
 using Heaven.Output;
 
 namespace Heaven.Providers;
@@ -66,7 +67,7 @@ public static class ProviderOutcomes
 
         if (result.TimedOut)
         {
-            return ProviderOutcome.Failure(Heaven.Deployments.StatusTexts.TimedOut(context.Timeout));
+            return ProviderOutcome.Failure(Heaven.Model.StatusTexts.TimedOut(context.Timeout));
         }
 
         // The runner words success itself: it knows how long the whole deployment took.

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using Heaven.Configuration;
 using Heaven.Deployments;
 using Heaven.Execution;
+using Heaven.Model;
 using Heaven.Output;
 using Microsoft.Extensions.Options;
 
@@ -84,7 +85,7 @@ public sealed partial class DeployCredentialsFactory
     private const int MaxSocketPathBytes = 107;
 
     private readonly string dataDirectory;
-    private readonly DeploymentOptions options;
+    private readonly DeployKeyOptions options;
     private readonly DeployKey? key;
     private readonly string? keyProblem;
     private readonly IProcessRunner runner;
@@ -92,7 +93,7 @@ public sealed partial class DeployCredentialsFactory
     private readonly ILogger<DeployCredentialsFactory> logger;
     private int swept;
 
-    public DeployCredentialsFactory(DataDirectory dataDirectory, IOptions<DeploymentOptions> options, IProcessRunner runner, TimeProvider time, ILogger<DeployCredentialsFactory> logger)
+    public DeployCredentialsFactory(DataDirectory dataDirectory, IOptions<DeployKeyOptions> options, IProcessRunner runner, TimeProvider time, ILogger<DeployCredentialsFactory> logger)
     {
         this.dataDirectory = dataDirectory.FullPath;
         this.options = options.Value;

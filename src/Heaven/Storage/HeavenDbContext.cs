@@ -1,7 +1,6 @@
 using System.Text;
 using Heaven.Deployments;
-using Heaven.Intake;
-using Heaven.WorkItems;
+using Heaven.Model;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
@@ -13,46 +12,15 @@ namespace Heaven.Storage;
 /// </summary>
 public abstract class HeavenDbContext(DbContextOptions options) : DbContext(options)
 {
-    public DbSet<Delivery> Deliveries => Set<Delivery>();
-
-    public DbSet<WebhookHook> Hooks => Set<WebhookHook>();
-
     public DbSet<DeploymentRecord> Deployments => Set<DeploymentRecord>();
-
-    public DbSet<WorkItem> WorkItems => Set<WorkItem>();
-
-    public DbSet<Heaven.Output.DeploymentLogChunk> LogChunks => Set<Heaven.Output.DeploymentLogChunk>();
 
     public DbSet<ServerKey> ServerKeys => Set<ServerKey>();
 
-    public DbSet<Heaven.Locks.EnvironmentLock> EnvironmentLocks => Set<Heaven.Locks.EnvironmentLock>();
-
-    public DbSet<Heaven.AutoDeploy.AutoDeployDecision> AutoDeployDecisions => Set<Heaven.AutoDeploy.AutoDeployDecision>();
-
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
-        modelBuilder.Entity<Delivery>(delivery =>
-        {
-            delivery.ToTable("deliveries");
-            delivery.Property(d => d.DeliveryId).HasMaxLength(128);
-            delivery.HasIndex(d => d.DeliveryId).IsUnique();
-            delivery.Property(d => d.Event).HasMaxLength(64);
-            delivery.Property(d => d.Action).HasMaxLength(64);
-            delivery.Property(d => d.Repository).HasMaxLength(256);
-            delivery.Property(d => d.Result).HasConversion<string>().HasMaxLength(16);
-            delivery.Property(d => d.Message).HasMaxLength(512);
-            delivery.HasIndex(d => d.ReceivedAt);
-        });
-
-        modelBuilder.Entity<WebhookHook>(hook =>
-        {
-            hook.ToTable("webhook_hooks");
-            hook.HasKey(h => h.HookId);
-            hook.Property(h => h.HookId).ValueGeneratedNever();
-            hook.Property(h => h.Type).HasMaxLength(64);
-            hook.Property(h => h.Target).HasMaxLength(256);
-            hook.Property(h => h.Events).HasMaxLength(2048);
-        });
+        // Each component describes its own tables (an IEntityTypeConfiguration beside its entity), so
+        // Storage does not know the components; the shared deployment record is described here.
+        modelBuilder.ApplyConfigurationsFromAssembly(typeof(HeavenDbContext).Assembly);
 
         modelBuilder.Entity<DeploymentRecord>(deployment =>
         {
@@ -84,60 +52,12 @@ public abstract class HeavenDbContext(DbContextOptions options) : DbContext(opti
             deployment.Property(d => d.GistUrl).HasMaxLength(512);
         });
 
-        modelBuilder.Entity<Heaven.Output.DeploymentLogChunk>(chunk =>
-        {
-            chunk.ToTable("deployment_log_chunks");
-            chunk.HasIndex(c => new { c.DeploymentId, c.Sequence }).IsUnique();
-        });
-
-        modelBuilder.Entity<Heaven.Locks.EnvironmentLock>(environmentLock =>
-        {
-            environmentLock.ToTable("environment_locks");
-            environmentLock.Property(l => l.Repository).HasMaxLength(256);
-            environmentLock.Property(l => l.Environment).HasMaxLength(256);
-            environmentLock.Property(l => l.LockKey).HasMaxLength(1024);
-            // One lock per (repository, environment), also when two nodes lock at the same moment.
-            environmentLock.HasIndex(l => l.LockKey).IsUnique();
-            environmentLock.Property(l => l.App).HasMaxLength(256);
-            environmentLock.Property(l => l.LockedBy).HasMaxLength(256);
-            environmentLock.Property(l => l.Reason).HasMaxLength(512);
-        });
-
-        modelBuilder.Entity<Heaven.AutoDeploy.AutoDeployDecision>(decision =>
-        {
-            decision.ToTable("auto_deploy_decisions");
-            decision.Property(d => d.Repository).HasMaxLength(256);
-            decision.Property(d => d.Sha).HasMaxLength(64);
-            decision.Property(d => d.Environment).HasMaxLength(256);
-            decision.Property(d => d.Outcome).HasConversion<string>().HasMaxLength(16);
-            decision.Property(d => d.Reason).HasMaxLength(1024);
-            decision.Property(d => d.Trigger).HasMaxLength(256);
-            decision.Property(d => d.DeliveryId).HasMaxLength(128);
-            decision.Property(d => d.DeployKey).HasMaxLength(1100);
-            decision.HasIndex(d => new { d.Repository, d.Id });
-            // The database, not the code, makes sure one commit is auto-deployed to one environment
-            // once, whichever evaluation or node gets there first.
-            decision.HasIndex(d => d.DeployKey).IsUnique().HasFilter("outcome IN ('Deploying', 'Deployed')").HasDatabaseName("ix_auto_deploy_decisions_claim");
-        });
-
         modelBuilder.Entity<ServerKey>(key =>
         {
             key.ToTable("server_keys");
             key.HasKey(k => k.Name);
             key.Property(k => k.Name).HasMaxLength(64);
             key.Property(k => k.Value).HasMaxLength(512);
-        });
-
-        modelBuilder.Entity<WorkItem>(item =>
-        {
-            item.ToTable("work_items");
-            item.Property(w => w.Kind).HasMaxLength(64);
-            item.Property(w => w.Repository).HasMaxLength(256);
-            item.Property(w => w.DeliveryId).HasMaxLength(128);
-            item.Property(w => w.LeaseOwner).HasMaxLength(256);
-            item.Property(w => w.State).HasConversion<string>().HasMaxLength(16);
-            item.HasIndex(w => new { w.State, w.Kind, w.NotBefore });
-            item.HasIndex(w => new { w.DeploymentId, w.Id });
         });
 
         ApplySnakeCaseColumnNames(modelBuilder);

@@ -28,7 +28,6 @@ public static class StorageRegistration
     public static IServiceCollection AddHeavenStorage(this IServiceCollection services, IConfiguration configuration, DataDirectory dataDirectory)
     {
         services.AddValidatedOptions<DatabaseOptions>(DatabaseOptions.Section);
-        services.AddValidatedOptions<RetentionOptions>(RetentionOptions.Section);
 
         // The engine decides the service graph, so it is read here rather than through IOptions;
         // validation of the same values still runs at start and reports every problem.
@@ -56,10 +55,6 @@ public static class StorageRegistration
                 sp.GetRequiredService<IDbContextFactory<PostgresHeavenDbContext>>(), provider));
         }
 
-        // After the SQLite file release: hosted services stop in reverse order, so the clean-up has
-        // stopped before the database file is let go.
-        services.AddSingleton<Housekeeping>();
-        services.AddHostedService(sp => sp.GetRequiredService<Housekeeping>());
         return services;
     }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Heaven.Checkout;
 using Heaven.Configuration;
 using Heaven.Storage;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -7,22 +8,6 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Web;
-
-/// <summary>Where Heaven finds git (<c>Git:Executable</c>, default <c>git</c> on the PATH).</summary>
-public sealed class GitOptions : ISelfValidatingOptions
-{
-    public const string Section = "Git";
-
-    public string Executable { get; set; } = "git";
-
-    public IEnumerable<string> Validate()
-    {
-        if (string.IsNullOrWhiteSpace(Executable))
-        {
-            yield return "Git:Executable must name the git program (default: git, found on the PATH).";
-        }
-    }
-}
 
 /// <summary><c>/healthz</c>: 200 when Heaven can do its job, 503 naming each check that fails.</summary>
 public static class HealthEndpoints

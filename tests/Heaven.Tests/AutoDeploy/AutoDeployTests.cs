@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Heaven.AutoDeploy;
 using Heaven.Locks;
+using Heaven.Repositories;
 using Heaven.Storage;
 using Heaven.Tests.Infrastructure;
 using Heaven.WorkItems;

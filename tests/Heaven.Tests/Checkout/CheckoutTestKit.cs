@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Heaven.Checkout;
 using Heaven.Configuration;
 using Heaven.GitHub;
+using Heaven.Model;
 using Heaven.Output;
 using Heaven.Web;
 using Microsoft.AspNetCore.Builder;

@@ -1,4 +1,5 @@
 using Heaven.Checkout;
+using Heaven.Model;
 using Heaven.Output;
 
 namespace Heaven.Tests.Checkout;

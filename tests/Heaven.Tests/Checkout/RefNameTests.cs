@@ -1,4 +1,5 @@
 using Heaven.Checkout;
+using Heaven.Model;
 
 namespace Heaven.Tests.Checkout;
 

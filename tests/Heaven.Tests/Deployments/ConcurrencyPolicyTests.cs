@@ -1,4 +1,5 @@
 using Heaven.Deployments;
+using Heaven.Model;
 using Heaven.Tests.Infrastructure;
 
 namespace Heaven.Tests.Deployments;

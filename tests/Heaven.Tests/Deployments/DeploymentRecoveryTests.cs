@@ -1,4 +1,6 @@
+using Heaven.Configuration;
 using Heaven.Deployments;
+using Heaven.Model;
 using Heaven.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -95,7 +97,7 @@ public sealed class DeploymentRecoveryTests
             StateChangedAt = now,
             StartedAt = now,
             App = "app",
-            LockKey = DeploymentLock.KeyOf(repository.FullName, "app", "production"),
+            LockKey = ExclusivityKey.KeyOf(repository.FullName, "app", "production"),
             State = DeploymentState.Running,
             LeaseOwner = owner,
             LeaseGeneration = 1,

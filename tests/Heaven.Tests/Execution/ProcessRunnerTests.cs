@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Heaven.Execution;
+using Heaven.Model;
 using Heaven.Output;
 using Microsoft.Extensions.Logging.Abstractions;
 

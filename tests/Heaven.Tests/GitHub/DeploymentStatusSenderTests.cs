@@ -1,4 +1,5 @@
 using Heaven.GitHub;
+using Heaven.Statuses;
 using Heaven.Storage;
 using Heaven.Tests.Infrastructure;
 using Heaven.WorkItems;
@@ -275,7 +276,7 @@ public sealed class DeploymentStatusSenderTests : IAsyncLifetime
             all[key] = value;
         }
 
-        return HeavenTestHost.StartAsync(all, directory: directory, configure: builder => builder.Services.AddGitHub());
+        return HeavenTestHost.StartAsync(all, directory: directory, configure: builder => builder.Services.AddStatuses());
     }
 
     private static DeploymentStatusRequest Status(GitHubDeploymentState state, string description) =>

@@ -3,6 +3,8 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Heaven.Deployments;
+using Heaven.Model;
+using Heaven.Output;
 using Microsoft.EntityFrameworkCore;
 
 namespace Heaven.Tests.Infrastructure;

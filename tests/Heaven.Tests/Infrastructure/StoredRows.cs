@@ -1,4 +1,6 @@
+using Heaven.Intake;
 using Heaven.Storage;
+using Heaven.WorkItems;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 

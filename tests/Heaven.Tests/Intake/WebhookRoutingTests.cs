@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Heaven.Deployments;
 using Heaven.Intake;
+using Heaven.Model;
 using Heaven.Tests.Infrastructure;
 using Heaven.WorkItems;
 using Microsoft.EntityFrameworkCore;

@@ -1,8 +1,8 @@
-using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using Heaven.Configuration;
 using Heaven.Intake;
 using Heaven.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Heaven.Tests.Intake;
 

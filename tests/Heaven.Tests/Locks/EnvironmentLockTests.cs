@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Heaven.Deployments;
 using Heaven.Locks;
+using Heaven.Model;
 using Heaven.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
 
@@ -109,11 +110,14 @@ public sealed class EnvironmentLockTests : IDisposable
         var deployment = new DeploymentRecord
         {
             Repository = "octo/app", CloneUrl = "", Ref = "master", Sha = sha, Task = "deploy:lock", Environment = "production",
-            PayloadJson = """{"notify":{"user_name":"carol","user":"U123"},"reason":"db migration"}""", Description = "hubot", CreatorLogin = "hubot",
+            PayloadJson = """{"notify":{"user":"carol","user_name":"Carol C."},"reason":"db migration"}""", Description = "hubot", CreatorLogin = "hubot",
             DeliveryId = "x", App = "app", LockKey = "k",
         };
 
+        // One rule for who deployed, in locks as in chat: notify.user, then notify.user_name, then the creator.
         (EnvironmentLocks.UserOf(deployment), EnvironmentLocks.ReasonOf(deployment)).ShouldBe(("carol", "db migration"));
+        deployment.PayloadJson = """{"notify":{"user_name":"Carol C."}}""";
+        EnvironmentLocks.UserOf(deployment).ShouldBe("Carol C.");
         deployment.PayloadJson = "{}";
         (EnvironmentLocks.UserOf(deployment), EnvironmentLocks.ReasonOf(deployment)).ShouldBe(("hubot", "hubot"));
     }

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Text;
+using Heaven.Masking;
+using Heaven.Model;
 using Heaven.Output;
 using Heaven.Storage;
 using Heaven.Tests.Infrastructure;

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Heaven.Masking;
 using Heaven.Output;
 using Microsoft.Extensions.Configuration;
 

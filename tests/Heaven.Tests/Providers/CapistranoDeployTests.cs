@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Heaven.Deployments;
+using Heaven.Model;
 using Heaven.Tests.Infrastructure;
 
 namespace Heaven.Tests.Providers;

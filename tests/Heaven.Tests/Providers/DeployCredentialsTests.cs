@@ -3,6 +3,8 @@ using System.Text;
 using Heaven.Configuration;
 using Heaven.Deployments;
 using Heaven.Execution;
+using Heaven.Masking;
+using Heaven.Model;
 using Heaven.Output;
 using Heaven.Ssh;
 using Heaven.Tests.Execution;
@@ -107,7 +109,7 @@ public sealed class DeployCredentialsTests : IAsyncLifetime
 
     private DeployCredentialsFactory Factory(string? key, bool strict = false) => new(
         new DataDirectory(Data),
-        Options.Create(new DeploymentOptions { PrivateKey = key, StrictHostKeyChecking = strict }),
+        Options.Create(new DeployKeyOptions { PrivateKey = key, StrictHostKeyChecking = strict }),
         new ProcessRunner(new ProcessRunnerOptions(), TimeProvider.System, NullLogger<ProcessRunner>.Instance),
         TimeProvider.System,
         NullLogger<DeployCredentialsFactory>.Instance);

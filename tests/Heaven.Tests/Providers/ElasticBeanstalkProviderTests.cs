@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Text.Json.Nodes;
 using Heaven.Deployments;
+using Heaven.Model;
 using Heaven.Tests.Infrastructure;
 
 namespace Heaven.Tests.Providers;

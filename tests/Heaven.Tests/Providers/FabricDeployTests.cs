@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
 using Heaven.Deployments;
+using Heaven.Model;
 using Heaven.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,4 +1,5 @@
 using Heaven.Configuration;
+using Heaven.Masking;
 using Heaven.Output;
 using Heaven.Providers;
 using Heaven.Tests.Infrastructure;

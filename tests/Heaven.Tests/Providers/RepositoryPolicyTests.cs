@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Heaven.Configuration;
 using Heaven.Deployments;
+using Heaven.Model;
 using Heaven.Tests.Infrastructure;
 
 namespace Heaven.Tests.Providers;

@@ -1,7 +1,9 @@
 using Heaven.AutoDeploy;
 using Heaven.Deployments;
 using Heaven.Intake;
+using Heaven.Model;
 using Heaven.Output;
+using Heaven.Retention;
 using Heaven.Storage;
 using Heaven.Tests.Infrastructure;
 using Heaven.WorkItems;
@@ -122,7 +124,7 @@ public sealed class HousekeepingTests
         PayloadJson = "{}",
         DeliveryId = Guid.NewGuid().ToString(),
         App = "app",
-        LockKey = DeploymentLock.KeyOf("octo/app", "app", "production"),
+        LockKey = ExclusivityKey.KeyOf("octo/app", "app", "production"),
         State = DeploymentState.Succeeded,
         ReceivedAt = finishedAt,
         StateChangedAt = finishedAt,

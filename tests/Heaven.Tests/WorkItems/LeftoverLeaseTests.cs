@@ -1,5 +1,7 @@
+using Heaven.Configuration;
 using Heaven.Deployments;
 using Heaven.GitHub;
+using Heaven.Statuses;
 using Heaven.Storage;
 using Heaven.Tests.Infrastructure;
 using Heaven.WorkItems;

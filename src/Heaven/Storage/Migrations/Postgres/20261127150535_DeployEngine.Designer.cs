@@ -25,7 +25,7 @@ namespace Heaven.Storage.Migrations.Postgres
 
             NpgsqlModelBuilderExtensions.UseIdentityByDefaultColumns(modelBuilder);
 
-            modelBuilder.Entity("Heaven.Deployments.DeploymentRecord", b =>
+            modelBuilder.Entity("Heaven.Model.DeploymentRecord", b =>
                 {
                     b.Property<long>("Id")
                         .ValueGeneratedOnAdd()

@@ -103,7 +103,7 @@ namespace Heaven.Storage.Migrations.Postgres
                     b.ToTable("auto_deploy_decisions", (string)null);
                 });
 
-            modelBuilder.Entity("Heaven.Deployments.DeploymentRecord", b =>
+            modelBuilder.Entity("Heaven.Model.DeploymentRecord", b =>
                 {
                     b.Property<long>("Id")
                         .ValueGeneratedOnAdd()

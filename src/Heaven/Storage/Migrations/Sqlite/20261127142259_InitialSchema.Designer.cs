@@ -20,7 +20,7 @@ namespace Heaven.Storage.Migrations.Sqlite
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
-            modelBuilder.Entity("Heaven.Deployments.DeploymentRecord", b =>
+            modelBuilder.Entity("Heaven.Model.DeploymentRecord", b =>
                 {
                     b.Property<long>("Id")
                         .ValueGeneratedOnAdd()

@@ -96,7 +96,7 @@ namespace Heaven.Storage.Migrations.Sqlite
                     b.ToTable("auto_deploy_decisions", (string)null);
                 });
 
-            modelBuilder.Entity("Heaven.Deployments.DeploymentRecord", b =>
+            modelBuilder.Entity("Heaven.Model.DeploymentRecord", b =>
                 {
                     b.Property<long>("Id")
                         .ValueGeneratedOnAdd()

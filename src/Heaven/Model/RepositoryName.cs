@@ -1,4 +1,4 @@
-namespace Heaven.Checkout;
+namespace Heaven.Model;
 
 /// <summary>
 /// A repository's <c>owner/name</c> as a safe relative path under the data directory. Both parts are

@@ -1,11 +1,14 @@
 using System.Globalization;
 
-namespace Heaven.Deployments;
+namespace Heaven.Model;
 
 /// <summary>The words people read in GitHub and in chat. GitHub keeps at most 140 characters.</summary>
 public static class StatusTexts
 {
-    public static string Short(string sha) => Heaven.Checkout.CommitSha.Short(sha);
+    /// <summary>The original Heaven's words for a deployment to a busy environment.</summary>
+    public const string AlreadyDeploying = "Already deploying.";
+
+    public static string Short(string sha) => Heaven.Model.CommitSha.Short(sha);
 
     public static string Deploying(DeploymentRecord d) => $"Deploying {Short(d.Sha)} to {d.Environment}";
 

@@ -1,9 +1,10 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Heaven.GitHub;
 using Heaven.Storage;
 using Heaven.WorkItems;
 
-namespace Heaven.GitHub;
+namespace Heaven.Statuses;
 
 /// <summary>
 /// Posts deployment statuses through a durable outbox: a status is a work item first and reaches

@@ -1,8 +1,11 @@
-namespace Heaven.Deployments;
+namespace Heaven.Model;
 
 /// <summary>A GitHub deployment Heaven has been asked to run, with everything the later steps need.</summary>
 public sealed class DeploymentRecord
 {
+    private string payloadJson = "{}";
+    private DeploymentPayload? payload;
+
     public long Id { get; set; }
 
     public long GitHubDeploymentId { get; set; }
@@ -22,7 +25,14 @@ public sealed class DeploymentRecord
     public required string Environment { get; set; }
 
     /// <summary>The deployment's <c>payload</c> as JSON, nested objects intact (<c>config</c>, <c>notify</c>, ...).</summary>
-    public required string PayloadJson { get; set; }
+    public required string PayloadJson
+    {
+        get => payloadJson;
+        set => (payloadJson, payload) = (value, null);
+    }
+
+    /// <summary>The payload, read (once) into the fields Heaven uses.</summary>
+    public DeploymentPayload Payload => payload ??= DeploymentPayload.Parse(payloadJson);
 
     public string? Description { get; set; }
 

@@ -1,8 +1,12 @@
+using Heaven.AutoDeploy;
+using Heaven.Intake;
+using Heaven.Output;
+using Heaven.Storage;
 using Heaven.WorkItems;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
-namespace Heaven.Storage;
+namespace Heaven.Retention;
 
 /// <summary>
 /// Deletes bookkeeping rows past their retention (<see cref="RetentionOptions"/>), so a busy server's

@@ -1,9 +1,10 @@
+using Heaven.GitHub;
 using Heaven.Storage;
 using Heaven.WorkItems;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
-namespace Heaven.GitHub;
+namespace Heaven.Statuses;
 
 /// <summary>
 /// Delivers the status outbox to GitHub. One loop: take the due items, oldest first, at most the
@@ -23,7 +24,7 @@ internal sealed partial class DeploymentStatusSender(
     WorkItemSignal signal,
     IOptions<StatusDeliveryOptions> deliveryOptions,
     IOptions<GitHubOptions> gitHubOptions,
-    Heaven.Deployments.NodeIdentity node,
+    Heaven.Configuration.NodeIdentity node,
     TimeProvider time,
     ILogger<DeploymentStatusSender> logger) : BackgroundService
 {

@@ -1,7 +1,8 @@
 using Heaven.Checkout;
+using Heaven.Model;
 using Microsoft.Extensions.Options;
 
-namespace Heaven.Providers;
+namespace Heaven.Repositories;
 
 /// <summary>
 /// What the server allows one repository, and its own command (section <c>Repositories:&lt;owner/name&gt;</c>).
@@ -28,15 +29,15 @@ public sealed class RepositorySettings
     public IReadOnlyDictionary<string, string> EnvironmentCommands { get; init; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>What a deployment to a busy environment does (<c>Concurrency</c>); null: the server's default.</summary>
-    public Heaven.Deployments.ConcurrencyPolicy? Concurrency { get; init; }
+    public Heaven.Repositories.ConcurrencyPolicy? Concurrency { get; init; }
 
     /// <summary>Per environment (<c>Environments:&lt;env&gt;:Concurrency</c>), overriding <see cref="Concurrency"/>.</summary>
-    public IReadOnlyDictionary<string, Heaven.Deployments.ConcurrencyPolicy> EnvironmentConcurrency { get; init; } = new Dictionary<string, Heaven.Deployments.ConcurrencyPolicy>(StringComparer.OrdinalIgnoreCase);
+    public IReadOnlyDictionary<string, Heaven.Repositories.ConcurrencyPolicy> EnvironmentConcurrency { get; init; } = new Dictionary<string, Heaven.Repositories.ConcurrencyPolicy>(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Auto-deploy on a green default-branch commit (<c>AutoDeploy</c>); null: off, as by default.</summary>
-    public Heaven.AutoDeploy.AutoDeploySettings? AutoDeploy { get; init; }
+    public Heaven.Repositories.AutoDeploySettings? AutoDeploy { get; init; }
 
-    public Heaven.Deployments.ConcurrencyPolicy? ConcurrencyFor(string environment) =>
+    public Heaven.Repositories.ConcurrencyPolicy? ConcurrencyFor(string environment) =>
         EnvironmentConcurrency.TryGetValue(environment, out var own) ? own : Concurrency;
 
     /// <summary>The command template for <paramref name="environment"/> and the setting it came from, or nulls.</summary>
@@ -114,7 +115,7 @@ public sealed class RepositoryOptions
 
         var environments = new List<string>();
         var commands = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        var concurrency = new Dictionary<string, Heaven.Deployments.ConcurrencyPolicy>(StringComparer.OrdinalIgnoreCase);
+        var concurrency = new Dictionary<string, Heaven.Repositories.ConcurrencyPolicy>(StringComparer.OrdinalIgnoreCase);
         var environmentsSection = section.GetSection("Environments");
         environments.AddRange(List(environmentsSection));
         foreach (var environment in environmentsSection.GetChildren().Where(c => !IsIndex(c.Key)))
@@ -168,7 +169,7 @@ public sealed class RepositoryOptions
     /// (the commit status contexts and check run names that must be green; "all", the default, means
     /// every one reported for the commit).
     /// </summary>
-    private Heaven.AutoDeploy.AutoDeploySettings? AutoDeploy(IConfigurationSection section, string key)
+    private Heaven.Repositories.AutoDeploySettings? AutoDeploy(IConfigurationSection section, string key)
     {
         if (!section.Exists())
         {
@@ -188,24 +189,24 @@ public sealed class RepositoryOptions
         }
 
         var contexts = List(section.GetSection("Contexts")).Distinct(StringComparer.Ordinal).ToList();
-        var all = contexts.Count == 0 || contexts.Any(c => string.Equals(c, Heaven.AutoDeploy.AutoDeploySettings.AllContexts, StringComparison.OrdinalIgnoreCase));
+        var all = contexts.Count == 0 || contexts.Any(c => string.Equals(c, Heaven.Repositories.AutoDeploySettings.AllContexts, StringComparison.OrdinalIgnoreCase));
         if (all && contexts.Count > 1)
         {
             problems.Add($"{key}:Contexts mixes \"all\" with named contexts; use either \"all\" or the names.");
         }
 
-        return new Heaven.AutoDeploy.AutoDeploySettings(environments, all ? [] : contexts);
+        return new Heaven.Repositories.AutoDeploySettings(environments, all ? [] : contexts);
     }
 
     /// <summary>A concurrency policy by name (any case); a wrong name is a load problem.</summary>
-    private Heaven.Deployments.ConcurrencyPolicy? Policy(string? value, string key)
+    private Heaven.Repositories.ConcurrencyPolicy? Policy(string? value, string key)
     {
         if (string.IsNullOrWhiteSpace(value))
         {
             return null;
         }
 
-        if (Enum.TryParse<Heaven.Deployments.ConcurrencyPolicy>(value.Trim(), ignoreCase: true, out var policy) && Enum.IsDefined(policy) && !value.Trim().All(char.IsAsciiDigit))
+        if (Enum.TryParse<Heaven.Repositories.ConcurrencyPolicy>(value.Trim(), ignoreCase: true, out var policy) && Enum.IsDefined(policy) && !value.Trim().All(char.IsAsciiDigit))
         {
             return policy;
         }
@@ -237,70 +238,4 @@ public sealed class RepositoryOptions
     private static bool IsIndex(string key) => key.Length > 0 && key.All(char.IsAsciiDigit);
 
     private static string? NullIfEmpty(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
-}
-
-/// <summary>Checks the repositories' settings at start, against the providers Heaven has.</summary>
-/// <remarks>
-/// The providers are looked up when validating, not injected: the command provider reads these
-/// options, so injecting the providers here would make the options depend on themselves.
-/// </remarks>
-internal sealed class RepositoryOptionsValidator(IServiceProvider services) : IValidateOptions<RepositoryOptions>
-{
-    public ValidateOptionsResult Validate(string? name, RepositoryOptions options)
-    {
-        var names = services.GetServices<IDeployProvider>().Select(p => p.Name).Order(StringComparer.Ordinal).ToList();
-        var known = string.Join(", ", names);
-        var failures = new List<string>(options.LoadProblems);
-        foreach (var repository in options.Repositories)
-        {
-            var prefix = $"{RepositoryOptions.Section}:{repository.Repository}";
-            if (repository.Provider is not null && repository.Providers.Count > 0)
-            {
-                failures.Add($"{prefix} sets both Provider and Providers: Provider pins one provider, Providers allows several; keep one of them.");
-            }
-
-            if (repository.Provider is { } pinned && !names.Contains(pinned))
-            {
-                failures.Add($"{prefix}:Provider is '{pinned}', which is not one of Heaven's providers ({known}).");
-            }
-
-            foreach (var provider in repository.Providers.Where(p => !names.Contains(p)))
-            {
-                failures.Add($"{prefix}:Providers names '{provider}', which is not one of Heaven's providers ({known}).");
-            }
-
-            if (repository.AutoDeploy is { } autoDeploy)
-            {
-                foreach (var environment in autoDeploy.Environments.Where(e => e.Any(char.IsWhiteSpace) || e.Length > 255))
-                {
-                    failures.Add($"{prefix}:AutoDeploy:Environments names '{environment}', which is not an environment name (no spaces, at most 255 characters).");
-                }
-
-                foreach (var environment in autoDeploy.Environments.Where(e => repository.Environments.Count > 0 && !repository.Environments.Contains(e, StringComparer.OrdinalIgnoreCase)))
-                {
-                    failures.Add($"{prefix}:AutoDeploy:Environments names '{environment}', which {prefix}:Environments does not allow ({string.Join(", ", repository.Environments)}).");
-                }
-            }
-
-            foreach (var environment in repository.Environments.Where(e => e.Any(char.IsWhiteSpace) || e.Length > 255))
-            {
-                failures.Add($"{prefix}:Environments names '{environment}', which is not an environment name (no spaces, at most 255 characters).");
-            }
-
-            if (repository.Command is { } command && ArgumentTemplate.Problem(command) is { } problem)
-            {
-                failures.Add($"{prefix}:Command is not a usable command: {problem}.");
-            }
-
-            foreach (var (environment, template) in repository.EnvironmentCommands)
-            {
-                if (ArgumentTemplate.Problem(template) is { } environmentProblem)
-                {
-                    failures.Add($"{prefix}:Environments:{environment}:Command is not a usable command: {environmentProblem}.");
-                }
-            }
-        }
-
-        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
-    }
 }

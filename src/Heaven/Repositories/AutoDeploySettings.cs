@@ -1,4 +1,4 @@
-namespace Heaven.AutoDeploy;
+namespace Heaven.Repositories;
 
 /// <summary>
 /// One repository's auto-deploy (<c>Repositories:&lt;owner/name&gt;:AutoDeploy</c>): the environments a

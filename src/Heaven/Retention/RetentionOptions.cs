@@ -1,6 +1,6 @@
 using Heaven.Configuration;
 
-namespace Heaven.Storage;
+namespace Heaven.Retention;
 
 /// <summary>
 /// How long Heaven keeps bookkeeping rows (section <c>Retention</c>). Deployments themselves are

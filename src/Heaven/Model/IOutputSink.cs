@@ -1,4 +1,4 @@
-namespace Heaven.Output;
+namespace Heaven.Model;
 
 /// <summary>Which stream a line of deploy output came from.</summary>
 public enum OutputStream

@@ -1,4 +1,4 @@
-namespace Heaven.Deployments;
+namespace Heaven.Model;
 
 /// <summary>Where a deployment is in its life. The deployments table is the queue: Queued rows wait to run.</summary>
 public enum DeploymentState

@@ -3,8 +3,9 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using Heaven.Model;
 
-namespace Heaven.Output;
+namespace Heaven.Masking;
 
 /// <summary>
 /// The one place secrets leave the output: every registered value, in every form a deploy tool may print

@@ -1,6 +1,6 @@
 using Heaven.Configuration;
 
-namespace Heaven.GitHub;
+namespace Heaven.WorkItems;
 
 /// <summary>
 /// How the status outbox delivers deployment statuses to GitHub (section <c>GitHub:StatusDelivery</c>).

@@ -1,6 +1,6 @@
 using System.Data.Common;
 
-namespace Heaven.Output;
+namespace Heaven.Masking;
 
 /// <summary>The secrets in Heaven's configuration, which no deploy output may show.</summary>
 internal static class ConfiguredSecrets

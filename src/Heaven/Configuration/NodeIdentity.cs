@@ -1,6 +1,5 @@
-using Heaven.Configuration;
 
-namespace Heaven.Deployments;
+namespace Heaven.Configuration;
 
 /// <summary>
 /// This node's name in leases: the host name plus an id kept in the data directory, so a restarted

@@ -1,6 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 
-namespace Heaven.Checkout;
+namespace Heaven.Model;
 
 /// <summary>A full commit id: 40 hexadecimal characters, kept lowercase so paths and comparisons agree.</summary>
 internal static class CommitSha

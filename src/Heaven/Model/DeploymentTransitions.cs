@@ -1,4 +1,4 @@
-namespace Heaven.Deployments;
+namespace Heaven.Model;
 
 /// <summary>
 /// The one place that decides which state a deployment may move to. Every change of

@@ -1,0 +1,10 @@
+namespace Heaven.Masking;
+
+/// <summary>
+/// Secrets a component holds outside the configuration (a generated webhook secret, for example),
+/// which the server's masker must know too.
+/// </summary>
+public interface IServerSecretSource
+{
+    IEnumerable<string> Secrets { get; }
+}

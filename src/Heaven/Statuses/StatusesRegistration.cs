@@ -1,0 +1,27 @@
+using Heaven.Configuration;
+using Heaven.GitHub;
+using Heaven.WorkItems;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Heaven.Statuses;
+
+public static class StatusesRegistration
+{
+    /// <summary>The GitHub adapter, the deployment status outbox and its sender.</summary>
+    public static IServiceCollection AddStatuses(this IServiceCollection services)
+    {
+        // Idempotent: a second sender would only compete with the first for the same items.
+        if (services.Any(d => d.ServiceType == typeof(DeploymentStatusSender)))
+        {
+            return services;
+        }
+
+        services.AddGitHub();
+        services.AddValidatedOptions<StatusDeliveryOptions>(StatusDeliveryOptions.Section);
+        services.TryAddSingleton<WorkItemSignal>();
+        services.AddSingleton<IDeploymentStatusPoster, DeploymentStatusPoster>();
+        services.AddSingleton<DeploymentStatusSender>();
+        services.AddHostedService(sp => sp.GetRequiredService<DeploymentStatusSender>());
+        return services;
+    }
+}
