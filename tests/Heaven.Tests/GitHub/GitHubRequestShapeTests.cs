@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Heaven.GitHub;
 using Heaven.Tests.Infrastructure;
@@ -11,7 +10,8 @@ namespace Heaven.Tests.GitHub;
 /// <summary>
 /// Every kind of request Heaven sends to GitHub, made by the real code against the fake GitHub and
 /// checked against GitHub's published REST description (github/rest-api-description,
-/// <c>descriptions/api.github.com/api.github.com.2022-11-28.json</c>, the API version Heaven asks for):
+/// <c>descriptions/api.github.com/api.github.com.2022-11-28.json</c>: GitHub's default API version, which
+/// Heaven's own requests name in X-GitHub-Api-Version and Octokit's get by leaving it out):
 /// method and path, the query parameters the operation has, <c>application/json</c> for a body and no
 /// body on a GET, the body's properties, their types and enums, and nothing the description does not
 /// have; the REST media type in Accept, and the token in the Authorization header only.
