@@ -176,9 +176,7 @@ public sealed partial class OctokitGitHub
         request.Headers.Add("X-GitHub-Api-Version", "2022-11-28");
         if (body is not null)
         {
-            // Straight to UTF-8, without a JSON string of the body first.
-            request.Content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body, RequestJson));
-            request.Content.Headers.ContentType = new MediaTypeHeaderValue(JsonContentType) { CharSet = "utf-8" };
+            request.Content = JsonBody(body);
         }
 
         using var response = await rest.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
@@ -187,6 +185,14 @@ public sealed partial class OctokitGitHub
             .GroupBy(h => h.Key, StringComparer.OrdinalIgnoreCase)
             .ToDictionary(g => g.Key, g => string.Join(",", g.SelectMany(h => h.Value)), StringComparer.OrdinalIgnoreCase);
         return new RawResponse((int)response.StatusCode, text, headers, response.Content.Headers.ContentType?.MediaType ?? "application/json", response.Headers.Location);
+    }
+
+    /// <summary>A request body as GitHub takes it: JSON, labelled <c>application/json</c>, straight to UTF-8 without a JSON string of it first.</summary>
+    private static ByteArrayContent JsonBody(JsonNode body)
+    {
+        var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(body, RequestJson));
+        content.Headers.ContentType = new MediaTypeHeaderValue(JsonContentType) { CharSet = "utf-8" };
+        return content;
     }
 
     private static GitHubDeployment ReadDeployment(JsonObject d)

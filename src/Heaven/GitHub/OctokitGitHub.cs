@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Text;
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.Options;
 using Octokit;
 
@@ -102,11 +103,19 @@ public sealed partial class OctokitGitHub : IGitHub, IGitHubRepositoryApi
     {
         ArgumentException.ThrowIfNullOrEmpty(gistId);
         ArgumentNullException.ThrowIfNull(files);
-        var body = new Dictionary<string, object?>
+        var changes = new JsonObject();
+        foreach (var (name, content) in files)
         {
             // GitHub deletes a file whose value is null.
-            ["files"] = files.ToDictionary(f => f.Key, f => f.Value is null ? null : (object?)new Dictionary<string, object?> { ["content"] = f.Value }),
-        };
+            changes[name] = content is null ? null : new JsonObject { ["content"] = content };
+        }
+
+        // Octokit has no PATCH that takes a content type: a body it serializes itself goes out as
+        // application/x-www-form-urlencoded. A body handed to it as HttpContent goes out as it is, so
+        // the request is JSON, labelled as such, as GitHub's description of the endpoint says.
+        // Not disposed here: Octokit's request message owns it and disposes it once sent.
+        var body = JsonBody(new JsonObject { ["files"] = changes });
+
         // Octokit's PATCH takes no cancellation token; the request timeout bounds it, and the
         // caller stops waiting at once. Octokit parses the answer (the whole gist) for nothing, but
         // a plain request that discarded it measured worse in the output benchmark's peak memory
