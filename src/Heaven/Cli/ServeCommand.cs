@@ -7,8 +7,7 @@ internal static class ServeCommand
     public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellationToken)
     {
         var app = HeavenApp.Build(HeavenApp.CreateBuilder(args));
-        await HeavenApp.PrepareAsync(app, cancellationToken);
-        await app.StartAsync(cancellationToken);
+        await HeavenApp.StartAsync(app, cancellationToken);
         StartupReport.Write(app.Services, output);
         await app.WaitForShutdownAsync(cancellationToken);
         return 0;

@@ -34,9 +34,8 @@ public static class DeploymentsRegistration
         services.AddSingleton<ProviderRegistry>();
         services.AddValidatedOptions<FabricOptions>(FabricOptions.Section);
         services.AddValidatedOptions<BundlerOptions>(BundlerOptions.Section);
-        services.AddOptions<RepositoryOptions>()
-            .Configure<IConfiguration>((options, configuration) => options.Load(configuration.GetSection(RepositoryOptions.Section)))
-            .ValidateOnStart();
+        services.AddCheckedOptions<RepositoryOptions>(RepositoryOptions.Section)
+            .Configure<IConfiguration>((options, configuration) => options.Load(configuration.GetSection(RepositoryOptions.Section)));
         services.AddSingleton<IValidateOptions<RepositoryOptions>, RepositoryOptionsValidator>();
         services.AddSingleton<DeploymentAdmission>();
 

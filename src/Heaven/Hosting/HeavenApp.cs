@@ -17,7 +17,6 @@ using Heaven.Web;
 using Heaven.WorkItems;
 using Microsoft.Extensions.Configuration.EnvironmentVariables;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 
 namespace Heaven.Hosting;
 
@@ -91,6 +90,12 @@ public static class HeavenApp
         services.AddIntake();
         services.AddWeb();
 
+        // A failed start is reported once, as one line (HeavenApp.StartAsync); the host's own account
+        // of it, with the stack trace, is left out. Later errors of the host are logged as usual.
+        var phase = new StartPhase();
+        services.AddSingleton(phase);
+        builder.Logging.AddFilter(StartPhase.HostCategory, level => level >= LogLevel.Information && !(phase.Starting && level == LogLevel.Error));
+
         var app = builder.Build();
         app.UseTrustedProxies();
         WebhookEndpoint.Map(app);
@@ -120,69 +125,81 @@ public static class HeavenApp
         }
     }
 
+    /// <summary>
+    /// Prepares Heaven and starts it: every start-up failure Heaven can explain (a setting, the data
+    /// directory, the address to listen on) becomes a <see cref="StartupException"/> of one line per problem.
+    /// </summary>
+    public static async Task StartAsync(WebApplication app, CancellationToken cancellationToken)
+    {
+        await PrepareAsync(app, cancellationToken);
+        if (StartupProblems.UrlsProblem(app.Configuration["urls"]) is { } urls)
+        {
+            throw new StartupException(urls);
+        }
+
+        var phase = app.Services.GetRequiredService<StartPhase>();
+        phase.Starting = true;
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (Exception e) when (StartupProblems.Explain(e, app.Configuration) is { } message)
+        {
+            // What did start (the deploy engine, the senders) stops as on any shutdown.
+            using var stopping = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            try
+            {
+                await app.StopAsync(stopping.Token);
+            }
+            catch (Exception stop) when (stop is not OutOfMemoryException)
+            {
+                // The start's failure is the one to report.
+            }
+
+            throw new StartupException(message);
+        }
+        finally
+        {
+            phase.Starting = false;
+        }
+    }
+
+    /// <summary>Reads every registered options class (<see cref="OptionsRegistration"/>) and reports all that is wrong at once.</summary>
     private static void ValidateSettings(IServiceProvider services)
     {
+        var configuration = services.GetRequiredService<IConfiguration>();
         var problems = new List<string>();
-        void Check<T>()
-            where T : class
+        foreach (var registered in services.GetServices<RegisteredOptions>())
         {
             try
             {
-                _ = services.GetRequiredService<IOptions<T>>().Value;
+                registered.Read(services);
             }
-            catch (OptionsValidationException e)
-            {
-                problems.AddRange(e.Failures);
-            }
-            catch (InvalidOperationException e) when (ConversionProblem(e) is { } problem)
+            catch (Exception e) when (StartupProblems.Explain(e, configuration) is { } problem)
             {
                 problems.Add(problem);
             }
         }
 
-        Check<HeavenOptions>();
-        Check<GitHubOptions>();
-        Check<WebhookOptions>();
-        Check<DeploymentOptions>();
-        Check<DeployKeyOptions>();
-        Check<GitOptions>();
-        Check<DatabaseOptions>();
-        Check<StatusDeliveryOptions>();
-        Check<NotificationOptions>();
-        Check<OutputOptions>();
-        Check<HerokuOptions>();
-        Check<ElasticBeanstalkOptions>();
-        Check<DplOptions>();
-        Check<Providers.FabricOptions>();
-        Check<RepositoryOptions>();
-        Check<Locks.LockOptions>();
-        Check<AutoDeploy.AutoDeployOptions>();
-        Check<RetentionOptions>();
         if (problems.Count > 0)
         {
-            throw new StartupException("Heaven cannot start because of its settings:\n" + string.Join("\n", problems.Select(p => "  - " + p)));
+            throw new StartupException(StartupProblems.Lines(problems));
         }
-    }
-
-    /// <summary>The binder's "Failed to convert configuration value at 'X' to type 'Y'", said for a person.</summary>
-    private static string? ConversionProblem(Exception e)
-    {
-        var match = System.Text.RegularExpressions.Regex.Match(e.Message, "at '([^']+)' to type '([^']+)'");
-        if (!match.Success)
-        {
-            return null;
-        }
-
-        var expected = match.Groups[2].Value switch
-        {
-            "System.Int32" or "System.Int64" => "a whole number",
-            "System.Boolean" => "true or false",
-            "System.TimeSpan" => "a duration such as 00:05:00",
-            var type when type.Contains("DatabaseProvider", StringComparison.Ordinal) => "Sqlite or Postgres",
-            var type => $"a value of type {type}",
-        };
-        return $"{LegacyEnvironmentVariables.Describe(match.Groups[1].Value)} must be {expected}.";
     }
 
     private static string FirstLine(string text) => text.Split('\n')[0].Trim();
+}
+
+/// <summary>Whether <see cref="HeavenApp.StartAsync"/> is starting the host, whose start failures it reports itself.</summary>
+internal sealed class StartPhase
+{
+    public const string HostCategory = "Microsoft.Extensions.Hosting.Internal.Host";
+
+    private bool starting;
+
+    public bool Starting
+    {
+        get => Volatile.Read(ref starting);
+        set => Volatile.Write(ref starting, value);
+    }
 }

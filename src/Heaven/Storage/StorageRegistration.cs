@@ -31,7 +31,17 @@ public static class StorageRegistration
 
         // The engine decides the service graph, so it is read here rather than through IOptions;
         // validation of the same values still runs at start and reports every problem.
-        var options = configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
+        DatabaseOptions options;
+        try
+        {
+            options = configuration.GetSection(DatabaseOptions.Section).Get<DatabaseOptions>() ?? new DatabaseOptions();
+        }
+        catch (InvalidOperationException)
+        {
+            // A value that does not convert (Database:Provider=mysql): the start-up check names it.
+            return services;
+        }
+
         if (options.Validate().Any())
         {
             return services;

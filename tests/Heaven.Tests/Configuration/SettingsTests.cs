@@ -68,7 +68,7 @@ public sealed class SettingsTests
     }
 
     [Theory]
-    [InlineData("DEPLOYMENT_TIMEOUT", "abc", "Deployments:Timeout (or DEPLOYMENT_TIMEOUT) must be a whole number.")]
+    [InlineData("DEPLOYMENT_TIMEOUT", "abc", "Deployments:Timeout (or DEPLOYMENT_TIMEOUT) must be a whole number; got 'abc'.")]
     [InlineData("DEPLOYMENT_TIMEOUT", "0", "Deployments:Timeout (or DEPLOYMENT_TIMEOUT) must be a whole number of seconds from 1 to 86400; got 0.")]
     [InlineData("OCTOKIT_API_ENDPOINT", "not a url", "GitHub:ApiUrl (or OCTOKIT_API_ENDPOINT) must be an absolute http(s) URL")]
     [InlineData("HUBOT_DEPLOY_PREFIX", "de ploy", "Deployments:TaskPrefix (or HUBOT_DEPLOY_PREFIX) must be a word")]
@@ -78,8 +78,8 @@ public sealed class SettingsTests
         var error = await Should.ThrowAsync<StartupException>(() => HeavenTestHost.StartAsync(
             legacyEnvironment: new Dictionary<string, string?> { [variable] = value }));
 
-        error.Message.ShouldStartWith("Heaven cannot start because of its settings:");
-        error.Message.ShouldContain(message);
+        // One line per wrong setting, and nothing else.
+        error.Message.Split('\n').ShouldHaveSingleItem().ShouldContain(message);
     }
 
     [Fact]

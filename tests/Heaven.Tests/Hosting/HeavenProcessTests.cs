@@ -129,10 +129,9 @@ public sealed class HeavenProcessTests
         };
         await using var first = await HeavenProcess.StartAsync(environment);
 
-        var (exitCode, _, error) = await HeavenProcess.RunAsync(environment, "serve", "--urls", "http://127.0.0.1:0");
+        var (exitCode, output, error) = await HeavenProcess.RunAsync(environment, "serve", "--urls", "http://127.0.0.1:0");
 
-        exitCode.ShouldBe(2);
-        error.ShouldContain($"Another Heaven server (process {first.Id}) is running with the data directory {Path.Combine(directory.Path, "data")}.");
+        StartupFailure.ShouldBeOneLine(exitCode, output, error, $"Another Heaven server (process {first.Id}) is running with the data directory {Path.Combine(directory.Path, "data")}.");
         error.ShouldContain("Each server needs a data directory of its own");
         (await first.Client.GetAsync("/healthz")).StatusCode.ShouldBe(HttpStatusCode.OK);
         // Operator commands share the directory with the running server.
@@ -173,10 +172,7 @@ public sealed class HeavenProcessTests
             ["DEPLOYMENT_TIMEOUT"] = "five minutes",
         });
 
-        exitCode.ShouldBe(2);
-        error.ShouldContain("Deployments:Timeout (or DEPLOYMENT_TIMEOUT) must be a whole number.");
-        output.ShouldNotContain("Heaven is running.");
-        error.ShouldNotContain("   at ");
+        StartupFailure.ShouldBeOneLine(exitCode, output, error, "Deployments:Timeout (or DEPLOYMENT_TIMEOUT) must be a whole number; got 'five minutes'.");
     }
 
     [Fact]

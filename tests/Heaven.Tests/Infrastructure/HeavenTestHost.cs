@@ -76,8 +76,7 @@ public sealed class HeavenTestHost : IAsyncDisposable
 
         configure?.Invoke(builder);
         var app = HeavenApp.Build(builder);
-        await HeavenApp.PrepareAsync(app, CancellationToken.None);
-        await app.StartAsync();
+        await HeavenApp.StartAsync(app, CancellationToken.None);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new HeavenTestHost(app, directory, ownsDirectory, new Uri(address));
     }
