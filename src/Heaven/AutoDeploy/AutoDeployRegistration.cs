@@ -1,4 +1,5 @@
 using Heaven.Configuration;
+using Heaven.WorkItems;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Heaven.AutoDeploy;
@@ -15,10 +16,8 @@ public static class AutoDeployRegistration
         }
 
         services.AddValidatedOptions<AutoDeployOptions>(AutoDeployOptions.Section);
-        services.TryAddSingleton<Heaven.WorkItems.WorkItemSignal>();
         services.AddSingleton<AutoDeployEvaluator>();
-        services.AddSingleton<AutoDeployer>();
-        services.AddHostedService(sp => sp.GetRequiredService<AutoDeployer>());
+        services.AddWorkItemHandler<AutoDeployer>();
         return services;
     }
 }

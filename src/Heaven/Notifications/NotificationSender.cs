@@ -18,33 +18,41 @@ internal sealed partial class NotificationSender(
     IEnumerable<INotifier> notifiers,
     DeploymentHistory history,
     IOptions<NotificationOptions> notificationOptions,
-    WorkItemSignal signal,
-    Heaven.Configuration.NodeIdentity node,
     TimeProvider time,
-    ILogger<NotificationSender> logger) : BackgroundService
+    ILogger<NotificationSender> logger) : IWorkItemHandler
 {
-    public const string KindPrefix = "notify:";
+    public const string NotifyPrefix = "notify:";
     private const int BatchSize = 50;
+
+    public string Name => "notifications";
+
+    public IReadOnlyList<string> Kinds { get; } = [];
+
+    public string KindPrefix => NotifyPrefix;
+
+    public WorkItemOrder Order => WorkItemOrder.OnePerKind;
+
+    public StatusDeliveryOptions Delivery => options.Delivery;
+
+    // The intake wakes the consumer when it records an event, so a message goes out at once; the
+    // poll finds events recorded by other nodes and retries that became due.
+    public IReadOnlyList<string> WakeUpKinds { get; } = [WorkItemKinds.DeploymentStatusEvent];
 
     private readonly NotificationOptions options = notificationOptions.Value;
     private readonly Dictionary<string, INotifier> byKind = notifiers.ToDictionary(n => Kind(n), StringComparer.Ordinal);
 
-    public static string Kind(INotifier notifier) => KindPrefix + notifier.Name;
+    public static string Kind(INotifier notifier) => NotifyPrefix + notifier.Name;
 
-    // Everything stays pending through a failed round; one delivered message may make the next of its
-    // notifier due. The intake wakes the loop when it records an event, so a message goes out at once;
-    // the poll finds events recorded by other nodes and retries that became due.
-    protected override Task ExecuteAsync(CancellationToken stoppingToken)
+    public Task StartAsync(CancellationToken cancellationToken)
     {
         Log.Active(logger, string.Join(", ", byKind.Values.Where(n => n.IsConfigured).Select(n => n.Name).DefaultIfEmpty("none")));
         history.ReportSettings();
-        return WorkItemLoop.RunAsync(
-            cancellationToken => WorkItemLease.ReleaseLeftoverLeasesAsync(database, node.Id, node.LeaseOwner, time, logger, cancellationToken),
-            async cancellationToken => await FanOutAsync(cancellationToken) + await DeliverDueAsync(cancellationToken),
-            cancellationToken => signal.WaitAsync(WorkItemKinds.DeploymentStatusEvent, options.Delivery.PollInterval, cancellationToken),
-            e => Log.LoopFailed(logger, e),
-            stoppingToken);
+        return Task.CompletedTask;
     }
+
+    /// <summary>The fan-out of events into messages comes first in every round.</summary>
+    public async Task<(int Worked, bool Deliver)> BeforeRoundAsync(CancellationToken cancellationToken) =>
+        (await FanOutAsync(cancellationToken), true);
 
     /// <summary>Splits due events into one item per configured notifier; returns how many events it handled.</summary>
     private async Task<int> FanOutAsync(CancellationToken cancellationToken)
@@ -116,47 +124,12 @@ internal sealed partial class NotificationSender(
         return events.Count;
     }
 
-    /// <summary>Sends what is due; returns how many items it tried.</summary>
-    private async Task<int> DeliverDueAsync(CancellationToken cancellationToken)
+    public async Task<WorkItemOutcome> HandleAsync(ClaimedWorkItem item, CancellationToken cancellationToken)
     {
-        var now = time.GetUtcNow().UtcDateTime;
-        List<Candidate> due;
-        await using (var db = await database.OpenAsync(cancellationToken))
-        {
-            var pending = db.WorkItems.Where(w => w.Kind.StartsWith(KindPrefix) && w.State == WorkItemState.Pending);
-            due = await pending
-                .Where(w => w.NotBefore <= now)
-                // Head of line per notifier: an earlier message to the same service still pending
-                // (waiting for a retry, or being sent by another node) holds the later ones back.
-                .Where(w => !pending.Any(earlier => earlier.Kind == w.Kind && earlier.Id < w.Id))
-                .OrderBy(w => w.Id)
-                .Take(BatchSize)
-                .Select(w => new Candidate(w.Id, w.Kind, w.Attempts, w.CreatedAt, w.PayloadJson))
-                .ToListAsync(cancellationToken);
-        }
-
-        var attempted = 0;
-        foreach (var item in due)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            if (await WorkItemLease.TryClaimAsync(database, item.Id, item.Attempts, options.Delivery.Lease, node.LeaseOwner, time, cancellationToken))
-            {
-                attempted++;
-                await SendAsync(item, cancellationToken);
-            }
-        }
-
-        return attempted;
-    }
-
-    private async Task SendAsync(Candidate item, CancellationToken cancellationToken)
-    {
-        var attempt = item.Attempts + 1;
         if (!byKind.TryGetValue(item.Kind, out var notifier) || !notifier.IsConfigured)
         {
             // Settings changed since the event arrived: the service is off now, so nothing is sent.
-            await FinishAsync(item, attempt, WorkItemState.Failed, $"{item.Kind[KindPrefix.Length..]} is not configured any more; the message was not sent.");
-            return;
+            return new WorkItemOutcome.Failed($"{item.Kind[NotifyPrefix.Length..]} is not configured any more; the message was not sent.");
         }
 
         DeploymentNotification? message;
@@ -166,14 +139,12 @@ internal sealed partial class NotificationSender(
         }
         catch (FormatException e)
         {
-            await FinishAsync(item, attempt, WorkItemState.Failed, "The event could not be read: " + e.Message);
-            return;
+            return new WorkItemOutcome.Failed("The event could not be read: " + e.Message);
         }
 
         if (message is null)
         {
-            await FinishAsync(item, attempt, WorkItemState.Done, null);
-            return;
+            return WorkItemOutcome.Done;
         }
 
         try
@@ -183,31 +154,19 @@ internal sealed partial class NotificationSender(
             message = await history.AddHistoryAsync(message, cancellationToken);
             await SendWithinTimeoutAsync(notifier, message, cancellationToken);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // Shutting down mid-send: hand the item back at once rather than leave it leased.
-            await WorkItemLease.ReleaseAsync(database, item.Id, attempt, time);
-            throw;
-        }
         catch (NotifierException e) when (e.Permanent)
         {
             Log.Rejected(logger, item.Id, notifier.Name, e.Message);
-            await FinishAsync(item, attempt, WorkItemState.Failed, e.Message);
-            return;
+            return new WorkItemOutcome.Failed(e.Message);
         }
-        catch (Exception e)
+        catch (NotifierException e)
         {
-            if (e is not NotifierException)
-            {
-                Log.Unexpected(logger, item.Id, notifier.Name, e);
-            }
-
-            await RetryLaterAsync(item, attempt, notifier.Name, e is NotifierException ? e.Message : $"{e.GetType().Name}: {e.Message}", (e as NotifierException)?.RetryAfter);
-            return;
+            // The service's own Retry-After wins over a shorter backoff (Slack's rate limits).
+            return new WorkItemOutcome.Retry(e.Message, e.RetryAfter);
         }
 
-        Log.Delivered(logger, item.Id, notifier.Name, message.Repository, message.Environment, message.State, attempt);
-        await FinishAsync(item, attempt, WorkItemState.Done, null);
+        Log.Delivered(logger, item.Id, notifier.Name, message.Repository, message.Environment, message.State, item.Attempt);
+        return WorkItemOutcome.Done;
     }
 
     /// <summary>
@@ -228,36 +187,6 @@ internal sealed partial class NotificationSender(
         }
     }
 
-    private async Task RetryLaterAsync(Candidate item, int attempt, string notifier, string error, TimeSpan? retryAfter)
-    {
-        // The service's own Retry-After wins over a shorter backoff (Slack's rate limits).
-        var delay = options.Delivery.RetryDelay(attempt, retryAfter);
-        var outcome = await WorkItemLease.RetryOrGiveUpAsync(database, item.Id, attempt, item.CreatedAt, options.Delivery.GiveUpAfter, delay, error, time);
-        if (outcome.GaveUp)
-        {
-            Log.GaveUp(logger, item.Id, notifier, attempt, error);
-        }
-        else
-        {
-            Log.Retrying(logger, item.Id, notifier, attempt, delay, error);
-        }
-
-        if (!outcome.Recorded)
-        {
-            Log.LeaseLost(logger, item.Id);
-        }
-    }
-
-    private async Task FinishAsync(Candidate item, int attempt, WorkItemState state, string? error)
-    {
-        if (!await WorkItemLease.FinishAsync(database, item.Id, attempt, state, error, time))
-        {
-            Log.LeaseLost(logger, item.Id);
-        }
-    }
-
-    private sealed record Candidate(long Id, string Kind, int Attempts, DateTime CreatedAt, string PayloadJson);
-
     private static partial class Log
     {
         [LoggerMessage(Level = LogLevel.Information, Message = "Chat notifications go to: {Notifiers}")]
@@ -266,25 +195,10 @@ internal sealed partial class NotificationSender(
         [LoggerMessage(Level = LogLevel.Information, Message = "Notified {Notifier} of the {State} status of {Repository} in {Environment} (work item {WorkItemId}, attempt {Attempt})")]
         public static partial void Delivered(ILogger logger, long workItemId, string notifier, string repository, string environment, string state, int attempt);
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "Work item {WorkItemId}: notifying {Notifier} failed on attempt {Attempt}, retrying in {Delay}: {Error}")]
-        public static partial void Retrying(ILogger logger, long workItemId, string notifier, int attempt, TimeSpan delay, string error);
-
         [LoggerMessage(Level = LogLevel.Error, Message = "Work item {WorkItemId}: {Notifier} refused the message; it will not be retried: {Error}")]
         public static partial void Rejected(ILogger logger, long workItemId, string notifier, string error);
 
-        [LoggerMessage(Level = LogLevel.Error, Message = "Work item {WorkItemId}: gave up notifying {Notifier} after {Attempt} attempts: {Error}")]
-        public static partial void GaveUp(ILogger logger, long workItemId, string notifier, int attempt, string error);
-
         [LoggerMessage(Level = LogLevel.Error, Message = "Work item {WorkItemId} holds a deployment_status event that cannot be read: {Error}")]
         public static partial void Unreadable(ILogger logger, long workItemId, string error);
-
-        [LoggerMessage(Level = LogLevel.Error, Message = "Work item {WorkItemId}: unexpected failure while notifying {Notifier}; it will be retried")]
-        public static partial void Unexpected(ILogger logger, long workItemId, string notifier, Exception exception);
-
-        [LoggerMessage(Level = LogLevel.Warning, Message = "Work item {WorkItemId} was taken over by another node while this one was sending it; its outcome stands")]
-        public static partial void LeaseLost(ILogger logger, long workItemId);
-
-        [LoggerMessage(Level = LogLevel.Error, Message = "The notification sender failed; it tries again shortly")]
-        public static partial void LoopFailed(ILogger logger, Exception exception);
     }
 }

@@ -10,7 +10,7 @@ public static class NotificationsRegistration
     /// <summary>The notifiers and the sender that feeds them from the outbox.</summary>
     public static IServiceCollection AddNotifications(this IServiceCollection services)
     {
-        // Idempotent: a second sender would only compete with the first for the same items.
+        // Idempotent: a second consumer would only compete with the first for the same items.
         if (services.Any(d => d.ServiceType == typeof(NotificationSender)))
         {
             return services;
@@ -31,12 +31,9 @@ public static class NotificationsRegistration
         services.AddSingleton<INotifier, HipChatNotifier>();
         services.AddSingleton<INotifier, CampfireNotifier>();
         services.AddSingleton<INotifier, CampfireBotNotifier>();
-        // TryAdd: the intake, which wakes the sender, registers the same one.
-        services.TryAddSingleton<WorkItemSignal>();
         // GitHub is optional: DeploymentHistory takes the repository API when AddGitHub registered one.
         services.AddSingleton<DeploymentHistory>();
-        services.AddSingleton<NotificationSender>();
-        services.AddHostedService(sp => sp.GetRequiredService<NotificationSender>());
+        services.AddWorkItemHandler<NotificationSender>();
         return services;
     }
 }

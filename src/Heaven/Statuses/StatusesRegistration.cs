@@ -18,10 +18,8 @@ public static class StatusesRegistration
 
         services.AddGitHub();
         services.AddValidatedOptions<StatusDeliveryOptions>(StatusDeliveryOptions.Section);
-        services.TryAddSingleton<WorkItemSignal>();
         services.AddSingleton<IDeploymentStatusPoster, DeploymentStatusPoster>();
-        services.AddSingleton<DeploymentStatusSender>();
-        services.AddHostedService(sp => sp.GetRequiredService<DeploymentStatusSender>());
+        services.AddWorkItemHandler<DeploymentStatusSender>();
         return services;
     }
 }

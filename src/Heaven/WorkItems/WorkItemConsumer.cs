@@ -1,0 +1,180 @@
+using Heaven.Configuration;
+using Heaven.Storage;
+using Microsoft.EntityFrameworkCore;
+
+namespace Heaven.WorkItems;
+
+/// <summary>
+/// The one outbox consumer, run once per <see cref="IWorkItemHandler"/>: at start it hands back what a
+/// killed earlier run of this node left leased; then, in rounds, it takes the handler's due items
+/// oldest first (holding back those behind an earlier pending one of the same series), claims each
+/// with a lease, lets the handler do it and records the outcome: done, failed, or retried with
+/// back-off until the handler's give-up age. It runs when woken and on a short poll, which picks up
+/// retries that became due and items other nodes recorded.
+/// </summary>
+/// <remarks>
+/// The claim is a lease: NotBefore moves past the work's duration and Attempts grows by one, in one
+/// conditional UPDATE, so of several nodes exactly one wins an item; Attempts doubles as the fencing
+/// token for the outcome. A node that dies mid-item leaves the lease to expire, and the item is done
+/// again then (a duplicate status or message beats a lost one).
+/// </remarks>
+internal sealed partial class WorkItemConsumer(
+    IWorkItemHandler handler,
+    IHeavenDatabase database,
+    WorkItemSignal signal,
+    NodeIdentity node,
+    TimeProvider time,
+    ILogger<WorkItemConsumer> logger) : BackgroundService
+{
+    private const int BatchSize = 50;
+
+    public IWorkItemHandler Handler => handler;
+
+    private StatusDeliveryOptions Delivery => handler.Delivery;
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        WorkItemLoop.RunAsync(
+            async cancellationToken =>
+            {
+                await handler.StartAsync(cancellationToken);
+                await WorkItemLease.ReleaseLeftoverLeasesAsync(database, node.Id, node.LeaseOwner, time, logger, cancellationToken);
+            },
+            RoundAsync,
+            cancellationToken => signal.WaitAsync(handler.WakeUpKinds, Delivery.PollInterval, cancellationToken),
+            e => Log.LoopFailed(logger, handler.Name, e),
+            stoppingToken);
+
+    /// <summary>One round; returns how much was done (items tried, plus the handler's own work).</summary>
+    private async Task<int> RoundAsync(CancellationToken cancellationToken)
+    {
+        var (worked, deliver) = await handler.BeforeRoundAsync(cancellationToken);
+        if (!deliver)
+        {
+            return worked;
+        }
+
+        foreach (var item in await DueAsync(cancellationToken))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (await WorkItemLease.TryClaimAsync(database, item.Id, item.Attempts, Delivery.Lease, node.LeaseOwner, time, cancellationToken))
+            {
+                worked++;
+                await HandleAsync(item with { Attempts = item.Attempts + 1 }, cancellationToken);
+            }
+        }
+
+        return worked;
+    }
+
+    private async Task<List<Candidate>> DueAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        var kinds = handler.Kinds.ToList();
+        var prefix = handler.KindPrefix;
+        await using var db = await database.OpenAsync(cancellationToken);
+        var pending = db.WorkItems.Where(w => w.State == WorkItemState.Pending);
+        pending = prefix is null
+            ? pending.Where(w => kinds.Contains(w.Kind))
+            : pending.Where(w => kinds.Contains(w.Kind) || w.Kind.StartsWith(prefix));
+        var due = pending.Where(w => w.NotBefore <= now);
+        // Head of line: an earlier item of the same series still pending (waiting for a retry, or
+        // being done by another node) holds the later ones back.
+        due = handler.Order switch
+        {
+            WorkItemOrder.OnePerDeployment => due.Where(w => !pending.Any(earlier => earlier.DeploymentId == w.DeploymentId && earlier.Id < w.Id)),
+            WorkItemOrder.OnePerKind => due.Where(w => !pending.Any(earlier => earlier.Kind == w.Kind && earlier.Id < w.Id)),
+            _ => due,
+        };
+        return await due
+            .OrderBy(w => w.Id)
+            .Take(BatchSize)
+            .Select(w => new Candidate(w.Id, w.Kind, w.Attempts, w.CreatedAt, w.Repository, w.DeliveryId, w.DeploymentId, w.PayloadJson))
+            .ToListAsync(cancellationToken);
+    }
+
+    /// <summary><paramref name="item"/> carries the attempt just claimed.</summary>
+    private async Task HandleAsync(Candidate item, CancellationToken cancellationToken)
+    {
+        var attempt = item.Attempts;
+        WorkItemOutcome outcome;
+        try
+        {
+            outcome = await handler.HandleAsync(
+                new ClaimedWorkItem(item.Id, item.Kind, attempt, item.CreatedAt, item.Repository, item.DeliveryId, item.DeploymentId, item.PayloadJson),
+                cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down mid-item: hand it back at once instead of leaving it leased, so the next
+            // run (or another node) does it without waiting for the lease to run out.
+            if (!await WorkItemLease.ReleaseAsync(database, item.Id, attempt, time))
+            {
+                Log.LeaseLost(logger, handler.Name, item.Id);
+            }
+
+            throw;
+        }
+        catch (Exception e)
+        {
+            Log.Unexpected(logger, handler.Name, item.Id, e);
+            outcome = new WorkItemOutcome.Retry($"{e.GetType().Name}: {e.Message}");
+        }
+
+        switch (outcome)
+        {
+            case WorkItemOutcome.Retry retry:
+                var delay = Delivery.RetryDelay(attempt, retry.RetryAfter);
+                var retried = await WorkItemLease.RetryOrGiveUpAsync(database, item.Id, attempt, item.CreatedAt, Delivery.GiveUpAfter, delay, retry.Error, time);
+                if (retried.GaveUp)
+                {
+                    Log.GaveUp(logger, handler.Name, item.Id, item.DeploymentId, attempt, retry.Error);
+                }
+                else
+                {
+                    Log.Retrying(logger, handler.Name, item.Id, item.DeploymentId, attempt, delay, retry.Error);
+                }
+
+                if (!retried.Recorded)
+                {
+                    Log.LeaseLost(logger, handler.Name, item.Id);
+                }
+
+                break;
+            case WorkItemOutcome.Failed failed:
+                await FinishAsync(item, attempt, WorkItemState.Failed, failed.Reason);
+                break;
+            default:
+                await FinishAsync(item, attempt, WorkItemState.Done, null);
+                break;
+        }
+    }
+
+    /// <summary>Records an outcome unless another node took the item over meanwhile (see <see cref="WorkItemLease.WriteAsync"/>).</summary>
+    private async Task FinishAsync(Candidate item, int attempt, WorkItemState state, string? error)
+    {
+        if (!await WorkItemLease.FinishAsync(database, item.Id, attempt, state, error, time))
+        {
+            Log.LeaseLost(logger, handler.Name, item.Id);
+        }
+    }
+
+    private sealed record Candidate(long Id, string Kind, int Attempts, DateTime CreatedAt, string? Repository, string? DeliveryId, long? DeploymentId, string PayloadJson);
+
+    private static partial class Log
+    {
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox ({Handler}): work item {WorkItemId} (Heaven deployment {DeploymentId}), attempt {Attempt} failed, retrying in {Delay}: {Error}")]
+        public static partial void Retrying(ILogger logger, string handler, long workItemId, long? deploymentId, int attempt, TimeSpan delay, string error);
+
+        [LoggerMessage(Level = LogLevel.Error, Message = "Outbox ({Handler}): work item {WorkItemId} (Heaven deployment {DeploymentId}), gave up after {Attempt} attempts: {Error}")]
+        public static partial void GaveUp(ILogger logger, string handler, long workItemId, long? deploymentId, int attempt, string error);
+
+        [LoggerMessage(Level = LogLevel.Error, Message = "Outbox ({Handler}): unexpected failure on work item {WorkItemId}; it will be retried")]
+        public static partial void Unexpected(ILogger logger, string handler, long workItemId, Exception exception);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Outbox ({Handler}): work item {WorkItemId} was taken over by another node while this one worked on it; its outcome stands")]
+        public static partial void LeaseLost(ILogger logger, string handler, long workItemId);
+
+        [LoggerMessage(Level = LogLevel.Error, Message = "Outbox ({Handler}): the consumer failed; it tries again shortly")]
+        public static partial void LoopFailed(ILogger logger, string handler, Exception exception);
+    }
+}
