@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Heaven.Deployments;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Heaven.Tests.Infrastructure;
 
@@ -14,6 +15,14 @@ namespace Heaven.Tests.Infrastructure;
 public sealed class DeployHarness : IAsyncDisposable
 {
     public const string Token = "ghp_harnessToken0123456789abcdefABCDEF";
+
+    /// <summary>
+    /// How long a deployment may take to reach its final status. The slowest, a bundler_capistrano deploy
+    /// over ssh, takes 6-15 s when the ssh collection runs alone on a loaded 2-core machine (load average
+    /// 10-30) and up to 60 s when four deploy-tool classes ran at once next to the rest of the suite; the
+    /// budget leaves room over that worst case.
+    /// </summary>
+    public static readonly TimeSpan FinalStatusTimeout = TimeSpan.FromSeconds(120);
 
     private readonly bool ownsGitHub;
 
@@ -28,7 +37,12 @@ public sealed class DeployHarness : IAsyncDisposable
 
     public HeavenTestHost Host { get; }
 
-    public static async Task<DeployHarness> StartAsync(IDictionary<string, string?>? settings = null, TemporaryDirectory? directory = null, FakeGitHub? gitHub = null)
+    /// <param name="overrideServices">Replaces Heaven's components (a fake clock for one of them, say); see <see cref="HeavenTestHost.StartAsync"/>.</param>
+    public static async Task<DeployHarness> StartAsync(
+        IDictionary<string, string?>? settings = null,
+        TemporaryDirectory? directory = null,
+        FakeGitHub? gitHub = null,
+        Action<IServiceCollection>? overrideServices = null)
     {
         var ownsGitHub = gitHub is null;
         gitHub ??= await FakeGitHub.StartAsync();
@@ -46,7 +60,7 @@ public sealed class DeployHarness : IAsyncDisposable
             all[key] = value;
         }
 
-        return new DeployHarness(gitHub, ownsGitHub, await HeavenTestHost.StartAsync(all, directory: directory));
+        return new DeployHarness(gitHub, ownsGitHub, await HeavenTestHost.StartAsync(all, directory: directory, overrideServices: overrideServices));
     }
 
     /// <summary>Sends a signed deployment webhook; returns GitHub's and Heaven's ids.</summary>
@@ -72,10 +86,15 @@ public sealed class DeployHarness : IAsyncDisposable
     public IReadOnlyList<string> Story(TestRepository repository, long gitHubId) =>
         GitHub.StatusesFor(repository.FullName, gitHubId).Select(s => $"{s.State}: {s.Description}").ToList();
 
+    /// <summary>
+    /// Waits for the deployment's final status (success, failure or error). The default budget is
+    /// <see cref="FinalStatusTimeout"/>: a deploy through a real tool takes seconds, far more on a busy machine.
+    /// </summary>
     public Task<PostedStatus> WaitForFinalStatusAsync(TestRepository repository, long gitHubId, TimeSpan? timeout = null) =>
         GitHub.WaitForStatusAsync(
             s => s.Repository == repository.FullName && s.DeploymentId == gitHubId && s.State is "success" or "failure" or "error",
-            timeout ?? TimeSpan.FromSeconds(60));
+            timeout ?? FinalStatusTimeout,
+            $"the final status of deployment {gitHubId} of {repository.FullName}");
 
     public Task<DeploymentRecord> DeploymentAsync(long heavenId) =>
         Host.QueryAsync(db => db.Deployments.AsNoTracking().SingleAsync(d => d.Id == heavenId));
