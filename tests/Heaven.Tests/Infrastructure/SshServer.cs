@@ -274,6 +274,11 @@ public sealed class SshServer : IAsyncDisposable
         HostbasedAuthentication no
         PrintLastLog no
         Compression no
+        # Every command a deploy runs on the server is "<login shell> -c <command>", and bash run by sshd
+        # as the top-level shell reads ~/.bashrc even so: the test account's rc files (pyenv init on a
+        # developer machine, whatever a CI image puts there) then cost a second or more per command.
+        # With SHLVL set, bash knows it is not the top level and skips them; the commands are the same.
+        SetEnv SHLVL=1
         # Tools open several connections at once (Ansible forks, Fabric and Capistrano per host); the
         # default (10 unauthenticated, then random drops) is for the internet, not a test's loopback.
         MaxStartups 100
