@@ -370,7 +370,7 @@ public sealed class AutoDeployTests : IAsyncLifetime
         decisions.Where(d => d.Outcome != AutoDeployOutcome.Deployed).ShouldAllBe(d => d.Summary == "skipped: 1333c01 is being deployed to production by another evaluation");
     }
 
-    [Fact]
+    [PostgresFact]
     public async Task TwoNodesOnPostgres_EvaluatingOneCommitAtOnce_CreateOneDeployment()
     {
         await using var database = await PostgresDatabase.CreateAsync();

@@ -4,6 +4,7 @@ using Heaven.Tests.Infrastructure;
 namespace Heaven.Tests.Hosting;
 
 /// <summary>The <c>heaven</c> executable as an operator meets it: start, crash, restart, commands.</summary>
+[Collection(HeavyHostsCollection.Name)]
 public sealed class HeavenProcessTests
 {
     private const string Secret = "process-test-secret-0123456789";

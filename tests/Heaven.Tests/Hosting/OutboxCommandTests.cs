@@ -7,6 +7,7 @@ using Microsoft.EntityFrameworkCore;
 namespace Heaven.Tests.Hosting;
 
 /// <summary><c>heaven outbox</c>: what Heaven still owes the chat services and GitHub, and why.</summary>
+[Collection(HeavyHostsCollection.Name)]
 public sealed class OutboxCommandTests
 {
     [Fact]
