@@ -29,6 +29,7 @@ public sealed class WorkItemSignal(TimeProvider time)
                 {
                     waiter.Woken?.TrySetResult();
                     waiter.Woken = null;
+                    waiter.Parked = false;
                 }
             }
         }
@@ -46,17 +47,11 @@ public sealed class WorkItemSignal(TimeProvider time)
     public async Task WaitAsync(IReadOnlyCollection<string> kindsOrPrefixes, TimeSpan poll, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfZero(kindsOrPrefixes.Count);
-        var key = string.Join('\n', kindsOrPrefixes.Order(StringComparer.Ordinal));
         Waiter waiter;
         Task woken;
         lock (gate)
         {
-            if (!waiters.TryGetValue(key, out waiter!))
-            {
-                waiter = new Waiter(kindsOrPrefixes.ToArray());
-                waiters[key] = waiter;
-            }
-
+            waiter = WaiterFor(kindsOrPrefixes);
             var count = Count(waiter);
             if (count != waiter.Seen)
             {
@@ -66,6 +61,9 @@ public sealed class WorkItemSignal(TimeProvider time)
 
             waiter.Woken ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             woken = waiter.Woken.Task;
+            waiter.Parked = true;
+            waiter.OnParked?.TrySetResult();
+            waiter.OnParked = null;
         }
 
         try
@@ -80,7 +78,41 @@ public sealed class WorkItemSignal(TimeProvider time)
         lock (gate)
         {
             waiter.Seen = Count(waiter);
+            waiter.Parked = false;
         }
+    }
+
+    /// <summary>
+    /// For tests, instead of sleeping "to let it go to sleep": completes when the consumer that waits
+    /// with <paramref name="kindsOrPrefixes"/> is parked in <see cref="WaitAsync(IReadOnlyCollection{string}, TimeSpan, CancellationToken)"/>
+    /// (its round is over and no wake is pending) — at once when it is now, unless <paramref name="next"/>
+    /// asks for its next park after this call.
+    /// </summary>
+    internal Task ParkedAsync(IReadOnlyCollection<string> kindsOrPrefixes, bool next = false)
+    {
+        lock (gate)
+        {
+            var waiter = WaiterFor(kindsOrPrefixes);
+            if (waiter.Parked && !next)
+            {
+                return Task.CompletedTask;
+            }
+
+            waiter.OnParked ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return waiter.OnParked.Task;
+        }
+    }
+
+    private Waiter WaiterFor(IReadOnlyCollection<string> kindsOrPrefixes)
+    {
+        var key = string.Join('\n', kindsOrPrefixes.Order(StringComparer.Ordinal));
+        if (!waiters.TryGetValue(key, out var waiter))
+        {
+            waiter = new Waiter(kindsOrPrefixes.ToArray());
+            waiters[key] = waiter;
+        }
+
+        return waiter;
     }
 
     private long Count(Waiter waiter)
@@ -103,6 +135,11 @@ public sealed class WorkItemSignal(TimeProvider time)
         public long Seen { get; set; }
 
         public TaskCompletionSource? Woken { get; set; }
+
+        /// <summary>In a wait that no wake has ended yet (see <see cref="ParkedAsync"/>).</summary>
+        public bool Parked { get; set; }
+
+        public TaskCompletionSource? OnParked { get; set; }
 
         public bool Matches(string kind) => keys.Any(key =>
             key.EndsWith(':') ? kind.StartsWith(key, StringComparison.Ordinal) : string.Equals(key, kind, StringComparison.Ordinal));

@@ -84,12 +84,13 @@ public sealed class AutoDeployTests : IAsyncLifetime
     public async Task AnEvent_IsEvaluatedWhenItArrives_NotAtTheNextPoll()
     {
         var host = await StartAsync(new() { ["AutoDeploy:Delivery:PollInterval"] = "00:05:00" });
-        // The first poll happens at start; what arrives after it must not wait five minutes.
-        await Task.Delay(200);
+        // The first poll happens at start; once it is over the auto-deployer sleeps for five minutes,
+        // and what arrives now must not wait for them.
+        await host.IdleAsync(OutboxConsumer.AutoDeployer);
 
         await SendStatusAsync(host, Fixtures.Read("status_pending.json"));
 
-        // Within the wait's 20 seconds, far sooner than the poll.
+        // Within the wait's budget, far sooner than the poll.
         (await WaitForDecisionsAsync(host, 1)).Single().Summary.ShouldBe("skipped: context Janky (github) is pending");
     }
 
@@ -354,8 +355,9 @@ public sealed class AutoDeployTests : IAsyncLifetime
         gitHub.AddDeployment(Repo, Deployed, "production", PreviousPayload, "master", "success");
         gitHub.SetCombinedStatus(Repo, Sha, "success", (Context, "success"));
         gitHub.SetCompare(Repo, Deployed, Sha, "ahead", aheadBy: 1);
-        // Every evaluation passes "not deployed yet" before the first creation lands.
-        gitHub.Delay("deployments", TimeSpan.FromMilliseconds(500));
+        // Every evaluation passes "not deployed yet" before the first creation lands: GitHub holds the
+        // creation until all eight have compared (the last thing each asks before it claims the commit).
+        HoldCreationUntilCompared(8);
         var host = await StartAsync();
         var evaluator = host.Services.GetRequiredService<AutoDeployEvaluator>();
         var commit = CommitEvent.From(WorkItemKinds.CommitStatusEvent, Fixtures.Read("status_success.json"))!;
@@ -369,14 +371,14 @@ public sealed class AutoDeployTests : IAsyncLifetime
         decisions.Where(d => d.Outcome != AutoDeployOutcome.Deployed).ShouldAllBe(d => d.Summary == "skipped: 1333c01 is being deployed to production by another evaluation");
     }
 
-    [Fact]
+    [PostgresFact]
     public async Task TwoNodesOnPostgres_EvaluatingOneCommitAtOnce_CreateOneDeployment()
     {
         await using var database = await PostgresDatabase.CreateAsync();
         gitHub.AddDeployment(Repo, Deployed, "production", PreviousPayload, "master", "success");
         gitHub.SetCombinedStatus(Repo, Sha, "success", (Context, "success"));
         gitHub.SetCompare(Repo, Deployed, Sha, "ahead", aheadBy: 1);
-        gitHub.Delay("deployments", TimeSpan.FromMilliseconds(500));
+        HoldCreationUntilCompared(2);
         var onPostgres = new Dictionary<string, string?> { ["Database:Provider"] = "Postgres", ["Database:ConnectionString"] = database.ConnectionString };
         var first = await StartAsync(onPostgres);
         var second = await StartAsync(onPostgres);
@@ -496,45 +498,28 @@ public sealed class AutoDeployTests : IAsyncLifetime
     }
 
     /// <summary>Waits for at least <paramref name="count"/> final decisions (none still being created).</summary>
-    private static async Task<List<AutoDeployDecision>> WaitForDecisionsAsync(HeavenTestHost host, int count)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (true)
-        {
-            var decisions = await DecisionsAsync(host);
-            if (decisions.Count >= count && decisions.All(d => d.Outcome != AutoDeployOutcome.Deploying))
-            {
-                return decisions;
-            }
+    private static Task<List<AutoDeployDecision>> WaitForDecisionsAsync(HeavenTestHost host, int count) =>
+        Poll.ForAsync(
+            () => DecisionsAsync(host),
+            decisions => decisions.Count >= count && decisions.All(d => d.Outcome != AutoDeployOutcome.Deploying),
+            $"{count} final auto-deploy decisions",
+            describe: decisions => "Decisions: " + string.Join("; ", decisions.Select(d => d.Summary)));
 
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"Expected {count} auto-deploy decisions; have: {string.Join("; ", decisions.Select(d => d.Summary))}");
-            }
+    private static Task WaitForWorkItemsDoneAsync(HeavenTestHost host) =>
+        Poll.UntilAsync(
+            () => host.QueryAsync(async db =>
+                await db.WorkItems.AnyAsync(w => w.Kind == WorkItemKinds.CommitStatusEvent || w.Kind == WorkItemKinds.CheckSuiteEvent)
+                && !await db.WorkItems.AnyAsync(w => (w.Kind == WorkItemKinds.CommitStatusEvent || w.Kind == WorkItemKinds.CheckSuiteEvent) && w.State == WorkItemState.Pending)),
+            "every commit event to be evaluated",
+            state: async () => string.Join("; ", (await host.QueryAsync(db => db.WorkItems.AsNoTracking().ToListAsync())).Select(w => $"{w.Kind} {w.State} attempts={w.Attempts}")));
 
-            await Task.Delay(25);
-        }
-    }
-
-    private static async Task WaitForWorkItemsDoneAsync(HeavenTestHost host)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (true)
-        {
-            await using var db = await host.Services.GetRequiredService<IHeavenDatabase>().OpenAsync(CancellationToken.None);
-            var pending = await db.WorkItems.CountAsync(w => (w.Kind == WorkItemKinds.CommitStatusEvent || w.Kind == WorkItemKinds.CheckSuiteEvent) && w.State == WorkItemState.Pending);
-            var any = await db.WorkItems.CountAsync(w => w.Kind == WorkItemKinds.CommitStatusEvent || w.Kind == WorkItemKinds.CheckSuiteEvent);
-            if (any > 0 && pending == 0)
-            {
-                return;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"{pending} of {any} commit events are still pending.");
-            }
-
-            await Task.Delay(25);
-        }
-    }
+    /// <summary>
+    /// GitHub answers deployment creations only once <paramref name="evaluations"/> compare requests
+    /// arrived (or after a minute, so a broken test fails on its assertions instead of hanging).
+    /// </summary>
+    private void HoldCreationUntilCompared(int evaluations) =>
+        gitHub.Hold(
+            "deployments",
+            Poll.UntilAsync(() => gitHub.RequestsTo("compare").Count >= evaluations, $"{evaluations} compare requests", TimeSpan.FromMinutes(1))
+                .ContinueWith(_ => { }, TaskScheduler.Default));
 }

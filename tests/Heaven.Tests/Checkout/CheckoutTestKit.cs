@@ -6,12 +6,7 @@ using Heaven.GitHub;
 using Heaven.Model;
 using Heaven.Output;
 using Heaven.Web;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -162,13 +157,13 @@ internal sealed class CheckoutBench : IDisposable
 
     public string WorktreesPath => Path.Combine(DataPath, "worktrees");
 
-    public GitCheckout Checkout(string git = "git", string? token = null, string webUrl = "https://github.com/", CheckoutLimits? limits = null) =>
+    public GitCheckout Checkout(string git = "git", string? token = null, string webUrl = "https://github.com/", CheckoutLimits? limits = null, TimeProvider? time = null) =>
         new(
             new DataDirectory(DataPath),
             Options.Create(new GitOptions { Executable = git }),
             Options.Create(new GitHubOptions { Token = token, WebUrl = webUrl }),
             Logger,
-            TimeProvider.System,
+            time ?? TimeProvider.System,
             limits);
 
     public CheckoutRequest Request(string sha, string? cloneUrl = null, string @ref = "main", long deploymentId = 42, string repository = "atmos/my-robot") =>
@@ -208,56 +203,44 @@ internal sealed class CheckoutBench : IDisposable
 /// Serves bare repositories over git's dumb HTTP protocol (plain files), recording each request's
 /// Authorization header; optionally answers 401 to requests without the expected one.
 /// </summary>
-internal sealed class DumbGitServer : IAsyncDisposable
+internal sealed class DumbGitServer : Infrastructure.FakeHttpServer
 {
-    private readonly WebApplication app;
+    private readonly string root;
+    private readonly string? requiredAuthorization;
 
-    private DumbGitServer(WebApplication app, Uri baseAddress)
+    private DumbGitServer(string root, string? requiredAuthorization)
     {
-        this.app = app;
-        BaseAddress = baseAddress;
+        this.root = root;
+        this.requiredAuthorization = requiredAuthorization;
     }
 
-    public Uri BaseAddress { get; }
+    public Uri BaseAddress => new(Root + "/");
 
-    public ConcurrentQueue<string> Authorizations { get; } = new();
+    /// <summary>Each request's Authorization header ("" when it sent none), in order.</summary>
+    public IReadOnlyList<string> Authorizations => Requests.Select(r => r.Header("Authorization") ?? "").ToList();
 
-    public ConcurrentQueue<string> Paths { get; } = new();
+    public IReadOnlyList<string> Paths => Requests.Select(r => r.Path).ToList();
 
     public static async Task<DumbGitServer> StartAsync(string root, string? requiredAuthorization = null)
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
-        var app = builder.Build();
-        DumbGitServer? server = null;
-        app.Run(async context =>
-        {
-            var authorization = context.Request.Headers.Authorization.ToString();
-            server!.Authorizations.Enqueue(authorization);
-            server.Paths.Enqueue(context.Request.Path.Value ?? "");
-            if (requiredAuthorization is not null && authorization != requiredAuthorization)
-            {
-                context.Response.StatusCode = StatusCodes.Status401Unauthorized;
-                context.Response.Headers.WWWAuthenticate = "Basic realm=\"test\"";
-                return;
-            }
-
-            var full = Path.GetFullPath(Path.Combine(root, (context.Request.Path.Value ?? "").TrimStart('/')));
-            if (!full.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal) || !File.Exists(full))
-            {
-                context.Response.StatusCode = StatusCodes.Status404NotFound;
-                return;
-            }
-
-            context.Response.ContentType = "application/octet-stream";
-            await context.Response.SendFileAsync(full);
-        });
-        await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server = new DumbGitServer(app, new Uri(address + "/"));
+        var server = new DumbGitServer(root, requiredAuthorization);
+        await server.ListenAsync();
         return server;
     }
 
-    public async ValueTask DisposeAsync() => await app.DisposeAsync();
+    protected override async Task<Infrastructure.FakeReply> AnswerAsync(Infrastructure.FakeRequest request, CancellationToken cancellationToken)
+    {
+        if (requiredAuthorization is not null && (request.Header("Authorization") ?? "") != requiredAuthorization)
+        {
+            return new Infrastructure.FakeReply(StatusCodes.Status401Unauthorized, "", new Dictionary<string, string> { ["WWW-Authenticate"] = "Basic realm=\"test\"" });
+        }
+
+        var full = Path.GetFullPath(Path.Combine(root, request.Path.TrimStart('/')));
+        if (!full.StartsWith(root + Path.DirectorySeparatorChar, StringComparison.Ordinal) || !File.Exists(full))
+        {
+            return new Infrastructure.FakeReply(StatusCodes.Status404NotFound);
+        }
+
+        return new Infrastructure.FakeReply(StatusCodes.Status200OK, ContentType: "application/octet-stream") { Bytes = await File.ReadAllBytesAsync(full, cancellationToken) };
+    }
 }

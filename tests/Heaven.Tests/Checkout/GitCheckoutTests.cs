@@ -1,6 +1,7 @@
 using Heaven.Checkout;
 using Heaven.Model;
 using Heaven.Output;
+using Heaven.Tests.Infrastructure;
 
 namespace Heaven.Tests.Checkout;
 
@@ -152,10 +153,11 @@ public sealed class GitCheckoutTests : IDisposable
         var marker = Path.Combine(bench.Root, "reset-started");
         var git = bench.WrapperGit($$"""if [[ " $* " == *" reset "* ]]; then touch "{{marker}}"; sleep 30; fi""");
         using var cancel = new CancellationTokenSource();
-        var started = DateTime.UtcNow;
 
         var prepare = bench.Checkout(git: git).PrepareAsync(bench.Request(sha), new RecordingSink(), cancel.Token);
         await WaitForFileAsync(marker);
+        // git sleeps 30 s: stopped promptly, it is gone long before that.
+        var started = DateTime.UtcNow;
         await cancel.CancelAsync();
 
         await Should.ThrowAsync<OperationCanceledException>(() => prepare);
@@ -171,10 +173,11 @@ public sealed class GitCheckoutTests : IDisposable
         var marker = Path.Combine(bench.Root, "fetch-started");
         var git = bench.WrapperGit($$"""if [[ " $* " == *" fetch "* ]]; then touch "{{marker}}"; sleep 30; fi""");
         using var cancel = new CancellationTokenSource();
-        var started = DateTime.UtcNow;
 
         var prepare = bench.Checkout(git: git).PrepareAsync(bench.Request(sha), new RecordingSink(), cancel.Token);
         await WaitForFileAsync(marker);
+        // git sleeps 30 s: stopped promptly, it is gone long before that.
+        var started = DateTime.UtcNow;
         await cancel.CancelAsync();
 
         await Should.ThrowAsync<OperationCanceledException>(() => prepare);
@@ -318,16 +321,22 @@ public sealed class GitCheckoutTests : IDisposable
     [Fact]
     public async Task ALockHeldByAnotherProcess_MakesTheCheckoutWaitForIt()
     {
-        var checkout = bench.Checkout();
+        var clock = new WatchedClock();
+        var checkout = bench.Checkout(time: clock);
         var first = bench.Source.Commit("first", ("app.txt", "version 1"));
         await (await checkout.PrepareAsync(bench.Request(first), new RecordingSink(), CancellationToken.None)).DisposeAsync();
         var second = bench.Source.Commit("second", ("app.txt", "version 2"));
 
         // Another Heaven process sharing the data directory holds the mirror's lock file.
         var lockFile = new FileStream(Path.Combine(bench.MirrorPath, "heaven.lock"), FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+        var before = clock.Requested.Count;
         var waiting = Task.Run(() => checkout.PrepareAsync(bench.Request(second), new RecordingSink(), CancellationToken.None));
-        await Task.Delay(TimeSpan.FromMilliseconds(800));
-        waiting.IsCompleted.ShouldBeFalse();
+        // It finds the lock taken and tries again after 50, 100, 200 ms (the retry timers it sets on its
+        // clock; git's own timeouts are minutes): three failed tries, and it is still waiting.
+        await Poll.UntilAsync(
+            () => waiting.IsCompleted || clock.Requested.Skip(before).Count(t => t < TimeSpan.FromSeconds(2)) >= 3,
+            "the checkout to retry the held lock three times");
+        waiting.IsCompleted.ShouldBeFalse("the checkout went ahead while another process held the mirror's lock");
         await lockFile.DisposeAsync();
 
         await using var worktree = await waiting.WaitAsync(TimeSpan.FromSeconds(30));
@@ -377,12 +386,5 @@ public sealed class GitCheckoutTests : IDisposable
         error.Message.ShouldBe("git (/nonexistent/git) could not be started; install git or set Git:Executable");
     }
 
-    private static async Task WaitForFileAsync(string path)
-    {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        while (!File.Exists(path))
-        {
-            await Task.Delay(50, timeout.Token);
-        }
-    }
+    private static Task WaitForFileAsync(string path) => Poll.UntilAsync(() => File.Exists(path), $"git to create {path}");
 }

@@ -3,6 +3,7 @@ using Heaven.Tests.Infrastructure;
 namespace Heaven.Tests.Deployments;
 
 /// <summary>The operator commands of the deploy engine, run as the real executable.</summary>
+[Collection(HeavyHostsCollection.Name)]
 public sealed class CommandLineDeployTests
 {
     [Fact]

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Heaven.Deployments;
 using Heaven.Model;
 using Heaven.Tests.Infrastructure;
+using Heaven.WorkItems;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -147,10 +148,12 @@ public sealed class DeployEngineTests : IAsyncLifetime
         var sha = repository.CommitDeployScript("echo hi");
 
         var (gitHubId, heavenId) = await harness.DeployAsync(repository, sha, config: new JsonObject { ["provider"] = "someone-elses" });
-        await harness.GitHub.WaitUntilAsync(() => harness.DeploymentAsync(heavenId).Result.State != DeploymentState.Queued, TimeSpan.FromSeconds(10), "the deployment to be looked at");
-        await Task.Delay(1500);
+        var looked = await Poll.ForAsync(() => harness.DeploymentAsync(heavenId), d => d.State != DeploymentState.Queued, "the deployment to be looked at");
 
-        (await harness.DeploymentAsync(heavenId)).State.ShouldBe(DeploymentState.Ignored);
+        looked.State.ShouldBe(DeploymentState.Ignored);
+        // A status would have been put in the outbox with the outcome; none was, and none reached GitHub.
+        (await harness.Host.WorkItemsAsync(WorkItemKinds.PostDeploymentStatus)).ShouldBeEmpty();
+        await harness.Host.IdleAsync(OutboxConsumer.StatusSender);
         harness.Story(repository, gitHubId).ShouldBeEmpty();
     }
 

@@ -2,6 +2,7 @@ using Heaven.Configuration;
 using Heaven.Deployments;
 using Heaven.Model;
 using Heaven.Tests.Infrastructure;
+using Heaven.WorkItems;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -41,7 +42,11 @@ public sealed class DeploymentRecoveryTests
 
         (renewed, finished).ShouldBe((false, false));
         (await harness.DeploymentAsync(heavenId)).State.ShouldBe(DeploymentState.Errored);
-        await Task.Delay(500);
+        // The stale worker's success went nowhere: the outbox holds the reaper's status alone, and once the
+        // sender is idle with it done, GitHub has all there will be.
+        (await harness.Host.WaitForWorkItemsAsync(WorkItemKinds.PostDeploymentStatus, items => items.Count > 0 && items.All(i => i.State == WorkItemState.Done), "the reaper's status to be sent"))
+            .ShouldHaveSingleItem();
+        await harness.Host.IdleAsync(OutboxConsumer.StatusSender);
         harness.Story(repository, 4242).ShouldBe(["error: Heaven lost the worker running this deployment"]);
     }
 

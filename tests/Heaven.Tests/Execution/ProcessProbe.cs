@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Heaven.Tests.Infrastructure;
 
 namespace Heaven.Tests.Execution;
 
@@ -52,38 +54,43 @@ internal sealed class ProcessProbe : IDisposable
         return found;
     }
 
-    /// <summary>True when the probe runs now or starts within <paramref name="timeout"/>.</summary>
-    public async Task<bool> StartsWithinAsync(TimeSpan timeout)
+    /// <summary>Waits until the probe runs.</summary>
+    public Task StartedAsync() => Poll.UntilAsync(() => Running().Count > 0, $"the probe {Name} to start");
+
+    /// <summary>Waits until no probe process is alive (the kernel takes a moment to finish killing one).</summary>
+    public Task GoneAsync() =>
+        Poll.UntilAsync(() => Running().Count == 0, $"the probe {Name} to be gone", state: () => "Still running: " + string.Join(", ", Running()));
+
+    /// <summary>
+    /// True when the probe is alive and blocked writing into a full pipe: the reader at the other end
+    /// is not taking what it writes.
+    /// </summary>
+    public bool BlockedOnAFullPipe() => Running() is [var pid] && IsBlockedWritingToAPipe(pid);
+
+    private static bool IsBlockedWritingToAPipe(int pid)
     {
-        var watch = Stopwatch.StartNew();
-        while (Running().Count == 0)
+        try
         {
-            if (watch.Elapsed > timeout)
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            if (stat[(stat.LastIndexOf(')') + 2)..][0] != 'S')
             {
                 return false;
             }
 
-            await Task.Delay(20);
-        }
-
-        return true;
-    }
-
-    /// <summary>True when no probe process is alive, allowing a moment for the kernel to finish killing it.</summary>
-    public async Task<bool> IsGoneAsync()
-    {
-        var watch = Stopwatch.StartNew();
-        while (Running().Count > 0)
-        {
-            if (watch.Elapsed > TimeSpan.FromSeconds(2))
+            // The kernel function it sleeps in: pipe_write (anon_pipe_write on newer kernels).
+            if (File.ReadAllText($"/proc/{pid}/wchan").Contains("pipe_write", StringComparison.Ordinal))
             {
-                return false;
+                return true;
             }
 
-            await Task.Delay(20);
+            // Where wchan is hidden: the system call it sleeps in is write(2).
+            var write = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? "64" : "1";
+            return File.ReadAllText($"/proc/{pid}/syscall").Split(' ')[0] == write;
         }
-
-        return true;
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     public void Dispose()

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Heaven.Execution;
 using Heaven.Model;
 using Heaven.Output;
+using Heaven.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Heaven.Tests.Execution;
@@ -60,13 +61,13 @@ public sealed class ProcessRunnerTests
     public async Task Output_ReachesTheSinkWhileTheProcessStillRuns()
     {
         using var cancel = new CancellationTokenSource();
-        var run = Runner().RunAsync(Bash("echo first; sleep 5; echo second"), sink, cancel.Token);
+        var run = Runner().RunAsync(Bash("echo first; sleep 60; echo second"), sink, cancel.Token);
 
-        (await sink.WaitForAsync("first", TimeSpan.FromSeconds(2))).ShouldBeTrue();
+        await sink.WaitForAsync("first");
         run.IsCompleted.ShouldBeFalse();
 
         await cancel.CancelAsync();
-        var result = await run.WaitAsync(TimeSpan.FromSeconds(5));
+        var result = await run.WaitAsync(TimeSpan.FromSeconds(30));
         result.Cancelled.ShouldBeTrue();
         sink.Of(OutputStream.Stdout).ShouldBe(["first"]);
     }
@@ -76,11 +77,12 @@ public sealed class ProcessRunnerTests
     {
         var watch = Stopwatch.StartNew();
 
-        var result = await RunAsync("if read -r answer; then echo \"read: $answer\"; else echo 'end of input'; fi", TimeSpan.FromSeconds(10));
+        var result = await RunAsync("if read -r answer; then echo \"read: $answer\"; else echo 'end of input'; fi", TimeSpan.FromSeconds(60));
 
         result.ExitCode.ShouldBe(0);
         sink.Of(OutputStream.Stdout).ShouldBe(["end of input"]);
-        watch.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(5));
+        // A read of an open stdin would wait for the 60 s timeout.
+        watch.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(30));
     }
 
     [Fact]
@@ -132,12 +134,15 @@ public sealed class ProcessRunnerTests
     public async Task ASinkThatIsBehind_HoldsTheChildBackThroughItsPipe_AndNothingIsLost()
     {
         var gated = new GatedSink();
+        using var seq = new ProcessProbe();
 
         // 2 Mi lines, 15 MB: far more than the pipe, the readers and the pump's queue hold together.
-        var run = Runner().RunAsync(Bash("seq 2097152; echo finished >&2"), gated, CancellationToken.None);
-        await Task.Delay(1000);
+        var run = Runner().RunAsync(Bash($"(exec -a {seq.Name} seq 2097152); echo finished >&2"), gated, CancellationToken.None);
+        // Held back: seq sleeps in write(2) on its full pipe while the sink takes nothing.
+        await Poll.UntilAsync(() => seq.BlockedOnAFullPipe() || run.IsCompleted, "seq to block on its full pipe");
 
-        run.IsCompleted.ShouldBeFalse();
+        run.IsCompleted.ShouldBeFalse("seq wrote everything without the sink taking a line: nothing held it back");
+        gated.Stdout.ShouldBe(0);
         gated.Open();
         var result = await run.WaitAsync(TimeSpan.FromSeconds(30));
         result.Succeeded.ShouldBeTrue();
@@ -171,8 +176,9 @@ public sealed class ProcessRunnerTests
         result.TimedOut.ShouldBeTrue();
         result.Cancelled.ShouldBeFalse();
         result.Succeeded.ShouldBeFalse();
-        watch.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(4));
-        (await probe.IsGoneAsync()).ShouldBeTrue();
+        // Without the timeout the script would sleep for 60 s.
+        watch.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(30));
+        await probe.GoneAsync();
         sink.Of(OutputStream.Heaven)[0].ShouldBe("Timed out after 0.5 s; sending SIGINT to the deploy's processes.");
     }
 
@@ -210,13 +216,14 @@ public sealed class ProcessRunnerTests
 
         result.Cancelled.ShouldBeTrue();
         result.ExitCode.ShouldBe(128 + 9);
-        watch.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(5));
+        // Never killed, it would loop until the test's own 60 s limit.
+        watch.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(30));
         sink.Of(OutputStream.Heaven).ShouldBe([
             "Cancelled; sending SIGINT to the deploy's processes.",
             "Still running 0.5 s after SIGINT; sending SIGTERM.",
             "Still running 0.5 s after SIGTERM; sending SIGKILL.",
         ]);
-        (await probe.IsGoneAsync()).ShouldBeTrue();
+        await probe.GoneAsync();
     }
 
     [Fact]
@@ -227,12 +234,13 @@ public sealed class ProcessRunnerTests
 
         var result = await RunAsync($"{probe.Sleep()} & echo started; exit 0");
 
-        watch.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(3));
+        // Held by the daemon, the run would last its 300 s.
+        watch.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(30));
         result.ExitCode.ShouldBe(0);
         result.Succeeded.ShouldBeTrue();
         sink.Of(OutputStream.Stdout).ShouldBe(["started"]);
         sink.Of(OutputStream.Heaven).ShouldBe(["Stopped 1 process the deploy left running."]);
-        (await probe.IsGoneAsync()).ShouldBeTrue();
+        await probe.GoneAsync();
     }
 
     [Fact]
@@ -245,7 +253,7 @@ public sealed class ProcessRunnerTests
 
         result.Succeeded.ShouldBeTrue();
         sink.Of(OutputStream.Heaven).ShouldBe(["Stopped 1 process the deploy left running."]);
-        (await probe.IsGoneAsync()).ShouldBeTrue();
+        await probe.GoneAsync();
     }
 
     [Fact]
@@ -256,9 +264,9 @@ public sealed class ProcessRunnerTests
 
         var result = await RunAsync($"setsid bash -c '{probe.Exec()}' & echo started");
 
-        watch.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(3));
+        watch.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(30));
         result.Succeeded.ShouldBeTrue();
-        (await probe.IsGoneAsync()).ShouldBeTrue();
+        await probe.GoneAsync();
     }
 
     [Fact]
@@ -270,7 +278,7 @@ public sealed class ProcessRunnerTests
 
         var result = await RunAsync($"setsid env -i /bin/bash -c '{probe.Exec()}' & echo started; exit 0");
 
-        watch.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(5));
+        watch.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(30));
         result.ExitCode.ShouldBe(0);
         sink.Of(OutputStream.Stdout).ShouldBe(["started"]);
         probe.Running().ShouldNotBeEmpty();
@@ -282,16 +290,16 @@ public sealed class ProcessRunnerTests
         using var probe = new ProcessProbe();
         using var cancel = new CancellationTokenSource();
         var run = Runner().RunAsync(Bash($"echo started; {probe.Sleep(60)}"), sink, cancel.Token);
-        (await sink.WaitForAsync("started", TimeSpan.FromSeconds(5))).ShouldBeTrue();
-        (await probe.StartsWithinAsync(TimeSpan.FromSeconds(5))).ShouldBeTrue();
+        await sink.WaitForAsync("started");
+        await probe.StartedAsync();
 
         await cancel.CancelAsync();
-        var result = await run.WaitAsync(TimeSpan.FromSeconds(4));
+        var result = await run.WaitAsync(TimeSpan.FromSeconds(30));
 
         result.Cancelled.ShouldBeTrue();
         result.TimedOut.ShouldBeFalse();
         sink.Of(OutputStream.Heaven)[0].ShouldBe("Cancelled; sending SIGINT to the deploy's processes.");
-        (await probe.IsGoneAsync()).ShouldBeTrue();
+        await probe.GoneAsync();
     }
 
     [Fact]
@@ -375,10 +383,10 @@ public sealed class ProcessRunnerTests
         var failing = new FailingSink();
 
         var error = await Should.ThrowAsync<IOException>(() =>
-            Runner().RunAsync(Bash($"echo one; {probe.Sleep(60)}"), failing, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5)));
+            Runner().RunAsync(Bash($"echo one; {probe.Sleep(60)}"), failing, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)));
 
         error.Message.ShouldBe("log store down");
-        (await probe.IsGoneAsync()).ShouldBeTrue();
+        await probe.GoneAsync();
     }
 
     /// <summary>Takes no line until opened; then counts stdout and keeps stderr.</summary>
@@ -426,16 +434,16 @@ public sealed class ProcessRunnerTests
         new("bash", ["-c", script], Path.GetTempPath(), environment ?? ChildEnvironment.FromCurrentProcess(), timeout ?? TimeSpan.FromSeconds(30));
 
     private async Task<ProcessResult> RunAsync(string script, TimeSpan? timeout = null, IReadOnlyDictionary<string, string>? environment = null) =>
-        await Runner().RunAsync(Bash(script, timeout, environment), sink, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+        await Runner().RunAsync(Bash(script, timeout, environment), sink, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
 
     /// <summary>Runs a script and cancels it once it printed <paramref name="once"/> (so its traps are set up).</summary>
     private async Task<ProcessResult> RunAndCancelAsync(string script, string once)
     {
         using var cancel = new CancellationTokenSource();
         var run = Runner().RunAsync(Bash(script), sink, cancel.Token);
-        (await sink.WaitForAsync(once, TimeSpan.FromSeconds(5))).ShouldBeTrue();
+        await sink.WaitForAsync(once);
         await cancel.CancelAsync();
-        return await run.WaitAsync(TimeSpan.FromSeconds(30));
+        return await run.WaitAsync(TimeSpan.FromSeconds(60));
     }
 
     private sealed class FailingSink : IOutputSink

@@ -1,5 +1,6 @@
 using Heaven.Model;
 using Heaven.Output;
+using Heaven.Tests.Infrastructure;
 
 namespace Heaven.Tests.Execution;
 
@@ -7,7 +8,6 @@ namespace Heaven.Tests.Execution;
 internal sealed class RecordingSink : IOutputSink
 {
     private readonly List<(OutputStream Stream, string Line)> lines = [];
-    private readonly SemaphoreSlim written = new(0);
 
     public IReadOnlyList<(OutputStream Stream, string Line)> Lines
     {
@@ -29,26 +29,10 @@ internal sealed class RecordingSink : IOutputSink
             lines.Add((stream, line));
         }
 
-        written.Release();
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Waits until a line equal to <paramref name="line"/> was written; false after <paramref name="timeout"/>.</summary>
-    public async Task<bool> WaitForAsync(string line, TimeSpan timeout)
-    {
-        using var deadline = new CancellationTokenSource(timeout);
-        while (!Lines.Any(l => l.Line == line))
-        {
-            try
-            {
-                await written.WaitAsync(deadline.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                return false;
-            }
-        }
-
-        return true;
-    }
+    /// <summary>Waits until a line equal to <paramref name="line"/> was written.</summary>
+    public Task WaitForAsync(string line) =>
+        Poll.UntilAsync(() => Lines.Any(l => l.Line == line), $"the line '{line}'", state: () => "Lines so far: " + string.Join(" | ", Lines.Select(l => l.Line)));
 }

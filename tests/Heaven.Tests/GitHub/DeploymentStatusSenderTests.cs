@@ -5,6 +5,7 @@ using Heaven.Tests.Infrastructure;
 using Heaven.WorkItems;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Heaven.Tests.GitHub;
 
@@ -70,34 +71,33 @@ public sealed class DeploymentStatusSenderTests : IAsyncLifetime
     public async Task AWokenSender_PostsAtOnceWithoutWaitingForThePoll()
     {
         await using var host = await StartHeavenAsync(new() { ["GitHub:StatusDelivery:PollInterval"] = "00:10:00" });
-        // The sender's first look at the (empty) outbox happens at start; give it time to go to sleep.
-        await Task.Delay(200);
+        // The sender's first look at the (empty) outbox happens at start; then it sleeps for ten minutes.
+        await host.IdleAsync(OutboxConsumer.StatusSender);
 
         await host.Services.GetRequiredService<IDeploymentStatusPoster>().PostAsync(1, Repository, 101, Status(GitHubDeploymentState.Success, "Deployed"), CancellationToken.None);
 
-        await fake.WaitForStatusAsync(s => s.DeploymentId == 101, TimeSpan.FromSeconds(5));
+        await fake.WaitForStatusAsync(s => s.DeploymentId == 101);
     }
 
     [Fact]
     public async Task GitHubFailingThenRecovering_DeliversEachStatusOnceInOrderWithBackoff()
     {
-        await using var host = await StartHeavenAsync();
+        var clock = new TestClock(DateTimeOffset.UtcNow);
+        await using var host = await StartHeavenAsync(new() { ["GitHub:StatusDelivery:PollInterval"] = Step.ToString() }, clock: clock);
         fake.FailNext("statuses", 500, times: 3);
 
         await EnqueueAsync(host, 1, 101, Status(GitHubDeploymentState.InProgress, "Deploying"), Status(GitHubDeploymentState.Success, "Deployed"));
+        await StepUntilAsync(host, clock, () => fake.Statuses.Any(s => s.DeploymentId == 101 && s.State == "success"), "the success status");
 
-        await fake.WaitForStatusAsync(s => s.DeploymentId == 101 && s.State == "success");
         fake.StatusesFor(Repository, 101).Select(s => s.State).ShouldBe(["in_progress", "success"]);
         var attempts = fake.RequestsTo("statuses");
         attempts.Select(a => (a.Json().GetProperty("state").GetString(), a.Status)).ShouldBe(
         [
             ("in_progress", 500), ("in_progress", 500), ("in_progress", 500), ("in_progress", 201), ("success", 201),
         ]);
-        // Backoff of 100 ms, doubling: the attempts are at least 100, 200 and 400 ms apart.
-        var gaps = attempts.Zip(attempts.Skip(1), (a, b) => b.At - a.At).Take(3).ToList();
-        gaps[0].ShouldBeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(90));
-        gaps[1].ShouldBeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(190));
-        gaps[2].ShouldBeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(390));
+        // Backoff of 100 ms, doubling, on Heaven's clock: each retry is made the moment it is due, not before.
+        attempts.Zip(attempts.Skip(1), (a, b) => b.At - a.At).ShouldBe(
+            [TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(400), TimeSpan.Zero]);
         var items = await WaitForAsync(host, items => items.All(i => i.State != WorkItemState.Pending));
         items.Select(i => (i.State, i.Attempts)).ShouldBe([(WorkItemState.Done, 4), (WorkItemState.Done, 1)]);
     }
@@ -105,16 +105,17 @@ public sealed class DeploymentStatusSenderTests : IAsyncLifetime
     [Fact]
     public async Task RetryAfter_IsWaitedOutBeforeTheNextAttempt()
     {
-        await using var host = await StartHeavenAsync();
+        var clock = new TestClock(DateTimeOffset.UtcNow);
+        await using var host = await StartHeavenAsync(new() { ["GitHub:StatusDelivery:PollInterval"] = Step.ToString() }, clock: clock);
         fake.RateLimitNext("statuses", retryAfterSeconds: 1);
 
         await EnqueueAsync(host, 1, 101, Status(GitHubDeploymentState.Success, "Deployed"));
+        await StepUntilAsync(host, clock, () => fake.Statuses.Any(s => s.DeploymentId == 101), "the status after the rate limit");
 
-        await fake.WaitForStatusAsync(s => s.DeploymentId == 101);
         var attempts = fake.RequestsTo("statuses");
         attempts.Select(a => a.Status).ShouldBe([403, 201]);
         // The backoff alone would retry after 100 ms; GitHub asked for a second.
-        (attempts[1].At - attempts[0].At).ShouldBeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(950));
+        (attempts[1].At - attempts[0].At).ShouldBe(TimeSpan.FromSeconds(1));
     }
 
     [Fact]
@@ -125,7 +126,7 @@ public sealed class DeploymentStatusSenderTests : IAsyncLifetime
         await using (var first = await StartHeavenAsync(directory: directory))
         {
             await EnqueueAsync(first, 1, 101, Status(GitHubDeploymentState.InProgress, "Deploying"), Status(GitHubDeploymentState.Failure, "Deploy failed"));
-            await fake.WaitUntilAsync(() => fake.RequestsTo("statuses").Count >= 2, what: "two failed attempts");
+            await fake.WaitForRequestsAsync(r => r.Route == "statuses", 2, "two failed attempts");
 
             var items = await WorkItemsAsync(first);
             items.ShouldAllBe(i => i.State == WorkItemState.Pending);
@@ -158,7 +159,7 @@ public sealed class DeploymentStatusSenderTests : IAsyncLifetime
             poster.Wake();
         }
 
-        await fake.WaitUntilAsync(() => fake.Statuses.Count == 2, what: "the two statuses after the rejected one");
+        await Poll.UntilAsync(() => fake.Statuses.Count == 2, "FakeGitHub: the two statuses after the rejected one", state: fake.DescribeRequests);
         fake.StatusesFor(Repository, 101).Select(s => s.State).ShouldBe(["success"]);
         fake.StatusesFor(Repository, 202).Select(s => s.State).ShouldBe(["success"]);
         var items = await WaitForAsync(host, items => items.All(i => i.State != WorkItemState.Pending));
@@ -193,7 +194,8 @@ public sealed class DeploymentStatusSenderTests : IAsyncLifetime
         await EnqueueAsync(host, 1, 101, Status(GitHubDeploymentState.Success, "Deployed"));
 
         await WaitForAsync(host, items => items.Single().LastError == "GitHub:Token is not set");
-        await Task.Delay(300);
+        // Idle again after the round that found no token: nothing was sent in it.
+        await host.IdleAsync(OutboxConsumer.StatusSender);
         var item = (await WorkItemsAsync(host)).Single();
         (item.State, item.Attempts).ShouldBe((WorkItemState.Pending, 0));
         fake.Requests.ShouldBeEmpty();
@@ -228,8 +230,11 @@ public sealed class DeploymentStatusSenderTests : IAsyncLifetime
         first.Services.GetRequiredService<IDeploymentStatusPoster>().Wake();
         second.Services.GetRequiredService<IDeploymentStatusPoster>().Wake();
 
-        await fake.WaitUntilAsync(() => fake.Statuses.Count >= 12, what: "all twelve statuses");
-        await Task.Delay(300);
+        await Poll.UntilAsync(() => fake.Statuses.Count >= 12, "FakeGitHub: all twelve statuses", state: fake.DescribeRequests);
+        // Every item done and both senders idle: whatever either node sent has arrived, and nothing is left to send.
+        await WaitForAsync(first, items => items.Count == 12 && items.All(i => i.State == WorkItemState.Done));
+        await first.IdleAsync(OutboxConsumer.StatusSender);
+        await second.IdleAsync(OutboxConsumer.StatusSender);
         fake.Statuses.Count.ShouldBe(12);
         for (var deployment = 1; deployment <= 4; deployment++)
         {
@@ -260,7 +265,32 @@ public sealed class DeploymentStatusSenderTests : IAsyncLifetime
             .PostAsync(1, "not a repository", 101, Status(GitHubDeploymentState.Success, "Deployed"), CancellationToken.None));
     }
 
-    private Task<HeavenTestHost> StartHeavenAsync(Dictionary<string, string?>? settings = null, TemporaryDirectory? directory = null)
+    /// <summary>The fake clock's step, and the sender's poll interval on it: every step ends in one round of the sender.</summary>
+    private static readonly TimeSpan Step = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>
+    /// Moves Heaven's fake clock on, a step at a time, each time waiting for the sender's round (its
+    /// poll is one step) to be over, until <paramref name="condition"/> holds. Nothing is sent while the
+    /// clock stands still, so every request is stamped (by the fake's clock) with the time it was due.
+    /// </summary>
+    private async Task StepUntilAsync(HeavenTestHost host, TestClock clock, Func<bool> condition, string what)
+    {
+        fake.Clock = clock;
+        await host.IdleAsync(OutboxConsumer.StatusSender);
+        for (var steps = 0; !condition(); steps++)
+        {
+            if (steps == 500)
+            {
+                throw new TimeoutException($"Still no {what} after {steps} steps of the fake clock.\n{fake.DescribeRequests()}");
+            }
+
+            var idle = host.IdleAsync(OutboxConsumer.StatusSender, next: true);
+            clock.Advance(Step);
+            await idle;
+        }
+    }
+
+    private Task<HeavenTestHost> StartHeavenAsync(Dictionary<string, string?>? settings = null, TemporaryDirectory? directory = null, TimeProvider? clock = null)
     {
         var all = new Dictionary<string, string?>
         {
@@ -276,7 +306,11 @@ public sealed class DeploymentStatusSenderTests : IAsyncLifetime
             all[key] = value;
         }
 
-        return HeavenTestHost.StartAsync(all, directory: directory, configure: builder => builder.Services.AddStatuses());
+        return HeavenTestHost.StartAsync(
+            all,
+            directory: directory,
+            overrideServices: clock is null ? null : services => services.Replace(ServiceDescriptor.Singleton(clock)),
+            configure: builder => builder.Services.AddStatuses());
     }
 
     private static DeploymentStatusRequest Status(GitHubDeploymentState state, string description) =>
@@ -302,23 +336,6 @@ public sealed class DeploymentStatusSenderTests : IAsyncLifetime
         host.QueryAsync(db => db.WorkItems.AsNoTracking().Where(w => w.Kind == WorkItemKinds.PostDeploymentStatus).OrderBy(w => w.Id).ToListAsync());
 
     /// <summary>The sender records an outcome a moment after GitHub has answered: wait for the rows, not the fake.</summary>
-    private static async Task<List<WorkItem>> WaitForAsync(HeavenTestHost host, Func<List<WorkItem>, bool> condition)
-    {
-        var deadline = DateTimeOffset.UtcNow.AddSeconds(15);
-        while (true)
-        {
-            var items = await WorkItemsAsync(host);
-            if (items.Count > 0 && condition(items))
-            {
-                return items;
-            }
-
-            if (DateTimeOffset.UtcNow > deadline)
-            {
-                throw new TimeoutException("Work items never reached the expected state: " + string.Join("; ", items.Select(i => $"{i.Id} {i.State} attempts={i.Attempts} error={i.LastError}")));
-            }
-
-            await Task.Delay(25);
-        }
-    }
+    private static Task<List<WorkItem>> WaitForAsync(HeavenTestHost host, Func<List<WorkItem>, bool> condition) =>
+        host.WaitForWorkItemsAsync(WorkItemKinds.PostDeploymentStatus, items => items.Count > 0 && condition(items), "the status work items to reach the expected state");
 }

@@ -181,7 +181,8 @@ public sealed class OctokitGitHubTests : IAsyncLifetime
     [Fact]
     public async Task SlowGitHub_TimesOutAsTransient()
     {
-        fake.Delay("statuses", TimeSpan.FromSeconds(5));
+        // GitHub never answers (until the fake is disposed).
+        fake.Hold("statuses", new TaskCompletionSource().Task);
 
         var e = await Should.ThrowAsync<GitHubTransientException>(() => PostAsync(Adapter(TimeSpan.FromMilliseconds(300))));
 
@@ -192,10 +193,12 @@ public sealed class OctokitGitHubTests : IAsyncLifetime
     [Fact]
     public async Task CallerCancellation_IsNotMistakenForATimeout()
     {
-        fake.Delay("statuses", TimeSpan.FromSeconds(5));
-        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        fake.Hold("statuses", new TaskCompletionSource().Task);
+        using var cancel = new CancellationTokenSource();
+        // Cancelled by the caller while GitHub has the request (and the adapter's own timeout is far off).
+        _ = Poll.UntilAsync(() => fake.Waiting("statuses") == 1, "the status request to reach GitHub").ContinueWith(_ => cancel.Cancel(), TaskScheduler.Default);
 
-        await Should.ThrowAsync<OperationCanceledException>(() => Adapter().CreateDeploymentStatusAsync(
+        await Should.ThrowAsync<OperationCanceledException>(() => Adapter(TimeSpan.FromMinutes(5)).CreateDeploymentStatusAsync(
             Repository, DeploymentId, new DeploymentStatusRequest(GitHubDeploymentState.Success, "Deployed", null, null, null), cancel.Token));
     }
 

@@ -4,6 +4,7 @@ using Heaven.Tests.Infrastructure;
 namespace Heaven.Tests.Hosting;
 
 /// <summary>The <c>heaven</c> executable as an operator meets it: start, crash, restart, commands.</summary>
+[Collection(HeavyHostsCollection.Name)]
 public sealed class HeavenProcessTests
 {
     private const string Secret = "process-test-secret-0123456789";
@@ -69,40 +70,25 @@ public sealed class HeavenProcessTests
             await first.KillHardAsync();
         }
 
-        // The deploy ran in a session of its own: Heaven's death did not stop it.
-        await Task.Delay(300);
+        // The deploy ran in a session of its own: Heaven's death did not stop it. (That it is still
+        // alive when the restarted Heaven looks is what that Heaven reports below: it finds and stops
+        // both the deploy script and its job.)
         IsAlive(orphan).ShouldBeTrue("the deploy's job outlives a SIGKILLed Heaven");
 
         await using var second = await HeavenProcess.StartAsync(environment);
 
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (IsAlive(orphan) && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(50);
-        }
-
-        IsAlive(orphan).ShouldBeFalse("the restarted Heaven stops what its previous run left running");
-        var final = await gitHub.WaitForStatusAsync(s => s.DeploymentId == gitHubId && s.State == "error", TimeSpan.FromSeconds(20));
+        await Poll.UntilAsync(() => !IsAlive(orphan), "the restarted Heaven to stop what its previous run left running", state: () => second.Output);
+        var final = await gitHub.WaitForStatusAsync(s => s.DeploymentId == gitHubId && s.State == "error");
 
         final.Description.ShouldBe("Heaven lost the worker running this deployment");
-        await second.WaitForOutputAsync("deploy processes Heaven's previous run left running");
+        await second.WaitForOutputAsync("Stopped 2 deploy processes Heaven's previous run left running");
     }
 
-    private static async Task<int> WaitForPidAsync(string path)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (DateTime.UtcNow < deadline)
-        {
-            if (File.Exists(path) && int.TryParse(File.ReadAllText(path).Trim(), out var pid))
-            {
-                return pid;
-            }
-
-            await Task.Delay(50);
-        }
-
-        throw new TimeoutException("The deploy never started its job.");
-    }
+    private static async Task<int> WaitForPidAsync(string path) =>
+        (await Poll.ForAsync(
+            () => File.Exists(path) && int.TryParse(File.ReadAllText(path).Trim(), out var pid) ? pid : (int?)null,
+            pid => pid is not null,
+            "the deploy to start its job and write its pid"))!.Value;
 
     /// <summary>Alive: in /proc and not a zombie (an orphan's zombie waits for whoever adopts it to reap it).</summary>
     private static bool IsAlive(int pid)

@@ -7,6 +7,7 @@ using Microsoft.EntityFrameworkCore;
 namespace Heaven.Tests.Hosting;
 
 /// <summary><c>heaven outbox</c>: what Heaven still owes the chat services and GitHub, and why.</summary>
+[Collection(HeavyHostsCollection.Name)]
 public sealed class OutboxCommandTests
 {
     [Fact]
@@ -57,17 +58,6 @@ public sealed class OutboxCommandTests
         output.ShouldNotContain("127.0.0.1");
     }
 
-    private static async Task WaitAsync(HeavenTestHost host, Func<Heaven.Storage.HeavenDbContext, Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (!await host.QueryAsync(condition))
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("The outbox never reached the expected state.");
-            }
-
-            await Task.Delay(50);
-        }
-    }
+    private static Task WaitAsync(HeavenTestHost host, Func<Heaven.Storage.HeavenDbContext, Task<bool>> condition) =>
+        Poll.UntilAsync(() => host.QueryAsync(condition), "the outbox to reach the expected state");
 }

@@ -6,6 +6,7 @@ using Heaven.Deployments;
 using Heaven.Model;
 using Heaven.Output;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Heaven.Tests.Infrastructure;
 
@@ -16,6 +17,15 @@ namespace Heaven.Tests.Infrastructure;
 public sealed class DeployHarness : IAsyncDisposable
 {
     public const string Token = "ghp_harnessToken0123456789abcdefABCDEF";
+
+    /// <summary>
+    /// How long a deployment may take to reach its final status. Measured on a shared 2-core machine
+    /// (load average 7-45 from other builds): the slowest deploys, Capistrano, Bundler-Capistrano and
+    /// Ansible over ssh, took 40-70 s while the four ssh test classes ran at once (six of them then
+    /// missed the old 60 s budget); 30-50 s run one at a time before the test sshd stopped sessions
+    /// from reading ~/.bashrc; 3-11 s now. Twice the worst of those leaves room; only a failing test waits it out.
+    /// </summary>
+    public static readonly TimeSpan FinalStatusTimeout = TimeSpan.FromSeconds(120);
 
     private readonly bool ownsGitHub;
 
@@ -30,7 +40,12 @@ public sealed class DeployHarness : IAsyncDisposable
 
     public HeavenTestHost Host { get; }
 
-    public static async Task<DeployHarness> StartAsync(IDictionary<string, string?>? settings = null, TemporaryDirectory? directory = null, FakeGitHub? gitHub = null)
+    /// <param name="overrideServices">Replaces Heaven's components (a fake clock for one of them, say); see <see cref="HeavenTestHost.StartAsync"/>.</param>
+    public static async Task<DeployHarness> StartAsync(
+        IDictionary<string, string?>? settings = null,
+        TemporaryDirectory? directory = null,
+        FakeGitHub? gitHub = null,
+        Action<IServiceCollection>? overrideServices = null)
     {
         var ownsGitHub = gitHub is null;
         gitHub ??= await FakeGitHub.StartAsync();
@@ -48,7 +63,7 @@ public sealed class DeployHarness : IAsyncDisposable
             all[key] = value;
         }
 
-        return new DeployHarness(gitHub, ownsGitHub, await HeavenTestHost.StartAsync(all, directory: directory));
+        return new DeployHarness(gitHub, ownsGitHub, await HeavenTestHost.StartAsync(all, directory: directory, overrideServices: overrideServices));
     }
 
     /// <summary>Sends a signed deployment webhook; returns GitHub's and Heaven's ids.</summary>
@@ -74,10 +89,15 @@ public sealed class DeployHarness : IAsyncDisposable
     public IReadOnlyList<string> Story(TestRepository repository, long gitHubId) =>
         GitHub.StatusesFor(repository.FullName, gitHubId).Select(s => $"{s.State}: {s.Description}").ToList();
 
+    /// <summary>
+    /// Waits for the deployment's final status (success, failure or error). The default budget is
+    /// <see cref="FinalStatusTimeout"/>: a deploy through a real tool takes seconds, far more on a busy machine.
+    /// </summary>
     public Task<PostedStatus> WaitForFinalStatusAsync(TestRepository repository, long gitHubId, TimeSpan? timeout = null) =>
         GitHub.WaitForStatusAsync(
             s => s.Repository == repository.FullName && s.DeploymentId == gitHubId && s.State is "success" or "failure" or "error",
-            timeout ?? TimeSpan.FromSeconds(60));
+            timeout ?? FinalStatusTimeout,
+            $"the final status of deployment {gitHubId} of {repository.FullName}");
 
     public Task<DeploymentRecord> DeploymentAsync(long heavenId) =>
         Host.QueryAsync(db => db.Deployments.AsNoTracking().SingleAsync(d => d.Id == heavenId));

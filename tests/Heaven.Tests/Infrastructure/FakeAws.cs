@@ -1,15 +1,7 @@
 using System.Globalization;
-using System.Net;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using System.Xml.Linq;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 
 namespace Heaven.Tests.Infrastructure;
 
@@ -25,6 +17,21 @@ public sealed record AwsRequest(string Method, string Path, IReadOnlyDictionary<
 
     public string? Service => Scope()?[3];
 
+    /// <summary>A request as the fake recorded it, with its form fields when it was form-encoded (the Query API).</summary>
+    public static AwsRequest From(RecordedRequest request) =>
+        new(request.Method, request.Path, request.Headers, FormOf(request.Header("Content-Type"), request.Bytes), request.Bytes, request.Status);
+
+    internal static IReadOnlyDictionary<string, string> FormOf(string? contentType, byte[] body)
+    {
+        if (contentType?.StartsWith("application/x-www-form-urlencoded", StringComparison.Ordinal) != true)
+        {
+            return new Dictionary<string, string>(StringComparer.Ordinal);
+        }
+
+        var parsed = System.Web.HttpUtility.ParseQueryString(System.Text.Encoding.UTF8.GetString(body));
+        return parsed.AllKeys.Where(k => k is not null).ToDictionary(k => k!, k => parsed[k]!, StringComparer.Ordinal);
+    }
+
     private string[]? Scope()
     {
         var match = Regex.Match(Headers.GetValueOrDefault("Authorization") ?? "", "Credential=([^,]+)");
@@ -32,81 +39,24 @@ public sealed record AwsRequest(string Method, string Path, IReadOnlyDictionary<
     }
 }
 
-/// <summary>A real HTTP server on 127.0.0.1; the base of the fake S3 and the fake Elastic Beanstalk.</summary>
-public abstract class FakeAwsService : IAsyncDisposable
+/// <summary>A real HTTP server on 127.0.0.1 (see <see cref="FakeHttpServer"/>); the base of the fake S3 and the fake Elastic Beanstalk.</summary>
+public abstract class FakeAwsService : FakeHttpServer
 {
-    private readonly List<AwsRequest> requests = [];
-    private WebApplication? app;
-    private int port;
-
-    protected Lock Gate { get; } = new();
-
     /// <summary>The value for the CLI's <c>--endpoint-url</c>: an IP address, so S3 requests are path-style.</summary>
-    public string Endpoint => $"http://127.0.0.1:{port}";
+    public string Endpoint => Root;
 
-    public IReadOnlyList<AwsRequest> Requests
-    {
-        get
-        {
-            lock (Gate)
-            {
-                return [.. requests];
-            }
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (app is not null)
-        {
-            await app.StopAsync();
-            await app.DisposeAsync();
-        }
-
-        GC.SuppressFinalize(this);
-    }
-
-    protected async Task ListenAsync()
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
-        builder.Logging.ClearProviders();
-        var web = builder.Build();
-        web.Run(HandleAsync);
-        await web.StartAsync();
-        port = new Uri(web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
-        app = web;
-    }
+    /// <summary>Every call so far, as the AWS CLI made it; with <paramref name="action"/>, only the Query API calls of that action.</summary>
+    public IReadOnlyList<AwsRequest> Calls(string? action = null) =>
+        Requests.Select(AwsRequest.From).Where(r => action is null || r.Action == action).ToList();
 
     /// <summary>Answers one request: status, content type and body.</summary>
     protected abstract (int Status, string ContentType, string Body, IReadOnlyDictionary<string, string> Headers) Answer(AwsRequest request);
 
-    private async Task HandleAsync(HttpContext context)
+    protected override Task<FakeReply> AnswerAsync(FakeRequest request, CancellationToken cancellationToken)
     {
-        using var body = new MemoryStream();
-        await context.Request.Body.CopyToAsync(body, context.RequestAborted);
-        var bytes = body.ToArray();
-        var headers = context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
-        var form = context.Request.ContentType?.StartsWith("application/x-www-form-urlencoded", StringComparison.Ordinal) == true
-            ? System.Web.HttpUtility.ParseQueryString(System.Text.Encoding.UTF8.GetString(bytes)) is var parsed
-                ? parsed.AllKeys.Where(k => k is not null).ToDictionary(k => k!, k => parsed[k]!, StringComparer.Ordinal)
-                : []
-            : new Dictionary<string, string>(StringComparer.Ordinal);
-        var request = new AwsRequest(context.Request.Method, context.Request.Path.Value ?? "/", headers, form, bytes, 0);
-        var (status, contentType, text, extra) = Answer(request);
-        lock (Gate)
-        {
-            requests.Add(request with { Status = status });
-        }
-
-        context.Response.StatusCode = status;
-        foreach (var (name, value) in extra)
-        {
-            context.Response.Headers[name] = value;
-        }
-
-        context.Response.ContentType = contentType;
-        await context.Response.WriteAsync(text, context.RequestAborted);
+        var aws = new AwsRequest(request.Method, request.Path, request.Headers, AwsRequest.FormOf(request.ContentType, request.Bytes), request.Bytes, 0);
+        var (status, contentType, text, headers) = Answer(aws);
+        return Task.FromResult(new FakeReply(status, text, headers, contentType));
     }
 }
 
@@ -239,8 +189,6 @@ public sealed class FakeElasticBeanstalk : FakeAwsService
             environments[environment] = new Environment(application, environment, $"e-{Guid.NewGuid():N}"[..12]) { Version = "v0" };
         }
     }
-
-    public IReadOnlyList<AwsRequest> Calls(string action) => Requests.Where(r => r.Action == action).ToList();
 
     public (string Bucket, string Key)? Version(string application, string label)
     {

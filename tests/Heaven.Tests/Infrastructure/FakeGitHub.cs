@@ -14,23 +14,6 @@ using Microsoft.Extensions.Logging;
 
 namespace Heaven.Tests.Infrastructure;
 
-/// <summary>One request as the fake received it, with the status it answered. Path is without the <c>/api/v3</c> prefix; RawPath as sent.</summary>
-public sealed record RecordedRequest(
-    DateTimeOffset At,
-    string Method,
-    string RawPath,
-    string Path,
-    string Query,
-    string Route,
-    IReadOnlyDictionary<string, string> Headers,
-    string Body,
-    int Status)
-{
-    public string? Header(string name) => Headers.TryGetValue(name, out var value) ? value : null;
-
-    public JsonElement Json() => JsonDocument.Parse(Body).RootElement.Clone();
-}
-
 /// <summary>A deployment status GitHub accepted (201).</summary>
 public sealed record PostedStatus(
     long Id,
@@ -78,58 +61,47 @@ public sealed class FakeGist
 /// <c>compare</c>, <c>commit-status</c>, <c>check-runs</c>, <c>repository</c>, <c>tarball</c>, <c>tarball-download</c>,
 /// and <c>*</c> for every route.
 /// </remarks>
-public sealed class FakeGitHub : IAsyncDisposable
+public sealed class FakeGitHub : FakeHttpServer
 {
-    public const string AnyRoute = "*";
-
-    private static readonly (string Method, Regex Pattern, string Route)[] Routes =
-    [
-        ("POST", new Regex("^/repos/([^/]+)/([^/]+)/deployments/([0-9]+)/statuses$"), "statuses"),
-        ("GET", new Regex("^/repos/([^/]+)/([^/]+)/deployments/([0-9]+)/statuses$"), "statuses-list"),
-        ("POST", new Regex("^/repos/([^/]+)/([^/]+)/deployments$"), "deployments"),
-        ("GET", new Regex("^/repos/([^/]+)/([^/]+)/deployments$"), "deployments-list"),
-        ("POST", new Regex("^/gists$"), "gists"),
-        ("PATCH", new Regex("^/gists/([^/]+)$"), "gist-update"),
-        ("GET", new Regex("^/gists/([^/]+)$"), "gist"),
-        ("GET", new Regex("^/meta$"), "meta"),
-        ("GET", new Regex("^/repos/([^/]+)/([^/]+)/compare/(.+)$"), "compare"),
-        ("GET", new Regex("^/repos/([^/]+)/([^/]+)/commits/(.+)/status$"), "commit-status"),
-        ("GET", new Regex("^/repos/([^/]+)/([^/]+)/commits/(.+)/check-runs$"), "check-runs"),
-        ("GET", new Regex("^/repos/([^/]+)/([^/]+)/tarball/(.+)$"), "tarball"),
-        ("GET", new Regex("^/_codeload/([^/]+)/([^/]+)/tar.gz/(.+)$"), "tarball-download"),
-        ("GET", new Regex("^/repos/([^/]+)/([^/]+)$"), "repository"),
-    ];
-
     private static readonly string[] ValidStates = ["error", "failure", "inactive", "in_progress", "queued", "pending", "success"];
 
-    private readonly object gate = new();
-    private readonly List<RecordedRequest> requests = [];
     private readonly List<PostedStatus> statuses = [];
     private readonly Dictionary<string, FakeGist> gists = new(StringComparer.Ordinal);
     private readonly List<JsonObject> deployments = [];
-    private readonly List<Fault> faults = [];
-    private readonly Dictionary<string, TimeSpan> delays = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string Status, int AheadBy, int BehindBy, FakeCommit[] Commits)> comparisons = new(StringComparer.Ordinal);
     private readonly Dictionary<string, FakeCheckRun[]> checkRuns = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (string State, (string Context, string State)[] Statuses)> combinedStatuses = new(StringComparer.Ordinal);
     private readonly Dictionary<string, byte[]> tarballs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> defaultBranches = new(StringComparer.OrdinalIgnoreCase);
-    private WebApplication? app;
-    private int port;
     private int? downStatus;
     private string? metaBody;
     private int? metaFailure;
     private long nextId = 1000;
 
     private FakeGitHub()
+        : base(
+            ("POST", "^/repos/([^/]+)/([^/]+)/deployments/([0-9]+)/statuses$", "statuses"),
+            ("GET", "^/repos/([^/]+)/([^/]+)/deployments/([0-9]+)/statuses$", "statuses-list"),
+            ("POST", "^/repos/([^/]+)/([^/]+)/deployments$", "deployments"),
+            ("GET", "^/repos/([^/]+)/([^/]+)/deployments$", "deployments-list"),
+            ("POST", "^/gists$", "gists"),
+            ("PATCH", "^/gists/([^/]+)$", "gist-update"),
+            ("GET", "^/gists/([^/]+)$", "gist"),
+            ("GET", "^/meta$", "meta"),
+            ("GET", "^/repos/([^/]+)/([^/]+)/compare/(.+)$", "compare"),
+            ("GET", "^/repos/([^/]+)/([^/]+)/commits/(.+)/status$", "commit-status"),
+            ("GET", "^/repos/([^/]+)/([^/]+)/commits/(.+)/check-runs$", "check-runs"),
+            ("GET", "^/repos/([^/]+)/([^/]+)/tarball/(.+)$", "tarball"),
+            ("GET", "^/_codeload/([^/]+)/([^/]+)/tar.gz/(.+)$", "tarball-download"),
+            ("GET", "^/repos/([^/]+)/([^/]+)$", "repository"))
     {
     }
 
     /// <summary>The server's root, e.g. <c>http://127.0.0.1:41234/</c>: the value for <c>GitHub:ApiUrl</c>.</summary>
-    public string ApiUrl => $"http://127.0.0.1:{port}/";
+    public string ApiUrl => Root + "/";
 
     /// <summary>Where the REST API answers, as Octokit addresses it.</summary>
-    public Uri RestBase => new($"http://127.0.0.1:{port}/api/v3/");
+    public Uri RestBase => new(Root + "/api/v3/");
 
     /// <summary>
     /// The short-lived token GitHub puts into the query of a private repository's tarball link; the
@@ -143,7 +115,7 @@ public sealed class FakeGitHub : IAsyncDisposable
     /// <summary><c>GET /meta</c> lists these <c>hooks</c> ranges from now on (and answers again after <see cref="FailMeta"/>).</summary>
     public FakeGitHub ServeMetaHooks(params string[] hooks)
     {
-        lock (gate)
+        lock (Gate)
         {
             MetaHooks.Clear();
             MetaHooks.AddRange(hooks);
@@ -157,7 +129,7 @@ public sealed class FakeGitHub : IAsyncDisposable
     /// <summary><c>GET /meta</c> answers exactly this body from now on (a fixture, or a malformed answer).</summary>
     public FakeGitHub ServeMetaBody(string json)
     {
-        lock (gate)
+        lock (Gate)
         {
             metaBody = json;
             metaFailure = null;
@@ -169,7 +141,7 @@ public sealed class FakeGitHub : IAsyncDisposable
     /// <summary><c>GET /meta</c> fails with <paramref name="status"/> until it is served again.</summary>
     public FakeGitHub FailMeta(int status = 500)
     {
-        lock (gate)
+        lock (Gate)
         {
             metaFailure = status;
         }
@@ -177,23 +149,12 @@ public sealed class FakeGitHub : IAsyncDisposable
         return this;
     }
 
-    public IReadOnlyList<RecordedRequest> Requests
-    {
-        get
-        {
-            lock (gate)
-            {
-                return requests.ToList();
-            }
-        }
-    }
-
     /// <summary>Every accepted status, in the order they arrived.</summary>
     public IReadOnlyList<PostedStatus> Statuses
     {
         get
         {
-            lock (gate)
+            lock (Gate)
             {
                 return statuses.ToList();
             }
@@ -204,7 +165,7 @@ public sealed class FakeGitHub : IAsyncDisposable
     {
         get
         {
-            lock (gate)
+            lock (Gate)
             {
                 return gists.ToDictionary(g => g.Key, g => g.Value);
             }
@@ -216,7 +177,7 @@ public sealed class FakeGitHub : IAsyncDisposable
     {
         get
         {
-            lock (gate)
+            lock (Gate)
             {
                 // Deployments seeded with AddDeployment were not posted: they carry no request.
                 return deployments.Where(d => d["request"] is not null).Select(d => (JsonObject)d.DeepClone()).ToList();
@@ -231,38 +192,17 @@ public sealed class FakeGitHub : IAsyncDisposable
         return fake;
     }
 
-    public IReadOnlyList<RecordedRequest> RequestsTo(string route) => Requests.Where(r => r.Route == route).ToList();
-
     /// <summary>The accepted statuses of one deployment, in order.</summary>
     public IReadOnlyList<PostedStatus> StatusesFor(string repository, long deploymentId) =>
         Statuses.Where(s => string.Equals(s.Repository, repository, StringComparison.OrdinalIgnoreCase) && s.DeploymentId == deploymentId).ToList();
 
-    public async Task<PostedStatus> WaitForStatusAsync(Func<PostedStatus, bool> predicate, TimeSpan? timeout = null)
-    {
-        PostedStatus? found = null;
-        await WaitUntilAsync(() => (found = Statuses.FirstOrDefault(predicate)) is not null, timeout, "a matching deployment status");
-        return found!;
-    }
-
-    /// <summary>Waits until <paramref name="condition"/> holds; on timeout, fails with what the fake did receive.</summary>
-    public async Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null, string? what = null)
-    {
-        var deadline = DateTimeOffset.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
-        while (!condition())
-        {
-            if (DateTimeOffset.UtcNow > deadline)
-            {
-                var seen = string.Join("\n", Requests.Select(r => $"  {r.At:HH:mm:ss.fff} {r.Method} {r.Path} -> {r.Status} {r.Body}"));
-                throw new TimeoutException($"FakeGitHub: gave up waiting for {what ?? "the condition"}. Requests received:\n{seen}");
-            }
-
-            await Task.Delay(20);
-        }
-    }
+    /// <summary>Waits for an accepted status matching <paramref name="predicate"/>; on timeout, fails with every request the fake received.</summary>
+    public async Task<PostedStatus> WaitForStatusAsync(Func<PostedStatus, bool> predicate, TimeSpan? timeout = null, string what = "a matching deployment status") =>
+        (await Poll.ForAsync(() => Statuses.FirstOrDefault(predicate), found => found is not null, "FakeGitHub: " + what, timeout, _ => DescribeRequests()))!;
 
     public FakeGist Gist(string id)
     {
-        lock (gate)
+        lock (Gate)
         {
             return gists[id];
         }
@@ -276,7 +216,7 @@ public sealed class FakeGitHub : IAsyncDisposable
             ["message"] = message ?? ((HttpStatusCode)statusCode).ToString(),
             ["documentation_url"] = "https://docs.github.com/rest",
         };
-        AddFault(route, new CannedResponse(statusCode, body.ToJsonString(), headers ?? new Dictionary<string, string>()), times);
+        AddFault(route, FakeReply.Json(statusCode, body, headers), times);
     }
 
     /// <summary>GitHub's secondary rate limit: 403, a Retry-After header and its usual message.</summary>
@@ -296,26 +236,10 @@ public sealed class FakeGitHub : IAsyncDisposable
             ["X-RateLimit-Resource"] = "core",
         });
 
-    /// <summary>Every request to <paramref name="route"/> waits this long before it is answered (null: no longer).</summary>
-    public void Delay(string route, TimeSpan? delay)
-    {
-        lock (gate)
-        {
-            if (delay is { } d)
-            {
-                delays[route] = d;
-            }
-            else
-            {
-                delays.Remove(route);
-            }
-        }
-    }
-
     /// <summary>Answers every request with <paramref name="statusCode"/> (a proxy in front of a GitHub that is down) until <see cref="Recover"/>.</summary>
     public void GoDown(int statusCode = 502)
     {
-        lock (gate)
+        lock (Gate)
         {
             downStatus = statusCode;
         }
@@ -323,30 +247,9 @@ public sealed class FakeGitHub : IAsyncDisposable
 
     public void Recover()
     {
-        lock (gate)
+        lock (Gate)
         {
             downStatus = null;
-        }
-    }
-
-    /// <summary>Drops every pending <see cref="FailNext"/> and <see cref="Delay"/>.</summary>
-    public void ClearFaults()
-    {
-        lock (gate)
-        {
-            faults.Clear();
-            delays.Clear();
-        }
-    }
-
-    /// <summary>Stops listening: connections are refused until <see cref="RestartAsync"/>. What was created is kept.</summary>
-    public async Task StopAsync()
-    {
-        if (app is { } running)
-        {
-            app = null;
-            await running.StopAsync();
-            await running.DisposeAsync();
         }
     }
 
@@ -354,13 +257,13 @@ public sealed class FakeGitHub : IAsyncDisposable
     public async Task RestartAsync()
     {
         await StopAsync();
-        await ListenAsync(port);
+        await ListenAsync(Port);
     }
 
     /// <summary>What <c>GET compare/base...head</c> answers; <paramref name="commits"/> are listed oldest first, as GitHub does.</summary>
     public void SetCompare(string repository, string @base, string head, string status, int aheadBy, int behindBy = 0, params FakeCommit[] commits)
     {
-        lock (gate)
+        lock (Gate)
         {
             comparisons[$"{repository}:{@base}...{head}".ToLowerInvariant()] = (status, aheadBy, behindBy, commits);
         }
@@ -369,7 +272,7 @@ public sealed class FakeGitHub : IAsyncDisposable
     /// <summary>What <c>GET commits/{ref}/check-runs</c> lists.</summary>
     public void SetCheckRuns(string repository, string @ref, params FakeCheckRun[] runs)
     {
-        lock (gate)
+        lock (Gate)
         {
             checkRuns[$"{repository}:{@ref}".ToLowerInvariant()] = runs;
         }
@@ -381,7 +284,7 @@ public sealed class FakeGitHub : IAsyncDisposable
     /// </summary>
     public long AddDeployment(string repository, string sha, string environment, JsonObject? payload = null, string @ref = "main", params string[] statesInOrder)
     {
-        lock (gate)
+        lock (Gate)
         {
             var id = nextId++;
             var at = DateTimeOffset.UtcNow.AddMinutes(-deployments.Count - 10);
@@ -415,7 +318,7 @@ public sealed class FakeGitHub : IAsyncDisposable
 
     public void SetCombinedStatus(string repository, string @ref, string state, params (string Context, string State)[] contexts)
     {
-        lock (gate)
+        lock (Gate)
         {
             combinedStatuses[$"{repository}:{@ref}".ToLowerInvariant()] = (state, contexts);
         }
@@ -423,7 +326,7 @@ public sealed class FakeGitHub : IAsyncDisposable
 
     public void SetTarball(string repository, string @ref, byte[] content)
     {
-        lock (gate)
+        lock (Gate)
         {
             tarballs[$"{repository}:{@ref}".ToLowerInvariant()] = content;
         }
@@ -431,138 +334,28 @@ public sealed class FakeGitHub : IAsyncDisposable
 
     public void SetDefaultBranch(string repository, string branch)
     {
-        lock (gate)
+        lock (Gate)
         {
             defaultBranches[repository] = branch;
         }
     }
 
-    public async ValueTask DisposeAsync() => await StopAsync();
+    protected override string RoutePath(string rawPath) =>
+        rawPath.StartsWith("/api/v3/", StringComparison.Ordinal) || rawPath == "/api/v3" ? rawPath["/api/v3".Length..] : rawPath;
 
-    private async Task ListenAsync(int onPort)
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(options => options.Listen(IPAddress.Loopback, onPort));
-        builder.Logging.ClearProviders();
-        var web = builder.Build();
-        web.Run(HandleAsync);
-        await web.StartAsync();
-        var address = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        port = new Uri(address).Port;
-        app = web;
-    }
+    protected override FakeReply? Intercept(FakeRequest request) =>
+        downStatus is { } down ? new FakeReply(down, "<html><body><h1>502 Bad Gateway</h1></body></html>", null, "text/html") : null;
 
-    private async Task HandleAsync(HttpContext context)
-    {
-        var request = context.Request;
-        string body;
-        using (var reader = new StreamReader(request.Body, Encoding.UTF8))
-        {
-            body = await reader.ReadToEndAsync(context.RequestAborted);
-        }
+    protected override void OnAnswering(HttpResponse response) =>
+        response.Headers["X-GitHub-Request-Id"] = Guid.NewGuid().ToString("N")[..16];
 
-        var path = request.Path.Value ?? "/";
-        if (path.StartsWith("/api/v3/", StringComparison.Ordinal) || path == "/api/v3")
-        {
-            path = path["/api/v3".Length..];
-        }
+    protected override Task<FakeReply> AnswerAsync(FakeRequest request, CancellationToken cancellationToken) =>
+        Task.FromResult(Answer(request.Method, request.Route, request.Match, request.Body, request.Query));
 
-        var (route, match) = Match(request.Method, path);
-        CannedResponse? canned;
-        TimeSpan delay;
-        lock (gate)
-        {
-            canned = downStatus is { } down
-                ? new CannedResponse(down, "<html><body><h1>502 Bad Gateway</h1></body></html>", new Dictionary<string, string>(), "text/html")
-                : TakeFault(route);
-            delay = delays.TryGetValue(route, out var d) ? d : delays.GetValueOrDefault(AnyRoute);
-        }
-
-        if (delay > TimeSpan.Zero)
-        {
-            try
-            {
-                await Task.Delay(delay, context.RequestAborted);
-            }
-            catch (OperationCanceledException)
-            {
-                Record(context, path, route, body, 499);
-                return;
-            }
-        }
-
-        var answer = canned ?? Answer(request.Method, route, match, body, request.Query);
-        Record(context, path, route, body, answer.Status);
-        context.Response.StatusCode = answer.Status;
-        foreach (var (name, value) in answer.Headers)
-        {
-            context.Response.Headers[name] = value;
-        }
-
-        context.Response.Headers["X-GitHub-Request-Id"] = Guid.NewGuid().ToString("N")[..16];
-        if (answer.Bytes is { } bytes)
-        {
-            context.Response.ContentType = answer.ContentType;
-            await context.Response.Body.WriteAsync(bytes, context.RequestAborted);
-        }
-        else if (answer.Body.Length > 0)
-        {
-            context.Response.ContentType = answer.ContentType;
-            await context.Response.WriteAsync(answer.Body, context.RequestAborted);
-        }
-    }
-
-    private static (string Route, Match? Match) Match(string method, string path)
-    {
-        foreach (var (routeMethod, pattern, route) in Routes)
-        {
-            var match = pattern.Match(path);
-            if (match.Success && string.Equals(routeMethod, method, StringComparison.OrdinalIgnoreCase))
-            {
-                return (route, match);
-            }
-        }
-
-        return ("unknown", null);
-    }
-
-    private CannedResponse? TakeFault(string route)
-    {
-        var fault = faults.FirstOrDefault(f => f.Route == route) ?? faults.FirstOrDefault(f => f.Route == AnyRoute);
-        if (fault is null)
-        {
-            return null;
-        }
-
-        if (--fault.Remaining <= 0)
-        {
-            faults.Remove(fault);
-        }
-
-        return fault.Response;
-    }
-
-    private void AddFault(string route, CannedResponse response, int times)
-    {
-        lock (gate)
-        {
-            faults.Add(new Fault(route, response) { Remaining = times });
-        }
-    }
-
-    private void Record(HttpContext context, string path, string route, string body, int status)
-    {
-        var headers = context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
-        lock (gate)
-        {
-            requests.Add(new RecordedRequest(DateTimeOffset.UtcNow, context.Request.Method, context.Request.Path.Value ?? "/", path, context.Request.QueryString.Value ?? "", route, headers, body, status));
-        }
-    }
-
-    private CannedResponse Answer(string method, string route, Match? match, string body, IQueryCollection query)
+    private FakeReply Answer(string method, string route, Match? match, string body, IQueryCollection query)
     {
         JsonObject? json = null;
-        if (method is "POST" or "PATCH" && route != "unknown")
+        if (method is "POST" or "PATCH" && route != UnknownRoute)
         {
             try
             {
@@ -580,7 +373,7 @@ public sealed class FakeGitHub : IAsyncDisposable
             }
         }
 
-        lock (gate)
+        lock (Gate)
         {
             return route switch
             {
@@ -596,7 +389,7 @@ public sealed class FakeGitHub : IAsyncDisposable
                 "gist-update" => UpdateGist(match!.Groups[1].Value, json!),
                 "gist" => gists.TryGetValue(match!.Groups[1].Value, out var gist) ? Json(200, GistJson(gist)) : Error(404, "Not Found"),
                 "meta" when metaFailure is { } failure => Error(failure, "Server Error"),
-                "meta" when metaBody is not null => new CannedResponse(200, metaBody, new Dictionary<string, string>()),
+                "meta" when metaBody is not null => new FakeReply(200, metaBody, null, "application/json; charset=utf-8"),
                 "meta" => Json(200, new JsonObject
                 {
                     ["verifiable_password_authentication"] = false,
@@ -609,10 +402,10 @@ public sealed class FakeGitHub : IAsyncDisposable
                 "commit-status" => CombinedStatus(match!),
                 "check-runs" => CheckRuns(match!),
                 "tarball" => tarballs.ContainsKey($"{Repo(match!)}:{match!.Groups[3].Value}".ToLowerInvariant())
-                    ? new CannedResponse(302, "", new Dictionary<string, string> { ["Location"] = $"{ApiUrl}_codeload/{Repo(match!)}/tar.gz/{match!.Groups[3].Value}?token={TarballToken}" })
+                    ? new FakeReply(302, "", new Dictionary<string, string> { ["Location"] = $"{ApiUrl}_codeload/{Repo(match!)}/tar.gz/{match!.Groups[3].Value}?token={TarballToken}" })
                     : Error(404, "Not Found"),
                 "tarball-download" => tarballs.TryGetValue($"{Repo(match!)}:{match!.Groups[3].Value}".ToLowerInvariant(), out var bytes)
-                    ? new CannedResponse(200, "", new Dictionary<string, string>(), "application/x-gzip", bytes)
+                    ? new FakeReply(200, "", null, "application/x-gzip") { Bytes = bytes }
                     : Error(404, "Not Found"),
                 "repository" => Json(200, RepositoryJson(Repo(match!))),
                 _ => Error(404, "Not Found"),
@@ -620,7 +413,7 @@ public sealed class FakeGitHub : IAsyncDisposable
         }
     }
 
-    private CannedResponse CreateStatus(Match match, JsonObject json, string body)
+    private FakeReply CreateStatus(Match match, JsonObject json, string body)
     {
         var state = (string?)json["state"];
         if (state is null || !ValidStates.Contains(state))
@@ -644,7 +437,7 @@ public sealed class FakeGitHub : IAsyncDisposable
             logUrl,
             (string?)json["environment_url"],
             (string?)json["environment"],
-            DateTimeOffset.UtcNow,
+            Clock.GetUtcNow(),
             body);
         statuses.Add(status);
         return Json(201, StatusJson(status));
@@ -668,7 +461,7 @@ public sealed class FakeGitHub : IAsyncDisposable
         ["repository_url"] = $"{ApiUrl}repos/{status.Repository}",
     };
 
-    private CannedResponse CreateDeployment(Match match, JsonObject json)
+    private FakeReply CreateDeployment(Match match, JsonObject json)
     {
         var @ref = (string?)json["ref"];
         if (string.IsNullOrEmpty(@ref))
@@ -707,7 +500,7 @@ public sealed class FakeGitHub : IAsyncDisposable
     }
 
     /// <summary>Newest first, filtered by <c>environment</c> and <c>sha</c>, at most <c>per_page</c> (GitHub's default 30).</summary>
-    private CannedResponse ListDeployments(Match match, IQueryCollection query)
+    private FakeReply ListDeployments(Match match, IQueryCollection query)
     {
         var environment = query["environment"].ToString();
         var sha = query["sha"].ToString();
@@ -728,7 +521,7 @@ public sealed class FakeGitHub : IAsyncDisposable
         return Json(200, new JsonArray(listed));
     }
 
-    private CannedResponse CheckRuns(Match match)
+    private FakeReply CheckRuns(Match match)
     {
         var runs = checkRuns.TryGetValue($"{Repo(match)}:{match.Groups[3].Value}".ToLowerInvariant(), out var known) ? known : [];
         return Json(200, new JsonObject
@@ -747,7 +540,7 @@ public sealed class FakeGitHub : IAsyncDisposable
         });
     }
 
-    private CannedResponse CreateGist(JsonObject json)
+    private FakeReply CreateGist(JsonObject json)
     {
         if (json["files"] is not JsonObject files || files.Count == 0)
         {
@@ -776,7 +569,7 @@ public sealed class FakeGitHub : IAsyncDisposable
         return Json(201, GistJson(gist));
     }
 
-    private CannedResponse UpdateGist(string id, JsonObject json)
+    private FakeReply UpdateGist(string id, JsonObject json)
     {
         if (!gists.TryGetValue(id, out var gist))
         {
@@ -850,7 +643,7 @@ public sealed class FakeGitHub : IAsyncDisposable
         };
     }
 
-    private CannedResponse Compare(Match match)
+    private FakeReply Compare(Match match)
     {
         var basehead = match.Groups[3].Value;
         var parts = basehead.Split("...", 2);
@@ -886,7 +679,7 @@ public sealed class FakeGitHub : IAsyncDisposable
         });
     }
 
-    private CannedResponse CombinedStatus(Match match)
+    private FakeReply CombinedStatus(Match match)
     {
         var @ref = match.Groups[3].Value;
         var (state, contexts) = combinedStatuses.TryGetValue($"{Repo(match)}:{@ref}".ToLowerInvariant(), out var known) ? known : ("pending", []);
@@ -923,12 +716,12 @@ public sealed class FakeGitHub : IAsyncDisposable
 
     private static string Timestamp(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
-    private static CannedResponse Json(int status, JsonNode body) => new(status, body.ToJsonString(), new Dictionary<string, string>());
+    private static FakeReply Json(int status, JsonNode body) => FakeReply.Json(status, body);
 
-    private static CannedResponse Error(int status, string message) =>
+    private static FakeReply Error(int status, string message) =>
         Json(status, new JsonObject { ["message"] = message, ["documentation_url"] = "https://docs.github.com/rest" });
 
-    private static CannedResponse Validation(string resource, string field, string code, string? message = null)
+    private static FakeReply Validation(string resource, string field, string code, string? message = null)
     {
         var error = new JsonObject { ["resource"] = resource, ["field"] = field, ["code"] = code };
         if (message is not null)
@@ -942,12 +735,5 @@ public sealed class FakeGitHub : IAsyncDisposable
             ["errors"] = new JsonArray(error),
             ["documentation_url"] = "https://docs.github.com/rest",
         });
-    }
-
-    private sealed record CannedResponse(int Status, string Body, IReadOnlyDictionary<string, string> Headers, string ContentType = "application/json; charset=utf-8", byte[]? Bytes = null);
-
-    private sealed record Fault(string Route, CannedResponse Response)
-    {
-        public int Remaining { get; set; }
     }
 }

@@ -25,6 +25,9 @@ public sealed class HerokuBuildPlan
 
     /// <summary>When set, the build stays <c>pending</c> after its last line (its output stream open) until this completes.</summary>
     public TaskCompletionSource? Hold { get; init; }
+
+    /// <summary>When set, the build prints its first <c>AfterLines</c> lines, then prints nothing more until <c>Until</c> completes.</summary>
+    public (int AfterLines, Task Until)? Pause { get; init; }
 }
 
 /// <summary>A build the fake is running or ran.</summary>
@@ -89,51 +92,31 @@ public sealed class FakeHerokuBuild
 /// Put <see cref="ApiUrl"/> into <c>Providers:Heroku:ApiUrl</c>.
 /// </summary>
 /// <remarks>Routes for faults: <c>builds-create</c>, <c>build</c>, <c>stream</c>.</remarks>
-public sealed class FakeHeroku : IAsyncDisposable
+public sealed class FakeHeroku : FakeHttpServer
 {
     public const string ApiKey = "HRKU-fake0123456789abcdefABCDEF0123456789";
 
-    private static readonly (string Method, Regex Pattern, string Route)[] Routes =
-    [
-        ("POST", new Regex("^/apps/([^/]+)/builds$"), "builds-create"),
-        ("GET", new Regex("^/apps/([^/]+)/builds/([^/]+)$"), "build"),
-        ("GET", new Regex("^/streams/([^/]+)$"), "stream"),
-    ];
-
-    private readonly Lock gate = new();
-    private readonly List<RecordedRequest> requests = [];
     private readonly Dictionary<string, FakeHerokuBuild> builds = new(StringComparer.Ordinal);
     private readonly Dictionary<string, HerokuBuildPlan> plans = new(StringComparer.Ordinal);
-    private readonly List<(string Route, int Status, int Remaining)> faults = [];
-    private readonly CancellationTokenSource stopping = new();
-    private WebApplication? app;
-    private int port;
 
     private FakeHeroku()
+        : base(
+            ("POST", "^/apps/([^/]+)/builds$", "builds-create"),
+            ("GET", "^/apps/([^/]+)/builds/([^/]+)$", "build"),
+            ("GET", "^/streams/([^/]+)$", "stream"))
     {
     }
 
-    public string ApiUrl => $"http://127.0.0.1:{port}";
+    public string ApiUrl => Root;
 
     /// <summary>Apps that exist; a build for any other app is answered 404 as Heroku does.</summary>
     public HashSet<string> Apps { get; } = new(StringComparer.Ordinal) { "zero-fucks-hubot", "my-robot-production", "my-robot-staging" };
-
-    public IReadOnlyList<RecordedRequest> Requests
-    {
-        get
-        {
-            lock (gate)
-            {
-                return [.. requests];
-            }
-        }
-    }
 
     public IReadOnlyList<FakeHerokuBuild> Builds
     {
         get
         {
-            lock (gate)
+            lock (Gate)
             {
                 return [.. builds.Values];
             }
@@ -147,110 +130,33 @@ public sealed class FakeHeroku : IAsyncDisposable
         return fake;
     }
 
-    public IReadOnlyList<RecordedRequest> RequestsTo(string route) => Requests.Where(r => r.Route == route).ToList();
-
     /// <summary>The plan for the next builds of <paramref name="app"/> (the default plan otherwise).</summary>
     public void Plan(string app, HerokuBuildPlan plan)
     {
-        lock (gate)
+        lock (Gate)
         {
             plans[app] = plan;
         }
     }
 
     /// <summary>The next <paramref name="times"/> requests to <paramref name="route"/> are answered with <paramref name="status"/>.</summary>
-    public void FailNext(string route, int status, int times = 1)
+    public void FailNext(string route, int status, int times = 1) =>
+        AddFault(route, FakeReply.Json(status, Error("service_unavailable", "The fake is failing on purpose.")), times);
+
+    protected override Task<FakeReply> AnswerAsync(FakeRequest request, CancellationToken cancellationToken)
     {
-        lock (gate)
+        if (request.Route == "stream")
         {
-            faults.Add((route, status, times));
-        }
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        await stopping.CancelAsync();
-        if (app is not null)
-        {
-            await app.StopAsync();
-            await app.DisposeAsync();
+            return Task.FromResult(Stream(request.Match!.Groups[1].Value));
         }
 
-        stopping.Dispose();
-    }
-
-    private async Task ListenAsync()
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
-        builder.Logging.ClearProviders();
-        var web = builder.Build();
-        web.Run(HandleAsync);
-        await web.StartAsync();
-        port = new Uri(web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
-        app = web;
-    }
-
-    private async Task HandleAsync(HttpContext context)
-    {
-        var request = context.Request;
-        string body;
-        using (var reader = new StreamReader(request.Body, Encoding.UTF8))
-        {
-            body = await reader.ReadToEndAsync(context.RequestAborted);
-        }
-
-        var path = request.Path.Value ?? "/";
-        var (route, match) = Match(request.Method, path);
-        int? fault = null;
-        lock (gate)
-        {
-            var index = faults.FindIndex(f => f.Route == route);
-            if (index >= 0)
-            {
-                var (r, status, remaining) = faults[index];
-                fault = status;
-                if (remaining <= 1)
-                {
-                    faults.RemoveAt(index);
-                }
-                else
-                {
-                    faults[index] = (r, status, remaining - 1);
-                }
-            }
-        }
-
-        var headers = request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
-        void Record(int status)
-        {
-            lock (gate)
-            {
-                requests.Add(new RecordedRequest(DateTimeOffset.UtcNow, request.Method, path, path, request.QueryString.Value ?? "", route, headers, body, status));
-            }
-        }
-
-        if (fault is { } failed)
-        {
-            Record(failed);
-            await WriteJsonAsync(context, failed, Error("service_unavailable", "The fake is failing on purpose."));
-            return;
-        }
-
-        if (route == "stream")
-        {
-            await StreamAsync(context, match!.Groups[1].Value, Record);
-            return;
-        }
-
-        var (code, answer) = Answer(route, match, headers, body);
-        Record(code);
-        await WriteJsonAsync(context, code, answer);
+        var (code, answer) = Answer(request.Route, request.Match, request.Headers, request.Body);
+        return Task.FromResult(FakeReply.Json(code, answer));
     }
 
     private (int Status, JsonNode Body) Answer(string route, Match? match, IReadOnlyDictionary<string, string> headers, string body)
     {
-        if (route == "unknown")
+        if (route == UnknownRoute)
         {
             return (404, Error("not_found", "The requested API endpoint was not found."));
         }
@@ -266,7 +172,7 @@ public sealed class FakeHeroku : IAsyncDisposable
         }
 
         var appName = Uri.UnescapeDataString(match!.Groups[1].Value);
-        lock (gate)
+        lock (Gate)
         {
             if (!Apps.Contains(appName))
             {
@@ -276,7 +182,7 @@ public sealed class FakeHeroku : IAsyncDisposable
 
         if (route == "build")
         {
-            lock (gate)
+            lock (Gate)
             {
                 return builds.TryGetValue(match.Groups[2].Value, out var known) && known.App == appName
                     ? (200, BuildJson(known))
@@ -294,7 +200,7 @@ public sealed class FakeHeroku : IAsyncDisposable
 
         var build = new FakeHerokuBuild { Id = Guid.NewGuid().ToString(), App = appName, SourceUrl = url, Version = version ?? "" };
         HerokuBuildPlan plan;
-        lock (gate)
+        lock (Gate)
         {
             builds[build.Id] = build;
             plan = plans.GetValueOrDefault(appName) ?? new HerokuBuildPlan();
@@ -308,15 +214,20 @@ public sealed class FakeHeroku : IAsyncDisposable
     {
         try
         {
-            foreach (var line in plan.Lines)
+            for (var i = 0; i < plan.Lines.Count; i++)
             {
-                await Task.Delay(plan.LineDelay, stopping.Token);
-                build.Add(line);
+                if (plan.Pause is { } pause && pause.AfterLines == i)
+                {
+                    await pause.Until.WaitAsync(Stopping);
+                }
+
+                await Task.Delay(plan.LineDelay, Stopping);
+                build.Add(plan.Lines[i]);
             }
 
             if (plan.Hold is { } hold)
             {
-                await hold.Task.WaitAsync(stopping.Token);
+                await hold.Task.WaitAsync(Stopping);
             }
 
             build.Finish(plan.Outcome);
@@ -326,53 +237,47 @@ public sealed class FakeHeroku : IAsyncDisposable
         }
     }
 
-    private async Task StreamAsync(HttpContext context, string id, Action<int> record)
+    /// <summary>The build's output from the start, following the build while it runs, as Heroku's stream does.</summary>
+    private FakeReply Stream(string id)
     {
         FakeHerokuBuild? build;
-        lock (gate)
+        lock (Gate)
         {
             build = builds.GetValueOrDefault(id);
         }
 
         if (build is null)
         {
-            record(404);
-            context.Response.StatusCode = 404;
-            return;
+            return new FakeReply(404);
         }
 
-        record(200);
-        context.Response.StatusCode = 200;
-        context.Response.ContentType = "text/plain; charset=utf-8";
-        await context.Response.StartAsync(context.RequestAborted);
-        var sent = 0;
-        try
+        return new FakeReply(200, ContentType: "text/plain; charset=utf-8")
         {
-            while (true)
+            Stream = async (response, cancellationToken) =>
             {
-                var (lines, done, changed) = build.Snapshot(sent);
-                foreach (var line in lines)
+                var sent = 0;
+                while (true)
                 {
-                    await context.Response.WriteAsync(line + "\n", context.RequestAborted);
-                }
+                    var (lines, done, changed) = build.Snapshot(sent);
+                    foreach (var line in lines)
+                    {
+                        await response.WriteAsync(line + "\n", cancellationToken);
+                    }
 
-                sent += lines.Count;
-                await context.Response.Body.FlushAsync(context.RequestAborted);
-                if (done && lines.Count == 0)
-                {
-                    return;
-                }
+                    sent += lines.Count;
+                    await response.Body.FlushAsync(cancellationToken);
+                    if (done && lines.Count == 0)
+                    {
+                        return;
+                    }
 
-                if (!done)
-                {
-                    await changed.WaitAsync(context.RequestAborted);
+                    if (!done)
+                    {
+                        await changed.WaitAsync(cancellationToken);
+                    }
                 }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-            // Heaven went away (the deploy ended or was cancelled).
-        }
+            },
+        };
     }
 
     private JsonObject BuildJson(FakeHerokuBuild build) => new()
@@ -389,25 +294,4 @@ public sealed class FakeHeroku : IAsyncDisposable
     };
 
     private static JsonObject Error(string id, string message) => new() { ["id"] = id, ["message"] = message };
-
-    private static async Task WriteJsonAsync(HttpContext context, int status, JsonNode body)
-    {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "application/json";
-        await context.Response.WriteAsync(body.ToJsonString(), context.RequestAborted);
-    }
-
-    private static (string Route, Match? Match) Match(string method, string path)
-    {
-        foreach (var (routeMethod, pattern, route) in Routes)
-        {
-            var match = pattern.Match(path);
-            if (match.Success && routeMethod == method)
-            {
-                return (route, match);
-            }
-        }
-
-        return ("unknown", null);
-    }
 }

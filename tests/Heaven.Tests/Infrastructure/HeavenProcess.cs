@@ -75,19 +75,8 @@ public sealed class HeavenProcess : IAsyncDisposable
     }
 
     /// <summary>Waits until the process has printed <paramref name="text"/> (output arrives line by line).</summary>
-    public async Task WaitForOutputAsync(string text, TimeSpan? timeout = null)
-    {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
-        while (!Output.Contains(text, StringComparison.Ordinal))
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"heaven did not print '{text}'. It printed:\n{Output}");
-            }
-
-            await Task.Delay(50);
-        }
-    }
+    public Task WaitForOutputAsync(string text, TimeSpan? timeout = null) =>
+        Poll.UntilAsync(() => Output.Contains(text, StringComparison.Ordinal), $"heaven to print '{text}'", timeout, () => "It printed:\n" + Output);
 
     /// <summary>SIGKILL: no shutdown code runs, exactly like a crash or the OOM killer.</summary>
     public async Task KillHardAsync()

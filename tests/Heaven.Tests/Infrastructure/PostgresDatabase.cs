@@ -10,6 +10,15 @@ public sealed class PostgresDatabase : IAsyncDisposable
 {
     public const string ServerVariable = "HEAVEN_TEST_POSTGRES";
 
+    /// <summary>Why a PostgreSQL test is skipped without a server, and how to run it.</summary>
+    public const string SkipReason =
+        $"{ServerVariable} is not set: this test needs a PostgreSQL server. Run ./test.sh (it starts a throwaway PostgreSQL " +
+        $"on 127.0.0.1 and sets {ServerVariable}), or set {ServerVariable} to an Npgsql connection string whose user may create databases, " +
+        "e.g. Host=127.0.0.1;Port=5432;Username=postgres;Database=postgres.";
+
+    /// <summary>Whether a server is named (<see cref="ServerVariable"/> is set).</summary>
+    public static bool Configured => !string.IsNullOrWhiteSpace(Environment.GetEnvironmentVariable(ServerVariable));
+
     private readonly string serverConnectionString;
 
     private PostgresDatabase(string serverConnectionString, string name, string connectionString)
@@ -42,10 +51,8 @@ public sealed class PostgresDatabase : IAsyncDisposable
         var server = Environment.GetEnvironmentVariable(ServerVariable);
         if (string.IsNullOrWhiteSpace(server))
         {
-            throw new InvalidOperationException(
-                $"{ServerVariable} is not set, so the PostgreSQL tests have no server to run against. " +
-                $"Run the suite with ./test.sh, which starts a throwaway PostgreSQL on 127.0.0.1 and sets {ServerVariable} " +
-                "(or set it yourself to an Npgsql connection string whose user may create databases).");
+            // A [PostgresFact] is skipped before it gets here; a plain [Fact] that needs PostgreSQL says why it cannot run.
+            throw new InvalidOperationException(SkipReason);
         }
 
         var name = "heaven_test_" + Guid.NewGuid().ToString("N");

@@ -32,19 +32,18 @@ public static class ProcessTable
         return found;
     }
 
-    /// <summary>Waits a little for processes to go (signals and reaping take a moment); returns the ones left.</summary>
+    /// <summary>Waits for processes to go (signals and reaping take a moment); returns the ones left after <paramref name="grace"/>.</summary>
     public static async Task<IReadOnlyList<int>> LeftoverAsync(string text, TimeSpan? grace = null)
     {
-        var deadline = DateTime.UtcNow + (grace ?? TimeSpan.FromSeconds(5));
-        while (true)
+        try
         {
-            var left = WithCommandLineContaining(text);
-            if (left.Count == 0 || DateTime.UtcNow > deadline)
-            {
-                return left;
-            }
-
-            await Task.Delay(100);
+            await Poll.UntilAsync(() => WithCommandLineContaining(text).Count == 0, $"processes naming {text} to end", grace ?? TimeSpan.FromSeconds(20));
         }
+        catch (TimeoutException)
+        {
+            // The caller asserts on what is left, with its own words.
+        }
+
+        return WithCommandLineContaining(text);
     }
 }

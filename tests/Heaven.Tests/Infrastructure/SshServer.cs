@@ -6,10 +6,104 @@ using System.Text;
 namespace Heaven.Tests.Infrastructure;
 
 /// <summary>
+/// The tests that deploy over ssh (Fabric, Capistrano, Bundler-Capistrano, Ansible, the deployment's
+/// own ssh credentials). They share one sshd, and run alone: each deploy runs a tool that opens ssh
+/// connections, and with the rest of the suite beside them on a busy 2-core machine an ssh command
+/// took seconds and deploys ran past their budgets. xunit runs a collection with parallelization
+/// disabled after the parallel ones, by itself.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class SshDeploysCollection : ICollectionFixture<SshServerFixture>
+{
+    public const string Name = "ssh deploys";
+}
+
+/// <summary>One sshd for every test of <see cref="SshDeploysCollection"/>; each test gets its own <see cref="SshTarget"/> on it.</summary>
+public sealed class SshServerFixture : IAsyncLifetime
+{
+    public SshServer Server { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Server = await SshServer.StartAsync();
+
+    public async Task DisposeAsync()
+    {
+        if (Server is not null)
+        {
+            await Server.DisposeAsync();
+        }
+    }
+
+    /// <summary>A fresh deploy target folder on the shared server, with the server's log from now on.</summary>
+    public SshTarget NewTarget() => new(Server);
+}
+
+/// <summary>
+/// One test's view of the shared <see cref="SshServer"/>: the server to reach (host, port, user, keys)
+/// and a deploy target folder of its own, so nothing a previous test deployed is read as this one's;
+/// <see cref="Log"/> is what sshd logged since the target was made (the tests of a collection run one
+/// at a time, so that is this test's ssh traffic).
+/// </summary>
+public sealed class SshTarget : IDisposable
+{
+    private readonly SshServer server;
+    private readonly TemporaryDirectory directory = new();
+    private readonly int logStart;
+
+    internal SshTarget(SshServer server)
+    {
+        this.server = server;
+        logStart = server.LogLength;
+        Directory.CreateDirectory(TargetDirectory);
+    }
+
+    public string Host => server.Host;
+
+    public int Port => server.Port;
+
+    /// <summary>The account deploys log in as: whoever runs the tests (root in CI).</summary>
+    public string User => server.User;
+
+    /// <summary>The server's public host key, "ssh-ed25519 AAAA...".</summary>
+    public string HostKey => server.HostKey;
+
+    /// <summary>The host key as a known_hosts line for this server's address and port.</summary>
+    public string KnownHostsLine => server.KnownHostsLine;
+
+    /// <summary>The authorised deploy key, private half, as its file holds it (real newlines).</summary>
+    public string DeployKey => server.DeployKey;
+
+    /// <summary>The deploy key in the original Heaven's format: one line with literal <c>\n</c> separators.</summary>
+    public string DeployKeyOneLine => server.DeployKeyOneLine;
+
+    public string DeployPublicKey => server.DeployPublicKey;
+
+    /// <summary>"user@127.0.0.1:port", as Fabric's Connection takes a host.</summary>
+    public string Address => server.Address;
+
+    /// <summary>The "server's" folder this test's deploys write into (the same machine: read it directly).</summary>
+    public string TargetDirectory => Path.Combine(directory.Path, "target");
+
+    /// <summary>sshd's log since this target was made, for a failing test's message and for what sshd accepted.</summary>
+    public string Log => server.LogSince(logStart);
+
+    /// <summary>An ssh:// clone URL for a repository at <paramref name="path"/> on this server.</summary>
+    public string SshUrl(string path) => server.SshUrl(path);
+
+    public string TargetPath(string relativePath) => Path.Combine(TargetDirectory, relativePath);
+
+    public bool FileExists(string relativePath) => File.Exists(TargetPath(relativePath));
+
+    public string ReadFile(string relativePath) => File.ReadAllText(TargetPath(relativePath));
+
+    public void Dispose() => directory.Dispose();
+}
+
+/// <summary>
 /// A real OpenSSH server on 127.0.0.1 playing the production server: Debian's <c>sshd</c> started in
 /// the foreground with a configuration of its own, a throwaway host key, and one authorised
-/// throwaway deploy key for the current user. It is this machine, so the deploy target is a folder
-/// (<see cref="TargetDirectory"/>) the test reads directly. For Fabric, Capistrano and Ansible tests alike.
+/// throwaway deploy key for the current user. It is this machine, so a deploy target is a folder the
+/// test reads directly (<see cref="SshTarget"/>). One per <see cref="SshDeploysCollection"/>, shared by
+/// the Fabric, Capistrano, Bundler-Capistrano and Ansible tests alike.
 /// </summary>
 public sealed class SshServer : IAsyncDisposable
 {
@@ -51,9 +145,6 @@ public sealed class SshServer : IAsyncDisposable
 
     public string DeployPublicKey { get; }
 
-    /// <summary>The "server's" folder deploys write into (the same machine: read it directly).</summary>
-    public string TargetDirectory => Path.Combine(directory.Path, "target");
-
     /// <summary>"user@127.0.0.1:port", as Fabric's Connection takes a host.</summary>
     public string Address => $"{User}@{Host}:{Port}";
 
@@ -69,14 +160,29 @@ public sealed class SshServer : IAsyncDisposable
         }
     }
 
+    /// <summary>How much sshd has logged so far: where a test's part of <see cref="Log"/> starts.</summary>
+    public int LogLength
+    {
+        get
+        {
+            lock (log)
+            {
+                return log.Length;
+            }
+        }
+    }
+
     /// <summary>An ssh:// clone URL for a repository at <paramref name="path"/> on this server.</summary>
     public string SshUrl(string path) => $"ssh://{User}@{Host}:{Port}{path}";
 
-    public string TargetPath(string relativePath) => Path.Combine(TargetDirectory, relativePath);
-
-    public bool FileExists(string relativePath) => File.Exists(TargetPath(relativePath));
-
-    public string ReadFile(string relativePath) => File.ReadAllText(TargetPath(relativePath));
+    /// <summary>What sshd logged from <paramref name="start"/> (a <see cref="LogLength"/>) on.</summary>
+    public string LogSince(int start)
+    {
+        lock (log)
+        {
+            return log.ToString(start, log.Length - start);
+        }
+    }
 
     public static async Task<SshServer> StartAsync()
     {
@@ -95,7 +201,6 @@ public sealed class SshServer : IAsyncDisposable
             var authorizedKeys = Path.Combine(directory.Path, "authorized_keys");
             File.Copy(deployKeyFile + ".pub", authorizedKeys);
             File.SetUnixFileMode(authorizedKeys, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-            Directory.CreateDirectory(Path.Combine(directory.Path, "target"));
 
             if (Environment.UserName == "root" && !Directory.Exists("/run/sshd"))
             {
@@ -161,6 +266,23 @@ public sealed class SshServer : IAsyncDisposable
         UsePAM no
         X11Forwarding no
         PrintMotd no
+        # Cheap connections: no reverse lookup of 127.0.0.1, no Kerberos/GSSAPI or host-based exchange
+        # to try and refuse, no lastlog to read, no compression of loopback traffic.
+        UseDNS no
+        GSSAPIAuthentication no
+        KerberosAuthentication no
+        HostbasedAuthentication no
+        PrintLastLog no
+        Compression no
+        # Every command a deploy runs on the server is "<login shell> -c <command>", and bash run by sshd
+        # as the top-level shell reads ~/.bashrc even so: the test account's rc files (pyenv init on a
+        # developer machine, whatever a CI image puts there) then cost a second or more per command.
+        # With SHLVL set, bash knows it is not the top level and skips them; the commands are the same.
+        SetEnv SHLVL=1
+        # Tools open several connections at once (Ansible forks, Fabric and Capistrano per host); the
+        # default (10 unauthenticated, then random drops) is for the internet, not a test's loopback.
+        MaxStartups 100
+        MaxSessions 100
         # Fabric's put() uses SFTP.
         Subsystem sftp internal-sftp
         LogLevel VERBOSE

@@ -4,6 +4,9 @@ using Heaven.Locks;
 using Heaven.Model;
 using Heaven.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Heaven.Tests.Locks;
 
@@ -88,15 +91,24 @@ public sealed class EnvironmentLockTests : IDisposable
     [Fact]
     public async Task AnExpiredLock_BlocksNothing()
     {
-        await using var harness = await DeployHarness.StartAsync(new Dictionary<string, string?> { ["Locks:DefaultTtl"] = "00:00:01" });
+        // The locks' clock is a fake one: the lock expires when the test says so, not after a real wait.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var harness = await DeployHarness.StartAsync(
+            new Dictionary<string, string?> { ["Locks:DefaultTtl"] = "00:10:00" },
+            overrideServices: services => services.Replace(ServiceDescriptor.Singleton(provider => ActivatorUtilities.CreateInstance<EnvironmentLocks>(provider, (TimeProvider)clock))));
         var sha = repository.CommitDeployScript("echo deployed");
         var (lockId, _) = await harness.DeployAsync(repository, sha, task: "deploy:lock", creator: "alice", config: NoProvider());
         await harness.WaitForFinalStatusAsync(repository, lockId);
         var stored = await harness.Host.QueryAsync(db => db.EnvironmentLocks.AsNoTracking().SingleAsync());
         stored.ExpiresAt.ShouldNotBeNull();
-        (stored.ExpiresAt.Value - stored.LockedAt).ShouldBe(TimeSpan.FromSeconds(1));
+        (stored.ExpiresAt.Value - stored.LockedAt).ShouldBe(TimeSpan.FromMinutes(10));
 
-        await Task.Delay(1500);
+        // A second before it expires, the lock still holds.
+        clock.Advance(TimeSpan.FromMinutes(10) - TimeSpan.FromSeconds(1));
+        var (earlyId, _) = await harness.DeployAsync(repository, sha, creator: "bob");
+        (await harness.WaitForFinalStatusAsync(repository, earlyId)).Description.ShouldBe($"octo/app is locked on production by alice: {Reason}");
+
+        clock.Advance(TimeSpan.FromSeconds(1));
         var (deployId, _) = await harness.DeployAsync(repository, sha, creator: "bob");
 
         (await harness.WaitForFinalStatusAsync(repository, deployId)).State.ShouldBe("success");

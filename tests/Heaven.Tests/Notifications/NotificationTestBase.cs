@@ -2,7 +2,6 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Heaven.Tests.Infrastructure;
 using Heaven.WorkItems;
-using Microsoft.EntityFrameworkCore;
 
 namespace Heaven.Tests.Notifications;
 
@@ -109,20 +108,8 @@ public abstract class NotificationTestBase : IAsyncLifetime
     protected static async Task<WorkItem> WaitForItemAsync(HeavenTestHost host, string kind, Func<WorkItem, bool> done) =>
         (await WaitForItemsAsync(host, kind, items => items.Count == 1 && done(items[0]))).ShouldHaveSingleItem();
 
-    protected static async Task<List<WorkItem>> WaitForItemsAsync(HeavenTestHost host, string kind, Func<List<WorkItem>, bool> done)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(15);
-        while (true)
-        {
-            var items = await host.QueryAsync(db => db.WorkItems.AsNoTracking().Where(w => w.Kind == kind).OrderBy(w => w.Id).ToListAsync());
-            if (done(items) || DateTime.UtcNow > deadline)
-            {
-                return items;
-            }
-
-            await Task.Delay(20);
-        }
-    }
+    protected static Task<List<WorkItem>> WaitForItemsAsync(HeavenTestHost host, string kind, Func<List<WorkItem>, bool> done) =>
+        host.WaitForWorkItemsAsync(kind, done, $"the {kind} work items to reach the expected state");
 
     protected static void ShouldEqual(JsonNode? actual, JsonNode expected) =>
         JsonNode.DeepEquals(actual, expected).ShouldBeTrue($"expected {expected.ToJsonString()}\nbut got  {actual?.ToJsonString()}");

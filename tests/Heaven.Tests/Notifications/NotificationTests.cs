@@ -211,7 +211,8 @@ public sealed class NotificationTests : NotificationTestBase
         (await Chat.WaitForAsync("/slack/", 1)).Count.ShouldBe(1);
         var item = await WaitForItemAsync(host, "notify:slack", i => i.State != WorkItemState.Pending);
         (item.State, item.Attempts, item.LastError).ShouldBe((WorkItemState.Done, 3, null));
-        await Task.Delay(300);
+        // Once the notifier is idle again, whatever it sent for the item has reached the fake.
+        await host.IdleAsync(OutboxConsumer.Notifier);
         Chat.Requests.Count(r => r.Path.StartsWith("/slack/", StringComparison.Ordinal)).ShouldBe(3);
         Chat.Delivered("/slack/").Count.ShouldBe(1);
     }
@@ -314,15 +315,15 @@ public sealed class NotificationTests : NotificationTestBase
         // A poll far longer than the test may take: only the intake's wake-up can deliver in time.
         var host = await StartAsync(Slack, new() { ["Notifications:Delivery:PollInterval"] = "00:10:00" });
         // The sender's first round at start-up is over and it sleeps.
-        await Task.Delay(500);
+        await host.IdleAsync(OutboxConsumer.Notifier);
 
         (await host.SendWebhookAsync("deployment_status", Fixtures.Read("deployment-pending.json"))).StatusCode.ShouldBe(HttpStatusCode.Accepted);
-        (await Chat.WaitForAsync("/slack/", 1, TimeSpan.FromSeconds(5))).Count.ShouldBe(1);
+        (await Chat.WaitForAsync("/slack/", 1)).Count.ShouldBe(1);
 
         // Asleep again: the next event wakes it as well.
-        await Task.Delay(300);
+        await host.IdleAsync(OutboxConsumer.Notifier);
         (await host.SendWebhookAsync("deployment_status", Fixtures.Read("deployment-success.json"))).StatusCode.ShouldBe(HttpStatusCode.Accepted);
-        var delivered = await Chat.WaitForAsync("/slack/", 2, TimeSpan.FromSeconds(5));
+        var delivered = await Chat.WaitForAsync("/slack/", 2);
         delivered.Count.ShouldBe(2);
         JsonNode.Parse(delivered[1].Body)!["attachments"]![0]!["color"]!.GetValue<string>().ShouldBe("good");
     }

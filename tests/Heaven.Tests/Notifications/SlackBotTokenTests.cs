@@ -103,7 +103,7 @@ public sealed class SlackBotTokenTests : NotificationTestBase
         var item = await WaitForItemAsync(host, "notify:slack", i => i.State != WorkItemState.Pending);
         (item.State, item.Attempts).ShouldBe((WorkItemState.Failed, 1));
         item.LastError.ShouldBe("Slack refused the message to #danger: channel_not_found (no such channel, or a private one the bot is not in)");
-        await Task.Delay(300);
+        await host.IdleAsync(OutboxConsumer.Notifier);
         Chat.Requests.Count(r => r.Path == PostMessage).ShouldBe(1);
     }
 

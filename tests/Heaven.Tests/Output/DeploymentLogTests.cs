@@ -59,7 +59,7 @@ public sealed class DeploymentLogTests : IAsyncLifetime
         await using var log = Open(1);
         await log.WriteLineAsync(OutputStream.Stdout, "first", default);
 
-        await Eventually.HoldsAsync(() => ReadAsync(1).GetAwaiter().GetResult().Count == 1, "the line is stored by the background flush", seconds: 5);
+        await Poll.UntilAsync(async () => (await ReadAsync(1)).Count == 1, "the line to be stored by the background flush");
     }
 
     [Fact]
@@ -314,18 +314,11 @@ public sealed class DeploymentLogTests : IAsyncLifetime
     [Fact]
     public async Task ADatabaseThatKeepsRefusing_CostsThatOutputOnly_AndTheLogSaysSo()
     {
-        var time = new FakeTimeProvider();
+        var time = new TestClock();
         var database = new FlakyDatabase(Database) { FailuresLeft = 4 };
         using var pump = new CancellationTokenSource();
-        // The retries wait on the fake clock; keep it moving.
-        var clock = Task.Run(async () =>
-        {
-            while (!pump.IsCancellationRequested)
-            {
-                time.Advance(TimeSpan.FromSeconds(1));
-                await Task.Delay(5);
-            }
-        });
+        // The retries wait on the fake clock: move it on each time the log sleeps.
+        var clock = time.KeepMovingAsync(pump.Token);
         await using (var log = Open(1, database: database, time: time))
         {
             await log.WriteLineAsync(OutputStream.Stdout, "lost one", default);

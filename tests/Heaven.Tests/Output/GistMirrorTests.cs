@@ -7,7 +7,6 @@ using Heaven.Storage;
 using Heaven.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Time.Testing;
 
 namespace Heaven.Tests.Output;
 
@@ -25,7 +24,7 @@ public sealed class GistMirrorTests
         mirror.Start();
         mirror.Start();
 
-        await Eventually.HoldsAsync(() => mirror.HtmlUrl is not null, "the gist is created");
+        await Poll.UntilAsync(() => mirror.HtmlUrl is not null, "the gist is created");
         mirror.HtmlUrl.ShouldBe("https://gist.example.com/gist-1");
         mirror.Gist!.Id.ShouldBe("gist-1");
         var create = gitHub.Calls.ShouldHaveSingleItem();
@@ -38,48 +37,51 @@ public sealed class GistMirrorTests
     [Fact]
     public async Task WhileOutputArrives_UpdatesAreThrottledAndCoalesced()
     {
-        var time = new FakeTimeProvider();
+        var time = new TestClock();
         var gitHub = new RecordingGitHub();
         await using var mirror = Mirror(gitHub, time);
         mirror.Start();
-        await Eventually.HoldsAsync(() => gitHub.Creates == 1, "the gist is created");
+        await Poll.UntilAsync(() => gitHub.Creates == 1, "the gist is created");
 
         for (var i = 0; i < 50; i++)
         {
             mirror.OnChunk(Chunk($"line {i}"), 1);
         }
 
-        await Task.Delay(300);
+        // Throttled: the output woke the mirror, and it sleeps out the interval since the create without sending.
+        await ThrottledAsync(time, Interval);
         gitHub.Updates.ShouldBe(0);
 
         time.Advance(Interval);
-        await Eventually.HoldsAsync(() => gitHub.Updates == 1, "one update after the interval");
+        await Poll.UntilAsync(() => gitHub.Updates == 1, "one update after the interval");
         gitHub.Text.ShouldBe(Lines(Enumerable.Range(0, 50).Select(i => $"line {i}")));
-        await SettleAsync();
 
         mirror.OnChunk(Chunk("line 50"), 1);
+        await ThrottledAsync(time, Interval);
         time.Advance(TimeSpan.FromSeconds(1));
-        await Task.Delay(300);
+        // The fake clock fires what is due while it is advanced: the mirror's timer has 4 s to go.
+        time.Pending.ShouldBe([TimeSpan.FromSeconds(4)]);
         gitHub.Updates.ShouldBe(1);
 
         time.Advance(TimeSpan.FromSeconds(4));
-        await Eventually.HoldsAsync(() => gitHub.Updates == 2, "the next update one interval after the last");
+        await Poll.UntilAsync(() => gitHub.Updates == 2, "the next update one interval after the last");
         gitHub.Text.ShouldEndWith("line 49\nline 50\n");
-        await SettleAsync();
 
+        // A quiet minute sends nothing: nothing new was written. Completing the mirror is the barrier:
+        // once its worker has ended, every call it made is recorded (and with nothing new, the end sends nothing either).
         time.Advance(TimeSpan.FromMinutes(1));
-        await Task.Delay(300);
+        await mirror.CompleteAsync(default);
         gitHub.Updates.ShouldBe(2);
     }
 
     [Fact]
     public async Task AtCompletion_TheFinalUpdateIsSentAtOnce_WithoutWaitingForTheInterval()
     {
-        var time = new FakeTimeProvider();
+        var time = new TestClock();
         var gitHub = new RecordingGitHub();
         await using var mirror = Mirror(gitHub, time);
         mirror.Start();
-        await Eventually.HoldsAsync(() => gitHub.Creates == 1, "the gist is created");
+        await Poll.UntilAsync(() => gitHub.Creates == 1, "the gist is created");
         mirror.OnChunk(Chunk("first"), 1);
         mirror.OnChunk(Chunk("last"), 1);
 
@@ -128,20 +130,20 @@ public sealed class GistMirrorTests
     [Fact]
     public async Task OnlyChangedFilesAreSent()
     {
-        var time = new FakeTimeProvider();
+        var time = new TestClock();
         var gitHub = new RecordingGitHub();
         await using var mirror = Mirror(gitHub, time);
         var line = new string('a', 999);
         var lines = Enumerable.Range(0, 1500).Select(_ => line).ToArray();
         mirror.OnChunk(Chunk(lines), lines.Length);
         mirror.Start();
-        await Eventually.HoldsAsync(() => gitHub.Creates == 1, "the gist is created");
+        await Poll.UntilAsync(() => gitHub.Creates == 1, "the gist is created");
         gitHub.Files.Count.ShouldBe(2);
-        await SettleAsync();
 
         mirror.OnChunk(Chunk("one more"), 1);
+        await ThrottledAsync(time, Interval);
         time.Advance(Interval);
-        await Eventually.HoldsAsync(() => gitHub.Updates == 1, "the update");
+        await Poll.UntilAsync(() => gitHub.Updates == 1, "the update");
 
         gitHub.Calls[^1].Files.Keys.ShouldBe(["heaven-deployment-42-02.log"]);
         gitHub.Text.ShouldBe(Lines(lines.Append("one more")));
@@ -226,7 +228,7 @@ public sealed class GistMirrorTests
     [Fact]
     public async Task TransientErrors_AreSwallowed_AndTheNextUpdateTriesAgain()
     {
-        var time = new FakeTimeProvider();
+        var time = new TestClock();
         var gitHub = new RecordingGitHub
         {
             Fail = (call, _) => call switch
@@ -239,15 +241,15 @@ public sealed class GistMirrorTests
         await using var mirror = Mirror(gitHub, time);
         mirror.OnChunk(Chunk("hello"), 1);
         mirror.Start();
-        await Eventually.HoldsAsync(() => gitHub.Calls.Count == 1, "the first attempt");
+        await Poll.UntilAsync(() => gitHub.Calls.Count == 1, "the first attempt");
         mirror.HtmlUrl.ShouldBeNull();
-        await SettleAsync();
 
+        await ThrottledAsync(time, Interval);
         time.Advance(Interval);
-        await Eventually.HoldsAsync(() => gitHub.Calls.Count == 2, "the second attempt");
-        await SettleAsync();
+        await Poll.UntilAsync(() => gitHub.Calls.Count == 2, "the second attempt");
+        await ThrottledAsync(time, Interval);
         time.Advance(Interval);
-        await Eventually.HoldsAsync(() => mirror.HtmlUrl is not null, "the gist is created at the third attempt");
+        await Poll.UntilAsync(() => mirror.HtmlUrl is not null, "the gist is created at the third attempt");
 
         gitHub.Text.ShouldBe("hello\n");
     }
@@ -255,19 +257,19 @@ public sealed class GistMirrorTests
     [Fact]
     public async Task GitHubsRetryAfter_IsHonoured()
     {
-        var time = new FakeTimeProvider();
+        var time = new TestClock();
         var gitHub = new RecordingGitHub { Fail = (call, _) => call == 1 ? new GitHubTransientException("rate limited", TimeSpan.FromSeconds(60)) : null };
         await using var mirror = Mirror(gitHub, time);
         mirror.Start();
-        await Eventually.HoldsAsync(() => gitHub.Calls.Count == 1, "the first attempt");
-        await SettleAsync();
+        await Poll.UntilAsync(() => gitHub.Calls.Count == 1, "the first attempt");
+        await ThrottledAsync(time, TimeSpan.FromSeconds(60));
 
         time.Advance(TimeSpan.FromSeconds(30));
-        await Task.Delay(300);
+        time.Pending.ShouldBe([TimeSpan.FromSeconds(30)]);
         gitHub.Calls.Count.ShouldBe(1);
 
         time.Advance(TimeSpan.FromSeconds(30));
-        await Eventually.HoldsAsync(() => gitHub.Creates == 1, "created after Retry-After");
+        await Poll.UntilAsync(() => gitHub.Creates == 1, "created after Retry-After");
     }
 
     [Fact]
@@ -288,7 +290,7 @@ public sealed class GistMirrorTests
     [Fact]
     public async Task Settled_CompletesTheMomentTheGistIsCreated()
     {
-        var time = new FakeTimeProvider();
+        var time = new TestClock();
         var gitHub = new RecordingGitHub();
         await using var mirror = Mirror(gitHub, time);
         mirror.Settled.IsCompleted.ShouldBeFalse();
@@ -315,12 +317,12 @@ public sealed class GistMirrorTests
     [Fact]
     public async Task Settled_KeepsWaitingAfterATransientFailure_ForTheRetry()
     {
-        var time = new FakeTimeProvider();
+        var time = new TestClock();
         var gitHub = new RecordingGitHub { Fail = (call, _) => call == 1 ? new GitHubTransientException("GitHub answered 502", null) : null };
         await using var mirror = Mirror(gitHub, time);
         mirror.Start();
-        await Eventually.HoldsAsync(() => gitHub.Calls.Count == 1, "the first attempt");
-        await SettleAsync();
+        await Poll.UntilAsync(() => gitHub.Calls.Count == 1, "the first attempt");
+        await ThrottledAsync(time, Interval);
 
         mirror.Settled.IsCompleted.ShouldBeFalse();
         time.Advance(Interval);
@@ -332,25 +334,30 @@ public sealed class GistMirrorTests
     [Fact]
     public async Task AGitHubThatNeverAnswers_DelaysCompletionOnlyByTheBoundedTime()
     {
+        var time = new TestClock();
         var gitHub = new RecordingGitHub { Hold = new TaskCompletionSource().Task };
-        await using var mirror = new GistMirror(gitHub, 42, "octo/app", new OutputOptions(), TimeProvider.System, NullLogger<GistMirror>.Instance)
+        await using var mirror = new GistMirror(gitHub, 42, "octo/app", new OutputOptions(), time, NullLogger<GistMirror>.Instance)
         {
-            CompletionTimeout = TimeSpan.FromMilliseconds(300),
+            CompletionTimeout = TimeSpan.FromSeconds(10),
         };
         mirror.Start();
         mirror.OnChunk(Chunk("output"), 1);
 
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        await mirror.CompleteAsync(default);
+        var completing = mirror.CompleteAsync(default);
+        // It waits for GitHub for the completion timeout, on the mirror's clock, and not a moment longer.
+        await time.SleepingAsync("the completion", left => left == TimeSpan.FromSeconds(10));
+        time.Advance(TimeSpan.FromSeconds(10) - TimeSpan.FromTicks(1));
+        completing.IsCompleted.ShouldBeFalse();
+        time.Advance(TimeSpan.FromTicks(1));
 
-        watch.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(3));
+        await Poll.SignalAsync(completing, "the completion to give up on GitHub");
         mirror.HtmlUrl.ShouldBeNull();
     }
 
     [Fact]
     public async Task ACallThatTakesTooLong_IsGivenUpAndRetried()
     {
-        var time = new FakeTimeProvider();
+        var time = new TestClock();
         var release = new TaskCompletionSource();
         var gitHub = new RecordingGitHub { Hold = release.Task };
         await using var mirror = new GistMirror(gitHub, 42, "octo/app", new OutputOptions(), time, NullLogger<GistMirror>.Instance)
@@ -358,15 +365,16 @@ public sealed class GistMirrorTests
             CallTimeout = TimeSpan.FromMilliseconds(200),
         };
         mirror.Start();
-        await Eventually.HoldsAsync(() => gitHub.Attempts == 1, "the first call is waiting");
+        await Poll.UntilAsync(() => gitHub.Attempts == 1, "the first call is waiting");
 
         time.Advance(TimeSpan.FromMilliseconds(200));
-        await SettleAsync();
+        // Given up: the mirror sleeps until its next try, and the call it gave up on recorded nothing.
+        await ThrottledAsync(time, new OutputOptions().GistUpdateInterval);
         gitHub.Calls.ShouldBeEmpty();
         release.SetResult();
-        time.Advance(Interval);
+        time.Advance(new OutputOptions().GistUpdateInterval);
 
-        await Eventually.HoldsAsync(() => mirror.HtmlUrl is not null, "created on the retry");
+        await Poll.UntilAsync(() => mirror.HtmlUrl is not null, "created on the retry");
     }
 
     [Theory]
@@ -387,8 +395,11 @@ public sealed class GistMirrorTests
     private static GistMirror Mirror(RecordingGitHub gitHub, TimeProvider? time = null, string? logUrl = null) =>
         new(gitHub, 42, "octo/app", new OutputOptions { GistUpdateInterval = Interval }, time ?? TimeProvider.System, NullLogger<GistMirror>.Instance, logUrl);
 
-    /// <summary>Lets the mirror's background task reach its next wait before the fake clock moves on.</summary>
-    private static Task SettleAsync() => Task.Delay(200);
+    /// <summary>
+    /// Waits until the mirror's background task sleeps on the fake clock with <paramref name="left"/> to
+    /// go (its throttle), so moving the clock on now moves it for that wait.
+    /// </summary>
+    private static Task ThrottledAsync(TestClock time, TimeSpan left) => time.SleepingAsync("the mirror", t => t == left);
 
     /// <summary>Output lines in the form DeploymentLog hands them on.</summary>
     private static string Chunk(params string[] lines) => string.Concat(lines.Select(l => "o" + l + "\n"));

@@ -117,21 +117,3 @@ public sealed class RecordingGitHub : IGitHub
 }
 
 public sealed record GistCall(string Kind, string? Description, IReadOnlyDictionary<string, string?> Files, bool Succeeded);
-
-public static class Eventually
-{
-    /// <summary>Waits (in real time) until <paramref name="condition"/> holds; background tasks get there on their own.</summary>
-    public static async Task HoldsAsync(Func<bool> condition, string what, double seconds = 10)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new ShouldAssertException($"Still not true after {seconds} s: {what}");
-            }
-
-            await Task.Delay(10);
-        }
-    }
-}

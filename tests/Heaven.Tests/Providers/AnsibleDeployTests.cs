@@ -4,16 +4,15 @@ using Heaven.Tests.Infrastructure;
 namespace Heaven.Tests.Providers;
 
 /// <summary>ansible-playbook (Debian's ansible-core) deploys through Heaven onto a real sshd with the deployment's agent.</summary>
-public sealed class AnsibleDeployTests : IAsyncLifetime
+[Collection(SshDeploysCollection.Name)]
+public sealed class AnsibleDeployTests(SshServerFixture ssh) : IDisposable
 {
     private readonly TestRepository repository = new("octo/app");
-    private SshServer server = null!;
+    private readonly SshTarget server = ssh.NewTarget();
 
-    public async Task InitializeAsync() => server = await SshServer.StartAsync();
-
-    public async Task DisposeAsync()
+    public void Dispose()
     {
-        await server.DisposeAsync();
+        server.Dispose();
         repository.Dispose();
     }
 

@@ -7,18 +7,17 @@ namespace Heaven.Tests.Providers;
 /// bundler_capistrano installs the bundle, then runs bundle exec cap. Offline: Providers:Bundler:Local
 /// makes bundle install resolve against the gems Debian installed (ruby-capistrano and its dependencies).
 /// </summary>
-public sealed class BundlerCapistranoDeployTests : IAsyncLifetime
+[Collection(SshDeploysCollection.Name)]
+public sealed class BundlerCapistranoDeployTests(SshServerFixture ssh) : IDisposable
 {
     private static readonly JsonObject Bundler = new() { ["provider"] = "bundler_capistrano" };
 
     private readonly TestRepository repository = new("octo/app");
-    private SshServer server = null!;
+    private readonly SshTarget server = ssh.NewTarget();
 
-    public async Task InitializeAsync() => server = await SshServer.StartAsync();
-
-    public async Task DisposeAsync()
+    public void Dispose()
     {
-        await server.DisposeAsync();
+        server.Dispose();
         repository.Dispose();
     }
 

@@ -6,18 +6,17 @@ using Heaven.Tests.Infrastructure;
 namespace Heaven.Tests.Providers;
 
 /// <summary>Capistrano 3 (Debian's cap) deploys through Heaven onto a real sshd with the deployment's agent.</summary>
-public sealed class CapistranoDeployTests : IAsyncLifetime
+[Collection(SshDeploysCollection.Name)]
+public sealed class CapistranoDeployTests(SshServerFixture ssh) : IDisposable
 {
     private static readonly JsonObject Capistrano = new() { ["provider"] = "capistrano" };
 
     private readonly TestRepository repository = new("octo/app");
-    private SshServer server = null!;
+    private readonly SshTarget server = ssh.NewTarget();
 
-    public async Task InitializeAsync() => server = await SshServer.StartAsync();
-
-    public async Task DisposeAsync()
+    public void Dispose()
     {
-        await server.DisposeAsync();
+        server.Dispose();
         repository.Dispose();
     }
 
@@ -117,7 +116,7 @@ public sealed class CapistranoDeployTests : IAsyncLifetime
 /// <summary>What the deploy-tool tests share.</summary>
 internal static class ToolDeploys
 {
-    public static Task<DeployHarness> StartAsync(SshServer server, Dictionary<string, string?>? settings = null)
+    public static Task<DeployHarness> StartAsync(SshTarget server, Dictionary<string, string?>? settings = null)
     {
         var all = new Dictionary<string, string?>
         {

@@ -15,22 +15,23 @@ using Microsoft.Extensions.Options;
 namespace Heaven.Tests.Providers;
 
 /// <summary>One deployment's ssh: its own agent with the key, private files, and nothing left afterwards.</summary>
-public sealed class DeployCredentialsTests : IAsyncLifetime
+[Collection(SshDeploysCollection.Name)]
+public sealed class DeployCredentialsTests : IDisposable
 {
     private readonly TemporaryDirectory directory = new();
-    private SshServer server = null!;
+    private readonly SshTarget server;
 
-    private string Data => Path.Combine(directory.Path, "data");
-
-    public async Task InitializeAsync()
+    public DeployCredentialsTests(SshServerFixture ssh)
     {
-        server = await SshServer.StartAsync();
+        server = ssh.NewTarget();
         Directory.CreateDirectory(Data);
     }
 
-    public async Task DisposeAsync()
+    private string Data => Path.Combine(directory.Path, "data");
+
+    public void Dispose()
     {
-        await server.DisposeAsync();
+        server.Dispose();
         directory.Dispose();
     }
 

@@ -13,7 +13,7 @@ internal static class DeployToolApps
         """;
 
     /// <summary>config/deploy.rb: the bare repository is on the "server" (this machine), so its path is a repo_url the server can fetch.</summary>
-    public static string DeployRb(TestRepository repository, SshServer server) => $$"""
+    public static string DeployRb(TestRepository repository, SshTarget server) => $$"""
         lock "~> 3.17"
         set :application, "app"
         set :repo_url, "{{repository.BarePath}}"
@@ -32,11 +32,11 @@ internal static class DeployToolApps
         }
         """;
 
-    public static string Stage(SshServer server) => $"""
+    public static string Stage(SshTarget server) => $"""
         server "{server.Host}", user: "{server.User}", port: {server.Port}, roles: %w[app]
         """;
 
-    public static Dictionary<string, string> CapistranoFiles(TestRepository repository, SshServer server, string page) => new()
+    public static Dictionary<string, string> CapistranoFiles(TestRepository repository, SshTarget server, string page) => new()
     {
         ["Capfile"] = Capfile,
         ["config/deploy.rb"] = DeployRb(repository, server),
@@ -44,7 +44,7 @@ internal static class DeployToolApps
         ["public/index.html"] = page,
     };
 
-    public static string CommitCapistranoApp(TestRepository repository, SshServer server, string page) =>
+    public static string CommitCapistranoApp(TestRepository repository, SshTarget server, string page) =>
         repository.Commit("capistrano app", CapistranoFiles(repository, server, page));
 
     public const string Gemfile = """
@@ -57,19 +57,24 @@ internal static class DeployToolApps
         """;
 
     /// <summary>The same app with a Gemfile (and lockfile, when Bundler made one) for bundler_capistrano.</summary>
-    public static string CommitBundledCapistranoApp(TestRepository repository, SshServer server, string page)
+    public static string CommitBundledCapistranoApp(TestRepository repository, SshTarget server, string page)
     {
         var files = CapistranoFiles(repository, server, page);
         files["Gemfile"] = Gemfile;
         return repository.Commit("bundled capistrano app", files);
     }
 
-    public static string Inventory(SshServer server) => $"""
+    /// <summary>
+    /// The inventory, with pipelining on: Heaven's ssh arguments turn Ansible's connection reuse
+    /// (ControlMaster) off, so without it every task costs several ssh connections (copy the module,
+    /// run it, clean up) instead of one.
+    /// </summary>
+    public static string Inventory(SshTarget server) => $"""
         [production]
-        {server.Host} ansible_port={server.Port} ansible_user={server.User} ansible_python_interpreter=/usr/bin/python3
+        {server.Host} ansible_port={server.Port} ansible_user={server.User} ansible_python_interpreter=/usr/bin/python3 ansible_pipelining=true
         """;
 
-    public static string Playbook(SshServer server) => $$$"""
+    public static string Playbook(SshTarget server) => $$$"""
         - hosts: localhost
           gather_facts: false
           tasks:
@@ -103,7 +108,7 @@ internal static class DeployToolApps
                 state: link
         """;
 
-    public static string CommitAnsibleApp(TestRepository repository, SshServer server, string page) =>
+    public static string CommitAnsibleApp(TestRepository repository, SshTarget server, string page) =>
         repository.Commit("ansible app", new Dictionary<string, string>
         {
             ["ansible/hosts"] = Inventory(server),

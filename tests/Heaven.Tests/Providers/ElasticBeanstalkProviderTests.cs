@@ -58,7 +58,7 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
         var label = $"{sha[..8]}-{gitHubId}";
 
         // The bundle: the deployed commit's files at the zip's root, nothing of .git.
-        var upload = s3.Requests.ShouldHaveSingleItem();
+        var upload = s3.Calls().ShouldHaveSingleItem();
         (upload.Method, upload.Path, upload.Region, upload.AccessKeyId, upload.Service).ShouldBe(("PUT", $"/heaven-builds/{key}", "eu-west-1", AccessKeyId, "s3"));
         using (var zip = new ZipArchive(new MemoryStream(s3.Object("heaven-builds", key)!)))
         {
@@ -128,7 +128,7 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
 
         (await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(60))).State.ShouldBe("success");
         beanstalk.Calls("UpdateEnvironment").ShouldHaveSingleItem().Form["EnvironmentName"].ShouldBe("my-robot-staging");
-        beanstalk.Requests.ShouldAllBe(r => r.Region == "ap-southeast-2");
+        beanstalk.Calls().ShouldAllBe(r => r.Region == "ap-southeast-2");
     }
 
     [Fact]

@@ -12,18 +12,17 @@ namespace Heaven.Tests.Providers;
 /// Fabric 2 (Debian's fab) deploys through Heaven onto a real sshd, reaching it with the deploy key
 /// through the deployment's own ssh-agent, checking host keys against the data directory's known_hosts.
 /// </summary>
-public sealed class FabricDeployTests : IAsyncLifetime
+[Collection(SshDeploysCollection.Name)]
+public sealed class FabricDeployTests(SshServerFixture ssh) : IDisposable
 {
     private static readonly JsonObject Fabric = new() { ["provider"] = "fabric" };
 
     private readonly TestRepository repository = new("octo/app");
-    private SshServer server = null!;
+    private readonly SshTarget server = ssh.NewTarget();
 
-    public async Task InitializeAsync() => server = await SshServer.StartAsync();
-
-    public async Task DisposeAsync()
+    public void Dispose()
     {
-        await server.DisposeAsync();
+        server.Dispose();
         repository.Dispose();
     }
 
@@ -82,24 +81,29 @@ public sealed class FabricDeployTests : IAsyncLifetime
         var (gitHubId, heavenId) = await harness.DeployAsync(repository, sha, task: "deploy:slow", config: Fabric.DeepClone().AsObject());
         var agentsSeen = 0;
         var secrets = KeyPieces();
-        while (!harness.GitHub.StatusesFor(repository.FullName, gitHubId).Any(s => s.State is "success" or "failure" or "error"))
-        {
-            foreach (var (pid, commandLine, environment) in Processes())
+        // Every look at the process table while the deploy runs: the key nowhere, fab with the deployment's agent.
+        await Poll.UntilAsync(
+            () =>
             {
-                foreach (var piece in secrets)
+                foreach (var (pid, commandLine, environment) in Processes())
                 {
-                    commandLine.ShouldNotContain(piece, customMessage: $"process {pid}'s arguments");
-                    environment.ShouldNotContain(piece, customMessage: $"process {pid}'s environment");
+                    foreach (var piece in secrets)
+                    {
+                        commandLine.ShouldNotContain(piece, customMessage: $"process {pid}'s arguments");
+                        environment.ShouldNotContain(piece, customMessage: $"process {pid}'s environment");
+                    }
+
+                    if (environment.Contains("SSH_AUTH_SOCK=" + Path.Combine(harness.Host.DataDirectory, "ssh"), StringComparison.Ordinal) && commandLine.Contains("fab", StringComparison.Ordinal))
+                    {
+                        agentsSeen++;
+                    }
                 }
 
-                if (environment.Contains("SSH_AUTH_SOCK=" + Path.Combine(harness.Host.DataDirectory, "ssh"), StringComparison.Ordinal) && commandLine.Contains("fab", StringComparison.Ordinal))
-                {
-                    agentsSeen++;
-                }
-            }
-
-            await Task.Delay(100);
-        }
+                return harness.GitHub.StatusesFor(repository.FullName, gitHubId).Any(s => s.State is "success" or "failure" or "error");
+            },
+            "the slow deploy to finish",
+            DeployHarness.FinalStatusTimeout,
+            harness.GitHub.DescribeRequests);
 
         var log = await harness.LogAsync(heavenId);
         (await harness.WaitForFinalStatusAsync(repository, gitHubId)).State.ShouldBe("success", log);
@@ -127,8 +131,8 @@ public sealed class FabricDeployTests : IAsyncLifetime
         await using var harness = await StartAsync();
         var sha = SampleApps.CommitFabricApp(repository, server, "slow");
         var (gitHubId, heavenId) = await harness.DeployAsync(repository, sha, task: "deploy:hang", config: Fabric.DeepClone().AsObject());
-        await harness.GitHub.WaitUntilAsync(
-            () => ProcessTable.WithCommandLineContaining("sleep 47").Count > 0, TimeSpan.FromSeconds(30), "the deploy to reach the server");
+        await Poll.UntilAsync(
+            () => ProcessTable.WithCommandLineContaining("sleep 47").Count > 0, "the deploy to reach the server", DeployHarness.FinalStatusTimeout, harness.GitHub.DescribeRequests);
         ProcessTable.WithCommandLineContaining(Path.Combine(harness.Host.DataDirectory, "ssh")).ShouldNotBeEmpty("the agent runs while the deploy does");
 
         await harness.Host.Services.GetRequiredService<DeploymentQueue>().RequestCancelAsync(heavenId, "alice", CancellationToken.None);

@@ -125,13 +125,16 @@ public sealed class HerokuProviderTests : IAsyncLifetime
     public async Task ASlowBuild_StreamsLineByLine_AcrossManyPolls()
     {
         var lines = Enumerable.Range(1, 8).Select(i => $"-----> step {i} of 8").ToList();
-        heroku.Plan("zero-fucks-hubot", new HerokuBuildPlan { Lines = lines, LineDelay = TimeSpan.FromMilliseconds(250) });
+        // The build stops after three lines until the test has looked at the log.
+        var resume = new TaskCompletionSource();
+        heroku.Plan("zero-fucks-hubot", new HerokuBuildPlan { Lines = lines, LineDelay = TimeSpan.FromMilliseconds(250), Pause = (3, resume.Task) });
         var sha = CommitWithTarball();
 
         var (gitHubId, heavenId) = await harness.DeployAsync(repository, sha, config: FixtureConfig("deployment.json"));
         // Each line reaches the stored log while later ones are still to come.
         await LogShowsAsync(harness, heavenId, "step 3 of 8");
-        (await harness.LogAsync(heavenId)).ShouldNotContain("step 8 of 8");
+        (await harness.LogAsync(heavenId)).ShouldNotContain("step 4 of 8");
+        resume.SetResult();
         var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
 
         final.State.ShouldBe("success");
@@ -272,19 +275,11 @@ public sealed class HerokuProviderTests : IAsyncLifetime
     }
 
     /// <summary>Waits until the stored log (what any node and the log page serve) has <paramref name="text"/>.</summary>
-    internal static async Task LogShowsAsync(DeployHarness on, long heavenId, string text, double seconds = 20)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(seconds);
-        while (!(await on.LogAsync(heavenId)).Contains(text, StringComparison.Ordinal))
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new ShouldAssertException($"After {seconds} s the log still lacks '{text}':\n{await on.LogAsync(heavenId)}");
-            }
-
-            await Task.Delay(50);
-        }
-    }
+    internal static Task LogShowsAsync(DeployHarness on, long heavenId, string text) =>
+        Poll.UntilAsync(
+            async () => (await on.LogAsync(heavenId)).Contains(text, StringComparison.Ordinal),
+            $"the log of deployment {heavenId} to show '{text}'",
+            state: async () => "The log so far:\n" + await on.LogAsync(heavenId));
 
     private async Task<DeployHarness> StartHarnessAsync(Dictionary<string, string?>? overrides = null)
     {

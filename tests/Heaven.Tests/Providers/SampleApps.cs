@@ -9,7 +9,7 @@ internal static class SampleApps
     /// docs/providers.md's example fabfile, pointed at <paramref name="server"/>: ships the checkout to
     /// <c>releases/&lt;sha&gt;</c> on every server of the environment, writes REVISION, moves <c>current</c>.
     /// </summary>
-    public static string Fabfile(SshServer server) => $$""""
+    public static string Fabfile(SshTarget server) => $$""""
         """Deploys this repository with Fabric 2. Heaven runs: fab deploy --environment=<env> --ref=<ref> --sha=<sha>"""
         import io
         import os
@@ -70,7 +70,7 @@ internal static class SampleApps
         """";
 
     /// <summary>Commits the fabfile and an index page; returns the sha.</summary>
-    public static string CommitFabricApp(TestRepository repository, SshServer server, string page) =>
+    public static string CommitFabricApp(TestRepository repository, SshTarget server, string page) =>
         repository.Commit("fabric app", new Dictionary<string, string>
         {
             ["fabfile.py"] = Fabfile(server),

@@ -24,7 +24,7 @@ public sealed class HousekeepingTests
         await ShouldCleanUpAsync(host);
     }
 
-    [Fact]
+    [PostgresFact]
     public async Task OnPostgres_RowsPastTheirRetention_AreDeleted_PendingWorkAndHistoryAreKept()
     {
         await using var database = await PostgresDatabase.CreateAsync();

@@ -3,9 +3,10 @@ using Heaven.Tests.Infrastructure;
 namespace Heaven.Tests.Storage;
 
 /// <summary>Two Heaven nodes on one PostgreSQL database: every deployment runs exactly once.</summary>
+[Collection(HeavyHostsCollection.Name)]
 public sealed class PostgresDeployTests
 {
-    [Fact]
+    [PostgresFact]
     public async Task TwoNodes_RunEachDeploymentOnce_AndKeepOneDeployPerEnvironment()
     {
         await using var database = await PostgresDatabase.CreateAsync();
@@ -45,7 +46,7 @@ public sealed class PostgresDeployTests
         ran.ShouldBe(12 + clashStories.Count(d => d != "Already deploying."));
     }
 
-    [Fact]
+    [PostgresFact]
     public async Task TwoNodes_QueueOneEnvironment_RunningEveryDeploymentOnce_NeverTwoAtOnce()
     {
         await using var database = await PostgresDatabase.CreateAsync();

@@ -12,6 +12,7 @@ namespace Heaven.Tests.Storage;
 /// Heaven on a real PostgreSQL server (HEAVEN_TEST_POSTGRES, started by ./test.sh): migrations, the
 /// original's DATABASE_URL, and two nodes sharing one database. Each test gets a fresh database.
 /// </summary>
+[Collection(HeavyHostsCollection.Name)]
 public sealed class PostgresTests : IAsyncLifetime
 {
     private const int Rounds = 20;
@@ -34,7 +35,7 @@ public sealed class PostgresTests : IAsyncLifetime
         ["Database:ConnectionString"] = database.ConnectionString,
     };
 
-    [Fact]
+    [PostgresFact]
     public async Task StartsOnPostgres_AndAppliesItsMigrations()
     {
         await using var host = await HeavenTestHost.StartAsync(PostgresSettings);
@@ -55,7 +56,7 @@ public sealed class PostgresTests : IAsyncLifetime
         File.Exists(Path.Combine(host.DataDirectory, DatabaseOptions.SqliteFileName)).ShouldBeFalse("no SQLite file is made when PostgreSQL is configured");
     }
 
-    [Fact]
+    [PostgresFact]
     public async Task StartsFromTheOriginalsDatabaseUrl_AndStoresASignedDeployment()
     {
         database.Url.ShouldStartWith("postgres://");
@@ -90,7 +91,7 @@ public sealed class PostgresTests : IAsyncLifetime
         File.Exists(Path.Combine(host.DataDirectory, DatabaseOptions.SqliteFileName)).ShouldBeFalse("DATABASE_URL selects PostgreSQL");
     }
 
-    [Fact]
+    [PostgresFact]
     public async Task TwoNodes_SameDeploymentWithDifferentDeliveryIdsAtOnce_StoreItOnce()
     {
         var (nodeA, nodeB) = await StartTwoNodesAsync();
@@ -111,7 +112,7 @@ public sealed class PostgresTests : IAsyncLifetime
         (await database.ScalarAsync<long>("SELECT count(*) FROM deliveries WHERE result = 'Duplicate'")).ShouldBe(Rounds);
     }
 
-    [Fact]
+    [PostgresFact]
     public async Task TwoNodes_SameDeliveryAtOnce_StoreItOnce()
     {
         var (nodeA, nodeB) = await StartTwoNodesAsync();
@@ -131,7 +132,7 @@ public sealed class PostgresTests : IAsyncLifetime
         (await database.ScalarAsync<long>("SELECT count(*) FROM deliveries")).ShouldBe(Rounds, "a delivery id is logged once");
     }
 
-    [Fact]
+    [PostgresFact]
     public async Task TwoNodes_ManyDeploymentsAllAtOnce_StoreEachOnce()
     {
         var (nodeA, nodeB) = await StartTwoNodesAsync();

@@ -47,9 +47,12 @@ public sealed class LeftoverLeaseTests
 
         await using var second = await HeavenTestHost.StartAsync(settings, directory: directory);
 
-        var sent = await gitHub.WaitForStatusAsync(s => s.DeploymentId == 101, TimeSpan.FromSeconds(10));
+        var sent = await gitHub.WaitForStatusAsync(s => s.DeploymentId == 101);
         sent.Description.ShouldBe("Deployed");
-        await Task.Delay(500);
+        // The other node's item, handed back at start by mistake, would be due at once and sent in the
+        // sender's first rounds: once it is idle after sending 101, those rounds are over.
+        await second.WaitForWorkItemsAsync(WorkItemKinds.PostDeploymentStatus, items => items[0].State == WorkItemState.Done, "the item of 101 to be done");
+        await second.IdleAsync(OutboxConsumer.StatusSender);
         gitHub.StatusesFor("octo/app", 102).ShouldBeEmpty();
         var items = await second.QueryAsync(db => db.WorkItems.OrderBy(w => w.Id).ToListAsync());
         (items[0].State, items[0].LeaseOwner, items[0].Attempts).ShouldBe((WorkItemState.Done, null, 2));

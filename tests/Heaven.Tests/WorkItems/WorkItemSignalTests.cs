@@ -1,5 +1,5 @@
+using Heaven.Tests.Infrastructure;
 using Heaven.WorkItems;
-using Microsoft.Extensions.Time.Testing;
 
 namespace Heaven.Tests.WorkItems;
 
@@ -7,7 +7,7 @@ namespace Heaven.Tests.WorkItems;
 public sealed class WorkItemSignalTests
 {
     private static readonly TimeSpan Poll = TimeSpan.FromMinutes(10);
-    private readonly FakeTimeProvider clock = new();
+    private readonly TestClock clock = new();
     private readonly WorkItemSignal signal;
 
     public WorkItemSignalTests() => signal = new WorkItemSignal(clock);
@@ -51,9 +51,12 @@ public sealed class WorkItemSignalTests
         signal.Wake("notify:slack");
         signal.Wake("check_suite");
 
+        // A wake ends the waits it matches there and then: the ones it did not match are still parked.
+        signal.ParkedAsync(["notify:"]).IsCompleted.ShouldBeFalse();
+        signal.ParkedAsync(["check_suite", "status"]).IsCompleted.ShouldBeFalse();
+        signal.ParkedAsync(["deployment_status"]).IsCompleted.ShouldBeTrue();
         await notifications.WaitAsync(TimeSpan.FromSeconds(5));
         await autoDeploy.WaitAsync(TimeSpan.FromSeconds(5));
-        await Task.Delay(50);
         statusEvents.IsCompleted.ShouldBeFalse();
     }
 
@@ -61,13 +64,38 @@ public sealed class WorkItemSignalTests
     public async Task WithoutAWake_TheWaitEndsAfterThePollInterval()
     {
         var waiting = signal.WaitAsync("deployment_status", Poll, CancellationToken.None);
+        clock.Pending.ShouldBe([Poll]);
 
+        // The fake clock fires a due timer while it is advanced: one still pending afterwards was not due.
         clock.Advance(Poll - TimeSpan.FromSeconds(1));
-        await Task.Delay(50);
+        clock.Pending.ShouldBe([TimeSpan.FromSeconds(1)]);
         waiting.IsCompleted.ShouldBeFalse();
         clock.Advance(TimeSpan.FromSeconds(1));
 
+        clock.Pending.ShouldBeEmpty();
         await waiting.WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task ParkedAsync_TellsWhenAConsumerWaits_AndWhenItWaitsAgain()
+    {
+        var parked = signal.ParkedAsync(["deployment_status"]);
+        parked.IsCompleted.ShouldBeFalse();
+
+        var waiting = signal.WaitAsync("deployment_status", Poll, CancellationToken.None);
+
+        parked.IsCompleted.ShouldBeTrue();
+        signal.ParkedAsync(["deployment_status"]).IsCompleted.ShouldBeTrue();
+        var next = signal.ParkedAsync(["deployment_status"], next: true);
+        next.IsCompleted.ShouldBeFalse();
+        signal.Wake("deployment_status");
+        signal.ParkedAsync(["deployment_status"]).IsCompleted.ShouldBeFalse();
+        await waiting.WaitAsync(TimeSpan.FromSeconds(5));
+        next.IsCompleted.ShouldBeFalse();
+
+        _ = signal.WaitAsync("deployment_status", Poll, CancellationToken.None);
+
+        next.IsCompleted.ShouldBeTrue();
     }
 
     [Fact]

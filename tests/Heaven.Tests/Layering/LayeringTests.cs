@@ -3,7 +3,7 @@ using Heaven.Storage;
 using NetArchTest.Rules;
 using Xunit.Abstractions;
 
-namespace Heaven.Tests.Architecture;
+namespace Heaven.Tests.Layering;
 
 /// <summary>
 /// The folders of src/Heaven (= namespaces) depend one way. <see cref="MayUse"/> is the layering,

@@ -1,0 +1,40 @@
+namespace Heaven.Tests.Infrastructure;
+
+/// <summary>
+/// The PostgreSQL tests and the tests that start the real <c>heaven</c> executable: each starts whole
+/// Heaven nodes (two at once on PostgreSQL) or a new .NET process per command, so they run one at a
+/// time, beside the light tests rather than beside each other. (The ssh deploys, heavier still, run
+/// alone: <see cref="SshDeploysCollection"/>.)
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class HeavyHostsCollection
+{
+    public const string Name = "postgres and heaven processes";
+}
+
+/// <summary>
+/// A test that needs the PostgreSQL server named by <c>HEAVEN_TEST_POSTGRES</c>: without it the test
+/// is skipped, saying how to run it, rather than failed. ./test.sh starts a server and sets the variable.
+/// </summary>
+public sealed class PostgresFactAttribute : FactAttribute
+{
+    public PostgresFactAttribute()
+    {
+        if (!PostgresDatabase.Configured)
+        {
+            Skip = PostgresDatabase.SkipReason;
+        }
+    }
+}
+
+/// <summary>As <see cref="PostgresFactAttribute"/>, for a theory.</summary>
+public sealed class PostgresTheoryAttribute : TheoryAttribute
+{
+    public PostgresTheoryAttribute()
+    {
+        if (!PostgresDatabase.Configured)
+        {
+            Skip = PostgresDatabase.SkipReason;
+        }
+    }
+}
