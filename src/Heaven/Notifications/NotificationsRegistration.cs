@@ -1,4 +1,6 @@
 using Heaven.Configuration;
+using Heaven.Masking;
+using Heaven.Model;
 using Heaven.WorkItems;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -24,13 +26,15 @@ public static class NotificationsRegistration
             })
             // The factory's own logging writes every request URI, and webhook URLs are secrets.
             .RemoveAllLoggers();
-        services.AddSingleton<INotifier, SlackNotifier>();
-        services.AddSingleton<INotifier, TeamsNotifier>();
-        services.AddSingleton<INotifier, DiscordNotifier>();
-        services.AddSingleton<INotifier, WebhookNotifier>();
-        services.AddSingleton<INotifier, HipChatNotifier>();
-        services.AddSingleton<INotifier, CampfireNotifier>();
-        services.AddSingleton<INotifier, CampfireBotNotifier>();
+        // Every message is masked with the server's masker on its way into a notifier.
+        services.AddMasking();
+        AddNotifier<SlackNotifier>(services);
+        AddNotifier<TeamsNotifier>(services);
+        AddNotifier<DiscordNotifier>(services);
+        AddNotifier<WebhookNotifier>(services);
+        AddNotifier<HipChatNotifier>(services);
+        AddNotifier<CampfireNotifier>(services);
+        AddNotifier<CampfireBotNotifier>(services);
         // TryAdd: the intake, which wakes the sender, registers the same one.
         services.TryAddSingleton<WorkItemSignal>();
         // GitHub is optional: DeploymentHistory takes the repository API when AddGitHub registered one.
@@ -38,5 +42,12 @@ public static class NotificationsRegistration
         services.AddSingleton<NotificationSender>();
         services.AddHostedService(sp => sp.GetRequiredService<NotificationSender>());
         return services;
+    }
+
+    private static void AddNotifier<TNotifier>(IServiceCollection services)
+        where TNotifier : class, INotifier
+    {
+        services.AddSingleton<TNotifier>();
+        services.AddSingleton<INotifier>(sp => new MaskingNotifier(sp.GetRequiredService<TNotifier>(), sp.GetRequiredService<ISecretMasker>()));
     }
 }

@@ -54,7 +54,7 @@ public sealed class StatusMaskerTests : IAsyncLifetime
         var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
 
         final.State.ShouldBe("error");
-        final.Description!.ShouldStartWith($"deploy script 'script/{new string('a', 100)}***' does not exist");
+        final.Description!.ShouldStartWith($"deploy script 'script/{new string('a', 100)}***' does ");
         final.Description!.Length.ShouldBe(OctokitGitHub.MaxDescriptionLength);
         final.Description!.ShouldEndWith("…");
         final.Description!.ShouldNotContain(Token[..8]);
