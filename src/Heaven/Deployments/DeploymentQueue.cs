@@ -141,10 +141,12 @@ public sealed partial class DeploymentQueue(
         DeploymentTransitions.Move(deployment, state, Now);
         // Bumped so a node that read the row before (to claim or supersede it) cannot write over this.
         deployment.LeaseGeneration++;
-        deployment.StatusDescription = (await statuses.EnqueueAsync(db, deployment.Id, deployment.Repository, deployment.GitHubDeploymentId, new DeploymentStatusRequest(gitHubState, description, null, null, deployment.Environment), cancellationToken)).Description;
+        // Stored and logged as GitHub gets it: masked and cut.
+        var posted = (await statuses.EnqueueAsync(db, deployment.Id, deployment.Repository, deployment.GitHubDeploymentId, new DeploymentStatusRequest(gitHubState, description, null, null, deployment.Environment), cancellationToken)).Description;
+        deployment.StatusDescription = posted;
         if (state == DeploymentState.Rejected)
         {
-            Log.Rejected(logger, deployment.Id, description);
+            Log.Rejected(logger, deployment.Id, posted);
         }
     }
 

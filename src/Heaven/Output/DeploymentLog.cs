@@ -14,8 +14,9 @@ namespace Heaven.Output;
 /// <remarks>
 /// <para>Size is bounded by <see cref="OutputOptions.MaxLogBytes"/> (UTF-8 bytes of stored content),
 /// by the same <see cref="HeadTailBudget"/> as the gist: the first half is kept as the head; after it,
-/// tail chunks are stored and the oldest deleted whenever the tail grows past the other half. A line between head and tail (a sequence number is
-/// reserved for it when the head fills) says how much was left out, and is kept current as the tail moves.</para>
+/// tail chunks are stored and the oldest deleted whenever the tail grows past the other half. A line
+/// between head and tail (a sequence number is reserved for it when the head fills) says how much was
+/// left out, and is kept current as the tail moves.</para>
 /// <para>Memory is bounded too: when the database falls behind, writers wait (the deploy's pipes fill
 /// and it pauses) instead of output piling up. A batch the database refuses after retries is given up
 /// and counted, and the log ends with a line saying how much was lost; the deploy is not held forever.</para>
