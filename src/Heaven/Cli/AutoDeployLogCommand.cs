@@ -1,6 +1,5 @@
 using System.Globalization;
 using Heaven.AutoDeploy;
-using Heaven.Hosting;
 using Heaven.Providers;
 using Heaven.Repositories;
 using Heaven.Storage;
@@ -15,8 +14,9 @@ namespace Heaven.Cli;
 /// </summary>
 internal static class AutoDeployLogCommand
 {
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(string[] args, Terminal terminal, CancellationToken cancellationToken)
     {
+        var (output, error) = (terminal.Output, terminal.Error);
         if (args.Length < 1 || args[0].StartsWith('-') || !args[0].Contains('/', StringComparison.Ordinal))
         {
             error.WriteLine("Usage: heaven autodeploy-log <owner/repo> [--limit N]");
@@ -25,8 +25,7 @@ internal static class AutoDeployLogCommand
 
         var repository = args[0];
         var arguments = ListArguments.Parse(args.Skip(1), defaultLimit: 30);
-        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. HeavenCli.QuietLogging, .. arguments.Settings]));
-        await HeavenApp.PrepareAsync(app, cancellationToken);
+        var app = await terminal.PrepareAsync(arguments.Settings, cancellationToken);
         var configured = app.Services.GetRequiredService<IOptions<RepositoryOptions>>().Value.For(repository)?.AutoDeploy;
         var database = app.Services.GetRequiredService<IHeavenDatabase>();
         await using var db = await database.OpenAsync(cancellationToken);

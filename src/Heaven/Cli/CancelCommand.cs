@@ -1,6 +1,5 @@
 using System.Globalization;
 using Heaven.Deployments;
-using Heaven.Hosting;
 using Heaven.Model;
 
 namespace Heaven.Cli;
@@ -8,8 +7,9 @@ namespace Heaven.Cli;
 /// <summary><c>heaven cancel &lt;id&gt; [--by NAME]</c>: stops a deployment, wherever it runs.</summary>
 internal static class CancelCommand
 {
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(string[] args, Terminal terminal, CancellationToken cancellationToken)
     {
+        var (output, error) = (terminal.Output, terminal.Error);
         if (args.Length == 0 || !long.TryParse(args[0], NumberStyles.None, CultureInfo.InvariantCulture, out var id))
         {
             error.WriteLine("Usage: heaven cancel <deployment id> [--by NAME]");
@@ -30,8 +30,7 @@ internal static class CancelCommand
             }
         }
 
-        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. HeavenCli.QuietLogging, .. settings]));
-        await HeavenApp.PrepareAsync(app, cancellationToken);
+        var app = await terminal.PrepareAsync(settings, cancellationToken);
         var queue = app.Services.GetRequiredService<DeploymentQueue>();
         switch (await queue.RequestCancelAsync(id, by, cancellationToken))
         {

@@ -1,4 +1,3 @@
-using Heaven.Hosting;
 using Heaven.Intake;
 using Heaven.Storage;
 using Microsoft.EntityFrameworkCore;
@@ -8,11 +7,11 @@ namespace Heaven.Cli;
 /// <summary><c>heaven deliveries</c>: the delivery log, newest first, for an operator asking "did GitHub reach us?".</summary>
 internal static class DeliveriesCommand
 {
-    public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(string[] args, Terminal terminal, CancellationToken cancellationToken)
     {
+        var output = terminal.Output;
         var arguments = ListArguments.Parse(args, defaultLimit: 20);
-        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. HeavenCli.QuietLogging, .. arguments.Settings]));
-        await HeavenApp.PrepareAsync(app, cancellationToken);
+        var app = await terminal.PrepareAsync(arguments.Settings, cancellationToken);
         var database = app.Services.GetRequiredService<IHeavenDatabase>();
         await using var db = await database.OpenAsync(cancellationToken);
         var rows = await db.Deliveries.OrderByDescending(d => d.Id).Take(arguments.Limit).ToListAsync(cancellationToken);

@@ -3,7 +3,6 @@ using System.Text.Json.Nodes;
 using Heaven.Configuration;
 using Heaven.Deployments;
 using Heaven.GitHub;
-using Heaven.Hosting;
 using Heaven.Model;
 using Heaven.Output;
 using Microsoft.Extensions.Options;
@@ -19,8 +18,9 @@ internal static class DeployLocalCommand
 {
     public const string Usage = "heaven deploy-local <path> --environment ENV [--ref REF] [--task TASK] [--provider shell] [--script script/deploy] [--payload FILE]";
 
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(string[] args, Terminal terminal, CancellationToken cancellationToken)
     {
+        var (output, error) = (terminal.Output, terminal.Error);
         string? path = null, environment = null, reference = null, task = "deploy", provider = "shell", script = "script/deploy", payloadFile = null;
         var settings = new List<string>();
         for (var i = 0; i < args.Length; i++)
@@ -73,8 +73,7 @@ internal static class DeployLocalCommand
             payload = new JsonObject { ["config"] = new JsonObject { ["provider"] = provider, ["deploy_script"] = script } };
         }
 
-        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. HeavenCli.QuietLogging, .. settings]));
-        await HeavenApp.PrepareAsync(app, cancellationToken);
+        var app = await terminal.PrepareAsync(settings, cancellationToken);
         var services = app.Services;
         var time = services.GetRequiredService<TimeProvider>();
         var name = new string(Path.GetFileName(repositoryPath.TrimEnd('/')).Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '-').ToArray()).Trim('.');

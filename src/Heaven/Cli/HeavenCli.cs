@@ -1,5 +1,4 @@
 using Heaven.Configuration;
-using Heaven.Hosting;
 
 namespace Heaven.Cli;
 
@@ -29,9 +28,11 @@ public static class HeavenCli
     {
         var command = args.Length == 0 || args[0].StartsWith('-') ? "serve" : args[0];
         var rest = args.Length > 0 && !args[0].StartsWith('-') ? args[1..] : args;
+        // Everything a command prints goes through the terminal's masking writers.
+        using var terminal = new Terminal(output, error);
         if (args.Any(a => a is "--help" or "-h" or "-?") || command == "help")
         {
-            WriteHelp(output);
+            WriteHelp(terminal.Output);
             return 0;
         }
 
@@ -39,20 +40,20 @@ public static class HeavenCli
         {
             return command switch
             {
-                "serve" => await ServeCommand.RunAsync(rest, output, cancellationToken),
-                "deliveries" => await DeliveriesCommand.RunAsync(rest, output, cancellationToken),
-                "outbox" => await OutboxCommand.RunAsync(rest, output, cancellationToken),
-                "cancel" => await CancelCommand.RunAsync(rest, output, error, cancellationToken),
-                "locks" => await LocksCommand.RunAsync(rest, output, cancellationToken),
-                "unlock" => await UnlockCommand.RunAsync(rest, output, error, cancellationToken),
-                "autodeploy-log" => await AutoDeployLogCommand.RunAsync(rest, output, error, cancellationToken),
-                "deploy-local" => await DeployLocalCommand.RunAsync(rest, output, error, cancellationToken),
-                _ => Unknown(command, error),
+                "serve" => await ServeCommand.RunAsync(rest, terminal, cancellationToken),
+                "deliveries" => await DeliveriesCommand.RunAsync(rest, terminal, cancellationToken),
+                "outbox" => await OutboxCommand.RunAsync(rest, terminal, cancellationToken),
+                "cancel" => await CancelCommand.RunAsync(rest, terminal, cancellationToken),
+                "locks" => await LocksCommand.RunAsync(rest, terminal, cancellationToken),
+                "unlock" => await UnlockCommand.RunAsync(rest, terminal, cancellationToken),
+                "autodeploy-log" => await AutoDeployLogCommand.RunAsync(rest, terminal, cancellationToken),
+                "deploy-local" => await DeployLocalCommand.RunAsync(rest, terminal, cancellationToken),
+                _ => Unknown(command, terminal.Error),
             };
         }
         catch (StartupException e)
         {
-            error.WriteLine(e.Message);
+            terminal.Error.WriteLine(e.Message);
             return 2;
         }
     }

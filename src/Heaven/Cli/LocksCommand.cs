@@ -1,5 +1,4 @@
 using System.Globalization;
-using Heaven.Hosting;
 using Heaven.Locks;
 
 namespace Heaven.Cli;
@@ -7,10 +6,10 @@ namespace Heaven.Cli;
 /// <summary><c>heaven locks</c>: every environment lock, who holds it, why, and until when.</summary>
 internal static class LocksCommand
 {
-    public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(string[] args, Terminal terminal, CancellationToken cancellationToken)
     {
-        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. HeavenCli.QuietLogging, .. args]));
-        await HeavenApp.PrepareAsync(app, cancellationToken);
+        var output = terminal.Output;
+        var app = await terminal.PrepareAsync(args, cancellationToken);
         var locks = await app.Services.GetRequiredService<EnvironmentLocks>().ListAsync(cancellationToken);
         if (locks.Count == 0)
         {
@@ -38,16 +37,16 @@ internal static class LocksCommand
 /// <summary><c>heaven unlock &lt;owner/repo&gt; &lt;environment&gt;</c>: removes a lock without a deployment.</summary>
 internal static class UnlockCommand
 {
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(string[] args, Terminal terminal, CancellationToken cancellationToken)
     {
+        var (output, error) = (terminal.Output, terminal.Error);
         if (args.Length < 2 || args[0].StartsWith('-') || args[1].StartsWith('-') || !args[0].Contains('/', StringComparison.Ordinal))
         {
             error.WriteLine("Usage: heaven unlock <owner/repo> <environment>");
             return 2;
         }
 
-        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. HeavenCli.QuietLogging, .. args[2..]]));
-        await HeavenApp.PrepareAsync(app, cancellationToken);
+        var app = await terminal.PrepareAsync(args[2..], cancellationToken);
         var removed = await app.Services.GetRequiredService<EnvironmentLocks>().UnlockAsync(args[0], args[1], Environment.UserName, cancellationToken);
         if (removed is null)
         {

@@ -1,5 +1,4 @@
 using System.Globalization;
-using Heaven.Hosting;
 using Heaven.Storage;
 using Heaven.WorkItems;
 using Microsoft.EntityFrameworkCore;
@@ -12,12 +11,12 @@ namespace Heaven.Cli;
 /// </summary>
 internal static class OutboxCommand
 {
-    public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(string[] args, Terminal terminal, CancellationToken cancellationToken)
     {
+        var output = terminal.Output;
         var arguments = ListArguments.Parse(args, defaultLimit: 30, "--problems");
         var onlyUnfinished = arguments.Flags.Contains("--problems");
-        var app = HeavenApp.Build(HeavenApp.CreateBuilder([.. HeavenCli.QuietLogging, .. arguments.Settings]));
-        await HeavenApp.PrepareAsync(app, cancellationToken);
+        var app = await terminal.PrepareAsync(arguments.Settings, cancellationToken);
         var database = app.Services.GetRequiredService<IHeavenDatabase>();
         var now = app.Services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
         await using var db = await database.OpenAsync(cancellationToken);

@@ -4,11 +4,12 @@ namespace Heaven.Cli;
 
 internal static class ServeCommand
 {
-    public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(string[] args, Terminal terminal, CancellationToken cancellationToken)
     {
-        var app = HeavenApp.Build(HeavenApp.CreateBuilder(args));
+        var app = terminal.Build(args);
         await HeavenApp.StartAsync(app, cancellationToken);
-        StartupReport.Write(app.Services, output);
+        terminal.MaskWithServerMasker(app);
+        StartupReport.Write(app.Services, terminal.Output);
         await app.WaitForShutdownAsync(cancellationToken);
         return 0;
     }

@@ -19,7 +19,25 @@ public sealed partial class DeployPipeline(ICheckout checkout, ProviderRegistry 
     /// <summary>The <c>HEAVEN_RUN_OWNER</c> value of a deployment's processes; <c>node-id/</c> prefixes all of a node's.</summary>
     public static string OwnerOf(NodeIdentity node, long deploymentId) => $"{node.Id}/{deploymentId.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
 
+    /// <summary>
+    /// Deploys and says how it went. The words are masked here, with the deployment's own masker (which
+    /// knows the server's secrets and the deployment's, such as a tarball link's token), whatever wrote
+    /// them: a provider, or the message of an exception. They go on to GitHub, the chat rooms and the log.
+    /// </summary>
     public async Task<ProviderOutcome> RunAsync(
+        DeploymentRecord deployment,
+        IOutputSink output,
+        ISecretMasker masker,
+        string? logUrl,
+        TimeSpan timeout,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(masker);
+        var outcome = await DeployAsync(deployment, output, masker, logUrl, timeout, cancellationToken);
+        return outcome with { Description = masker.Mask(outcome.Description) };
+    }
+
+    private async Task<ProviderOutcome> DeployAsync(
         DeploymentRecord deployment,
         IOutputSink output,
         ISecretMasker masker,
@@ -52,7 +70,7 @@ public sealed partial class DeployPipeline(ICheckout checkout, ProviderRegistry 
         }
         catch (Exception e) when (e is CheckoutException or CredentialsException or ProcessStartException)
         {
-            // Their messages are written for people and carry no secret.
+            // Their messages are written for people; one that quotes a secret is masked with the rest.
             return ProviderOutcome.Error(e.Message);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

@@ -141,11 +141,12 @@ public sealed partial class DeploymentQueue(
         DeploymentTransitions.Move(deployment, state, Now);
         // Bumped so a node that read the row before (to claim or supersede it) cannot write over this.
         deployment.LeaseGeneration++;
-        deployment.StatusDescription = description;
-        await statuses.EnqueueAsync(db, deployment.Id, deployment.Repository, deployment.GitHubDeploymentId, new DeploymentStatusRequest(gitHubState, description, null, null, deployment.Environment), cancellationToken);
+        // Stored and logged as GitHub gets it: masked and cut.
+        var posted = (await statuses.EnqueueAsync(db, deployment.Id, deployment.Repository, deployment.GitHubDeploymentId, new DeploymentStatusRequest(gitHubState, description, null, null, deployment.Environment), cancellationToken)).Description;
+        deployment.StatusDescription = posted;
         if (state == DeploymentState.Rejected)
         {
-            Log.Rejected(logger, deployment.Id, description);
+            Log.Rejected(logger, deployment.Id, posted);
         }
     }
 
@@ -154,8 +155,7 @@ public sealed partial class DeploymentQueue(
     {
         deployment.WaitingSince = Now;
         deployment.LeaseGeneration++;
-        deployment.StatusDescription = StatusTexts.Waiting(deployment.Environment, ahead);
-        await statuses.EnqueueAsync(db, deployment.Id, deployment.Repository, deployment.GitHubDeploymentId, new DeploymentStatusRequest(GitHubDeploymentState.Queued, deployment.StatusDescription, null, null, deployment.Environment), cancellationToken);
+        deployment.StatusDescription = (await statuses.EnqueueAsync(db, deployment.Id, deployment.Repository, deployment.GitHubDeploymentId, new DeploymentStatusRequest(GitHubDeploymentState.Queued, StatusTexts.Waiting(deployment.Environment, ahead), null, null, deployment.Environment), cancellationToken)).Description;
         Log.Waiting(logger, deployment.Id, deployment.Environment, ahead);
     }
 
@@ -208,8 +208,7 @@ public sealed partial class DeploymentQueue(
             deployment.LeaseGeneration++;
             deployment.CancelRequestedBy = requestedBy;
             deployment.CancelRequestedAt = Now;
-            deployment.StatusDescription = StatusTexts.CancelledBy(requestedBy);
-            await statuses.EnqueueAsync(db, deployment.Id, deployment.Repository, deployment.GitHubDeploymentId, new DeploymentStatusRequest(GitHubDeploymentState.Error, deployment.StatusDescription, null, null, deployment.Environment), cancellationToken);
+            deployment.StatusDescription = (await statuses.EnqueueAsync(db, deployment.Id, deployment.Repository, deployment.GitHubDeploymentId, new DeploymentStatusRequest(GitHubDeploymentState.Error, StatusTexts.CancelledBy(requestedBy), null, null, deployment.Environment), cancellationToken)).Description;
             try
             {
                 await db.SaveChangesAsync(cancellationToken);
@@ -251,8 +250,7 @@ public sealed partial class DeploymentQueue(
             DeploymentTransitions.Move(deployment, DeploymentState.Errored, now);
             deployment.LeaseGeneration++;
             deployment.LeaseExpiresAt = null;
-            deployment.StatusDescription = WorkerLost;
-            await statuses.EnqueueAsync(db, deployment.Id, deployment.Repository, deployment.GitHubDeploymentId, new DeploymentStatusRequest(GitHubDeploymentState.Error, WorkerLost, null, null, deployment.Environment), cancellationToken);
+            deployment.StatusDescription = (await statuses.EnqueueAsync(db, deployment.Id, deployment.Repository, deployment.GitHubDeploymentId, new DeploymentStatusRequest(GitHubDeploymentState.Error, WorkerLost, null, null, deployment.Environment), cancellationToken)).Description;
             try
             {
                 await db.SaveChangesAsync(cancellationToken);
@@ -298,8 +296,8 @@ public sealed partial class DeploymentQueue(
 
         if (status is not null)
         {
-            deployment.StatusDescription = status.Description;
-            await statuses.EnqueueAsync(db, deployment.Id, deployment.Repository, deployment.GitHubDeploymentId, status, cancellationToken);
+            // Stored as GitHub gets it: masked and cut.
+            deployment.StatusDescription = (await statuses.EnqueueAsync(db, deployment.Id, deployment.Repository, deployment.GitHubDeploymentId, status, cancellationToken)).Description;
         }
 
         try

@@ -150,6 +150,37 @@ public sealed record DeploymentNotification(
     }
 
     /// <summary>
+    /// The same message with every text a person or a service reads masked: names, description,
+    /// links, the shipped commits. Masked as values, before a service escapes them (escaped, "&amp;"
+    /// in a secret would no longer be found). The sha and the state are GitHub's, not text.
+    /// </summary>
+    public DeploymentNotification Masked(ISecretMasker masker)
+    {
+        ArgumentNullException.ThrowIfNull(masker);
+        string? Mask(string? text) => text is null ? null : masker.Mask(text);
+        return this with
+        {
+            Repository = masker.Mask(Repository),
+            RepositoryUrl = Mask(RepositoryUrl),
+            Ref = Mask(Ref),
+            Environment = masker.Mask(Environment),
+            User = masker.Mask(User),
+            LogUrl = Mask(LogUrl),
+            Description = Mask(Description),
+            Room = Mask(Room),
+            DeploymentTask = Mask(DeploymentTask),
+            Previous = Previous is { } previous ? previous with { CompareUrl = masker.Mask(previous.CompareUrl) } : null,
+            Shipped = Shipped is { } shipped
+                ? shipped with
+                {
+                    CompareUrl = Mask(shipped.CompareUrl),
+                    Commits = [.. shipped.Commits.Select(c => c with { Title = masker.Mask(c.Title), Author = Mask(c.Author), Url = Mask(c.Url) })],
+                }
+                : null,
+        };
+    }
+
+    /// <summary>
     /// The message, in the original's spirit: "alice is deploying owner/repo/main (abc1234) to
     /// production", then "deployed … in 1m 5s", "failed to deploy …", "had an error deploying …: why".
     /// </summary>

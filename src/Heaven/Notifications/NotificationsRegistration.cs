@@ -1,4 +1,6 @@
 using Heaven.Configuration;
+using Heaven.Masking;
+using Heaven.Model;
 using Heaven.WorkItems;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -24,16 +26,25 @@ public static class NotificationsRegistration
             })
             // The factory's own logging writes every request URI, and webhook URLs are secrets.
             .RemoveAllLoggers();
-        services.AddSingleton<INotifier, SlackNotifier>();
-        services.AddSingleton<INotifier, TeamsNotifier>();
-        services.AddSingleton<INotifier, DiscordNotifier>();
-        services.AddSingleton<INotifier, WebhookNotifier>();
-        services.AddSingleton<INotifier, HipChatNotifier>();
-        services.AddSingleton<INotifier, CampfireNotifier>();
-        services.AddSingleton<INotifier, CampfireBotNotifier>();
+        // Every message is masked with the server's masker on its way into a notifier.
+        services.AddMasking();
+        AddNotifier<SlackNotifier>(services);
+        AddNotifier<TeamsNotifier>(services);
+        AddNotifier<DiscordNotifier>(services);
+        AddNotifier<WebhookNotifier>(services);
+        AddNotifier<HipChatNotifier>(services);
+        AddNotifier<CampfireNotifier>(services);
+        AddNotifier<CampfireBotNotifier>(services);
         // GitHub is optional: DeploymentHistory takes the repository API when AddGitHub registered one.
         services.AddSingleton<DeploymentHistory>();
         services.AddWorkItemHandler<NotificationSender>();
         return services;
+    }
+
+    private static void AddNotifier<TNotifier>(IServiceCollection services)
+        where TNotifier : class, INotifier
+    {
+        services.AddSingleton<TNotifier>();
+        services.AddSingleton<INotifier>(sp => new MaskingNotifier(sp.GetRequiredService<TNotifier>(), sp.GetRequiredService<ISecretMasker>()));
     }
 }

@@ -12,10 +12,11 @@ namespace Heaven.Output;
 /// serve the log while the deploy runs.
 /// </summary>
 /// <remarks>
-/// <para>Size is bounded by <see cref="OutputOptions.MaxLogBytes"/> (UTF-8 bytes of stored content):
-/// the first half is kept as the head; after it, tail chunks are stored and the oldest deleted
-/// whenever the tail grows past the other half. A line between head and tail (a sequence number is
-/// reserved for it when the head fills) says how much was left out, and is kept current as the tail moves.</para>
+/// <para>Size is bounded by <see cref="OutputOptions.MaxLogBytes"/> (UTF-8 bytes of stored content),
+/// by the same <see cref="HeadTailBudget"/> as the gist: the first half is kept as the head; after it,
+/// tail chunks are stored and the oldest deleted whenever the tail grows past the other half. A line
+/// between head and tail (a sequence number is reserved for it when the head fills) says how much was
+/// left out, and is kept current as the tail moves.</para>
 /// <para>Memory is bounded too: when the database falls behind, writers wait (the deploy's pipes fill
 /// and it pauses) instead of output piling up. A batch the database refuses after retries is given up
 /// and counted, and the log ends with a line saying how much was lost; the deploy is not held forever.</para>
@@ -47,8 +48,7 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
     private readonly TimeProvider timeProvider;
     private readonly ILogger logger;
     private readonly IDeploymentLogObserver? observer;
-    private readonly long headLimit;
-    private readonly long tailLimit;
+    private readonly HeadTailBudget budget;
     private readonly int chunkTarget;
     private readonly int maxPieceChars;
 
@@ -65,8 +65,6 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
     private bool currentIsHead;
     private long nextLine;
     private int nextSequence;
-    private bool inHead = true;
-    private long headBytes;
     private int markerSequence = -1;
     private long markerLine;
     private bool completing;
@@ -109,8 +107,7 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
         this.timeProvider = timeProvider;
         this.logger = logger;
         this.observer = observer;
-        headLimit = options.MaxLogBytes / 2;
-        tailLimit = options.MaxLogBytes - headLimit;
+        budget = new HeadTailBudget(options.MaxLogBytes);
 
         // Small enough that deleting the oldest tail chunk keeps most of the tail. A line longer than
         // a piece is cut (the runner's 64 KiB lines are not, with the default size); a piece needs at
@@ -311,10 +308,11 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
     {
         // The stream character and the newline are a byte each.
         var bytes = Encoding.UTF8.GetByteCount(piece) + 2L;
-        if (inHead && headBytes + bytes > headLimit)
+        var wasInHead = budget.InHead;
+        if (!budget.TryTakeIntoHead(bytes) && wasInHead)
         {
+            // The head is full: the elision line gets its place between head and tail now.
             Seal();
-            inHead = false;
             markerSequence = nextSequence++;
             markerLine = nextLine;
         }
@@ -327,7 +325,7 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
         if (currentLines == 0)
         {
             currentFirstLine = nextLine;
-            currentIsHead = inHead;
+            currentIsHead = budget.InHead;
         }
 
         var needed = currentLength + piece.Length + 2;
@@ -343,10 +341,6 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
         currentLines++;
         currentBytes += bytes;
         nextLine++;
-        if (inHead)
-        {
-            headBytes += bytes;
-        }
     }
 
     private void Seal()
@@ -483,7 +477,7 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
         var newlyElidedBytes = 0L;
         var newlyElidedLines = 0L;
         var dropped = 0;
-        while (tailBytes > tailLimit && dropped < tail.Count - 1)
+        while (budget.TailExcess(tailBytes) > 0 && dropped < tail.Count - 1)
         {
             var entry = tail[dropped++];
             tailBytes -= entry.Bytes;
@@ -562,8 +556,7 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
         CreatedAt = now,
     };
 
-    private string MarkerText(long bytes, long lines) =>
-        $"[Heaven: {LogText.Count(bytes)} bytes ({LogText.Count(lines)} lines) of output elided here; the log keeps the first and last {LogText.Size(headLimit)}]";
+    private string MarkerText(long bytes, long lines) => budget.Marker(bytes, lines, "the log");
 
     private sealed record SealedChunk(int Sequence, long FirstLine, int LineCount, string Content, long Bytes, bool IsHead);
 

@@ -15,7 +15,8 @@ namespace Heaven.Output;
 /// stops the mirror for this deployment; transient errors are retried at the next update.</para>
 /// <para>GitHub truncates gist files over 1 MB in its API, so the text is split into files under that;
 /// the mirror keeps at most <see cref="OutputOptions.GistMaxBytes"/> (its first and last half, with a
-/// line saying what was left out), so its memory is bounded whatever the deploy prints.</para>
+/// line saying what was left out: the same <see cref="HeadTailBudget"/> as the stored log), so its
+/// memory is bounded whatever the deploy prints.</para>
 /// </remarks>
 public sealed partial class GistMirror : IDeploymentLogObserver, IAsyncDisposable
 {
@@ -38,15 +39,12 @@ public sealed partial class GistMirror : IDeploymentLogObserver, IAsyncDisposabl
     private readonly ILogger logger;
     private readonly string? logUrl;
     private readonly TimeSpan interval;
-    private readonly long headBudget;
-    private readonly long tailBudget;
+    private readonly HeadTailBudget budget;
 
     // Output kept for the gist, guarded by gate.
     private readonly Lock gate = new();
     private readonly StringBuilder head = new();
     private readonly Queue<TailChunk> tail = new();
-    private long headBytes;
-    private bool headFull;
     private long tailBytes;
     private long droppedBytes;
     private long droppedLines;
@@ -84,9 +82,7 @@ public sealed partial class GistMirror : IDeploymentLogObserver, IAsyncDisposabl
         this.logger = logger;
         this.logUrl = logUrl;
         interval = options.GistUpdateInterval;
-        var budget = Math.Clamp(options.GistMaxBytes, 2, MaxGistBytes);
-        headBudget = budget / 2;
-        tailBudget = budget - headBudget;
+        budget = new HeadTailBudget(Math.Clamp(options.GistMaxBytes, 2, MaxGistBytes));
     }
 
     public long DeploymentId { get; }
@@ -135,21 +131,18 @@ public sealed partial class GistMirror : IDeploymentLogObserver, IAsyncDisposabl
             anyOutput = true;
             dirty = true;
             var position = 0;
-            if (!headFull)
+            if (budget.InHead)
             {
                 while (position < content.Length)
                 {
                     var end = EndOfLine(content, position);
                     var text = content.AsSpan(position + 1, end - position - 1);
-                    var bytes = Encoding.UTF8.GetByteCount(text) + 1L;
-                    if (headBytes + bytes > headBudget)
+                    if (!budget.TryTakeIntoHead(Encoding.UTF8.GetByteCount(text) + 1L))
                     {
-                        headFull = true;
                         break;
                     }
 
                     head.Append(text).Append('\n');
-                    headBytes += bytes;
                     position = end + 1;
                 }
             }
@@ -163,7 +156,7 @@ public sealed partial class GistMirror : IDeploymentLogObserver, IAsyncDisposabl
                 tailBytes += plainBytes;
 
                 // Whole chunks are let go while what remains still covers the tail; Render trims to lines.
-                while (tail.Count > 1 && tailBytes - tail.Peek().PlainBytes >= tailBudget)
+                while (tail.Count > 1 && tail.Peek().PlainBytes <= budget.TailExcess(tailBytes))
                 {
                     var oldest = tail.Dequeue();
                     tailBytes -= oldest.PlainBytes;
@@ -368,7 +361,7 @@ public sealed partial class GistMirror : IDeploymentLogObserver, IAsyncDisposabl
         text.Append(snapshot.Head);
 
         // The tail is trimmed to whole lines within its budget; what is trimmed joins what was dropped.
-        var excess = snapshot.TailBytes - tailBudget;
+        var excess = budget.TailExcess(snapshot.TailBytes);
         var elidedBytes = snapshot.DroppedBytes;
         var elidedLines = snapshot.DroppedLines;
         var tailText = new StringBuilder();
@@ -398,9 +391,7 @@ public sealed partial class GistMirror : IDeploymentLogObserver, IAsyncDisposabl
 
         if (elidedLines > 0)
         {
-            text.Append("[Heaven: ").Append(LogText.Count(elidedBytes)).Append(" bytes (").Append(LogText.Count(elidedLines))
-                .Append(" lines) of output elided here; this gist keeps the first and last ").Append(LogText.Size(headBudget))
-                .Append(logUrl is null ? "" : $"; the whole log: {logUrl}").Append("]\n");
+            text.Append(budget.Marker(elidedBytes, elidedLines, "this gist", logUrl)).Append('\n');
         }
 
         text.Append(tailText);

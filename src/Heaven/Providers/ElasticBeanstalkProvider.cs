@@ -106,7 +106,7 @@ public sealed partial class ElasticBeanstalkProvider(
 
                 if (!step.Process.Succeeded)
                 {
-                    return ProviderOutcome.Failure(Failed(context, what, step));
+                    return ProviderOutcome.Failure(Failed(what, step));
                 }
 
                 update = step;
@@ -199,7 +199,7 @@ public sealed partial class ElasticBeanstalkProvider(
 
             if (!described.Process.Succeeded)
             {
-                return ProviderOutcome.Failure(Failed(context, "elasticbeanstalk describe-environments", described));
+                return ProviderOutcome.Failure(Failed("elasticbeanstalk describe-environments", described));
             }
 
             if (eventsWork && remaining() > TimeSpan.Zero)
@@ -234,7 +234,8 @@ public sealed partial class ElasticBeanstalkProvider(
             var version = Text(environment, "VersionLabel");
             await output.WriteLineAsync(OutputStream.Heaven, $"Environment {plan.Environment}: {status}, health {health}, version {version ?? "-"}", cancellationToken);
 
-            var reason = lastErrorEvent is null ? "" : ": " + Clamp(context.Masker.Mask(lastErrorEvent), 80);
+            // Neither masked nor cut here: the pipeline masks every outcome, and GitHub's cut comes after that.
+            var reason = lastErrorEvent is null ? "" : ": " + lastErrorEvent;
             switch (status)
             {
                 case "Terminating" or "Terminated":
@@ -377,9 +378,9 @@ public sealed partial class ElasticBeanstalkProvider(
         ? why
         : $"{why}: stopped waiting for environment {plan.Environment}; its update goes on in AWS (aws elasticbeanstalk abort-environment-update --environment-name={plan.Environment} stops it)";
 
-    private static string Failed(DeployContext context, string what, AwsCliResult step) =>
+    private static string Failed(string what, AwsCliResult step) =>
         $"aws {what} exited with status {step.Process.ExitCode?.ToString(CultureInfo.InvariantCulture) ?? "?"}"
-        + (step.LastError is { } error ? ": " + Clamp(context.Masker.Mask(error), 90) : "");
+        + (step.LastError is { } error ? ": " + error : "");
 
     private static string? StringValue(JsonObject config, string key) =>
         config[key] is { } node && node.GetValueKind() == JsonValueKind.String && node.GetValue<string>() is { Length: > 0 } value ? value : null;

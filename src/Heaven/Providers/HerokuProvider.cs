@@ -98,7 +98,8 @@ public sealed partial class HerokuProvider(
             return build.Status switch
             {
                 "succeeded" => ProviderOutcome.Success("heroku build succeeded"),
-                "failed" => ProviderOutcome.Failure(follower.Reason is { } reason ? $"heroku build failed: {Clamp(context.Masker.Mask(reason), 100)}" : "heroku build failed"),
+                // Neither masked nor cut here: the pipeline masks every outcome, and GitHub's cut comes after that.
+                "failed" => ProviderOutcome.Failure(follower.Reason is { } reason ? $"heroku build failed: {reason}" : "heroku build failed"),
                 var other => ProviderOutcome.Failure($"heroku build ended as '{Clamp(other, 40)}'"),
             };
         }

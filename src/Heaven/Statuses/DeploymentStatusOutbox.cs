@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Heaven.GitHub;
+using Heaven.Model;
 using Heaven.Storage;
 using Heaven.WorkItems;
 
@@ -11,14 +12,19 @@ namespace Heaven.Statuses;
 /// GitHub afterwards, retried with backoff while GitHub is slow, down or rate-limiting, also across
 /// a restart. The statuses of one deployment reach GitHub in the order they were enqueued.
 /// </summary>
+/// <remarks>
+/// The one way a status description leaves Heaven: whoever enqueues it (the runner, the queue, the
+/// admission, the locks), it is masked with the server's masker and then cut to GitHub's 140
+/// characters, in that order, so no piece of a secret survives the cut.
+/// </remarks>
 public interface IDeploymentStatusPoster
 {
     /// <summary>
     /// Adds the status to <paramref name="db"/> without saving, so it commits in the same transaction
     /// as the state change it reports (no status without the change, no change without its status).
-    /// Call <see cref="Wake"/> after the commit.
+    /// Call <see cref="Wake"/> after the commit. Returns the status as GitHub will get it (masked, cut to 140 characters).
     /// </summary>
-    Task EnqueueAsync(HeavenDbContext db, long heavenDeploymentId, string repository, long gitHubDeploymentId, DeploymentStatusRequest status, CancellationToken cancellationToken);
+    Task<DeploymentStatusRequest> EnqueueAsync(HeavenDbContext db, long heavenDeploymentId, string repository, long gitHubDeploymentId, DeploymentStatusRequest status, CancellationToken cancellationToken);
 
     /// <summary>Tells the sender there is new work, so a status goes out at once rather than at the next poll.</summary>
     void Wake();
@@ -51,9 +57,9 @@ internal sealed record DeploymentStatusPayload(
     public DeploymentStatusRequest ToRequest() => new(State, Description, LogUrl, EnvironmentUrl, Environment);
 }
 
-internal sealed class DeploymentStatusPoster(IHeavenDatabase database, WorkItemSignal signal, TimeProvider time) : IDeploymentStatusPoster
+internal sealed class DeploymentStatusPoster(IHeavenDatabase database, WorkItemSignal signal, ISecretMasker masker, TimeProvider time) : IDeploymentStatusPoster
 {
-    public Task EnqueueAsync(HeavenDbContext db, long heavenDeploymentId, string repository, long gitHubDeploymentId, DeploymentStatusRequest status, CancellationToken cancellationToken)
+    public Task<DeploymentStatusRequest> EnqueueAsync(HeavenDbContext db, long heavenDeploymentId, string repository, long gitHubDeploymentId, DeploymentStatusRequest status, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(db);
         ArgumentNullException.ThrowIfNull(status);
@@ -61,6 +67,8 @@ internal sealed class DeploymentStatusPoster(IHeavenDatabase database, WorkItemS
         _ = OctokitGitHub.SplitRepository(repository);
         cancellationToken.ThrowIfCancellationRequested();
 
+        // Masked before it is cut: cut first, a secret across the 140th character would keep its first half.
+        status = status with { Description = OctokitGitHub.ClampDescription(masker.Mask(status.Description)) };
         var now = time.GetUtcNow().UtcDateTime;
         db.WorkItems.Add(new WorkItem
         {
@@ -71,7 +79,7 @@ internal sealed class DeploymentStatusPoster(IHeavenDatabase database, WorkItemS
             CreatedAt = now,
             NotBefore = now,
         });
-        return Task.CompletedTask;
+        return Task.FromResult(status);
     }
 
     public void Wake() => signal.Wake(WorkItemKinds.PostDeploymentStatus);

@@ -1,5 +1,6 @@
 using Heaven.Configuration;
 using Heaven.GitHub;
+using Heaven.Masking;
 using Heaven.WorkItems;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -17,6 +18,8 @@ public static class StatusesRegistration
         }
 
         services.AddGitHub();
+        // Every description is masked with the server's masker as it is enqueued.
+        services.AddMasking();
         services.AddValidatedOptions<StatusDeliveryOptions>(StatusDeliveryOptions.Section);
         services.AddSingleton<IDeploymentStatusPoster, DeploymentStatusPoster>();
         services.AddWorkItemHandler<DeploymentStatusSender>();

@@ -141,7 +141,8 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
         var (gitHubId, heavenId) = await harness.DeployAsync(repository, sha, config: Config());
         var final = await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(60));
 
-        (final.State, final.Description).ShouldBe(("failure", $"environment production is Red after the update: {error[..79]}…"));
+        // Not cut to a share of its own: the whole description is cut once, to GitHub's 140 characters, which it fits.
+        (final.State, final.Description).ShouldBe(("failure", $"environment production is Red after the update: {error}"));
         (await harness.DeploymentAsync(heavenId)).State.ShouldBe(DeploymentState.Failed);
         (await harness.LogAsync(heavenId)).ShouldContain("Environment production: Ready, health Red");
     }
