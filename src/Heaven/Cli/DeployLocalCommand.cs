@@ -93,7 +93,7 @@ internal static class DeployLocalCommand
             ReceivedAt = now,
             StateChangedAt = now,
             App = name,
-            LockKey = "",
+            ExclusivityKey = "",
             Provider = DeploymentPayload.Parse(payload.ToJsonString()).Provider,
         };
 

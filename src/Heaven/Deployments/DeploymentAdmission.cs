@@ -109,10 +109,10 @@ public sealed partial class DeploymentAdmission(
     {
         var policy = policies.For(deployment.Repository, deployment.Environment);
         var waiting = await db.Deployments
-            .Where(d => d.LockKey == deployment.LockKey && d.State == DeploymentState.Queued && d.WaitingSince != null && d.Id != deployment.Id)
+            .Where(d => d.ExclusivityKey == deployment.ExclusivityKey && d.State == DeploymentState.Queued && d.WaitingSince != null && d.Id != deployment.Id)
             .OrderBy(d => d.Id)
             .ToListAsync(cancellationToken);
-        var busy = await db.Deployments.AnyAsync(d => d.LockKey == deployment.LockKey && d.State == DeploymentState.Running, cancellationToken);
+        var busy = await db.Deployments.AnyAsync(d => d.ExclusivityKey == deployment.ExclusivityKey && d.State == DeploymentState.Running, cancellationToken);
         if (!busy)
         {
             // Two nodes each put one to wait at the same moment; only the newest may run.

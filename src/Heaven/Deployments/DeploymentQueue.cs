@@ -341,7 +341,7 @@ public sealed partial class DeploymentQueue(
 
         return await db.Deployments
             .Where(d => d.State == DeploymentState.Queued
-                && (d.WaitingSince == null || !db.Deployments.Any(r => r.LockKey == d.LockKey && r.State == DeploymentState.Running)))
+                && (d.WaitingSince == null || !db.Deployments.Any(r => r.ExclusivityKey == d.ExclusivityKey && r.State == DeploymentState.Running)))
             .OrderBy(d => d.Id)
             .Select(d => (long?)d.Id)
             .FirstOrDefaultAsync(cancellationToken);

@@ -252,7 +252,7 @@ internal sealed partial class DeliveryRecorder(
                     Task = request.Task,
                     Environment = request.Environment,
                     App = request.App,
-                    LockKey = ExclusivityKey.KeyOf(request.Repository, request.App, request.Environment),
+                    ExclusivityKey = Model.ExclusivityKey.KeyOf(request.Repository, request.App, request.Environment),
                     PayloadJson = request.Payload.ToJson(),
                     Description = request.Description,
                     CreatorLogin = request.CreatorLogin,

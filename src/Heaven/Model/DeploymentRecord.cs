@@ -50,7 +50,7 @@ public sealed class DeploymentRecord
     public required string App { get; set; }
 
     /// <summary>(repository, app, environment) in one lower-case string; unique among Running rows.</summary>
-    public required string LockKey { get; set; }
+    public required string ExclusivityKey { get; set; }
 
     public DeploymentState State { get; set; } = DeploymentState.Queued;
 

@@ -2,6 +2,7 @@ using System.Text;
 using Heaven.Deployments;
 using Heaven.Model;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 
 namespace Heaven.Storage;
@@ -38,10 +39,11 @@ public abstract class HeavenDbContext(DbContextOptions options) : DbContext(opti
             deployment.Property(d => d.State).HasConversion<string>().HasMaxLength(16);
             deployment.HasIndex(d => new { d.State, d.Id });
             deployment.Property(d => d.App).HasMaxLength(256);
-            deployment.Property(d => d.LockKey).HasMaxLength(1024);
+            // The exclusivity key (not an environment lock); its column keeps its first name.
+            deployment.Property(d => d.ExclusivityKey).HasMaxLength(1024).HasColumnName("lock_key");
             // The database, not the code, guarantees one running deploy per (repository, app,
             // environment), also with several nodes claiming at the same moment.
-            deployment.HasIndex(d => d.LockKey).IsUnique().HasFilter("state = 'Running'").HasDatabaseName("ix_deployments_running_lock_key");
+            deployment.HasIndex(d => d.ExclusivityKey).IsUnique().HasFilter("state = 'Running'").HasDatabaseName("ix_deployments_running_lock_key");
             deployment.Property(d => d.LeaseOwner).HasMaxLength(128);
             // The fencing token: an update from a worker whose claim is stale matches no row.
             deployment.Property(d => d.LeaseGeneration).IsConcurrencyToken();
@@ -74,7 +76,8 @@ public abstract class HeavenDbContext(DbContextOptions options) : DbContext(opti
     {
         foreach (var entity in modelBuilder.Model.GetEntityTypes())
         {
-            foreach (var property in entity.GetProperties())
+            // A column named explicitly (HasColumnName) keeps its name.
+            foreach (var property in entity.GetProperties().Where(p => p.FindAnnotation(RelationalAnnotationNames.ColumnName) is null))
             {
                 property.SetColumnName(ToSnakeCase(property.Name));
             }

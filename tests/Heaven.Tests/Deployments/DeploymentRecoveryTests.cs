@@ -102,7 +102,7 @@ public sealed class DeploymentRecoveryTests
             StateChangedAt = now,
             StartedAt = now,
             App = "app",
-            LockKey = ExclusivityKey.KeyOf(repository.FullName, "app", "production"),
+            ExclusivityKey = Heaven.Model.ExclusivityKey.KeyOf(repository.FullName, "app", "production"),
             State = DeploymentState.Running,
             LeaseOwner = owner,
             LeaseGeneration = 1,

@@ -123,7 +123,7 @@ public sealed class EnvironmentLockTests : IDisposable
         {
             Repository = "octo/app", CloneUrl = "", Ref = "master", Sha = sha, Task = "deploy:lock", Environment = "production",
             PayloadJson = """{"notify":{"user":"carol","user_name":"Carol C."},"reason":"db migration"}""", Description = "hubot", CreatorLogin = "hubot",
-            DeliveryId = "x", App = "app", LockKey = "k",
+            DeliveryId = "x", App = "app", ExclusivityKey = "k",
         };
 
         // One rule for who deployed, in locks as in chat: notify.user, then notify.user_name, then the creator.

@@ -124,7 +124,7 @@ public sealed class HousekeepingTests
         PayloadJson = "{}",
         DeliveryId = Guid.NewGuid().ToString(),
         App = "app",
-        LockKey = ExclusivityKey.KeyOf("octo/app", "app", "production"),
+        ExclusivityKey = Heaven.Model.ExclusivityKey.KeyOf("octo/app", "app", "production"),
         State = DeploymentState.Succeeded,
         ReceivedAt = finishedAt,
         StateChangedAt = finishedAt,

@@ -182,7 +182,7 @@ namespace Heaven.Storage.Migrations.Postgres
                         .HasColumnType("character varying(128)")
                         .HasColumnName("lease_owner");
 
-                    b.Property<string>("LockKey")
+                    b.Property<string>("ExclusivityKey")
                         .IsRequired()
                         .HasMaxLength(1024)
                         .HasColumnType("character varying(1024)")
@@ -252,7 +252,7 @@ namespace Heaven.Storage.Migrations.Postgres
                     b.HasKey("Id")
                         .HasName("pk_deployments");
 
-                    b.HasIndex("LockKey")
+                    b.HasIndex("ExclusivityKey")
                         .IsUnique()
                         .HasDatabaseName("ix_deployments_running_lock_key")
                         .HasFilter("state = 'Running'");

@@ -173,7 +173,7 @@ namespace Heaven.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("lease_owner");
 
-                    b.Property<string>("LockKey")
+                    b.Property<string>("ExclusivityKey")
                         .IsRequired()
                         .HasMaxLength(1024)
                         .HasColumnType("TEXT")
@@ -243,7 +243,7 @@ namespace Heaven.Storage.Migrations.Sqlite
                     b.HasKey("Id")
                         .HasName("pk_deployments");
 
-                    b.HasIndex("LockKey")
+                    b.HasIndex("ExclusivityKey")
                         .IsUnique()
                         .HasDatabaseName("ix_deployments_running_lock_key")
                         .HasFilter("state = 'Running'");
