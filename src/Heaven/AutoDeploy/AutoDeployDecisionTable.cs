@@ -26,7 +26,7 @@ internal sealed class AutoDeployDecisionTable : IEntityTypeConfiguration<AutoDep
 }
 
 /// <summary><c>db.AutoDeployDecisions</c>: what auto-deploy decided.</summary>
-public static class AutoDeployDecisionSet
+internal static class AutoDeployDecisionSet
 {
     extension(HeavenDbContext db)
     {

@@ -4,7 +4,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Heaven.AutoDeploy;
 
-public static class AutoDeployRegistration
+internal static class AutoDeployRegistration
 {
     /// <summary>The evaluator and the service that feeds it recorded commit events.</summary>
     public static IServiceCollection AddAutoDeploy(this IServiceCollection services)

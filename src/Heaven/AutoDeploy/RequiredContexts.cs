@@ -9,7 +9,7 @@ namespace Heaven.AutoDeploy;
 /// or <c>skipped</c> (what GitHub's required checks accept). Of several check runs with one name
 /// (re-runs), the newest counts.
 /// </summary>
-public static class RequiredContexts
+internal static class RequiredContexts
 {
     private static readonly string[] PassingConclusions = ["success", "neutral", "skipped"];
 

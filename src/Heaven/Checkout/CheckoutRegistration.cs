@@ -2,7 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Heaven.Checkout;
 
-public static class CheckoutRegistration
+internal static class CheckoutRegistration
 {
     /// <summary>The git checkout. Needs <see cref="Configuration.DataDirectory"/>, the Git and GitHub options, and logging.</summary>
     public static IServiceCollection AddCheckout(this IServiceCollection services)

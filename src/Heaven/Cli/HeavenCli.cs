@@ -6,7 +6,7 @@ namespace Heaven.Cli;
 /// The <c>heaven</c> executable: with no command (or <c>serve</c>) it runs the server; operator
 /// commands share the same configuration and database.
 /// </summary>
-public static class HeavenCli
+internal static class HeavenCli
 {
     private static readonly (string Name, string Usage, string Summary)[] Commands =
     [

@@ -4,7 +4,7 @@ namespace Heaven.Configuration;
 
 /// <summary>An options class that knows what a valid value of each of its settings looks like.</summary>
 /// <remarks>Each message names the setting (both spellings) and says what is expected.</remarks>
-public interface ISelfValidatingOptions
+internal interface ISelfValidatingOptions
 {
     IEnumerable<string> Validate();
 }
@@ -43,7 +43,7 @@ public sealed class RegisteredOptions
     public void Read(IServiceProvider services) => read(services);
 }
 
-public static class OptionsRegistration
+internal static class OptionsRegistration
 {
     /// <summary>Binds a section, validates it with its own rules, and fails the start when it is wrong.</summary>
     public static IServiceCollection AddValidatedOptions<T>(this IServiceCollection services, string section)

@@ -5,7 +5,7 @@ namespace Heaven.Configuration;
 /// Keeping them in one table lets a drop-in replacement read an existing deployment's environment as
 /// it is, and lets error messages name both spellings of a setting.
 /// </summary>
-public static class LegacyEnvironmentVariables
+internal static class LegacyEnvironmentVariables
 {
     public static IReadOnlyList<(string Variable, string Key)> Map { get; } =
     [
@@ -69,7 +69,7 @@ public static class LegacyEnvironmentVariables
 /// Added just before the standard environment-variable source, so appsettings.json is overridden by
 /// either spelling, and the .NET spelling (<c>GitHub__Token</c>) wins when both are set.
 /// </remarks>
-public sealed class LegacyEnvironmentConfigurationSource(IReadOnlyDictionary<string, string?> environment) : IConfigurationSource
+internal sealed class LegacyEnvironmentConfigurationSource(IReadOnlyDictionary<string, string?> environment) : IConfigurationSource
 {
     public IConfigurationProvider Build(IConfigurationBuilder builder) => new Provider(environment);
 

@@ -14,7 +14,7 @@ namespace Heaven.Deployments;
 /// deployment's ssh credentials, check out the exact commit, run the provider under the timeout,
 /// and say how it ended. The credentials (agent, known hosts) outlive the provider and no more.
 /// </summary>
-public sealed partial class DeployPipeline(ICheckout checkout, ProviderRegistry providers, DeployCredentialsFactory credentials, NodeIdentity node, ILogger<DeployPipeline> logger)
+internal sealed partial class DeployPipeline(ICheckout checkout, ProviderRegistry providers, DeployCredentialsFactory credentials, NodeIdentity node, ILogger<DeployPipeline> logger)
 {
     /// <summary>The <c>HEAVEN_RUN_OWNER</c> value of a deployment's processes; <c>node-id/</c> prefixes all of a node's.</summary>
     public static string OwnerOf(NodeIdentity node, long deploymentId) => $"{node.Id}/{deploymentId.ToString(System.Globalization.CultureInfo.InvariantCulture)}";

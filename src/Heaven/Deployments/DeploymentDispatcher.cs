@@ -15,7 +15,7 @@ public interface IDeploymentSignal
 /// node. Woken immediately by the intake on this node; a short poll picks up work queued through
 /// another node and what a restart left behind.
 /// </summary>
-public sealed partial class DeploymentDispatcher(
+internal sealed partial class DeploymentDispatcher(
     DeploymentQueue queue,
     DeploymentRunner runner,
     IProcessRunner processes,
@@ -144,7 +144,7 @@ public sealed partial class DeploymentDispatcher(
 }
 
 /// <summary>Reports deployments whose worker stopped renewing its lease (a node died or hung).</summary>
-public sealed partial class DeploymentReaper(DeploymentQueue queue, TimeProvider time, IOptions<DeploymentOptions> options, ILogger<DeploymentReaper> logger) : BackgroundService
+internal sealed partial class DeploymentReaper(DeploymentQueue queue, TimeProvider time, IOptions<DeploymentOptions> options, ILogger<DeploymentReaper> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {

@@ -11,7 +11,7 @@ namespace Heaven.Deployments;
 /// the timeout and the cancel flag, keeps the output, and reports the outcome. The final state is
 /// decided here and nowhere else.
 /// </summary>
-public sealed partial class DeploymentRunner(
+internal sealed partial class DeploymentRunner(
     DeploymentQueue queue,
     DeployPipeline pipeline,
     IDeploymentOutputFactory outputs,

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 
 namespace Heaven.Deployments;
 
-public static class DeploymentsRegistration
+internal static class DeploymentsRegistration
 {
     /// <summary>The queue, the dispatcher, the runner, the reaper and the providers.</summary>
     public static IServiceCollection AddDeployments(this IServiceCollection services)

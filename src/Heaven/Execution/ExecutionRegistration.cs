@@ -2,7 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Heaven.Execution;
 
-public static class ExecutionRegistration
+internal static class ExecutionRegistration
 {
     public static IServiceCollection AddExecution(this IServiceCollection services)
     {

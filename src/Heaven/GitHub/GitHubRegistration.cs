@@ -2,7 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Heaven.GitHub;
 
-public static class GitHubRegistration
+internal static class GitHubRegistration
 {
     /// <summary>
     /// The GitHub adapter. Expects <see cref="GitHubOptions"/> to be registered (the host does that

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Options;
 namespace Heaven.Hosting;
 
 /// <summary>What an operator needs to read once Heaven is up: where to point GitHub, and what is still missing.</summary>
-public static class StartupReport
+internal static class StartupReport
 {
     public static void Write(IServiceProvider services, TextWriter output)
     {

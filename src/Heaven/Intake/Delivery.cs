@@ -42,7 +42,7 @@ public enum DeliveryResult
 }
 
 /// <summary>A webhook GitHub has pinged, so operators can see which hooks point here.</summary>
-public sealed class WebhookHook
+internal sealed class WebhookHook
 {
     public long HookId { get; set; }
 

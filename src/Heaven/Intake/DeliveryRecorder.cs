@@ -20,7 +20,7 @@ public interface IDeliveryRecorder
 }
 
 /// <summary>Thrown when a delivery cannot be recorded now (shutting down, database down): answered 503 so GitHub shows it failed.</summary>
-public sealed class DeliveryNotRecordedException(string message, Exception? inner = null) : Exception(message, inner);
+internal sealed class DeliveryNotRecordedException(string message, Exception? inner = null) : Exception(message, inner);
 
 /// <summary>
 /// Group commit: concurrent deliveries are written by one loop, many to a transaction, so each fsync

@@ -22,7 +22,7 @@ internal sealed class DeliveryTable : IEntityTypeConfiguration<Delivery>
 }
 
 /// <summary><c>db.Deliveries</c>: the delivery log.</summary>
-public static class DeliverySet
+internal static class DeliverySet
 {
     extension(HeavenDbContext db)
     {

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 
 namespace Heaven.Intake;
 
-public static class IntakeRegistration
+internal static class IntakeRegistration
 {
     public static IServiceCollection AddIntake(this IServiceCollection services)
     {

@@ -38,7 +38,7 @@ public sealed record DeploymentRequest(
     string App);
 
 /// <summary>A well-signed delivery whose body is not what its event needs: answered 400.</summary>
-public sealed class MalformedPayloadException(string message) : Exception(message);
+internal sealed class MalformedPayloadException(string message) : Exception(message);
 
 /// <summary>Reads a webhook body into a <see cref="WebhookEvent"/>, saying exactly what is missing when it can't.</summary>
 public static class WebhookEventReader

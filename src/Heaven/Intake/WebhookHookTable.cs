@@ -19,7 +19,7 @@ internal sealed class WebhookHookTable : IEntityTypeConfiguration<WebhookHook>
 }
 
 /// <summary><c>db.Hooks</c>: the hooks GitHub has pinged from.</summary>
-public static class WebhookHookSet
+internal static class WebhookHookSet
 {
     extension(HeavenDbContext db)
     {

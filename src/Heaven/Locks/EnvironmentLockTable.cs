@@ -22,7 +22,7 @@ internal sealed class EnvironmentLockTable : IEntityTypeConfiguration<Environmen
 }
 
 /// <summary><c>db.EnvironmentLocks</c>: the environment locks.</summary>
-public static class EnvironmentLockSet
+internal static class EnvironmentLockSet
 {
     extension(HeavenDbContext db)
     {

@@ -2,7 +2,7 @@ using Heaven.Configuration;
 
 namespace Heaven.Locks;
 
-public static class LocksRegistration
+internal static class LocksRegistration
 {
     public static IServiceCollection AddLocks(this IServiceCollection services)
     {

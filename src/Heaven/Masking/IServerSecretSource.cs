@@ -4,7 +4,7 @@ namespace Heaven.Masking;
 /// Secrets a component holds outside the configuration (a generated webhook secret, for example),
 /// which the server's masker must know too.
 /// </summary>
-public interface IServerSecretSource
+internal interface IServerSecretSource
 {
     IEnumerable<string> Secrets { get; }
 }

@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Heaven.Masking;
 
-public static class MaskingRegistration
+internal static class MaskingRegistration
 {
     /// <summary>
     /// The server's masker: every configured secret and every <see cref="IServerSecretSource"/>'s. For

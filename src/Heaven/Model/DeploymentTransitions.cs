@@ -4,7 +4,7 @@ namespace Heaven.Model;
 /// The one place that decides which state a deployment may move to. Every change of
 /// <see cref="DeploymentRecord.State"/> goes through <see cref="Move"/>.
 /// </summary>
-public static class DeploymentTransitions
+internal static class DeploymentTransitions
 {
     private static readonly Dictionary<DeploymentState, DeploymentState[]> Allowed = new()
     {

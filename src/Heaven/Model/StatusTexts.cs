@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Heaven.Model;
 
 /// <summary>The words people read in GitHub and in chat. GitHub keeps at most 140 characters.</summary>
-public static class StatusTexts
+internal static class StatusTexts
 {
     /// <summary>The original Heaven's words for a deployment to a busy environment.</summary>
     public const string AlreadyDeploying = "Already deploying.";

@@ -9,7 +9,7 @@ using Heaven.Model;
 namespace Heaven.Notifications;
 
 /// <summary>What a deployment status means for the people in the chat room.</summary>
-public enum DeploymentOutcome
+internal enum DeploymentOutcome
 {
     /// <summary><c>pending</c>, <c>queued</c>, <c>in_progress</c>: all read as "started".</summary>
     Started,
@@ -19,7 +19,7 @@ public enum DeploymentOutcome
 }
 
 /// <summary>One piece of a message: text, a link with its text, or a line break. Each service renders them its own way.</summary>
-public abstract record MessagePart
+internal abstract record MessagePart
 {
     public sealed record Text(string Value) : MessagePart;
 
@@ -36,13 +36,13 @@ public abstract record MessagePart
 }
 
 /// <summary>The deployment before this one in the same environment, for the compare link of a "started" message.</summary>
-public sealed record PreviousDeployment(string Sha, string CompareUrl)
+internal sealed record PreviousDeployment(string Sha, string CompareUrl)
 {
     public string ShortSha => CommitSha.Abbreviated(Sha);
 }
 
 /// <summary>One commit a deployment shipped: its message's first line, and who wrote it.</summary>
-public sealed record ShippedCommit(string Sha, string Title, string? Author, string? Url)
+internal sealed record ShippedCommit(string Sha, string Title, string? Author, string? Url)
 {
     public string ShortSha => CommitSha.Abbreviated(Sha);
 }
@@ -51,14 +51,14 @@ public sealed record ShippedCommit(string Sha, string Title, string? Author, str
 /// What a successful deployment shipped since the environment's previous successful one:
 /// <see cref="Total"/> commits, of which <see cref="Commits"/> (newest first, at most the configured limit) are listed.
 /// </summary>
-public sealed record ShippedCommits(int Total, IReadOnlyList<ShippedCommit> Commits, string? CompareUrl);
+internal sealed record ShippedCommits(int Total, IReadOnlyList<ShippedCommit> Commits, string? CompareUrl);
 
 /// <summary>
 /// A <c>deployment_status</c> event reduced to what a chat message says: who deployed what to which
 /// environment, and how it went. Read defensively: the event may come from any deployment system,
 /// and a payload without <c>notify</c> (which crashed the original) is normal.
 /// </summary>
-public sealed record DeploymentNotification(
+internal sealed record DeploymentNotification(
     DeploymentOutcome Outcome,
     string State,
     string Repository,

@@ -3,7 +3,7 @@ using System.Net;
 namespace Heaven.Notifications;
 
 /// <summary>One chat service. Implementations format the message their service's way and post it.</summary>
-public interface INotifier
+internal interface INotifier
 {
     /// <summary>A short stable name ("slack"): part of the work item kind, so it must not change.</summary>
     string Name { get; }
@@ -16,7 +16,7 @@ public interface INotifier
 }
 
 /// <summary>A chat service did not take a message. <see cref="Permanent"/>: trying again would not help.</summary>
-public sealed class NotifierException(string message, bool permanent, Exception? inner = null) : Exception(message, inner)
+internal sealed class NotifierException(string message, bool permanent, Exception? inner = null) : Exception(message, inner)
 {
     public bool Permanent { get; } = permanent;
 

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 
 namespace Heaven.Notifications;
 
-public static class NotificationsRegistration
+internal static class NotificationsRegistration
 {
     /// <summary>The notifiers and the sender that feeds them from the outbox.</summary>
     public static IServiceCollection AddNotifications(this IServiceCollection services)

@@ -15,7 +15,7 @@ internal sealed class DeploymentLogChunkTable : IEntityTypeConfiguration<Deploym
 }
 
 /// <summary><c>db.LogChunks</c>: the deploy logs, in chunks.</summary>
-public static class DeploymentLogChunkSet
+internal static class DeploymentLogChunkSet
 {
     extension(HeavenDbContext db)
     {

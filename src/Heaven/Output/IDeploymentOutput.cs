@@ -6,7 +6,7 @@ namespace Heaven.Output;
 /// The output of one running deployment: a masking sink whose lines are stored (any node can serve
 /// them) and mirrored to a secret gist. Completing it flushes everything before the final status.
 /// </summary>
-public interface IDeploymentOutput : IOutputSink, IAsyncDisposable
+internal interface IDeploymentOutput : IOutputSink, IAsyncDisposable
 {
     /// <summary>This deployment's masker: the server's secrets plus any the provider registers.</summary>
     ISecretMasker Masker { get; }
@@ -18,7 +18,7 @@ public interface IDeploymentOutput : IOutputSink, IAsyncDisposable
     Task CompleteAsync(CancellationToken cancellationToken);
 }
 
-public interface IDeploymentOutputFactory
+internal interface IDeploymentOutputFactory
 {
     /// <summary>
     /// Starts the output of a deployment. With <paramref name="waitForGist"/> (the gist is the log link),

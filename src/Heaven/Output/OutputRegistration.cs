@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 
 namespace Heaven.Output;
 
-public static class OutputRegistration
+internal static class OutputRegistration
 {
     public static IServiceCollection AddOutput(this IServiceCollection services)
     {

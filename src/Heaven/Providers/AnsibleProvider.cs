@@ -15,7 +15,7 @@ namespace Heaven.Providers;
 /// original Heaven's layout) and must be files of the repository. The deployment's values reach the
 /// playbook as one JSON argument, so none of them can become an option or a second argument.
 /// </summary>
-public sealed class AnsibleProvider(IProcessRunner runner) : IDeployProvider
+internal sealed class AnsibleProvider(IProcessRunner runner) : IDeployProvider
 {
     public const string DefaultInventory = "ansible/hosts";
     public const string DefaultPlaybook = "ansible/site.yml";

@@ -79,7 +79,7 @@ public sealed partial class BundlerOptions : ISelfValidatingOptions
 /// Gems the machine lacks go to <c>&lt;data&gt;/bundler/&lt;owner&gt;/&lt;name&gt;</c> (GEM_HOME), kept between
 /// deployments of the repository; gems the machine has (Debian's packaged ones) are used as they are.
 /// </summary>
-public sealed class BundlerCapistranoProvider(IProcessRunner runner, IOptions<BundlerOptions> options, DataDirectory dataDirectory, TimeProvider time) : IDeployProvider
+internal sealed class BundlerCapistranoProvider(IProcessRunner runner, IOptions<BundlerOptions> options, DataDirectory dataDirectory, TimeProvider time) : IDeployProvider
 {
     public string Name => "bundler_capistrano";
 

@@ -11,7 +11,7 @@ namespace Heaven.Providers;
 /// repository's own <c>bin/cap</c> when it has one, else through Bundler when its Gemfile asks for
 /// Capistrano, else the <c>cap</c> on the PATH. The ref reaches the Capfile as <c>BRANCH</c>.
 /// </summary>
-public sealed class CapistranoProvider(IProcessRunner runner) : IDeployProvider
+internal sealed class CapistranoProvider(IProcessRunner runner) : IDeployProvider
 {
     public string Name => "capistrano";
 

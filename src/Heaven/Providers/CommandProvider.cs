@@ -10,7 +10,7 @@ namespace Heaven.Providers;
 /// environment) in the checkout — kubectl, helm, docker, a team's own tool. The payload chooses
 /// nothing but the values of the placeholders, which are checked like Fabric's.
 /// </summary>
-public sealed class CommandProvider(IProcessRunner runner, IOptions<RepositoryOptions> repositories) : IDeployProvider
+internal sealed class CommandProvider(IProcessRunner runner, IOptions<RepositoryOptions> repositories) : IDeployProvider
 {
     public string Name => "command";
 

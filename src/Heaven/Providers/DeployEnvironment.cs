@@ -8,7 +8,7 @@ namespace Heaven.Providers;
 /// Heaven's own secrets), the deployment's ssh variables (<see cref="DeployContext.ExtraEnvironment"/>),
 /// then the deploy variables, which nothing overrides. The original Heaven's names come first.
 /// </summary>
-public static class DeployEnvironment
+internal static class DeployEnvironment
 {
     public static Dictionary<string, string> For(DeployContext context)
     {

@@ -20,7 +20,7 @@ namespace Heaven.Providers;
 /// <c>heroku_name</c> / <c>heroku_staging_name</c> and the key on the command line. Without
 /// <c>dpl_provider</c> a payload naming a Heroku app still deploys there, the key going by environment.
 /// </remarks>
-public sealed partial class DplProvider(IProcessRunner runner, IOptions<DplOptions> options, IOptions<HerokuOptions> heroku) : IDeployProvider
+internal sealed partial class DplProvider(IProcessRunner runner, IOptions<DplOptions> options, IOptions<HerokuOptions> heroku) : IDeployProvider
 {
     /// <summary>dpl's own option syntax (<c>--[a-z][a-z_-]*</c>), digits allowed for newer providers.</summary>
     [GeneratedRegex("^[a-z][a-z0-9_-]{0,63}$")]

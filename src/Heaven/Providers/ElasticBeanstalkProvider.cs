@@ -17,7 +17,7 @@ namespace Heaven.Providers;
 /// original (which reported success as soon as the update was asked for), waits until the environment
 /// is Ready and Green again, streaming its status and events into the log. All through the AWS CLI.
 /// </summary>
-public sealed partial class ElasticBeanstalkProvider(
+internal sealed partial class ElasticBeanstalkProvider(
     IProcessRunner runner,
     IOptions<ElasticBeanstalkOptions> options,
     TimeProvider time,

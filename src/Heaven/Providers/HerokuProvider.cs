@@ -18,7 +18,7 @@ namespace Heaven.Providers;
 /// Heroku builds cannot be stopped through the API: on cancel or timeout Heaven stops waiting and says
 /// so in the log; the build may still finish and release on Heroku.
 /// </remarks>
-public sealed partial class HerokuProvider(
+internal sealed partial class HerokuProvider(
     IGitHub gitHub,
     IHttpClientFactory httpClients,
     IOptions<HerokuOptions> options,

@@ -9,7 +9,7 @@ namespace Heaven.Providers;
 /// checkout (the original Heaven's semantics). The path must stay inside the checkout, exist and be
 /// executable; it is run directly (no shell line is built), with the deploy variables in its environment.
 /// </summary>
-public sealed class ShellProvider(IProcessRunner runner) : IDeployProvider
+internal sealed class ShellProvider(IProcessRunner runner) : IDeployProvider
 {
     public string Name => "shell";
 
@@ -56,7 +56,7 @@ public sealed class ShellProvider(IProcessRunner runner) : IDeployProvider
 }
 
 /// <summary>How a provider's process result reads to a person.</summary>
-public static class ProviderOutcomes
+internal static class ProviderOutcomes
 {
     public static ProviderOutcome FromProcess(ProcessResult result, DeployContext context, string what)
     {

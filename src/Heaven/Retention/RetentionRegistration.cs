@@ -2,7 +2,7 @@ using Heaven.Configuration;
 
 namespace Heaven.Retention;
 
-public static class RetentionRegistration
+internal static class RetentionRegistration
 {
     /// <summary>
     /// The clean-up of old deliveries, outbox items, decisions and logs. Registered right after the

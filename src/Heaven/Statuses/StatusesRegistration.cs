@@ -6,7 +6,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Heaven.Statuses;
 
-public static class StatusesRegistration
+internal static class StatusesRegistration
 {
     /// <summary>The GitHub adapter, the deployment status outbox and its sender.</summary>
     public static IServiceCollection AddStatuses(this IServiceCollection services)

@@ -5,7 +5,7 @@ using Npgsql;
 namespace Heaven.Storage;
 
 /// <summary>Engine-independent reading of the errors Heaven relies on.</summary>
-public static class DatabaseErrors
+internal static class DatabaseErrors
 {
     /// <summary>A unique index refused the write: somebody else already holds that key.</summary>
     public static bool IsUniqueViolation(DbUpdateException exception) => exception.InnerException switch

@@ -5,7 +5,7 @@ using Microsoft.EntityFrameworkCore;
 namespace Heaven.Storage;
 
 /// <summary>Server-wide random keys, created on first use and shared by every node through the database.</summary>
-public sealed class ServerKeyStore(IHeavenDatabase database, TimeProvider time)
+internal sealed class ServerKeyStore(IHeavenDatabase database, TimeProvider time)
 {
     private readonly ConcurrentDictionary<string, byte[]> cache = new();
 

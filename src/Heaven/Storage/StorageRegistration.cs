@@ -23,7 +23,7 @@ internal sealed class HeavenDatabase<TContext>(IDbContextFactory<TContext> facto
         await factory.CreateDbContextAsync(cancellationToken);
 }
 
-public static class StorageRegistration
+internal static class StorageRegistration
 {
     public static IServiceCollection AddHeavenStorage(this IServiceCollection services, IConfiguration configuration, DataDirectory dataDirectory)
     {

@@ -8,7 +8,7 @@ namespace Heaven.Web;
 /// <c>GET /deployments/{id}/log?token=...</c>: the masked log as plain text, served by any node from the
 /// database. The token in the link is the only key, so a wrong one looks exactly like a missing log.
 /// </summary>
-public static class DeploymentLogPage
+internal static class DeploymentLogPage
 {
     public static void Map(IEndpointRouteBuilder endpoints) =>
         endpoints.MapGet("/deployments/{id:long}/log", async (long id, string? token, HttpContext context, LogLinks links, IHeavenDatabase database, DeploymentLogReader reader) =>

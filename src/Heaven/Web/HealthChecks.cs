@@ -10,7 +10,7 @@ using Microsoft.Extensions.Options;
 namespace Heaven.Web;
 
 /// <summary><c>/healthz</c>: 200 when Heaven can do its job, 503 naming each check that fails.</summary>
-public static class HealthEndpoints
+internal static class HealthEndpoints
 {
     public const string Path = "/healthz";
 

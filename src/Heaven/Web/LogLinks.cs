@@ -12,7 +12,7 @@ namespace Heaven.Web;
 /// Links to a deployment's plain-text log that open from GitHub without a login, like a secret gist:
 /// the link carries an HMAC of the deployment id made with a server key only Heaven knows.
 /// </summary>
-public sealed class LogLinks(IOptions<HeavenOptions> options, ServerKeyStore keys) : ILogLinks
+internal sealed class LogLinks(IOptions<HeavenOptions> options, ServerKeyStore keys) : ILogLinks
 {
     public const string KeyName = "log-links";
 

@@ -3,7 +3,7 @@ using Heaven.Storage;
 
 namespace Heaven.Web;
 
-public static class WebRegistration
+internal static class WebRegistration
 {
     /// <summary>The health checks and the signed log links the statuses point at.</summary>
     public static IServiceCollection AddWeb(this IServiceCollection services)

@@ -6,7 +6,7 @@ namespace Heaven.WorkItems;
 /// back-off and Retry-After, give up, finish, hand back on shutdown, wake-ups), the same for every
 /// handler.
 /// </summary>
-public interface IWorkItemHandler
+internal interface IWorkItemHandler
 {
     /// <summary>What the handler does, for the logs ("deployment statuses", "notifications", ...).</summary>
     string Name { get; }
@@ -43,7 +43,7 @@ public interface IWorkItemHandler
 }
 
 /// <summary>Which due items of a handler wait for earlier ones (head of line).</summary>
-public enum WorkItemOrder
+internal enum WorkItemOrder
 {
     /// <summary>Oldest first, none waits for another.</summary>
     Oldest,
@@ -56,7 +56,7 @@ public enum WorkItemOrder
 }
 
 /// <summary>An item this node holds the lease of; <see cref="Attempt"/> is the fencing token for its outcome.</summary>
-public sealed record ClaimedWorkItem(
+internal sealed record ClaimedWorkItem(
     long Id,
     string Kind,
     int Attempt,
@@ -67,7 +67,7 @@ public sealed record ClaimedWorkItem(
     string PayloadJson);
 
 /// <summary>How handling one item ended.</summary>
-public abstract record WorkItemOutcome
+internal abstract record WorkItemOutcome
 {
     private WorkItemOutcome()
     {

@@ -10,7 +10,7 @@ namespace Heaven.WorkItems;
 /// conditional UPDATE, so exactly one node wins an item; Attempts then doubles as the fencing token
 /// for the outcome, which only the current lease holder may write.
 /// </summary>
-public static partial class WorkItemLease
+internal static partial class WorkItemLease
 {
     /// <summary>Claims the item if it is still pending, due, and unclaimed since it was read (<paramref name="attempts"/>).</summary>
     public static async Task<bool> TryClaimAsync(IHeavenDatabase database, long id, int attempts, TimeSpan lease, string owner, TimeProvider time, CancellationToken cancellationToken)
@@ -122,4 +122,4 @@ public static partial class WorkItemLease
 }
 
 /// <summary>What <see cref="WorkItemLease.RetryOrGiveUpAsync"/> did: gave up, or retries after <see cref="Delay"/>; <see cref="Recorded"/> false when the lease was lost.</summary>
-public sealed record RetryOutcome(bool GaveUp, TimeSpan Delay, bool Recorded);
+internal sealed record RetryOutcome(bool GaveUp, TimeSpan Delay, bool Recorded);

@@ -21,7 +21,7 @@ internal sealed class WorkItemTable : IEntityTypeConfiguration<WorkItem>
 }
 
 /// <summary><c>db.WorkItems</c>: the outbox.</summary>
-public static class WorkItemSet
+internal static class WorkItemSet
 {
     extension(HeavenDbContext db)
     {

@@ -2,7 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Heaven.WorkItems;
 
-public static class WorkItemsRegistration
+internal static class WorkItemsRegistration
 {
     /// <summary>
     /// Registers <typeparamref name="THandler"/> and a <see cref="WorkItemConsumer"/> that feeds it.
