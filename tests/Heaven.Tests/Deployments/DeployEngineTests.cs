@@ -159,7 +159,9 @@ public sealed class DeployEngineTests : IAsyncLifetime
     [Fact]
     public async Task ASecondDeploymentToABusyEnvironment_IsRejectedAsAlreadyDeploying()
     {
-        var sha = repository.CommitDeployScript("sleep 2");
+        // The first deploy runs until the test has seen the second turned away.
+        using var gate = new ScriptGate();
+        var sha = repository.CommitDeployScript(gate.Wait());
 
         var (first, _) = await harness.DeployAsync(repository, sha);
         await harness.GitHub.WaitForStatusAsync(s => s.DeploymentId == first && s.State == "in_progress");
@@ -169,6 +171,7 @@ public sealed class DeployEngineTests : IAsyncLifetime
         (rejected.State, rejected.Description).ShouldBe(("error", "Already deploying."));
         harness.Story(repository, second).ShouldBe(["error: Already deploying."]);
         (await harness.DeploymentAsync(secondId)).State.ShouldBe(DeploymentState.Rejected);
+        gate.Open();
         (await harness.WaitForFinalStatusAsync(repository, first)).State.ShouldBe("success");
     }
 
@@ -180,7 +183,7 @@ public sealed class DeployEngineTests : IAsyncLifetime
         Directory.CreateDirectory(meeting);
         var sha = repository.CommitDeployScript($"""
             touch {meeting}/$DEPLOY_ENV
-            for i in $(seq 1 50); do [ "$(ls {meeting} | wc -l)" -ge 2 ] && exit 0; sleep 0.1; done
+            for i in $(seq 1 1200); do [ "$(ls {meeting} | wc -l)" -ge 2 ] && exit 0; sleep 0.05; done
             echo "the other environment never started" >&2; exit 1
             """);
 
