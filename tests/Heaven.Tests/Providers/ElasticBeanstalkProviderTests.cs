@@ -1,7 +1,9 @@
 using System.IO.Compression;
 using System.Text.Json.Nodes;
 using Heaven.Deployments;
+using Heaven.Providers;
 using Heaven.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Heaven.Tests.Providers;
 
@@ -173,19 +175,32 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
     [Fact]
     public async Task AnEnvironmentStillUpdatingAtTheTimeout_FailsAsTimedOut_AndTheLogSaysHowToAbortIt()
     {
-        // Long enough for the AWS CLI's three start-ups (a second or more each on a busy machine) to
-        // reach the waiting, which is what times out here.
-        await using var impatient = await StartHarnessAsync(new Dictionary<string, string?> { ["Deployments:Timeout"] = "20" });
+        // The provider's clock is a fake one: it stands still while the AWS CLI runs, however slow the
+        // machine, and the deployment's time runs out when the test moves it on, during the wait.
+        var clock = new TestClock(DateTimeOffset.UtcNow);
+        await using var impatient = await StartHarnessAsync(
+            new Dictionary<string, string?> { ["Deployments:Timeout"] = "59" },
+            services =>
+            {
+                services.Remove(services.Single(d => d.ServiceType == typeof(IDeployProvider) && d.ImplementationType == typeof(ElasticBeanstalkProvider)));
+                services.AddSingleton<IDeployProvider>(provider => ActivatorUtilities.CreateInstance<ElasticBeanstalkProvider>(provider, (TimeProvider)clock));
+            });
         beanstalk.Plan = new BeanstalkUpdatePlan { Forever = true };
         var sha = repository.Commit("app", new Dictionary<string, string> { ["Procfile"] = "web: slow" });
 
         var (gitHubId, heavenId) = await impatient.DeployAsync(repository, sha, config: Config());
-        var final = await impatient.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(60));
+        // Asleep before its first look at the environment, then before its second: the environment is updating.
+        await clock.SleepingAsync("the provider, before its first look", left => left == PollInterval);
+        clock.Advance(PollInterval);
+        await clock.SleepingAsync("the provider, before its second look", left => left == PollInterval);
+        await HerokuProviderTests.LogShowsAsync(impatient, heavenId, "Environment production: Updating, health Grey");
+        clock.Advance(TimeSpan.FromSeconds(59));
+        var final = await impatient.WaitForFinalStatusAsync(repository, gitHubId);
 
-        (final.State, final.Description).ShouldBe(("failure", "timed out after 20s"));
+        (final.State, final.Description).ShouldBe(("failure", "timed out after 59s"));
         var log = await impatient.LogAsync(heavenId);
         log.ShouldContain("Environment production: Updating, health Grey");
-        log.ShouldContain("Timed out after 20s: stopped waiting for environment production; its update goes on in AWS (aws elasticbeanstalk abort-environment-update --environment-name=production stops it)");
+        log.ShouldContain("Timed out after 59s: stopped waiting for environment production; its update goes on in AWS (aws elasticbeanstalk abort-environment-update --environment-name=production stops it)");
     }
 
     [Theory]
@@ -250,7 +265,9 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
         return config;
     }
 
-    private async Task<DeployHarness> StartHarnessAsync(Dictionary<string, string?>? overrides = null)
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
+
+    private async Task<DeployHarness> StartHarnessAsync(Dictionary<string, string?>? overrides = null, Action<IServiceCollection>? overrideServices = null)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -268,7 +285,7 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
             settings[key] = value;
         }
 
-        return await DeployHarness.StartAsync(settings);
+        return await DeployHarness.StartAsync(settings, overrideServices: overrideServices);
     }
 
     /// <summary>
