@@ -13,7 +13,7 @@ public sealed class DeployEngineTests : IAsyncLifetime
     private readonly TestRepository repository = new("octo/app");
     private DeployHarness harness = null!;
 
-    public async Task InitializeAsync() => harness = await DeployHarness.StartAsync(new Dictionary<string, string?> { ["Deployments:Timeout"] = "3" });
+    public async Task InitializeAsync() => harness = await DeployHarness.StartAsync();
 
     public async Task DisposeAsync()
     {
@@ -64,14 +64,16 @@ public sealed class DeployEngineTests : IAsyncLifetime
     [Fact]
     public async Task AScriptThatRunsTooLong_IsStoppedAndReportedAsTimedOut_LeavingNoProcess()
     {
+        // Its own Heaven with a 3 s timeout; the others get the harness's minute, however busy the machine.
+        await using var impatient = await DeployHarness.StartAsync(new Dictionary<string, string?> { ["Deployments:Timeout"] = "3" });
         var marker = $"heaven-timeout-{Guid.NewGuid():N}";
         var sha = repository.CommitDeployScript($"echo started\nexec -a {marker} sleep 60");
 
-        var (gitHubId, heavenId) = await harness.DeployAsync(repository, sha);
-        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(30));
+        var (gitHubId, heavenId) = await impatient.DeployAsync(repository, sha);
+        var final = await impatient.WaitForFinalStatusAsync(repository, gitHubId);
 
         (final.State, final.Description).ShouldBe(("failure", "timed out after 3s"));
-        (await harness.DeploymentAsync(heavenId)).State.ShouldBe(DeploymentState.Failed);
+        (await impatient.DeploymentAsync(heavenId)).State.ShouldBe(DeploymentState.Failed);
         (await ProcessTable.LeftoverAsync(marker)).ShouldBeEmpty();
     }
 
@@ -82,7 +84,7 @@ public sealed class DeployEngineTests : IAsyncLifetime
         var sha = repository.CommitDeployScript($"(exec -a {marker} sleep 300) &\necho daemon started");
 
         var (gitHubId, _) = await harness.DeployAsync(repository, sha);
-        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(30));
+        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
 
         final.State.ShouldBe("success");
         (await ProcessTable.LeftoverAsync(marker)).ShouldBeEmpty();
@@ -204,7 +206,7 @@ public sealed class DeployEngineTests : IAsyncLifetime
         await harness.GitHub.WaitForStatusAsync(s => s.DeploymentId == gitHubId && s.State == "in_progress");
 
         var outcome = await harness.Host.Services.GetRequiredService<DeploymentQueue>().RequestCancelAsync(heavenId, "alice", CancellationToken.None);
-        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(10));
+        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
 
         outcome.ShouldBe(CancelOutcome.Requested);
         (final.State, final.Description).ShouldBe(("error", "Cancelled by alice"));
@@ -252,7 +254,7 @@ public sealed class DeployEngineTests : IAsyncLifetime
         harness.GitHub.FailNext("statuses", 500, times: 3);
 
         var (gitHubId, _) = await harness.DeployAsync(repository, sha);
-        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(30));
+        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
 
         final.State.ShouldBe("success");
         harness.Story(repository, gitHubId).Select(s => s.Split(':')[0]).ShouldBe(["in_progress", "success"]);

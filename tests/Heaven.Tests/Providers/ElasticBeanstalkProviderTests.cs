@@ -51,7 +51,7 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
         repository.Commit("later", new Dictionary<string, string> { ["Procfile"] = "web: a later commit" });
 
         var (gitHubId, heavenId) = await harness.DeployAsync(repository, sha, config: Config(("region", "eu-west-1")));
-        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(90));
+        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
 
         final.State.ShouldBe("success");
         final.Description!.ShouldMatch($"^Deployed {sha[..8]} to production in \\d+s$");
@@ -127,7 +127,7 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
         payload["deployment"]!["payload"]!["aws"] = new JsonObject { ["region"] = "ap-southeast-2" };
         (await harness.Host.SendWebhookAsync("deployment", payload.ToJsonString())).EnsureSuccessStatusCode();
 
-        (await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(60))).State.ShouldBe("success");
+        (await harness.WaitForFinalStatusAsync(repository, gitHubId)).State.ShouldBe("success");
         beanstalk.Calls("UpdateEnvironment").ShouldHaveSingleItem().Form["EnvironmentName"].ShouldBe("my-robot-staging");
         beanstalk.Calls().ShouldAllBe(r => r.Region == "ap-southeast-2");
     }
@@ -140,7 +140,7 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
         var sha = repository.Commit("app", new Dictionary<string, string> { ["Procfile"] = "web: crash" });
 
         var (gitHubId, heavenId) = await harness.DeployAsync(repository, sha, config: Config());
-        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(60));
+        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
 
         (final.State, final.Description).ShouldBe(("failure", $"environment production is Red after the update: {error[..79]}…"));
         (await harness.DeploymentAsync(heavenId)).State.ShouldBe(DeploymentState.Failed);
@@ -154,7 +154,7 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
         var sha = repository.Commit("app", new Dictionary<string, string> { ["Procfile"] = "web: crash" });
 
         var (gitHubId, _) = await harness.DeployAsync(repository, sha, config: Config());
-        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(60));
+        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
 
         (final.State, final.Description).ShouldBe(("failure", "environment production is back on version v0: the update failed: Failed to deploy application."));
     }
@@ -165,7 +165,7 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
         var sha = repository.Commit("app", new Dictionary<string, string> { ["Procfile"] = "web: run" });
 
         var (gitHubId, _) = await harness.DeployAsync(repository, sha, config: Config(("app_name", "no-such-app")));
-        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(60));
+        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
 
         final.State.ShouldBe("failure");
         final.Description!.ShouldMatch("^aws elasticbeanstalk create-application-version exited with status [0-9]+: An error occurred \\(InvalidParameterValue\\) ");
