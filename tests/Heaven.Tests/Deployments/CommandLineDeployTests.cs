@@ -80,7 +80,7 @@ public sealed class CommandLineDeployTests
 
         exitCode.ShouldBe(0, error);
         output.ShouldContain($"Deployment {heavenId} is running");
-        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(10));
+        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
         (final.State, final.Description).ShouldBe(("error", "Cancelled by alice"));
     }
 

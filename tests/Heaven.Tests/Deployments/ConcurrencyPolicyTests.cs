@@ -13,26 +13,29 @@ public sealed class ConcurrencyPolicyTests : IDisposable
     private const int Burst = 50;
     private readonly TestRepository repository = new("octo/app");
     private readonly TemporaryDirectory scratch = new();
+    private readonly ScriptGate gate = new();
 
     public void Dispose()
     {
         repository.Dispose();
         scratch.Dispose();
+        gate.Dispose();
     }
 
     [Fact]
     public async Task Reject_RunsOne_AndTurnsAwayTheOthersAsAlreadyDeploying()
     {
         await using var harness = await DeployHarness.StartAsync();
-        // Long enough that all fifty arrive while the first one runs.
-        var sha = repository.CommitDeployScript("sleep 3");
+        // The first one runs until every other has been turned away.
+        var sha = repository.CommitDeployScript(gate.Wait());
 
         var burst = await FireAsync(harness, sha);
+        await WhileTheFirstRunsAsync(harness, "the others to be turned away", statuses => statuses.Count(s => s.Description == "Already deploying.") == Burst - 1);
 
         var first = burst.MinBy(b => b.HeavenId);
         foreach (var (gitHubId, heavenId) in burst)
         {
-            await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(60));
+            await harness.WaitForFinalStatusAsync(repository, gitHubId);
             var story = Kinds(harness.Story(repository, gitHubId));
             if (heavenId == first.HeavenId)
             {
@@ -54,14 +57,15 @@ public sealed class ConcurrencyPolicyTests : IDisposable
             ["Deployments:Concurrency"] = "queue",
             ["Deployments:MaxQueueLength"] = "100",
         });
-        var sha = repository.CommitDeployScript(OverlapCheckingScript(firstSleeps: 3));
+        var sha = repository.CommitDeployScript(OverlapCheckingScript());
 
         var burst = await FireAsync(harness, sha);
+        await WhileTheFirstRunsAsync(harness, "the others to queue", statuses => statuses.Count(s => s.State == "queued") == Burst - 1);
 
         var first = burst.MinBy(b => b.HeavenId);
         foreach (var (gitHubId, heavenId) in burst)
         {
-            await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(120));
+            await harness.WaitForFinalStatusAsync(repository, gitHubId);
             var story = Kinds(harness.Story(repository, gitHubId));
             story.ShouldBe(heavenId == first.HeavenId ? ["in_progress", "success"] : ["queued", "in_progress", "success"], $"deployment {heavenId}");
         }
@@ -79,7 +83,7 @@ public sealed class ConcurrencyPolicyTests : IDisposable
             ["Deployments:Concurrency"] = "queue",
             ["Deployments:MaxQueueLength"] = "2",
         });
-        var sha = repository.CommitDeployScript("sleep 2");
+        var sha = repository.CommitDeployScript(gate.Wait());
         var (running, _) = await harness.DeployAsync(repository, sha);
         await harness.GitHub.WaitForStatusAsync(s => s.DeploymentId == running && s.State == "in_progress");
 
@@ -92,7 +96,8 @@ public sealed class ConcurrencyPolicyTests : IDisposable
         }
 
         harness.Story(repository, waiting[2]).ShouldBe(["error: Already deploying; the queue is full (2 waiting)."]);
-        (await harness.WaitForFinalStatusAsync(repository, waiting[1], TimeSpan.FromSeconds(30))).State.ShouldBe("success");
+        gate.Open();
+        (await harness.WaitForFinalStatusAsync(repository, waiting[1])).State.ShouldBe("success");
         harness.Story(repository, waiting[0])[0].ShouldBe("queued: Waiting for production (1 ahead)");
         harness.Story(repository, waiting[1])[0].ShouldBe("queued: Waiting for production (2 ahead)");
     }
@@ -101,16 +106,20 @@ public sealed class ConcurrencyPolicyTests : IDisposable
     public async Task Supersede_RunsTheFirstThenOnlyTheNewest_ClosingEveryOneInBetween()
     {
         await using var harness = await DeployHarness.StartAsync(new Dictionary<string, string?> { ["Deployments:Concurrency"] = "supersede" });
-        var sha = repository.CommitDeployScript(OverlapCheckingScript(firstSleeps: 3));
+        var sha = repository.CommitDeployScript(OverlapCheckingScript());
 
         var burst = await FireAsync(harness, sha);
+        await WhileTheFirstRunsAsync(
+            harness,
+            "every other to queue, and all but the newest to be superseded",
+            statuses => statuses.Count(s => s.State == "queued") == Burst - 1 && statuses.Count(s => s.Description?.StartsWith("Superseded by deployment ", StringComparison.Ordinal) == true) == Burst - 2);
 
         var first = burst.MinBy(b => b.HeavenId);
         var newest = burst.MaxBy(b => b.HeavenId);
         var byGitHubId = burst.ToDictionary(b => b.GitHubId, b => b.HeavenId);
         foreach (var (gitHubId, heavenId) in burst)
         {
-            await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(60));
+            await harness.WaitForFinalStatusAsync(repository, gitHubId);
             var story = harness.Story(repository, gitHubId);
             if (heavenId == first.HeavenId)
             {
@@ -142,7 +151,7 @@ public sealed class ConcurrencyPolicyTests : IDisposable
             ["Repositories:octo/app:Concurrency"] = "queue",
             ["Repositories:octo/app:Environments:staging:Concurrency"] = "reject",
         });
-        var sha = repository.CommitDeployScript("sleep 1");
+        var sha = repository.CommitDeployScript(gate.Wait());
 
         var (production, _) = await harness.DeployAsync(repository, sha);
         var (staging, _) = await harness.DeployAsync(repository, sha, environment: "staging");
@@ -152,18 +161,27 @@ public sealed class ConcurrencyPolicyTests : IDisposable
         var (secondStaging, _) = await harness.DeployAsync(repository, sha, environment: "staging");
 
         (await harness.WaitForFinalStatusAsync(repository, secondStaging)).Description.ShouldBe("Already deploying.");
-        (await harness.WaitForFinalStatusAsync(repository, secondProduction, TimeSpan.FromSeconds(30))).State.ShouldBe("success");
+        await harness.GitHub.WaitForStatusAsync(s => s.DeploymentId == secondProduction && s.State == "queued");
+        gate.Open();
+        (await harness.WaitForFinalStatusAsync(repository, secondProduction)).State.ShouldBe("success");
         Kinds(harness.Story(repository, secondProduction)).ShouldBe(["queued", "in_progress", "success"]);
     }
 
-    /// <summary>Records the order deploys ran in and whether two ever overlapped; the first one takes its time.</summary>
-    private string OverlapCheckingScript(int firstSleeps) => $$"""
+    /// <summary>Records the order deploys ran in and whether two ever overlapped; the first one runs until the gate opens.</summary>
+    private string OverlapCheckingScript() => $$"""
         dir={{scratch.Path}}
         mkdir "$dir/running" 2>/dev/null || { touch "$dir/overlap"; exit 3; }
         echo "$HEAVEN_DEPLOYMENT_ID" >> "$dir/order"
-        if [ ! -e "$dir/first" ]; then touch "$dir/first"; sleep {{firstSleeps}}; else sleep 0.05; fi
+        if [ ! -e "$dir/first" ]; then touch "$dir/first"; {{gate.Wait()}}; else sleep 0.05; fi
         rmdir "$dir/running"
         """;
+
+    /// <summary>Waits, while the first deploy holds the environment, until the statuses show <paramref name="what"/>; then lets the first one finish.</summary>
+    private async Task WhileTheFirstRunsAsync(DeployHarness harness, string what, Func<IReadOnlyList<PostedStatus>, bool> seen)
+    {
+        await Poll.UntilAsync(() => seen(harness.GitHub.Statuses), what, DeployHarness.FinalStatusTimeout, harness.GitHub.DescribeRequests);
+        gate.Open();
+    }
 
     private async Task<(long GitHubId, long HeavenId)[]> FireAsync(DeployHarness harness, string sha) =>
         await Task.WhenAll(Enumerable.Range(0, Burst).Select(_ => harness.DeployAsync(repository, sha)));

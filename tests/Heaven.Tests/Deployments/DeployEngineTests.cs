@@ -14,7 +14,7 @@ public sealed class DeployEngineTests : IAsyncLifetime
     private readonly TestRepository repository = new("octo/app");
     private DeployHarness harness = null!;
 
-    public async Task InitializeAsync() => harness = await DeployHarness.StartAsync(new Dictionary<string, string?> { ["Deployments:Timeout"] = "3" });
+    public async Task InitializeAsync() => harness = await DeployHarness.StartAsync();
 
     public async Task DisposeAsync()
     {
@@ -65,14 +65,16 @@ public sealed class DeployEngineTests : IAsyncLifetime
     [Fact]
     public async Task AScriptThatRunsTooLong_IsStoppedAndReportedAsTimedOut_LeavingNoProcess()
     {
+        // Its own Heaven with a 3 s timeout; the others get the harness's minute, however busy the machine.
+        await using var impatient = await DeployHarness.StartAsync(new Dictionary<string, string?> { ["Deployments:Timeout"] = "3" });
         var marker = $"heaven-timeout-{Guid.NewGuid():N}";
         var sha = repository.CommitDeployScript($"echo started\nexec -a {marker} sleep 60");
 
-        var (gitHubId, heavenId) = await harness.DeployAsync(repository, sha);
-        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(30));
+        var (gitHubId, heavenId) = await impatient.DeployAsync(repository, sha);
+        var final = await impatient.WaitForFinalStatusAsync(repository, gitHubId);
 
         (final.State, final.Description).ShouldBe(("failure", "timed out after 3s"));
-        (await harness.DeploymentAsync(heavenId)).State.ShouldBe(DeploymentState.Failed);
+        (await impatient.DeploymentAsync(heavenId)).State.ShouldBe(DeploymentState.Failed);
         (await ProcessTable.LeftoverAsync(marker)).ShouldBeEmpty();
     }
 
@@ -83,7 +85,7 @@ public sealed class DeployEngineTests : IAsyncLifetime
         var sha = repository.CommitDeployScript($"(exec -a {marker} sleep 300) &\necho daemon started");
 
         var (gitHubId, _) = await harness.DeployAsync(repository, sha);
-        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(30));
+        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
 
         final.State.ShouldBe("success");
         (await ProcessTable.LeftoverAsync(marker)).ShouldBeEmpty();
@@ -160,7 +162,9 @@ public sealed class DeployEngineTests : IAsyncLifetime
     [Fact]
     public async Task ASecondDeploymentToABusyEnvironment_IsRejectedAsAlreadyDeploying()
     {
-        var sha = repository.CommitDeployScript("sleep 2");
+        // The first deploy runs until the test has seen the second turned away.
+        using var gate = new ScriptGate();
+        var sha = repository.CommitDeployScript(gate.Wait());
 
         var (first, _) = await harness.DeployAsync(repository, sha);
         await harness.GitHub.WaitForStatusAsync(s => s.DeploymentId == first && s.State == "in_progress");
@@ -170,6 +174,7 @@ public sealed class DeployEngineTests : IAsyncLifetime
         (rejected.State, rejected.Description).ShouldBe(("error", "Already deploying."));
         harness.Story(repository, second).ShouldBe(["error: Already deploying."]);
         (await harness.DeploymentAsync(secondId)).State.ShouldBe(DeploymentState.Rejected);
+        gate.Open();
         (await harness.WaitForFinalStatusAsync(repository, first)).State.ShouldBe("success");
     }
 
@@ -181,7 +186,7 @@ public sealed class DeployEngineTests : IAsyncLifetime
         Directory.CreateDirectory(meeting);
         var sha = repository.CommitDeployScript($"""
             touch {meeting}/$DEPLOY_ENV
-            for i in $(seq 1 50); do [ "$(ls {meeting} | wc -l)" -ge 2 ] && exit 0; sleep 0.1; done
+            for i in $(seq 1 1200); do [ "$(ls {meeting} | wc -l)" -ge 2 ] && exit 0; sleep 0.05; done
             echo "the other environment never started" >&2; exit 1
             """);
 
@@ -202,7 +207,7 @@ public sealed class DeployEngineTests : IAsyncLifetime
         await harness.GitHub.WaitForStatusAsync(s => s.DeploymentId == gitHubId && s.State == "in_progress");
 
         var outcome = await harness.Host.Services.GetRequiredService<DeploymentQueue>().RequestCancelAsync(heavenId, "alice", CancellationToken.None);
-        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(10));
+        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
 
         outcome.ShouldBe(CancelOutcome.Requested);
         (final.State, final.Description).ShouldBe(("error", "Cancelled by alice"));
@@ -250,7 +255,7 @@ public sealed class DeployEngineTests : IAsyncLifetime
         harness.GitHub.FailNext("statuses", 500, times: 3);
 
         var (gitHubId, _) = await harness.DeployAsync(repository, sha);
-        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(30));
+        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
 
         final.State.ShouldBe("success");
         harness.Story(repository, gitHubId).Select(s => s.Split(':')[0]).ShouldBe(["in_progress", "success"]);

@@ -18,7 +18,7 @@ public sealed class DeploymentRecoveryTests
         await using var harness = await DeployHarness.StartAsync(new Dictionary<string, string?> { ["Deployments:LeaseSeconds"] = "5" });
         var heavenId = await InsertRunningAsync(harness, repository, owner: "node-that-died", leaseExpiresIn: TimeSpan.FromSeconds(2));
 
-        var final = await harness.GitHub.WaitForStatusAsync(s => s.DeploymentId == 4242, TimeSpan.FromSeconds(20));
+        var final = await harness.GitHub.WaitForStatusAsync(s => s.DeploymentId == 4242);
 
         (final.State, final.Description).ShouldBe(("error", "Heaven lost the worker running this deployment"));
         harness.Story(repository, 4242).ShouldBe(["error: Heaven lost the worker running this deployment"]);
@@ -76,7 +76,7 @@ public sealed class DeploymentRecoveryTests
         gitHub.Statuses.ShouldBeEmpty();
         await using var after = await DeployHarness.StartAsync(directory: directory, gitHub: gitHub);
 
-        var final = await gitHub.WaitForStatusAsync(s => s.DeploymentId == 4242, TimeSpan.FromSeconds(10));
+        var final = await gitHub.WaitForStatusAsync(s => s.DeploymentId == 4242);
         (final.State, final.Description).ShouldBe(("error", "Heaven lost the worker running this deployment"));
         (await after.DeploymentAsync(heavenId)).State.ShouldBe(DeploymentState.Errored);
     }

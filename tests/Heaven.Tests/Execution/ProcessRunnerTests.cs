@@ -159,7 +159,7 @@ public sealed class ProcessRunnerTests
         File.SetUnixFileMode(tool, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var environment = ChildEnvironment.Build(new Dictionary<string, string?> { ["PATH"] = $"{directory.Path}:/usr/bin:/bin" });
 
-        var result = await Runner().RunAsync(new ProcessSpec("deploy-tool", ["--flag"], directory.Path, environment, TimeSpan.FromSeconds(10)), sink, CancellationToken.None);
+        var result = await Runner().RunAsync(new ProcessSpec("deploy-tool", ["--flag"], directory.Path, environment, TimeSpan.FromSeconds(60)), sink, CancellationToken.None);
 
         result.Succeeded.ShouldBeTrue();
         sink.Of(OutputStream.Stdout).ShouldBe(["tool ran with --flag"]);

@@ -23,7 +23,8 @@ public sealed class DeployHarness : IAsyncDisposable
     /// (load average 7-45 from other builds): the slowest deploys, Capistrano, Bundler-Capistrano and
     /// Ansible over ssh, took 40-70 s while the four ssh test classes ran at once (six of them then
     /// missed the old 60 s budget); 30-50 s run one at a time before the test sshd stopped sessions
-    /// from reading ~/.bashrc; 3-11 s now. Twice the worst of those leaves room; only a failing test waits it out.
+    /// from reading ~/.bashrc; 3-20 s now (the collection alone, load average 18-22). Twice the worst of
+    /// those leaves room, and is above the deploys' own 60 s timeout; only a failing test waits it out.
     /// </summary>
     public static readonly TimeSpan FinalStatusTimeout = TimeSpan.FromSeconds(120);
 

@@ -218,9 +218,9 @@ public abstract class FakeHttpServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Not disposed: a build or a held request still running may look at the token after this.
         await stopping.CancelAsync();
         await StopAsync();
-        stopping.Dispose();
         GC.SuppressFinalize(this);
     }
 

@@ -347,6 +347,8 @@ public sealed class GistMirrorTests
         // It waits for GitHub for the completion timeout, on the mirror's clock, and not a moment longer.
         await time.SleepingAsync("the completion", left => left == TimeSpan.FromSeconds(10));
         time.Advance(TimeSpan.FromSeconds(10) - TimeSpan.FromTicks(1));
+        // Its timer is the one with a tick to go: not fired while the clock moved.
+        time.Pending.ShouldContain(TimeSpan.FromTicks(1));
         completing.IsCompleted.ShouldBeFalse();
         time.Advance(TimeSpan.FromTicks(1));
 

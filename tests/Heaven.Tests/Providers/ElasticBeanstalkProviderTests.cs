@@ -2,7 +2,9 @@ using System.IO.Compression;
 using System.Text.Json.Nodes;
 using Heaven.Deployments;
 using Heaven.Model;
+using Heaven.Providers;
 using Heaven.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Heaven.Tests.Providers;
 
@@ -50,7 +52,7 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
         repository.Commit("later", new Dictionary<string, string> { ["Procfile"] = "web: a later commit" });
 
         var (gitHubId, heavenId) = await harness.DeployAsync(repository, sha, config: Config(("region", "eu-west-1")));
-        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(90));
+        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
 
         final.State.ShouldBe("success");
         final.Description!.ShouldMatch($"^Deployed {sha[..8]} to production in \\d+s$");
@@ -126,7 +128,7 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
         payload["deployment"]!["payload"]!["aws"] = new JsonObject { ["region"] = "ap-southeast-2" };
         (await harness.Host.SendWebhookAsync("deployment", payload.ToJsonString())).EnsureSuccessStatusCode();
 
-        (await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(60))).State.ShouldBe("success");
+        (await harness.WaitForFinalStatusAsync(repository, gitHubId)).State.ShouldBe("success");
         beanstalk.Calls("UpdateEnvironment").ShouldHaveSingleItem().Form["EnvironmentName"].ShouldBe("my-robot-staging");
         beanstalk.Calls().ShouldAllBe(r => r.Region == "ap-southeast-2");
     }
@@ -139,7 +141,7 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
         var sha = repository.Commit("app", new Dictionary<string, string> { ["Procfile"] = "web: crash" });
 
         var (gitHubId, heavenId) = await harness.DeployAsync(repository, sha, config: Config());
-        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(60));
+        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
 
         // Not cut to a share of its own: the whole description is cut once, to GitHub's 140 characters, which it fits.
         (final.State, final.Description).ShouldBe(("failure", $"environment production is Red after the update: {error}"));
@@ -154,7 +156,7 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
         var sha = repository.Commit("app", new Dictionary<string, string> { ["Procfile"] = "web: crash" });
 
         var (gitHubId, _) = await harness.DeployAsync(repository, sha, config: Config());
-        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(60));
+        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
 
         (final.State, final.Description).ShouldBe(("failure", "environment production is back on version v0: the update failed: Failed to deploy application."));
     }
@@ -165,7 +167,7 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
         var sha = repository.Commit("app", new Dictionary<string, string> { ["Procfile"] = "web: run" });
 
         var (gitHubId, _) = await harness.DeployAsync(repository, sha, config: Config(("app_name", "no-such-app")));
-        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(60));
+        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
 
         final.State.ShouldBe("failure");
         final.Description!.ShouldMatch("^aws elasticbeanstalk create-application-version exited with status [0-9]+: An error occurred \\(InvalidParameterValue\\) ");
@@ -175,19 +177,32 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
     [Fact]
     public async Task AnEnvironmentStillUpdatingAtTheTimeout_FailsAsTimedOut_AndTheLogSaysHowToAbortIt()
     {
-        // Long enough for the AWS CLI's three start-ups (a second or more each on a busy machine) to
-        // reach the waiting, which is what times out here.
-        await using var impatient = await StartHarnessAsync(new Dictionary<string, string?> { ["Deployments:Timeout"] = "20" });
+        // The provider's clock is a fake one: it stands still while the AWS CLI runs, however slow the
+        // machine, and the deployment's time runs out when the test moves it on, during the wait.
+        var clock = new TestClock(DateTimeOffset.UtcNow);
+        await using var impatient = await StartHarnessAsync(
+            new Dictionary<string, string?> { ["Deployments:Timeout"] = "59" },
+            services =>
+            {
+                services.Remove(services.Single(d => d.ServiceType == typeof(IDeployProvider) && d.ImplementationType == typeof(ElasticBeanstalkProvider)));
+                services.AddSingleton<IDeployProvider>(provider => ActivatorUtilities.CreateInstance<ElasticBeanstalkProvider>(provider, (TimeProvider)clock));
+            });
         beanstalk.Plan = new BeanstalkUpdatePlan { Forever = true };
         var sha = repository.Commit("app", new Dictionary<string, string> { ["Procfile"] = "web: slow" });
 
         var (gitHubId, heavenId) = await impatient.DeployAsync(repository, sha, config: Config());
-        var final = await impatient.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(60));
+        // Asleep before its first look at the environment, then before its second: the environment is updating.
+        await clock.SleepingAsync("the provider, before its first look", left => left == PollInterval);
+        clock.Advance(PollInterval);
+        await clock.SleepingAsync("the provider, before its second look", left => left == PollInterval);
+        await HerokuProviderTests.LogShowsAsync(impatient, heavenId, "Environment production: Updating, health Grey");
+        clock.Advance(TimeSpan.FromSeconds(59));
+        var final = await impatient.WaitForFinalStatusAsync(repository, gitHubId);
 
-        (final.State, final.Description).ShouldBe(("failure", "timed out after 20s"));
+        (final.State, final.Description).ShouldBe(("failure", "timed out after 59s"));
         var log = await impatient.LogAsync(heavenId);
         log.ShouldContain("Environment production: Updating, health Grey");
-        log.ShouldContain("Timed out after 20s: stopped waiting for environment production; its update goes on in AWS (aws elasticbeanstalk abort-environment-update --environment-name=production stops it)");
+        log.ShouldContain("Timed out after 59s: stopped waiting for environment production; its update goes on in AWS (aws elasticbeanstalk abort-environment-update --environment-name=production stops it)");
     }
 
     [Theory]
@@ -252,7 +267,9 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
         return config;
     }
 
-    private async Task<DeployHarness> StartHarnessAsync(Dictionary<string, string?>? overrides = null)
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
+
+    private async Task<DeployHarness> StartHarnessAsync(Dictionary<string, string?>? overrides = null, Action<IServiceCollection>? overrideServices = null)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -270,7 +287,7 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
             settings[key] = value;
         }
 
-        return await DeployHarness.StartAsync(settings);
+        return await DeployHarness.StartAsync(settings, overrideServices: overrideServices);
     }
 
     /// <summary>

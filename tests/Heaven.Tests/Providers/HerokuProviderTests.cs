@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Heaven.Deployments;
 using Heaven.Model;
+using Heaven.Providers;
 using Heaven.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -245,11 +246,22 @@ public sealed class HerokuProviderTests : IAsyncLifetime
     [Fact]
     public async Task ABuildLongerThanTheTimeout_FailsAsTimedOut_AndTheLogSaysHerokuGoesOn()
     {
-        await using var impatient = await StartHarnessAsync(new Dictionary<string, string?> { ["Deployments:Timeout"] = "3" });
+        // The provider's clock is a fake one: the deployment's 3 s run out when the test moves it on, once
+        // the build's output is in the log, not while a busy machine is still creating the build.
+        var clock = new TestClock(DateTimeOffset.UtcNow);
+        await using var impatient = await StartHarnessAsync(
+            new Dictionary<string, string?> { ["Deployments:Timeout"] = "3" },
+            services =>
+            {
+                services.Remove(services.Single(d => d.ServiceType == typeof(IDeployProvider) && d.ImplementationType == typeof(HerokuProvider)));
+                services.AddSingleton<IDeployProvider>(provider => ActivatorUtilities.CreateInstance<HerokuProvider>(provider, (TimeProvider)clock));
+            });
         heroku.Plan("zero-fucks-hubot", new HerokuBuildPlan { Lines = ["-----> still compiling"], Hold = new TaskCompletionSource() });
         var sha = CommitWithTarball(impatient);
 
         var (gitHubId, heavenId) = await impatient.DeployAsync(repository, sha, config: FixtureConfig("deployment.json"));
+        await LogShowsAsync(impatient, heavenId, "-----> still compiling");
+        clock.Advance(TimeSpan.FromSeconds(3));
         var final = await impatient.WaitForFinalStatusAsync(repository, gitHubId);
 
         (final.State, final.Description).ShouldBe(("failure", "timed out after 3s"));
@@ -267,7 +279,7 @@ public sealed class HerokuProviderTests : IAsyncLifetime
         await LogShowsAsync(harness, heavenId, "-----> compiling");
 
         await harness.Host.Services.GetRequiredService<DeploymentQueue>().RequestCancelAsync(heavenId, "alice", CancellationToken.None);
-        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(15));
+        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
 
         (final.State, final.Description).ShouldBe(("error", "Cancelled by alice"));
         (await harness.DeploymentAsync(heavenId)).State.ShouldBe(DeploymentState.Cancelled);
@@ -281,7 +293,7 @@ public sealed class HerokuProviderTests : IAsyncLifetime
             $"the log of deployment {heavenId} to show '{text}'",
             state: async () => "The log so far:\n" + await on.LogAsync(heavenId));
 
-    private async Task<DeployHarness> StartHarnessAsync(Dictionary<string, string?>? overrides = null)
+    private async Task<DeployHarness> StartHarnessAsync(Dictionary<string, string?>? overrides = null, Action<IServiceCollection>? overrideServices = null)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -296,7 +308,7 @@ public sealed class HerokuProviderTests : IAsyncLifetime
             settings[key] = value;
         }
 
-        return await DeployHarness.StartAsync(settings);
+        return await DeployHarness.StartAsync(settings, overrideServices: overrideServices);
     }
 
     /// <summary>A commit of a small app whose tarball the fake GitHub serves.</summary>

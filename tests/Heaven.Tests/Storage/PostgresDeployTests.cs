@@ -53,11 +53,13 @@ public sealed class PostgresDeployTests
         await using var gitHub = await FakeGitHub.StartAsync();
         using var repository = new TestRepository("octo/queue");
         using var scratch = new TemporaryDirectory();
+        // The first to run holds the environment until every other has queued.
+        using var gate = new ScriptGate();
         var sha = repository.CommitDeployScript($$"""
             dir={{scratch.Path}}
             mkdir "$dir/running" 2>/dev/null || { touch "$dir/overlap"; exit 3; }
             echo "$HEAVEN_DEPLOYMENT_ID" >> "$dir/order"
-            if [ ! -e "$dir/first" ]; then touch "$dir/first"; sleep 3; else sleep 0.05; fi
+            if [ ! -e "$dir/first" ]; then touch "$dir/first"; {{gate.Wait()}}; else sleep 0.05; fi
             rmdir "$dir/running"
             """);
         var settings = new Dictionary<string, string?>
@@ -71,10 +73,12 @@ public sealed class PostgresDeployTests
         await using var second = await DeployHarness.StartAsync(settings, gitHub: gitHub);
 
         var deployments = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => (i % 2 == 0 ? first : second).DeployAsync(repository, sha)));
+        await Poll.UntilAsync(() => gitHub.Statuses.Count(s => s.State == "queued") == 19, "every deployment but the running one to queue", DeployHarness.FinalStatusTimeout, gitHub.DescribeRequests);
+        gate.Open();
 
         foreach (var (gitHubId, _) in deployments)
         {
-            (await first.WaitForFinalStatusAsync(repository, gitHubId, TimeSpan.FromSeconds(120))).State.ShouldBe("success");
+            (await first.WaitForFinalStatusAsync(repository, gitHubId)).State.ShouldBe("success");
         }
 
         // The one that found the environment free ran first and never queued; every other waited in line.
