@@ -33,7 +33,8 @@ public sealed class TestClock : FakeTimeProvider
             var now = GetUtcNow();
             lock (gate)
             {
-                return timers.Where(t => t.DueAt is not null).Select(t => t.DueAt!.Value - now).Order().ToList();
+                // DueAt is read once per timer: another thread may fire (and clear) it meanwhile.
+                return timers.Select(t => t.DueAt).OfType<DateTimeOffset>().Select(due => due - now).Order().ToList();
             }
         }
     }
