@@ -3,7 +3,6 @@ using Heaven.Execution;
 using Heaven.Hosting;
 using Heaven.Model;
 using Heaven.Output;
-using Heaven.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Text;
 using Heaven.Hosting;
 using Heaven.Intake;
-using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json.Nodes;
 using Heaven.GitHub;
 using Heaven.Locks;
 using Heaven.Model;

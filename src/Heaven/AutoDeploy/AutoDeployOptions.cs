@@ -1,5 +1,4 @@
 using Heaven.Configuration;
-using Heaven.GitHub;
 using Heaven.WorkItems;
 
 namespace Heaven.AutoDeploy;

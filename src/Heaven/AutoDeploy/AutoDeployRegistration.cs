@@ -1,6 +1,5 @@
 using Heaven.Configuration;
 using Heaven.WorkItems;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Heaven.AutoDeploy;
 

@@ -2,8 +2,6 @@ using System.Security.Cryptography;
 using Heaven.Configuration;
 using Heaven.GitHub;
 using Heaven.Model;
-using Heaven.Output;
-using Heaven.Web;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Checkout;

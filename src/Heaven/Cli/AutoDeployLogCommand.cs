@@ -1,6 +1,5 @@
 using System.Globalization;
 using Heaven.AutoDeploy;
-using Heaven.Providers;
 using Heaven.Repositories;
 using Heaven.Storage;
 using Microsoft.EntityFrameworkCore;

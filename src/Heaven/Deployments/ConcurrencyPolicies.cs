@@ -1,4 +1,3 @@
-using Heaven.Providers;
 using Heaven.Repositories;
 using Microsoft.Extensions.Options;
 

@@ -3,7 +3,6 @@ using Heaven.Configuration;
 using Heaven.Execution;
 using Heaven.GitHub;
 using Heaven.Model;
-using Heaven.Output;
 using Heaven.Providers;
 using Heaven.Ssh;
 

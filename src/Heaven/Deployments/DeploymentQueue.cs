@@ -2,7 +2,6 @@ using Heaven.Configuration;
 using Heaven.GitHub;
 using Heaven.Locks;
 using Heaven.Model;
-using Heaven.Repositories;
 using Heaven.Statuses;
 using Heaven.Storage;
 using Microsoft.EntityFrameworkCore;

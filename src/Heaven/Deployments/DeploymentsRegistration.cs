@@ -3,7 +3,6 @@ using Heaven.Locks;
 using Heaven.Providers;
 using Heaven.Repositories;
 using Heaven.Ssh;
-using Heaven.Storage;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Deployments;

@@ -1,5 +1,4 @@
 using Heaven.Model;
-using Heaven.Output;
 
 namespace Heaven.Execution;
 

@@ -1,6 +1,5 @@
 using System.Threading.Channels;
 using Heaven.Model;
-using Heaven.Output;
 
 namespace Heaven.Execution;
 

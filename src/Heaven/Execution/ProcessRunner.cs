@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.ExceptionServices;
 using Heaven.Model;
-using Heaven.Output;
 
 namespace Heaven.Execution;
 

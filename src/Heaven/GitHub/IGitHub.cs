@@ -88,7 +88,7 @@ public sealed record GitHubCombinedStatus(string State, IReadOnlyList<GitHubComm
 /// <summary>A check run: status <c>queued</c>/<c>in_progress</c>/<c>completed</c>, conclusion once completed.</summary>
 public sealed record GitHubCheckRun(long Id, string Name, string Status, string? Conclusion, DateTimeOffset? StartedAt);
 
-/// <summary>What <see cref="IGitHub.CreateDeploymentAsync"/> asks GitHub for. <see cref="PayloadJson"/> is a JSON object's text.</summary>
+/// <summary>What <see cref="IGitHubRepositoryApi.CreateDeploymentAsync"/> asks GitHub for. <see cref="PayloadJson"/> is a JSON object's text.</summary>
 public sealed record NewDeploymentRequest(
     string Ref,
     string Task,

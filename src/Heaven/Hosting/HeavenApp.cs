@@ -8,13 +8,11 @@ using Heaven.Intake;
 using Heaven.Notifications;
 using Heaven.Output;
 using Heaven.Providers;
-using Heaven.Repositories;
 using Heaven.Retention;
 using Heaven.Ssh;
 using Heaven.Statuses;
 using Heaven.Storage;
 using Heaven.Web;
-using Heaven.WorkItems;
 using Microsoft.Extensions.Configuration.EnvironmentVariables;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 

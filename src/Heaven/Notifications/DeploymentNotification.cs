@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Heaven.Checkout;
 using Heaven.GitHub;
 using Heaven.Model;
 
@@ -329,6 +328,4 @@ internal sealed record DeploymentNotification(
     private static string? Str(JsonNode? node) => GitHubJson.Text(node);
 
     private static DateTimeOffset? Time(JsonNode? node) => GitHubJson.Time(node);
-
-    /// <summary>hubot-deploy sends the payload as an object; some tools send it as a JSON string.</summary>
 }

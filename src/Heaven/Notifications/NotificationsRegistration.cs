@@ -2,7 +2,6 @@ using Heaven.Configuration;
 using Heaven.Masking;
 using Heaven.Model;
 using Heaven.WorkItems;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Notifications;

@@ -1,4 +1,3 @@
-using Heaven.Deployments;
 using Heaven.GitHub;
 using Heaven.Masking;
 using Heaven.Model;

@@ -1,7 +1,6 @@
 using Heaven.Configuration;
 using Heaven.GitHub;
 using Heaven.Masking;
-using Heaven.Model;
 using Heaven.Storage;
 using Microsoft.Extensions.Options;
 

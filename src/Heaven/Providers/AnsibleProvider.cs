@@ -1,10 +1,8 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Heaven.Checkout;
 using Heaven.Execution;
 using Heaven.Model;
-using Heaven.Output;
 
 namespace Heaven.Providers;
 

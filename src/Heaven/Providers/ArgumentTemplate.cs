@@ -1,7 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
 using Heaven.Checkout;
-using Heaven.Deployments;
 using Heaven.Model;
 
 namespace Heaven.Providers;

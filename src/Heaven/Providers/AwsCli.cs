@@ -3,7 +3,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Heaven.Execution;
 using Heaven.Model;
-using Heaven.Output;
 
 namespace Heaven.Providers;
 

@@ -2,7 +2,6 @@ using System.Text.RegularExpressions;
 using Heaven.Configuration;
 using Heaven.Execution;
 using Heaven.Model;
-using Heaven.Output;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Providers;

@@ -2,7 +2,6 @@ using System.Text.RegularExpressions;
 using Heaven.Checkout;
 using Heaven.Execution;
 using Heaven.Model;
-using Heaven.Output;
 
 namespace Heaven.Providers;
 

@@ -3,10 +3,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Heaven.Configuration;
-using Heaven.Deployments;
 using Heaven.Execution;
 using Heaven.Model;
-using Heaven.Output;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Providers;

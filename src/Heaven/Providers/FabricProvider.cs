@@ -3,7 +3,6 @@ using Heaven.Checkout;
 using Heaven.Configuration;
 using Heaven.Execution;
 using Heaven.Model;
-using Heaven.Output;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Providers;

@@ -1,9 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Heaven.Deployments;
 using Heaven.GitHub;
 using Heaven.Model;
-using Heaven.Output;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Providers;

@@ -1,7 +1,5 @@
 using System.Text.Json.Nodes;
-using Heaven.Deployments;
 using Heaven.Model;
-using Heaven.Output;
 
 namespace Heaven.Providers;
 

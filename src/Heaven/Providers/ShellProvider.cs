@@ -1,6 +1,5 @@
 using Heaven.Execution;
 using Heaven.Model;
-using Heaven.Output;
 
 namespace Heaven.Providers;
 

@@ -1,6 +1,4 @@
-using Heaven.Checkout;
 using Heaven.Model;
-using Microsoft.Extensions.Options;
 
 namespace Heaven.Repositories;
 

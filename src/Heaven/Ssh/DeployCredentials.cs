@@ -2,10 +2,8 @@ using System.Globalization;
 using System.Runtime.Versioning;
 using System.Security.Cryptography;
 using Heaven.Configuration;
-using Heaven.Deployments;
 using Heaven.Execution;
 using Heaven.Model;
-using Heaven.Output;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Ssh;

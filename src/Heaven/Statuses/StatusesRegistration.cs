@@ -2,7 +2,6 @@ using Heaven.Configuration;
 using Heaven.GitHub;
 using Heaven.Masking;
 using Heaven.WorkItems;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Heaven.Statuses;
 

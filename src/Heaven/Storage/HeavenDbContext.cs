@@ -1,5 +1,4 @@
 using System.Text;
-using Heaven.Deployments;
 using Heaven.Model;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata;

@@ -2,7 +2,6 @@ using System.Data.Common;
 using Heaven.Configuration;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
-using Microsoft.Extensions.Options;
 
 namespace Heaven.Storage;
 

@@ -1,7 +1,6 @@
 using Heaven.Checkout;
 using Heaven.Configuration;
 using Heaven.GitHub;
-using Heaven.Web;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Heaven.Tests.Checkout;

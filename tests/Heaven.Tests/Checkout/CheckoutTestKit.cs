@@ -4,8 +4,6 @@ using Heaven.Checkout;
 using Heaven.Configuration;
 using Heaven.GitHub;
 using Heaven.Model;
-using Heaven.Output;
-using Heaven.Web;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;

@@ -1,6 +1,5 @@
 using Heaven.Checkout;
 using Heaven.Model;
-using Heaven.Output;
 using Heaven.Tests.Infrastructure;
 
 namespace Heaven.Tests.Checkout;

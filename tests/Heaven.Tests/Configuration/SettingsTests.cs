@@ -4,7 +4,6 @@ using Heaven.GitHub;
 using Heaven.Hosting;
 using Heaven.Storage;
 using Heaven.Tests.Infrastructure;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 

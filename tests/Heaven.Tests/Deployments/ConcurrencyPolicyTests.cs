@@ -1,4 +1,3 @@
-using Heaven.Deployments;
 using Heaven.Model;
 using Heaven.Tests.Infrastructure;
 

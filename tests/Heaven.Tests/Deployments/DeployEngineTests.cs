@@ -3,7 +3,6 @@ using Heaven.Deployments;
 using Heaven.Model;
 using Heaven.Tests.Infrastructure;
 using Heaven.WorkItems;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Heaven.Tests.Deployments;

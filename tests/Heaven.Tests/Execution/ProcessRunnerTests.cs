@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Heaven.Execution;
 using Heaven.Model;
-using Heaven.Output;
 using Heaven.Tests.Infrastructure;
 using Microsoft.Extensions.Logging.Abstractions;
 

@@ -1,5 +1,4 @@
 using Heaven.Model;
-using Heaven.Output;
 using Heaven.Tests.Infrastructure;
 
 namespace Heaven.Tests.Execution;

@@ -2,7 +2,6 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Heaven.Deployments;
 using Heaven.Model;
 using Heaven.Output;
 using Microsoft.EntityFrameworkCore;

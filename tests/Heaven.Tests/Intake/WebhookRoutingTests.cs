@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Heaven.Deployments;
 using Heaven.Intake;
 using Heaven.Model;
 using Heaven.Tests.Infrastructure;

@@ -4,7 +4,6 @@ using Heaven.Masking;
 using Heaven.Tests.Infrastructure;
 using Heaven.Tests.Notifications;
 using Heaven.WorkItems;
-using Microsoft.EntityFrameworkCore;
 
 namespace Heaven.Tests.Masking;
 

@@ -2,7 +2,6 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Heaven.Masking;
-using Heaven.Output;
 using Microsoft.Extensions.Configuration;
 
 namespace Heaven.Tests.Output;

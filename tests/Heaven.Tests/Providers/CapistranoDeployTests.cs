@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using Heaven.Deployments;
 using Heaven.Model;
 using Heaven.Tests.Infrastructure;
 

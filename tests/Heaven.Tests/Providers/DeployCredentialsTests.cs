@@ -1,11 +1,9 @@
 using System.Buffers.Binary;
 using System.Text;
 using Heaven.Configuration;
-using Heaven.Deployments;
 using Heaven.Execution;
 using Heaven.Masking;
 using Heaven.Model;
-using Heaven.Output;
 using Heaven.Ssh;
 using Heaven.Tests.Execution;
 using Heaven.Tests.Infrastructure;

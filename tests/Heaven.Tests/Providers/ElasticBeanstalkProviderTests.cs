@@ -1,6 +1,5 @@
 using System.IO.Compression;
 using System.Text.Json.Nodes;
-using Heaven.Deployments;
 using Heaven.Model;
 using Heaven.Providers;
 using Heaven.Tests.Infrastructure;

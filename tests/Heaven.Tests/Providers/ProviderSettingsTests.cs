@@ -1,6 +1,5 @@
 using Heaven.Configuration;
 using Heaven.Masking;
-using Heaven.Output;
 using Heaven.Providers;
 using Heaven.Tests.Infrastructure;
 using Microsoft.Extensions.Configuration;

@@ -1,6 +1,5 @@
 using System.Text.Json.Nodes;
 using Heaven.Configuration;
-using Heaven.Deployments;
 using Heaven.Model;
 using Heaven.Tests.Infrastructure;
 using Heaven.WorkItems;

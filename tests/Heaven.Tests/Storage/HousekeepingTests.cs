@@ -1,10 +1,8 @@
 using Heaven.AutoDeploy;
-using Heaven.Deployments;
 using Heaven.Intake;
 using Heaven.Model;
 using Heaven.Output;
 using Heaven.Retention;
-using Heaven.Storage;
 using Heaven.Tests.Infrastructure;
 using Heaven.WorkItems;
 using Microsoft.EntityFrameworkCore;

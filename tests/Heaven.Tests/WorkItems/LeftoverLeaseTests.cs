@@ -1,5 +1,4 @@
 using Heaven.Configuration;
-using Heaven.Deployments;
 using Heaven.GitHub;
 using Heaven.Statuses;
 using Heaven.Storage;
