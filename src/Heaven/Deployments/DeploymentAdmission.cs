@@ -53,12 +53,15 @@ public sealed partial class DeploymentAdmission(
         var provider = asked;
         if (repositories.Value.For(deployment.Repository) is { } policy)
         {
-            if (policy.Provider is { } pinned && !string.Equals(asked, pinned, StringComparison.Ordinal))
+            if (policy.Provider is { } pinned)
             {
-                Log.Pinned(logger, deployment.Id, deployment.Repository, asked, pinned);
-                provider = pinned;
+                if (!string.Equals(asked, pinned, StringComparison.Ordinal))
+                {
+                    Log.Pinned(logger, deployment.Id, deployment.Repository, asked, pinned);
+                    provider = pinned;
+                }
             }
-            else if (policy.Provider is null && policy.Providers.Count > 0 && !policy.Providers.Contains(asked, StringComparer.Ordinal))
+            else if (policy.Providers.Count > 0 && !policy.Providers.Contains(asked, StringComparer.Ordinal))
             {
                 return Refused(deployment, $"provider {RefName.Quote(asked)} is not allowed for {deployment.Repository} (allowed: {string.Join(", ", policy.Providers)})", asked);
             }

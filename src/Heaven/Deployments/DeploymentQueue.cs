@@ -28,7 +28,6 @@ public sealed partial class DeploymentQueue(
     IOptions<DeploymentOptions> options,
     ILogger<DeploymentQueue> logger)
 {
-    public const string AlreadyDeploying = StatusTexts.AlreadyDeploying;
     public const string WorkerLost = "Heaven lost the worker running this deployment";
 
     private TimeSpan Lease => TimeSpan.FromSeconds(options.Value.LeaseSeconds);

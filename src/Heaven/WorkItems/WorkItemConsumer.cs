@@ -28,8 +28,6 @@ internal sealed partial class WorkItemConsumer(
 {
     private const int BatchSize = 50;
 
-    public IWorkItemHandler Handler => handler;
-
     private StatusDeliveryOptions Delivery => handler.Delivery;
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
@@ -59,7 +57,7 @@ internal sealed partial class WorkItemConsumer(
             if (await WorkItemLease.TryClaimAsync(database, item.Id, item.Attempts, Delivery.Lease, node.LeaseOwner, time, cancellationToken))
             {
                 worked++;
-                await HandleAsync(item with { Attempts = item.Attempts + 1 }, cancellationToken);
+                await HandleAsync(item, item.Attempts + 1, cancellationToken);
             }
         }
 
@@ -92,10 +90,9 @@ internal sealed partial class WorkItemConsumer(
             .ToListAsync(cancellationToken);
     }
 
-    /// <summary><paramref name="item"/> carries the attempt just claimed.</summary>
-    private async Task HandleAsync(Candidate item, CancellationToken cancellationToken)
+    /// <summary>Does the item this node just claimed; <paramref name="attempt"/> is the claim's fencing token.</summary>
+    private async Task HandleAsync(Candidate item, int attempt, CancellationToken cancellationToken)
     {
-        var attempt = item.Attempts;
         WorkItemOutcome outcome;
         try
         {
