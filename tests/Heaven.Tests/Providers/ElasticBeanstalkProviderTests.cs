@@ -181,11 +181,7 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
         var clock = new TestClock(DateTimeOffset.UtcNow);
         await using var impatient = await StartHarnessAsync(
             new Dictionary<string, string?> { ["Deployments:Timeout"] = "59" },
-            services =>
-            {
-                services.Remove(services.Single(d => d.ServiceType == typeof(IDeployProvider) && d.ImplementationType == typeof(ElasticBeanstalkProvider)));
-                services.AddSingleton<IDeployProvider>(provider => ActivatorUtilities.CreateInstance<ElasticBeanstalkProvider>(provider, (TimeProvider)clock));
-            });
+            services => ProviderClock.RunOn<ElasticBeanstalkProvider>(services, clock));
         beanstalk.Plan = new BeanstalkUpdatePlan { Forever = true };
         var sha = repository.Commit("app", new Dictionary<string, string> { ["Procfile"] = "web: slow" });
 

@@ -250,11 +250,7 @@ public sealed class HerokuProviderTests : IAsyncLifetime
         var clock = new TestClock(DateTimeOffset.UtcNow);
         await using var impatient = await StartHarnessAsync(
             new Dictionary<string, string?> { ["Deployments:Timeout"] = "3" },
-            services =>
-            {
-                services.Remove(services.Single(d => d.ServiceType == typeof(IDeployProvider) && d.ImplementationType == typeof(HerokuProvider)));
-                services.AddSingleton<IDeployProvider>(provider => ActivatorUtilities.CreateInstance<HerokuProvider>(provider, (TimeProvider)clock));
-            });
+            services => ProviderClock.RunOn<HerokuProvider>(services, clock));
         heroku.Plan("zero-fucks-hubot", new HerokuBuildPlan { Lines = ["-----> still compiling"], Hold = new TaskCompletionSource() });
         var sha = CommitWithTarball(impatient);
 
