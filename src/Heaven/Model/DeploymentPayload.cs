@@ -15,16 +15,18 @@ namespace Heaven.Model;
 /// </remarks>
 public sealed class DeploymentPayload
 {
-    private readonly JsonObject root;
+    // A JsonElement of its own (cloned): reading a few fields at intake costs no node tree, and the
+    // stored text is the payload as it came.
+    private readonly JsonElement root;
 
-    private DeploymentPayload(JsonObject root) => this.root = root;
+    private DeploymentPayload(JsonElement root) => this.root = root;
 
-    public static DeploymentPayload Empty => new([]);
+    public static DeploymentPayload Empty { get; } = Parse("{}");
 
     /// <summary>The payload as GitHub sends it: an object, or a string holding one.</summary>
     public static DeploymentPayload From(JsonNode? payload) => payload switch
     {
-        JsonObject value => new((JsonObject)value.DeepClone()),
+        JsonObject value => Parse(value.ToJsonString()),
         JsonValue value when value.TryGetValue<string>(out var text) => Parse(text),
         _ => Empty,
     };
@@ -32,7 +34,7 @@ public sealed class DeploymentPayload
     /// <summary>The payload as GitHub sends it: an object, or a string holding one.</summary>
     public static DeploymentPayload From(JsonElement payload) => payload.ValueKind switch
     {
-        JsonValueKind.Object => new(JsonObject.Create(payload)!.DeepClone().AsObject()),
+        JsonValueKind.Object => new(payload.Clone()),
         JsonValueKind.String => Parse(payload.GetString()),
         _ => Empty,
     };
@@ -47,7 +49,8 @@ public sealed class DeploymentPayload
 
         try
         {
-            return JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { MaxDepth = 128 }) is JsonObject value ? new(value) : Empty;
+            using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 128 });
+            return document.RootElement.ValueKind == JsonValueKind.Object ? new(document.RootElement.Clone()) : Empty;
         }
         catch (JsonException)
         {
@@ -56,52 +59,53 @@ public sealed class DeploymentPayload
     }
 
     /// <summary>The whole payload as a JSON object's text, nested objects intact.</summary>
-    public string ToJson() => root.ToJsonString();
+    public string ToJson() => root.GetRawText();
 
     /// <summary>A copy of the whole payload, for a tool that reads fields of its own (<c>aws.region</c>, ...).</summary>
-    public JsonObject ToJsonObject() => (JsonObject)root.DeepClone();
+    public JsonObject ToJsonObject() => JsonObject.Create(root)!.DeepClone().AsObject();
 
     /// <summary><c>payload.config</c> (a copy), or an empty object.</summary>
     public JsonObject Config => Section("config");
 
     /// <summary>A copy of the top-level object <paramref name="name"/> (<c>config</c>, <c>aws</c>, ...), or an empty object.</summary>
-    public JsonObject Section(string name) => root[name] is JsonObject section ? (JsonObject)section.DeepClone() : [];
+    public JsonObject Section(string name) =>
+        root.TryGetProperty(name, out var section) && section.ValueKind == JsonValueKind.Object ? JsonObject.Create(section)!.DeepClone().AsObject() : [];
 
     /// <summary><c>payload.config.provider</c>: which provider the deployment asks for.</summary>
-    public string? Provider => Text(root["config"]?["provider"]);
+    public string? Provider => ConfigText("provider");
 
     /// <summary><c>payload.config.deploy_script</c>: the shell provider's script, relative to the checkout.</summary>
-    public string? DeployScript => Text(root["config"]?["deploy_script"]);
+    public string? DeployScript => ConfigText("deploy_script");
 
     /// <summary><c>payload.config.&lt;environment&gt;_url</c>: where the deployed environment can be seen.</summary>
-    public string? EnvironmentUrl(string environment) => Text(root["config"]?[$"{environment}_url"]);
+    public string? EnvironmentUrl(string environment) => ConfigText($"{environment}_url");
 
     /// <summary>A string setting of <c>payload.config</c>, or null when absent, empty or not a string.</summary>
-    public string? ConfigText(string key) => Text(root["config"]?[key]);
+    public string? ConfigText(string key) => Text("config", key);
 
     /// <summary><c>payload.name</c>: the app being deployed (the original's lock key), when it is not the repository's name.</summary>
-    public string? Name => Text(root["name"]);
+    public string? Name => Text(null, "name");
 
     /// <summary><c>payload.task</c>, for old clients that put the task there.</summary>
-    public string? Task => Text(root["task"]);
+    public string? Task => Text(null, "task");
 
     /// <summary><c>payload.reason</c>: why an environment is locked.</summary>
-    public string? Reason => Text(root["reason"]);
+    public string? Reason => Text(null, "reason");
 
     /// <summary><c>payload.auto_deploy</c>: the deployment was created by auto-deploy.</summary>
-    public bool AutoDeploy => root["auto_deploy"] is JsonValue value && value.TryGetValue<bool>(out var on) && on;
+    public bool AutoDeploy => root.TryGetProperty("auto_deploy", out var value) && value.ValueKind == JsonValueKind.True;
 
     /// <summary><c>payload.notify.room</c>: the chat room to tell.</summary>
-    public string? NotifyRoom => Text(root["notify"]?["room"]);
+    public string? NotifyRoom => Text("notify", "room");
 
     /// <summary><c>payload.notify.user</c>: the chat user who asked (hubot-deploy).</summary>
-    public string? NotifyUser => Text(root["notify"]?["user"]);
+    public string? NotifyUser => Text("notify", "user");
 
     /// <summary><c>payload.notify.user_name</c>: the chat user's display name (hubot-deploy).</summary>
-    public string? NotifyUserName => Text(root["notify"]?["user_name"]);
+    public string? NotifyUserName => Text("notify", "user_name");
 
     /// <summary><c>payload.notify.adapter</c>: the chat service hubot runs on.</summary>
-    public string? NotifyAdapter => Text(root["notify"]?["adapter"]);
+    public string? NotifyAdapter => Text("notify", "adapter");
 
     /// <summary>
     /// Who deployed, one rule everywhere (chat messages, locks, the log): the chat user hubot-deploy
@@ -111,8 +115,17 @@ public sealed class DeploymentPayload
     /// </summary>
     public string? Deployer(string? creatorLogin) => NotifyUser ?? NotifyUserName ?? NullIfBlank(creatorLogin);
 
-    private static string? Text(JsonNode? node) =>
-        node is JsonValue value && value.TryGetValue<string>(out var text) ? NullIfBlank(text) : null;
+    /// <summary>A non-blank string at <c>payload.&lt;section&gt;.&lt;key&gt;</c> (or <c>payload.&lt;key&gt;</c>), trimmed.</summary>
+    private string? Text(string? section, string key)
+    {
+        var parent = root;
+        if (section is not null && !(root.TryGetProperty(section, out parent) && parent.ValueKind == JsonValueKind.Object))
+        {
+            return null;
+        }
+
+        return parent.TryGetProperty(key, out var value) && value.ValueKind == JsonValueKind.String ? NullIfBlank(value.GetString()) : null;
+    }
 
     private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 }
