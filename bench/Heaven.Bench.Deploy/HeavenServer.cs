@@ -85,6 +85,8 @@ internal sealed partial class HeavenServer : IAsyncDisposable
             ["GitHub:Token"] = Token,
             ["GitHub:ApiUrl"] = gitHubUrl,
             ["GitHub:WebUrl"] = gitHubUrl,
+            // The engine's own cost, comparable with the recorded results; isolation is measured on its own.
+            ["Deployments:Isolation"] = "none",
             ["Logging:LogLevel:Default"] = verbose ? "Information" : "Warning",
             ["Logging:Console:TimestampFormat"] = "HH:mm:ss.fff ",
             ["Logging:Console:FormatterOptions:TimestampFormat"] = "HH:mm:ss.fff ",

@@ -25,6 +25,7 @@ internal static class OutputProbe
             ["Webhooks:Secret"] = HeavenServer.Secret,
             ["GitHub:Token"] = HeavenServer.Token,
             ["GitHub:ApiUrl"] = settings.GitHub.ApiUrl,
+            ["Deployments:Isolation"] = "none",
             ["Logging:LogLevel:Default"] = "Warning",
         });
         await using var app = HeavenApp.Build(builder);

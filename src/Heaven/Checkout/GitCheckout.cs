@@ -1,5 +1,5 @@
-using System.Security.Cryptography;
 using Heaven.Configuration;
+using Heaven.Execution;
 using Heaven.GitHub;
 using Heaven.Model;
 using Microsoft.Extensions.Options;
@@ -21,17 +21,15 @@ internal sealed record CheckoutLimits
 
     /// <summary>Long enough for the fetches of other deployments of the repository queued ahead.</summary>
     public TimeSpan LockWait { get; init; } = TimeSpan.FromMinutes(30);
-
-    /// <summary>Removing a worktree, at most half of it waiting for the lock; past that the folder is deleted without git.</summary>
-    public TimeSpan Cleanup { get; init; } = TimeSpan.FromMinutes(2);
 }
 
 /// <summary>
-/// Checkouts with the git CLI. Layout in the data directory:
-/// <c>repositories/&lt;owner&gt;/&lt;name&gt;.git</c> — one bare mirror per repository (with its <c>heaven.lock</c>);
-/// <c>worktrees/&lt;deployment id&gt;-&lt;random&gt;</c> — one detached worktree per deployment.
-/// Every git command is given its repository with <c>--git-dir</c>, so a damaged mirror can never
-/// make git fall back to some repository above the data directory.
+/// Checkouts with the git CLI. Layout in the data directory: <c>repositories/&lt;owner&gt;/&lt;name&gt;.git</c>
+/// — one bare mirror per repository (with its <c>heaven.lock</c>), Heaven's alone. Each deployment gets
+/// <c>checkout/</c> in its own folder of the work directory (<see cref="Workspaces"/>): a copy of the
+/// mirror (objects copied, never hard-linked, so a deploy cannot reach the mirror's files through
+/// them) at the exact commit, handed to the deploy user. Every git command is given its repository
+/// with <c>--git-dir</c>, so a damaged mirror can never make git fall back to some repository above it.
 /// </summary>
 internal sealed partial class GitCheckout : ICheckout
 {
@@ -44,10 +42,8 @@ internal sealed partial class GitCheckout : ICheckout
     private readonly TimeProvider timeProvider;
     private readonly CheckoutLimits limits;
     private readonly RepositoryLocks locks;
-
-    // Mirrors whose worktree bookkeeping is known to be clean in this process: pruned since it started,
-    // and every removal since pruned its own entry. Guarded by the mirror's lock (and itself).
-    private readonly HashSet<string> prunedMirrors = new(StringComparer.Ordinal);
+    private readonly Workspaces workspaces;
+    private readonly DeployIsolation? isolation;
 
     public GitCheckout(
         DataDirectory dataDirectory,
@@ -55,7 +51,9 @@ internal sealed partial class GitCheckout : ICheckout
         IOptions<GitHubOptions> github,
         ILogger<GitCheckout> logger,
         TimeProvider? timeProvider = null,
-        CheckoutLimits? limits = null)
+        CheckoutLimits? limits = null,
+        Workspaces? workspaces = null,
+        DeployIsolation? isolation = null)
     {
         this.dataDirectory = dataDirectory.FullPath;
         executable = git.Value.Executable;
@@ -63,12 +61,12 @@ internal sealed partial class GitCheckout : ICheckout
         this.logger = logger;
         this.timeProvider = timeProvider ?? TimeProvider.System;
         this.limits = limits ?? CheckoutLimits.Default;
+        this.workspaces = workspaces ?? new Workspaces(Path.TrimEndingDirectorySeparator(this.dataDirectory) + "-work");
+        this.isolation = isolation;
         locks = new RepositoryLocks(this.timeProvider);
     }
 
     public string RepositoriesPath => Path.Combine(dataDirectory, "repositories");
-
-    public string WorktreesPath => Path.Combine(dataDirectory, "worktrees");
 
     public async Task<IWorktree> PrepareAsync(CheckoutRequest request, IOutputSink log, CancellationToken cancellationToken)
     {
@@ -100,9 +98,19 @@ internal sealed partial class GitCheckout : ICheckout
         var remote = new GitCommand(executable, GitEnvironment.ForFetch(source!, github, request.SshEnvironment), timeProvider);
         var local = LocalGit();
         var mirror = MirrorPath(repository!);
-        var worktree = Path.Combine(WorktreesPath, $"{request.DeploymentId}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4))}");
         var step = new Step(repository!, request.DeploymentId, log);
-        var registered = false;
+        var ownWorkspace = request.Workspace is null;
+        Workspace workspace;
+        try
+        {
+            workspace = request.Workspace ?? workspaces.Create(request.DeploymentId, isolation is null ? null : (await isolation.GetAsync(cancellationToken)).User);
+        }
+        catch (ProcessStartException e)
+        {
+            throw new CheckoutException(e.Message);
+        }
+
+        var target = workspace.Checkout;
         try
         {
             using (await LockAsync(repository!, mirror, limits.LockWait, cancellationToken))
@@ -110,109 +118,56 @@ internal sealed partial class GitCheckout : ICheckout
                 await EnsureMirrorAsync(step, local, mirror, source!, cancellationToken);
                 await FetchAsync(step, remote, local, mirror, sha, cancellationToken);
 
-                // Entries of worktrees whose folders are gone (a crash, a removal that could not get the
-                // lock): once per mirror after a start, and after such a removal; not on every checkout,
-                // as this runs while other deployments of the repository wait for the lock.
-                if (!IsPruned(mirror))
-                {
-                    await local.RunAsync(["--git-dir=" + mirror, "worktree", "prune"], dataDirectory, limits.LocalCommand, cancellationToken);
-                    MarkPruned(mirror, pruned: true);
-                }
-
-                CreateDirectory(WorktreesPath);
-                registered = true;
-                // --no-checkout: only the bookkeeping needs the lock; the files are written after it is released,
-                // so another environment of this repository can fetch meanwhile.
-                var add = await local.RunAsync(
-                    ["--git-dir=" + mirror, "worktree", "add", "--detach", "--no-checkout", "--", worktree, sha],
+                // Under the lock, so no fetch changes the mirror while it is copied. --no-checkout: the
+                // files are written after the lock is released, so another environment can fetch meanwhile.
+                var copy = await local.RunAsync(
+                    ["clone", "--quiet", "--no-hardlinks", "--no-checkout", "--", mirror, target],
                     dataDirectory,
-                    limits.LocalCommand,
+                    limits.Checkout,
                     cancellationToken);
-                if (!add.Succeeded)
+                if (!copy.Succeeded)
                 {
-                    throw await FailureAsync(step, local, $"could not create a worktree for {CommitSha.Short(sha)} of {repository}", add, limits.LocalCommand, cancellationToken);
+                    throw await FailureAsync(step, local, $"could not copy the mirror of {repository} for {CommitSha.Short(sha)}", copy, limits.Checkout, cancellationToken);
                 }
             }
 
-            var files = await local.RunAsync(
-                ["--git-dir=" + Path.Combine(worktree, ".git"), "--work-tree=" + worktree, "reset", "--hard", "--quiet"],
-                worktree,
-                limits.Checkout,
-                cancellationToken);
+            var gitDir = "--git-dir=" + Path.Combine(target, ".git");
+            // The deploy's repository names the real origin, as a clone from it would; never the mirror.
+            var origin = await local.RunAsync([gitDir, "config", "--", "remote.origin.url", source!.Url], target, limits.LocalCommand, cancellationToken);
+            var files = origin.Succeeded
+                ? await local.RunAsync([gitDir, "--work-tree=" + target, "checkout", "--quiet", "--detach", sha], target, limits.Checkout, cancellationToken)
+                : origin;
             if (!files.Succeeded)
             {
                 throw await FailureAsync(step, local, $"could not check out {CommitSha.Short(sha)} of {repository}", files, limits.Checkout, cancellationToken);
             }
 
+            try
+            {
+                workspace.HandOver(target);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new CheckoutException($"could not hand the checkout of {repository} to the deploy user: {e.Message}");
+            }
+
             await log.WriteLineAsync(OutputStream.Heaven, $"Checked out {CommitSha.Short(sha)} (ref {request.Ref})", cancellationToken);
-            Log.CheckedOut(logger, sha, repository!.ToString(), request.DeploymentId, worktree);
-            return new GitWorktree(this, repository, mirror, worktree);
+            Log.CheckedOut(logger, sha, repository!.ToString(), request.DeploymentId, target);
+            return new GitWorktree(target, ownWorkspace ? workspace : null);
         }
-        catch when (registered || Directory.Exists(worktree))
+        catch
         {
             // Also after cancellation: a deployment that never ran leaves nothing behind.
-            await RemoveAsync(repository!, mirror, worktree);
-            throw;
-        }
-    }
-
-    /// <summary>Removes a worktree; never throws, never waits for longer than <see cref="CheckoutLimits.Cleanup"/>.</summary>
-    /// <remarks>
-    /// The files go first, without the lock (deleting a large tree takes a while, and other deployments
-    /// of the repository wait for the lock); then, under it, git forgets the worktree whose folder is gone.
-    /// </remarks>
-    internal async Task RemoveAsync(RepositoryName repository, string mirror, string worktree)
-    {
-        // Not the deployment's token: a cancelled deploy must still be cleaned up; the timeout bounds it.
-        using var timeout = new CancellationTokenSource(limits.Cleanup, timeProvider);
-        var git = LocalGit();
-        TryDeleteTree(worktree);
-        try
-        {
-            // Half the time for the lock, so what follows it has the other half.
-            using (await LockAsync(repository, mirror, limits.Cleanup / 2, timeout.Token))
+            if (ownWorkspace)
             {
-                var pruned = await git.RunAsync(["--git-dir=" + mirror, "worktree", "prune"], dataDirectory, limits.Cleanup, timeout.Token);
-                if (!pruned.Succeeded)
-                {
-                    MarkPruned(mirror, pruned: false);
-                    Log.WorktreePruneFailed(logger, worktree, git.Executable, Summary(pruned, git) ?? "no message");
-                }
-            }
-        }
-        catch (Exception e) when (e is OperationCanceledException or CheckoutException)
-        {
-            // The files are gone; the mirror's entry for them is pruned before its next worktree is added.
-            MarkPruned(mirror, pruned: false);
-            Log.CleanupIncomplete(logger, worktree, repository.ToString(), e is CheckoutException ? e.Message : "timed out");
-        }
-
-        if (!Directory.Exists(worktree))
-        {
-            Log.Removed(logger, worktree);
-        }
-    }
-
-    private bool IsPruned(string mirror)
-    {
-        lock (prunedMirrors)
-        {
-            return prunedMirrors.Contains(mirror);
-        }
-    }
-
-    private void MarkPruned(string mirror, bool pruned)
-    {
-        lock (prunedMirrors)
-        {
-            if (pruned)
-            {
-                prunedMirrors.Add(mirror);
+                await workspace.DisposeAsync();
             }
             else
             {
-                prunedMirrors.Remove(mirror);
+                TryDeleteTree(target);
             }
+
+            throw;
         }
     }
 
@@ -364,51 +319,7 @@ internal sealed partial class GitCheckout : ICheckout
         }
     }
 
-    private void TryDeleteTree(string path)
-    {
-        try
-        {
-            DeleteTree(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            Log.DeleteFailed(logger, path, e.Message);
-        }
-    }
-
-    /// <summary>Deletes a folder a deploy has used, including folders it left without write permission (Go's module cache does that).</summary>
-    private static void DeleteTree(string path)
-    {
-        if (!Directory.Exists(path))
-        {
-            return;
-        }
-
-        try
-        {
-            Directory.Delete(path, recursive: true);
-            return;
-        }
-        catch (Exception e) when ((e is IOException or UnauthorizedAccessException) && !OperatingSystem.IsWindows())
-        {
-        }
-
-        var pending = new Stack<string>([path]);
-        while (pending.TryPop(out var folder))
-        {
-            File.SetUnixFileMode(folder, File.GetUnixFileMode(folder) | UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            foreach (var child in new DirectoryInfo(folder).EnumerateDirectories())
-            {
-                // A link is removed as a link; what it points to is not ours.
-                if (child.LinkTarget is null)
-                {
-                    pending.Push(child.FullName);
-                }
-            }
-        }
-
-        Directory.Delete(path, recursive: true);
-    }
+    private static void TryDeleteTree(string path) => Workspace.DeleteTree(path);
 
     /// <summary>What every step of one checkout reports to.</summary>
     private sealed record Step(RepositoryName Repository, long DeploymentId, IOutputSink Log);
@@ -427,32 +338,16 @@ internal sealed partial class GitCheckout : ICheckout
         [LoggerMessage(Level = LogLevel.Warning, Message = "Commit {Sha} was not found in {Repository} for deployment {DeploymentId}")]
         public static partial void CommitNotFound(ILogger logger, string sha, string repository, long deploymentId);
 
-        [LoggerMessage(Level = LogLevel.Debug, Message = "Removed the worktree {Path}")]
-        public static partial void Removed(ILogger logger, string path);
 
-        [LoggerMessage(Level = LogLevel.Information, Message = "git ({Git}) could not forget the removed worktree {Path} ({Reason}); the next checkout prunes it")]
-        public static partial void WorktreePruneFailed(ILogger logger, string path, string git, string reason);
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "The worktree {Path} of {Repository} was deleted without git ({Error}); the mirror's entry for it is pruned on the next checkout")]
-        public static partial void CleanupIncomplete(ILogger logger, string path, string repository, string error);
 
-        [LoggerMessage(Level = LogLevel.Warning, Message = "Could not delete the worktree {Path}: {Error}")]
-        public static partial void DeleteFailed(ILogger logger, string path, string error);
     }
 }
 
-/// <summary>One deployment's worktree; disposing it removes it, once.</summary>
-internal sealed class GitWorktree(GitCheckout owner, RepositoryName repository, string mirror, string path) : IWorktree
+/// <summary>One deployment's checkout; disposing it removes the folder the checkout made for it, if it made one.</summary>
+internal sealed class GitWorktree(string path, Workspace? ownWorkspace) : IWorktree
 {
-    private int disposed;
-
     public string Path => path;
 
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref disposed, 1) == 0)
-        {
-            await owner.RemoveAsync(repository, mirror, path);
-        }
-    }
+    public ValueTask DisposeAsync() => ownWorkspace?.DisposeAsync() ?? ValueTask.CompletedTask;
 }

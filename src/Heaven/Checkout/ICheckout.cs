@@ -1,3 +1,4 @@
+using Heaven.Execution;
 using Heaven.Model;
 
 namespace Heaven.Checkout;
@@ -7,9 +8,13 @@ namespace Heaven.Checkout;
 /// Set for the fetch when the clone URL is reached over ssh: the deployment's <c>SSH_AUTH_SOCK</c> and
 /// <c>GIT_SSH_COMMAND</c> (known hosts, batch mode). Holds no secret itself.
 /// </param>
-public sealed record CheckoutRequest(string Repository, string CloneUrl, string Ref, string Sha, long DeploymentId, IReadOnlyDictionary<string, string>? SshEnvironment = null);
+/// <param name="Workspace">The deployment's folder to check out in; without one, the checkout makes its own and removes it with the worktree.</param>
+public sealed record CheckoutRequest(string Repository, string CloneUrl, string Ref, string Sha, long DeploymentId, IReadOnlyDictionary<string, string>? SshEnvironment = null, Workspace? Workspace = null);
 
-/// <summary>A working tree at the deployment's sha, private to one deployment; removed on dispose.</summary>
+/// <summary>
+/// A repository of its own at the deployment's sha, in the deployment's folder and owned by the deploy
+/// user: nothing in it points back into the mirror. Removed on dispose.
+/// </summary>
 public interface IWorktree : IAsyncDisposable
 {
     string Path { get; }
@@ -19,7 +24,7 @@ public interface IWorktree : IAsyncDisposable
 public sealed class CheckoutException(string message) : Exception(message);
 
 /// <summary>
-/// One bare mirror per repository (fetched under a per-repository lock), one worktree per deployment.
+/// One bare mirror per repository (fetched under a per-repository lock), one copy of it per deployment.
 /// Credentials reach git through its environment, never a URL, an argument or a config file.
 /// </summary>
 public interface ICheckout

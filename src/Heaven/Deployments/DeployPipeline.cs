@@ -13,7 +13,14 @@ namespace Heaven.Deployments;
 /// deployment's ssh credentials, check out the exact commit, run the provider under the timeout,
 /// and say how it ended. The credentials (agent, known hosts) outlive the provider and no more.
 /// </summary>
-internal sealed partial class DeployPipeline(ICheckout checkout, ProviderRegistry providers, DeployCredentialsFactory credentials, NodeIdentity node, ILogger<DeployPipeline> logger)
+internal sealed partial class DeployPipeline(
+    ICheckout checkout,
+    ProviderRegistry providers,
+    DeployCredentialsFactory credentials,
+    NodeIdentity node,
+    DeployIsolation isolation,
+    Workspaces workspaces,
+    ILogger<DeployPipeline> logger)
 {
     /// <summary>The <c>HEAVEN_RUN_OWNER</c> value of a deployment's processes; <c>node-id/</c> prefixes all of a node's.</summary>
     public static string OwnerOf(NodeIdentity node, long deploymentId) => $"{node.Id}/{deploymentId.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
@@ -58,10 +65,19 @@ internal sealed partial class DeployPipeline(ICheckout checkout, ProviderRegistr
                 await output.WriteLineAsync(OutputStream.Heaven, notice, cancellationToken);
             }
 
-            // Disposed after the worktree (declared first): the agent stops once nothing can use it any more.
-            await using var ssh = await credentials.CreateAsync(deployment.Id, output, masker, timeout, cancellationToken);
+            // Said in every log: who the deploy runs as, and what of Heaven it could reach.
+            var isolated = await isolation.GetAsync(cancellationToken);
+            await output.WriteLineAsync(OutputStream.Heaven, isolated.Summary, cancellationToken);
+            if (isolated.Refusal is not null)
+            {
+                return ProviderOutcome.Error("Refused: Deployments:Isolation is required, but this host cannot isolate deploys (see the log)");
+            }
+
+            // Disposed in reverse: the checkout, then the agent once nothing can use it any more, then the folder.
+            await using var workspace = workspaces.Create(deployment.Id, isolated.User);
+            await using var ssh = await credentials.CreateAsync(deployment.Id, output, masker, timeout, cancellationToken, workspace, isolated.IsIsolated);
             await using var worktree = await checkout.PrepareAsync(
-                new CheckoutRequest(deployment.Repository, deployment.CloneUrl, deployment.Ref, deployment.Sha, deployment.Id, ssh.GitEnvironment), output, cancellationToken);
+                new CheckoutRequest(deployment.Repository, deployment.CloneUrl, deployment.Ref, deployment.Sha, deployment.Id, ssh.GitEnvironment, workspace), output, cancellationToken);
             // The owner mark lets this node, restarted after a crash, stop what the deploy left running.
             var environment = new Dictionary<string, string>(ssh.ToolEnvironment) { [ProcessRunner.RunOwnerVariable] = OwnerOf(node, deployment.Id) };
             var context = new DeployContext(deployment, deployment.Payload, worktree.Path, output, masker, logUrl, timeout) { ExtraEnvironment = environment };

@@ -1,3 +1,4 @@
+using Heaven.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Heaven.Execution;
@@ -8,7 +9,18 @@ internal static class ExecutionRegistration
     {
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(new ProcessRunnerOptions());
-        services.TryAddSingleton<IProcessRunner, ProcessRunner>();
+        services.AddValidatedOptions<IsolationOptions>(IsolationOptions.Section);
+        services.TryAddSingleton(sp => Workspaces.From(sp.GetRequiredService<IConfiguration>(), sp.GetRequiredService<DataDirectory>()));
+        services.TryAddSingleton<SandboxView>();
+        services.TryAddSingleton<DeployIsolation>();
+        services.TryAddSingleton<IProcessRunner>(sp => sp.GetService<DataDirectory>() is null
+            ? new ProcessRunner(sp.GetRequiredService<ProcessRunnerOptions>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ProcessRunner>>())
+            : new ProcessRunner(
+            sp.GetRequiredService<ProcessRunnerOptions>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<ProcessRunner>>(),
+            sp.GetRequiredService<DeployIsolation>(),
+            sp.GetRequiredService<Workspaces>()));
         return services;
     }
 }

@@ -32,6 +32,7 @@ public interface IProcessRunner
     /// <summary>
     /// Stops (TERM, then KILL) every process whose <c>HEAVEN_RUN_OWNER</c> starts with
     /// <paramref name="ownerPrefix"/>: what a killed Heaven left running. Returns how many it found.
+    /// Then deletes the deployment folders that run left behind.
     /// </summary>
     Task<int> StopOrphansAsync(string ownerPrefix, CancellationToken cancellationToken);
 }

@@ -28,8 +28,16 @@ internal sealed partial class ProcessRunner : IProcessRunner
     private readonly ProcessRunnerOptions options;
     private readonly TimeProvider timeProvider;
     private readonly ILogger<ProcessRunner> logger;
+    private readonly DeployIsolation? isolation;
+    private readonly Workspaces? workspaces;
 
     public ProcessRunner(ProcessRunnerOptions options, TimeProvider timeProvider, ILogger<ProcessRunner> logger)
+        : this(options, timeProvider, logger, null, null)
+    {
+    }
+
+    /// <summary>With <paramref name="isolation"/>, every process started inside a deployment's folder runs isolated.</summary>
+    public ProcessRunner(ProcessRunnerOptions options, TimeProvider timeProvider, ILogger<ProcessRunner> logger, DeployIsolation? isolation, Workspaces? workspaces)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(timeProvider);
@@ -38,6 +46,8 @@ internal sealed partial class ProcessRunner : IProcessRunner
         this.options = options;
         this.timeProvider = timeProvider;
         this.logger = logger;
+        this.isolation = isolation;
+        this.workspaces = workspaces;
     }
 
     private enum StopReason
@@ -47,11 +57,14 @@ internal sealed partial class ProcessRunner : IProcessRunner
         OutputFailed,
     }
 
-    public Task<int> StopOrphansAsync(string ownerPrefix, CancellationToken cancellationToken)
+    public async Task<int> StopOrphansAsync(string ownerPrefix, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(ownerPrefix);
         cancellationToken.ThrowIfCancellationRequested();
-        return RunProcesses.Orphans(ownerPrefix, timeProvider).SweepAsync(options.SweepGrace);
+        var stopped = await RunProcesses.Orphans(ownerPrefix, timeProvider).SweepAsync(options.SweepGrace);
+        // Their folders too: the work directory is this data directory's, and nothing runs in it yet.
+        workspaces?.RemoveAll();
+        return stopped;
     }
 
     public async Task<ProcessResult> RunAsync(ProcessSpec spec, IOutputSink output, CancellationToken cancellationToken)
@@ -68,7 +81,8 @@ internal sealed partial class ProcessRunner : IProcessRunner
 
         var program = ProgramResolver.Resolve(spec);
         var markerValue = Guid.NewGuid().ToString("N");
-        using var process = new Process { StartInfo = CreateStartInfo(spec, program, markerValue), EnableRaisingEvents = true };
+        var isolated = await IsolationOfAsync(spec, cancellationToken);
+        using var process = new Process { StartInfo = CreateStartInfo(spec, program, markerValue, isolated), EnableRaisingEvents = true };
         var exited = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         process.Exited += (_, _) => exited.TrySetResult();
 
@@ -221,7 +235,28 @@ internal sealed partial class ProcessRunner : IProcessRunner
         }
     }
 
-    private ProcessStartInfo CreateStartInfo(ProcessSpec spec, string program, string markerValue)
+    /// <summary>
+    /// A process whose working directory is inside a deployment's folder is a deploy process: it runs
+    /// as the deploy user and/or in the sandbox, whichever this host allows, with that folder's private
+    /// HOME and TMPDIR. Refused when isolation is required and impossible here.
+    /// </summary>
+    private async Task<(IsolationState State, string Workspace)?> IsolationOfAsync(ProcessSpec spec, CancellationToken cancellationToken)
+    {
+        if (isolation is null || workspaces?.FolderOf(spec.WorkingDirectory) is not { } workspace)
+        {
+            return null;
+        }
+
+        var state = await isolation.GetAsync(cancellationToken);
+        if (state.Refusal is { } refusal)
+        {
+            throw new ProcessStartException(refusal);
+        }
+
+        return state.IsIsolated ? (state, workspace) : null;
+    }
+
+    private ProcessStartInfo CreateStartInfo(ProcessSpec spec, string program, string markerValue, (IsolationState State, string Workspace)? isolated)
     {
         var startInfo = new ProcessStartInfo(options.SetsidPath)
         {
@@ -234,6 +269,14 @@ internal sealed partial class ProcessRunner : IProcessRunner
 
         // "--" so that setsid takes nothing after it as its own option; the program is an absolute path.
         startInfo.ArgumentList.Add("--");
+        if (isolated is { } run)
+        {
+            foreach (var argument in isolation!.Wrap(run.State, run.Workspace, spec.WorkingDirectory))
+            {
+                startInfo.ArgumentList.Add(argument);
+            }
+        }
+
         // .NET ignores SIGPIPE and a child inherits that: `yes | head` in a deploy script would print
         // "Broken pipe" and fail. env (which execs, keeping the pid) gives the child the default back.
         startInfo.ArgumentList.Add(options.EnvPath);
@@ -250,6 +293,18 @@ internal sealed partial class ProcessRunner : IProcessRunner
         foreach (var (name, value) in spec.Environment)
         {
             startInfo.Environment[name] = value;
+        }
+
+        if (isolated is { } own)
+        {
+            // Heaven's HOME and TMPDIR are not the deploy's: it gets the private ones of its folder.
+            startInfo.Environment["HOME"] = Path.Combine(own.Workspace, "home");
+            startInfo.Environment["TMPDIR"] = Path.Combine(own.Workspace, "tmp");
+            if (own.State.User is { } user)
+            {
+                startInfo.Environment["USER"] = user.Name;
+                startInfo.Environment["LOGNAME"] = user.Name;
+            }
         }
 
         startInfo.Environment[RunMarkerVariable] = markerValue;

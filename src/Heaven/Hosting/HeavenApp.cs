@@ -129,7 +129,16 @@ public static class HeavenApp
     /// </summary>
     public static async Task StartAsync(WebApplication app, CancellationToken cancellationToken)
     {
+        // Processes of Heaven's own user (a deploy without a user switch, anything else it runs) can
+        // then neither read its environment (the tokens) nor attach a debugger to it.
+        if (OperatingSystem.IsLinux() && !Posix.MakeUndumpable())
+        {
+            throw new StartupException("Heaven could not make its process undumpable (prctl PR_SET_DUMPABLE); it does not run with secrets other processes of its user could read.");
+        }
+
         await PrepareAsync(app, cancellationToken);
+        // Found before the first deploy and the start-up report, which says what a deploy can reach.
+        await app.Services.GetRequiredService<DeployIsolation>().GetAsync(cancellationToken);
         if (StartupProblems.UrlsProblem(app.Configuration["urls"]) is { } urls)
         {
             throw new StartupException(urls);

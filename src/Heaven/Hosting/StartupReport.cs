@@ -1,5 +1,6 @@
 using System.Net;
 using Heaven.Configuration;
+using Heaven.Execution;
 using Heaven.GitHub;
 using Heaven.Intake;
 using Heaven.Storage;
@@ -19,6 +20,7 @@ internal static class StartupReport
         var secrets = services.GetRequiredService<WebhookSecrets>();
         var dataDirectory = services.GetRequiredService<DataDirectory>();
         var database = services.GetRequiredService<IHeavenDatabase>();
+        var isolation = services.GetService<DeployIsolation>()?.Current;
         var addresses = services.GetService<IServer>()?.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
 
         output.WriteLine("Heaven is running.");
@@ -31,6 +33,22 @@ internal static class StartupReport
         output.WriteLine(database.Provider == DatabaseProvider.Sqlite
             ? $"  Database         SQLite, {dataDirectory.PathOf(DatabaseOptions.SqliteFileName)}"
             : "  Database         PostgreSQL (Database:ConnectionString / DATABASE_URL)");
+        if (isolation is not null)
+        {
+            output.WriteLine($"  Deploys          {isolation.Summary}");
+            if (isolation.CreatedUser is { } created)
+            {
+                output.WriteLine($"                   (created the system user {created} for them just now, without a login shell)");
+            }
+
+            if (!isolation.IsIsolated)
+            {
+                output.WriteLine(isolation.Refusal is null
+                    ? "  WARNING          a deploy script could read Heaven's GitHub token and other secrets. Run Heaven as root (deploys then run as Deployments:RunAs) and/or install bubblewrap; see docs/security.md."
+                    : "  WARNING          no deploy will run until this host can isolate them: run Heaven as root and/or install bubblewrap, or set Deployments:Isolation=auto; see docs/security.md.");
+            }
+        }
+
         output.WriteLine();
 
         var webhookUrl = WebhookUrl(heaven.PublicUrl, addresses);

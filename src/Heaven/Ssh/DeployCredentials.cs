@@ -109,7 +109,15 @@ public sealed partial class DeployCredentialsFactory
     public string FoldersPath => Path.Combine(dataDirectory, "ssh");
 
     /// <exception cref="CredentialsException">the key is unusable or the agent could not be started.</exception>
-    public async Task<DeployCredentials> CreateAsync(long deploymentId, IOutputSink output, ISecretMasker masker, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <param name="workspace">
+    /// The deployment's folder: the ssh files go in its <c>ssh/</c>, given to the deploy user, who also runs
+    /// the agent (ssh-agent answers only its own user). Without one, a private folder in the data directory.
+    /// </param>
+    /// <param name="isolated">
+    /// The deploy runs isolated: it gets a copy of the trusted host keys, so it cannot plant a key that
+    /// other deployments would trust. Host keys it accepts on first contact are not kept.
+    /// </param>
+    public async Task<DeployCredentials> CreateAsync(long deploymentId, IOutputSink output, ISecretMasker masker, TimeSpan timeout, CancellationToken cancellationToken, Workspace? workspace = null, bool isolated = false)
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(masker);
@@ -140,11 +148,17 @@ public sealed partial class DeployCredentialsFactory
         }
 
         var strict = options.StrictHostKeyChecking;
-        var folder = CreatePrivateFolder();
+        var folder = workspace is null ? CreatePrivateFolder() : CreateWorkspaceFolder(workspace);
+        var knownHosts = isolated ? Path.Combine(folder, "known_hosts") : KnownHostsPath;
         SshAgent? agent = null;
         try
         {
             EnsureKnownHosts();
+            if (isolated)
+            {
+                File.Copy(KnownHostsPath, knownHosts);
+            }
+
             var baseEnvironment = ChildEnvironment.FromCurrentProcess();
             var realSsh = Find("ssh", baseEnvironment);
             var ssh = realSsh ?? "ssh";
@@ -155,20 +169,22 @@ public sealed partial class DeployCredentialsFactory
             if (realSsh is not null)
             {
                 // Without a real ssh to hand over to, a wrapper named ssh would only find itself.
-                WritePrivate(Path.Combine(bin, "ssh"), SshClientFiles.Wrapper(realSsh, KnownHostsPath, strict), executable: true);
+                WritePrivate(Path.Combine(bin, "ssh"), SshClientFiles.Wrapper(realSsh, knownHosts, strict), executable: true);
             }
 
             WritePrivate(Path.Combine(python, "sitecustomize.py"), SshClientFiles.PythonHook, executable: false);
             var config = Path.Combine(folder, "ssh_config");
-            WritePrivate(config, SshClientFiles.Config(KnownHostsPath, strict), executable: false);
+            WritePrivate(config, SshClientFiles.Config(knownHosts, strict), executable: false);
 
             var git = new Dictionary<string, string>(StringComparer.Ordinal)
             {
-                ["GIT_SSH_COMMAND"] = SshClientFiles.GitSshCommand(ssh, KnownHostsPath, strict),
+                ["GIT_SSH_COMMAND"] = SshClientFiles.GitSshCommand(ssh, knownHosts, strict),
             };
+            // The deploy user owns its ssh files, and creates the agent's socket among them.
+            workspace?.HandOver(folder);
             if (key is not null)
             {
-                agent = await StartAgentAsync(folder, baseEnvironment, output, timeout, cancellationToken);
+                agent = await StartAgentAsync(folder, baseEnvironment, output, timeout, workspace, cancellationToken);
                 git["SSH_AUTH_SOCK"] = agent.SocketPath;
             }
 
@@ -176,7 +192,7 @@ public sealed partial class DeployCredentialsFactory
             {
                 ["PATH"] = bin + ":" + baseEnvironment["PATH"],
                 ["PYTHONPATH"] = python,
-                ["HEAVEN_SSH_KNOWN_HOSTS"] = KnownHostsPath,
+                ["HEAVEN_SSH_KNOWN_HOSTS"] = knownHosts,
                 ["HEAVEN_SSH_STRICT_HOST_KEY_CHECKING"] = SshClientFiles.CheckingMode(strict),
                 ["HEAVEN_SSH_CONFIG"] = config,
             };
@@ -196,7 +212,7 @@ public sealed partial class DeployCredentialsFactory
     }
 
     [UnsupportedOSPlatform("windows")]
-    private async Task<SshAgent> StartAgentAsync(string folder, Dictionary<string, string> environment, IOutputSink output, TimeSpan timeout, CancellationToken cancellationToken)
+    private async Task<SshAgent> StartAgentAsync(string folder, Dictionary<string, string> environment, IOutputSink output, TimeSpan timeout, Workspace? workspace, CancellationToken cancellationToken)
     {
         var agentProgram = Find("ssh-agent", environment) ?? throw new CredentialsException("a deploy key is configured, but ssh-agent was not found on the PATH (install openssh-client)");
         var keyFile = Path.Combine(folder, "key");
@@ -214,6 +230,9 @@ public sealed partial class DeployCredentialsFactory
                 await file.WriteAsync(System.Text.Encoding.ASCII.GetBytes(key!.Pem), cancellationToken);
             }
 
+            // Read by ssh-keygen and ssh-add, which run as the deploy user like everything in its folder.
+            workspace?.HandOver(keyFile);
+
             // -P '': a key with a passphrase fails instead of prompting; -y prints the public half.
             var check = await RunAsync(environment, folder, cancellationToken, "ssh-keygen", "-y", "-P", "", "-f", keyFile);
             if (check.ExitCode != 0)
@@ -228,7 +247,7 @@ public sealed partial class DeployCredentialsFactory
                 throw new CredentialsException($"the data directory's path is too long for the ssh-agent socket ({socket} has more than {MaxSocketPathBytes} bytes); use a shorter DataDirectory");
             }
 
-            agent = await SshAgent.StartAsync(agentProgram, socket, environment, time, cancellationToken);
+            agent = await SshAgent.StartAsync(agentProgram, socket, environment, time, cancellationToken, workspace?.Owner);
             await File.WriteAllTextAsync(Path.Combine(folder, "agent.pid"), agent.ProcessId.ToString(CultureInfo.InvariantCulture), CancellationToken.None);
             var lifetime = (long)Math.Ceiling((timeout + KeyLifetimeMargin).TotalSeconds);
             var add = await RunAsync(
@@ -298,6 +317,20 @@ public sealed partial class DeployCredentialsFactory
         }
 
         return new ToolResult(result.TimedOut ? null : result.ExitCode, capture.Stdout, capture.Summary(result.TimedOut ? $"{program} timed out" : $"{program} exited with status {result.ExitCode}"));
+    }
+
+    [UnsupportedOSPlatform("windows")]
+    private static string CreateWorkspaceFolder(Workspace workspace)
+    {
+        try
+        {
+            Directory.CreateDirectory(workspace.Ssh, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            return workspace.Ssh;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CredentialsException($"could not create a private folder for ssh in {workspace.Path}: {e.Message}");
+        }
     }
 
     [UnsupportedOSPlatform("windows")]

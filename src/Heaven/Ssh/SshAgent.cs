@@ -35,9 +35,11 @@ internal sealed class SshAgent : IAsyncDisposable
 
     /// <exception cref="CredentialsException">ssh-agent could not be started or did not open its socket.</exception>
     public static async Task<SshAgent> StartAsync(
-        string executable, string socketPath, IReadOnlyDictionary<string, string> environment, TimeProvider time, CancellationToken cancellationToken)
+        string executable, string socketPath, IReadOnlyDictionary<string, string> environment, TimeProvider time, CancellationToken cancellationToken, DeployUser? runAs = null)
     {
-        var start = new ProcessStartInfo(executable)
+        // As the deploy user when deploys run as one: ssh-agent serves only clients of its own user (and root).
+        string[] command = runAs is null ? [executable] : [.. DeployIsolation.UserSwitch(runAs), executable];
+        var start = new ProcessStartInfo(command[0])
         {
             UseShellExecute = false,
             RedirectStandardInput = true,
@@ -45,6 +47,11 @@ internal sealed class SshAgent : IAsyncDisposable
             RedirectStandardError = true,
             WorkingDirectory = Path.GetDirectoryName(socketPath)!,
         };
+        foreach (var argument in command[1..])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
         start.ArgumentList.Add("-D");
         start.ArgumentList.Add("-a");
         start.ArgumentList.Add(socketPath);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Heaven.Checkout;
 using Heaven.Configuration;
+using Heaven.Execution;
 using Heaven.Storage;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -19,7 +20,8 @@ internal static class HealthEndpoints
         services.AddHealthChecks()
             .AddCheck<DatabaseHealthCheck>("database")
             .AddCheck<DataDirectoryHealthCheck>("data-directory")
-            .AddCheck<GitHealthCheck>("git");
+            .AddCheck<GitHealthCheck>("git")
+            .AddCheck<IsolationHealthCheck>("isolation");
         return services;
     }
 
@@ -35,6 +37,8 @@ internal static class HealthEndpoints
             ["checks"] = report.Entries.ToDictionary(
                 e => e.Key,
                 e => e.Value.Status == HealthStatus.Healthy ? "ok" : e.Value.Description ?? e.Value.Exception?.Message ?? "failing"),
+            ["details"] = report.Entries.Where(e => e.Value.Status == HealthStatus.Healthy && e.Value.Description is not null)
+                .ToDictionary(e => e.Key, e => e.Value.Description!),
         };
         return context.Response.WriteAsync(JsonSerializer.Serialize(body));
     }
@@ -65,6 +69,16 @@ internal sealed class DataDirectoryHealthCheck(DataDirectory dataDirectory) : IH
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
         Task.FromResult(dataDirectory.IsWritable(out var problem) ? HealthCheckResult.Healthy() : HealthCheckResult.Unhealthy(problem));
+}
+
+/// <summary>Says what a deploy can reach; unhealthy when isolation is required and impossible (no deploy runs).</summary>
+internal sealed class IsolationHealthCheck(DeployIsolation isolation) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var state = await isolation.GetAsync(cancellationToken);
+        return state.Refusal is null ? HealthCheckResult.Healthy(state.Summary) : HealthCheckResult.Unhealthy(state.Summary);
+    }
 }
 
 internal sealed class GitHealthCheck(IOptions<GitOptions> options) : IHealthCheck

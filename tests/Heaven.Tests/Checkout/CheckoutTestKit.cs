@@ -153,7 +153,8 @@ internal sealed class CheckoutBench : IDisposable
 
     public string MirrorPath => Path.Combine(DataPath, "repositories", "atmos", "my-robot.git");
 
-    public string WorktreesPath => Path.Combine(DataPath, "worktrees");
+    /// <summary>Where the deployments' folders are (<c>WorkDirectory</c>'s default next to the data directory).</summary>
+    public string WorktreesPath => DataPath + "-work";
 
     public GitCheckout Checkout(string git = "git", string? token = null, string webUrl = "https://github.com/", CheckoutLimits? limits = null, TimeProvider? time = null) =>
         new(
@@ -192,7 +193,6 @@ internal sealed class CheckoutBench : IDisposable
     public string ReadCallLog() => File.Exists(CallLog) ? File.ReadAllText(CallLog) : "";
 
     /// <summary>What <c>git worktree list</c> says about the mirror.</summary>
-    public string WorktreeList() => TestGit.Run(DataPath, "--git-dir=" + MirrorPath, "worktree", "list", "--porcelain");
 
     public void Dispose() => directory.Dispose();
 }

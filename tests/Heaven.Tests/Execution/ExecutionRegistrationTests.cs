@@ -9,6 +9,7 @@ public sealed class ExecutionRegistrationTests
     public void AddExecution_ProvidesOneProcessRunner()
     {
         using var services = new ServiceCollection().AddLogging().AddExecution().BuildServiceProvider();
+        // Without a data directory there are no deployment folders, so nothing to isolate.
 
         var runner = services.GetRequiredService<IProcessRunner>();
 

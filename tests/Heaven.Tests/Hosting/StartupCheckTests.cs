@@ -24,6 +24,7 @@ public sealed class StartupCheckTests
         ["WebhookOptions"] = ("Webhooks:MaxBodyBytes", "10", "Webhooks:MaxBodyBytes must be a number of bytes"),
         ["DeploymentOptions"] = ("Deployments:Timeout", "0", "Deployments:Timeout (or DEPLOYMENT_TIMEOUT) must be a whole number of seconds from 1 to 86400; got 0."),
         ["DeployKeyOptions"] = ("Deployments:PrivateKey", "not a key", "Deployments:PrivateKey (or DEPLOYMENT_PRIVATE_KEY) is not a usable private key"),
+        ["IsolationOptions"] = ("Deployments:RunAs", "root", "Deployments:RunAs is 'root': deploys never run as root"),
         ["GitOptions"] = ("Git:Executable", " ", "Git:Executable must name the git program"),
         ["HerokuOptions"] = ("Providers:Heroku:ApiUrl", "api.heroku.com", "Providers:Heroku:ApiUrl must be an absolute http(s) URL"),
         ["ElasticBeanstalkOptions"] = ("Providers:ElasticBeanstalk:Region", "Mars 1", "Providers:ElasticBeanstalk:Region must be an AWS region name"),

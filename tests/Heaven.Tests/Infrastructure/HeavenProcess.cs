@@ -137,6 +137,8 @@ public sealed class HeavenProcess : IAsyncDisposable
             info.Environment.Remove(name);
         }
 
+        // As in HeavenTestHost: tests that need isolated deploys say so.
+        info.Environment["Deployments__Isolation"] = "none";
         foreach (var (key, value) in environment)
         {
             info.Environment[key] = value;

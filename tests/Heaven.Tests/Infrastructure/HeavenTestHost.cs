@@ -61,6 +61,9 @@ public sealed class HeavenTestHost : IAsyncDisposable
             ["Webhooks:Secret"] = Secret,
             // Intake tests look at deployments as received; DeployHarness turns the deploy engine on.
             ["Deployments:MaxParallel"] = "0",
+            // Test scripts report to the test through its own folders, which an isolated deploy cannot
+            // reach; the isolation tests (Execution/IsolationTests, Deployments/HostileDeployTests) turn it on.
+            ["Deployments:Isolation"] = "none",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

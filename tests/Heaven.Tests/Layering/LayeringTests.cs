@@ -40,7 +40,7 @@ public sealed class LayeringTests(ITestOutputHelper output)
         ["Retention"] = ["Model", "Configuration", "Storage", "WorkItems", "Output", "Intake", "AutoDeploy"],
 
         // What people use, and the composition on top.
-        ["Web"] = ["Model", "Configuration", "Storage", "Checkout", "Output", "Deployments"],
+        ["Web"] = ["Model", "Configuration", "Storage", "Execution", "Checkout", "Output", "Deployments"],
         ["Hosting"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Web"],
         ["Cli"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Web", "Hosting"],
     };
