@@ -20,7 +20,7 @@ set -euo pipefail
 # fabric: Fabric 2 (/usr/bin/fab) for the fabric provider's tests; awscli: the elastic_beanstalk provider's tool;
 # capistrano (/usr/bin/cap 3.17, with net-ssh and its ed25519 gems), bundler (/usr/bin/bundle) and
 # ansible-core (ansible-playbook): the capistrano, bundler_capistrano and ansible providers' tests.
-REQUIRED_PACKAGES="git postgresql openssh-client openssh-server fabric awscli capistrano ruby-ed25519 ruby-bcrypt-pbkdf bundler ansible-core"
+REQUIRED_PACKAGES="git bubblewrap postgresql openssh-client openssh-server fabric awscli capistrano ruby-ed25519 ruby-bcrypt-pbkdf bundler ansible-core"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$ROOT"

@@ -38,3 +38,38 @@ public sealed class PostgresTheoryAttribute : TheoryAttribute
         }
     }
 }
+
+/// <summary>
+/// A test of deploy isolation as CI runs it: as root (Heaven switches users) with bubblewrap installed.
+/// Elsewhere the test is skipped, saying why; ./test.sh installs bubblewrap and CI runs as root.
+/// </summary>
+public sealed class IsolationTheoryAttribute : TheoryAttribute
+{
+    public IsolationTheoryAttribute()
+    {
+        if (IsolationHost.SkipReason is { } reason)
+        {
+            Skip = reason;
+        }
+    }
+}
+
+/// <summary>As <see cref="IsolationTheoryAttribute"/>, for a fact.</summary>
+public sealed class IsolationFactAttribute : FactAttribute
+{
+    public IsolationFactAttribute()
+    {
+        if (IsolationHost.SkipReason is { } reason)
+        {
+            Skip = reason;
+        }
+    }
+}
+
+internal static class IsolationHost
+{
+    public static string? SkipReason =>
+        Heaven.Execution.Posix.EffectiveUserId != 0 ? "needs root, so that Heaven can switch users (CI runs the suite as root)"
+        : !File.Exists("/usr/bin/bwrap") ? "needs bubblewrap (/usr/bin/bwrap; ./test.sh installs it)"
+        : null;
+}
