@@ -84,6 +84,45 @@ public sealed class HeavenProcessTests
         await second.WaitForOutputAsync("Stopped 2 deploy processes Heaven's previous run left running");
     }
 
+    [IsolationFact]
+    public async Task AnIsolatedDeployLeftRunningBySigkill_IsStoppedWhenHeavenStartsAgain_AndReportedLost()
+    {
+        using var directory = new TemporaryDirectory();
+        using var repository = new TestRepository();
+        using var probe = new Heaven.Tests.Execution.ProcessProbe();
+        await using var gitHub = await FakeGitHub.StartAsync();
+        // As the deploy user, in the sandbox: its pids mean nothing outside, so the probe is found by name.
+        var sha = repository.CommitDeployScript($"{probe.Sleep()} &\nwait");
+        var environment = new Dictionary<string, string>
+        {
+            ["HEAVEN_DATA_DIR"] = Path.Combine(directory.Path, "data"),
+            ["GITHUB_WEBHOOK_SECRET"] = Secret,
+            ["GitHub__ApiUrl"] = gitHub.ApiUrl,
+            ["GitHub__Token"] = "process-test-token",
+            ["Output__MirrorToGist"] = "false",
+            ["Checkout__AllowLocalRepositories"] = "true",
+            ["Deployments__Isolation"] = "required",
+        };
+        var (body, gitHubId) = DeploymentWebhook.For(repository, sha);
+
+        await using (var first = await HeavenProcess.StartAsync(environment))
+        {
+            (await first.Client.SendAsync(Webhook.Request("deployment", body, Guid.NewGuid().ToString(), Secret))).StatusCode.ShouldBe(HttpStatusCode.Accepted);
+            await probe.StartedAsync();
+            await first.KillHardAsync();
+        }
+
+        probe.Running().ShouldNotBeEmpty("the isolated deploy outlives a SIGKILLed Heaven");
+
+        await using var second = await HeavenProcess.StartAsync(environment);
+
+        await probe.GoneAsync();
+        var final = await gitHub.WaitForStatusAsync(s => s.DeploymentId == gitHubId && s.State == "error");
+        final.Description.ShouldBe("Heaven lost the worker running this deployment");
+        // And its folder, with the checkout, is gone too.
+        Directory.GetFileSystemEntries(Path.Combine(directory.Path, "data-work")).ShouldBeEmpty();
+    }
+
     private static async Task<int> WaitForPidAsync(string path) =>
         (await Poll.ForAsync(
             () => File.Exists(path) && int.TryParse(File.ReadAllText(path).Trim(), out var pid) ? pid : (int?)null,
