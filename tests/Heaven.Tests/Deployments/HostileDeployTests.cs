@@ -20,6 +20,8 @@ public sealed class HostileDeployTests(ITestOutputHelper output)
     private const string Token = "ghp_hostiletesttoken0123456789abcdefXYZ";
 
     /// <summary>The attacks every isolation must stop.</summary>
+    private const string UnprivilegedUser = "heaven-test-owner";
+
     private static readonly string[] Attacks =
         ["environ", "any-environ", "webhook-secret", "database", "data-listing", "work-listing", "other-checkout", "mirror-write", "mirror-read"];
 
@@ -64,6 +66,32 @@ public sealed class HostileDeployTests(ITestOutputHelper output)
     }
 
     [IsolationFact]
+    public async Task UnderAnUnprivilegedHeaven_TheSandboxAloneHolds()
+    {
+        var owner = await DeployUser.FindAsync(UnprivilegedUser, CancellationToken.None);
+        if (owner is null)
+        {
+            (await DeployUser.CreateAsync(UnprivilegedUser, CancellationToken.None)).ShouldBeNull();
+            owner = (await DeployUser.FindAsync(UnprivilegedUser, CancellationToken.None))!;
+        }
+
+        await using var run = await HostileRun.StartAsync("sandbox", owner);
+
+        var log = await run.AttackAsync();
+        output.WriteLine(log);
+
+        log.ShouldContain("Deploys run in a bubblewrap sandbox as Heaven's own user");
+        foreach (var attack in Attacks.Append("other-checkout-proc"))
+        {
+            log.ShouldContain($"attack-failed {attack}", customMessage: $"the '{attack}' attack succeeded:\n{log}");
+        }
+
+        // Outside any sandbox, a process of Heaven's own user cannot read Heaven's environment either:
+        // Heaven made itself undumpable.
+        (await run.ReadEnvironmentAsAsync(owner)).ShouldBeFalse("a process of Heaven's own user read /proc/<heaven>/environ");
+    }
+
+    [IsolationFact]
     public async Task WithoutIsolation_TheSameScriptReachesEverything()
     {
         await using var run = await HostileRun.StartAsync("none");
@@ -95,9 +123,11 @@ public sealed class HostileDeployTests(ITestOutputHelper output)
         private readonly TestRepository attacker;
         private readonly string gate;
         private readonly string data;
+        private readonly DeployUser? owner;
 
-        private HostileRun(TemporaryDirectory directory, FakeGitHub gitHub, HeavenProcess heaven, TestRepository victim, TestRepository attacker, string gate, string data)
+        private HostileRun(TemporaryDirectory directory, FakeGitHub gitHub, HeavenProcess heaven, TestRepository victim, TestRepository attacker, string gate, string data, DeployUser? owner)
         {
+            this.owner = owner;
             this.directory = directory;
             this.gitHub = gitHub;
             this.heaven = heaven;
@@ -114,7 +144,8 @@ public sealed class HostileDeployTests(ITestOutputHelper output)
 
         public string VictimMirrorConfigBefore { get; private set; } = "";
 
-        public static async Task<HostileRun> StartAsync(string isolation)
+        /// <param name="owner">Runs heaven as this user instead of root.</param>
+        public static async Task<HostileRun> StartAsync(string isolation, DeployUser? owner = null)
         {
             var directory = new TemporaryDirectory();
             var data = Path.Combine(directory.Path, "data");
@@ -138,10 +169,42 @@ public sealed class HostileDeployTests(ITestOutputHelper output)
                 ["Deployments__Sandbox"] = isolation is "sandbox" or "both" ? "true" : "false",
                 ["Deployments__SandboxWritablePaths__0"] = gate,
             };
-            var heaven = await HeavenProcess.StartAsync(environment);
+            if (owner is not null)
+            {
+                Own(directory.Path, owner);
+            }
+
+            var heaven = await HeavenProcess.StartAsync(environment, owner);
             var victim = new TestRepository("octo/victim");
             var attacker = new TestRepository("octo/attacker");
-            return new HostileRun(directory, gitHub, heaven, victim, attacker, gate, data);
+            return new HostileRun(directory, gitHub, heaven, victim, attacker, gate, data, owner);
+        }
+
+        /// <summary>Whether a process of <paramref name="user"/>, outside any sandbox, can read heaven's environment.</summary>
+        public async Task<bool> ReadEnvironmentAsAsync(DeployUser user)
+        {
+            var (exitCode, _) = await RunAsync([.. DeployIsolation.UserSwitch(user), "cat", $"/proc/{heaven.Id}/environ"]);
+            return exitCode == 0;
+        }
+
+        private static void Own(string path, DeployUser user)
+        {
+            foreach (var entry in Directory.EnumerateFileSystemEntries(path, "*", SearchOption.AllDirectories).Prepend(path))
+            {
+                Posix.ChangeOwner(entry, user.UserId, user.GroupId, out _).ShouldBeTrue(entry);
+            }
+        }
+
+        private static async Task<(int ExitCode, string Output)> RunAsync(string[] command)
+        {
+            using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(command[0], command[1..])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            })!;
+            var text = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            return (process.ExitCode, text);
         }
 
         /// <summary>Runs the victim's deploy, then the attacker's while the victim's still runs; returns the attacker's log.</summary>
@@ -156,6 +219,12 @@ public sealed class HostileDeployTests(ITestOutputHelper output)
                 },
                 "script/deploy");
             var (victimBody, victimId) = DeploymentWebhook.For(victim, victimSha);
+            if (owner is not null)
+            {
+                // git refuses to fetch from a repository another user owns.
+                Own(Path.GetDirectoryName(victim.BarePath)!, owner);
+            }
+
             (await heaven.Client.SendAsync(Webhook.Request("deployment", victimBody, Guid.NewGuid().ToString(), WebhookSecret))).StatusCode.ShouldBe(HttpStatusCode.Accepted);
             await Poll.UntilAsync(() => File.Exists(Path.Combine(gate, "victim-started")), "the victim's deploy to start", state: () => heaven.Output);
             VictimMirrorConfigBefore = File.ReadAllText(VictimMirrorConfig);
@@ -181,6 +250,11 @@ public sealed class HostileDeployTests(ITestOutputHelper output)
                 """;
             var attackerSha = attacker.CommitDeployScript(script);
             var (attackerBody, attackerId) = DeploymentWebhook.For(attacker, attackerSha);
+            if (owner is not null)
+            {
+                Own(Path.GetDirectoryName(attacker.BarePath)!, owner);
+            }
+
             (await heaven.Client.SendAsync(Webhook.Request("deployment", attackerBody, Guid.NewGuid().ToString(), WebhookSecret))).StatusCode.ShouldBe(HttpStatusCode.Accepted);
             var final = await gitHub.WaitForStatusAsync(s => s.DeploymentId == attackerId && s.State is "success" or "failure" or "error", TimeSpan.FromSeconds(120));
             File.WriteAllText(Path.Combine(gate, "release"), "");

@@ -36,10 +36,27 @@ public sealed class HeavenProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<HeavenProcess> StartAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
+    public static Task<HeavenProcess> StartAsync(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        StartAsync(environment, runAs: null, args);
+
+    /// <summary>Starts heaven as <paramref name="runAs"/> (through setpriv; the test runs as root), or as the test's own user.</summary>
+    public static async Task<HeavenProcess> StartAsync(IReadOnlyDictionary<string, string> environment, Heaven.Execution.DeployUser? runAs, params string[] args)
     {
         var port = FreePort();
         var info = Command(["--urls", $"http://127.0.0.1:{port}", .. args], environment);
+        if (runAs is not null)
+        {
+            info.ArgumentList.Insert(0, info.FileName);
+            for (var i = Heaven.Execution.DeployIsolation.UserSwitch(runAs).Length - 1; i >= 0; i--)
+            {
+                info.ArgumentList.Insert(0, Heaven.Execution.DeployIsolation.UserSwitch(runAs)[i]);
+            }
+
+            info.FileName = info.ArgumentList[0];
+            info.ArgumentList.RemoveAt(0);
+            info.Environment["HOME"] = environment.GetValueOrDefault("HOME", "/nonexistent");
+        }
+
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var heaven = new HeavenProcess(process, new Uri($"http://127.0.0.1:{port}"));
         process.OutputDataReceived += (_, e) => heaven.OnLine(e.Data);
