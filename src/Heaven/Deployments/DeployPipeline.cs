@@ -80,7 +80,7 @@ internal sealed partial class DeployPipeline(
                 new CheckoutRequest(deployment.Repository, deployment.CloneUrl, deployment.Ref, deployment.Sha, deployment.Id, ssh.GitEnvironment, workspace), output, cancellationToken);
             // The owner mark lets this node, restarted after a crash, stop what the deploy left running.
             var environment = new Dictionary<string, string>(ssh.ToolEnvironment) { [ProcessRunner.RunOwnerVariable] = OwnerOf(node, deployment.Id) };
-            var context = new DeployContext(deployment, deployment.Payload, worktree.Path, output, masker, logUrl, timeout) { ExtraEnvironment = environment };
+            var context = new DeployContext(deployment, deployment.Payload, worktree.Path, output, masker, logUrl, timeout) { ExtraEnvironment = environment, Workspace = workspace, Isolated = isolated.IsIsolated };
             return await provider.DeployAsync(context, cancellationToken);
         }
         catch (Exception e) when (e is CheckoutException or CredentialsException or ProcessStartException)

@@ -51,8 +51,7 @@ internal sealed class AnsibleProvider(IProcessRunner runner) : IDeployProvider
             return ProviderOutcome.Error(playbookProblem!);
         }
 
-        var scratch = Path.Combine(Path.GetTempPath(), "heaven-ansible-" + Guid.NewGuid().ToString("N"));
-        CreatePrivate(scratch);
+        var scratch = context.CreateScratchFolder("ansible");
         try
         {
             var environment = DeployEnvironment.For(context);
@@ -60,6 +59,8 @@ internal sealed class AnsibleProvider(IProcessRunner runner) : IDeployProvider
             {
                 environment[name] = value;
             }
+
+            context.HandOver(scratch);
 
             if (environment["ANSIBLE_CONFIG"].StartsWith(context.WorkingDirectory, StringComparison.Ordinal))
             {
@@ -162,16 +163,4 @@ internal sealed class AnsibleProvider(IProcessRunner runner) : IDeployProvider
 
     /// <summary>Quoted the way Ansible splits ssh_args (shlex).</summary>
     private static string ShellWord(string word) => "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
-
-    private static void CreatePrivate(string path)
-    {
-        if (OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(path);
-        }
-        else
-        {
-            Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
-    }
 }

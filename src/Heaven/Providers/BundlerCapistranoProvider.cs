@@ -130,7 +130,7 @@ internal sealed class BundlerCapistranoProvider(IProcessRunner runner, IOptions<
 
     private Dictionary<string, string> BundlerEnvironment(DeployContext context, BundlerOptions settings)
     {
-        var gems = GemHome(context.Deployment.Repository);
+        var gems = GemHome(context);
         var variables = new Dictionary<string, string>(StringComparer.Ordinal)
         {
             // GEM_HOME, not BUNDLE_PATH: with a path of its own Bundler ignores the gems already on the
@@ -162,8 +162,21 @@ internal sealed class BundlerCapistranoProvider(IProcessRunner runner, IOptions<
         return variables;
     }
 
-    private string GemHome(string repository)
+    /// <summary>
+    /// Gems installed for a repository: kept between deploys in the data directory, except when deploys
+    /// run isolated and cannot reach it; then in the deployment's own folder, installed each time.
+    /// </summary>
+    private string GemHome(DeployContext context)
     {
+        if (context.Isolated && context.Workspace is { } workspace)
+        {
+            var own = Path.Combine(workspace.Path, "gems");
+            Directory.CreateDirectory(own);
+            context.HandOver(own);
+            return own;
+        }
+
+        var repository = context.Deployment.Repository;
         var safe = string.Concat(repository.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '/'));
         var parts = safe.Split('/', StringSplitOptions.RemoveEmptyEntries).Where(p => p is not "." and not "..");
         var path = Path.Combine([dataDirectory.PathOf("bundler"), .. parts]);

@@ -38,7 +38,9 @@ internal sealed partial class ElasticBeanstalkProvider(
         context.Masker.Add(settings.SecretAccessKey!);
         var output = context.Output;
         var started = time.GetTimestamp();
-        var bundleDirectory = Directory.CreateTempSubdirectory("heaven-eb-");
+        // In the deployment's folder: git archive runs there as the deploy does (isolated) and writes the bundle.
+        var bundleDirectory = new DirectoryInfo(context.CreateScratchFolder("eb"));
+        context.HandOver(bundleDirectory.FullName);
         var aws = new AwsCli(
             runner,
             settings.AwsCli,

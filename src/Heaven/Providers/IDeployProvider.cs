@@ -1,3 +1,4 @@
+using Heaven.Execution;
 using System.Text.Json.Nodes;
 using Heaven.Model;
 
@@ -21,6 +22,35 @@ public sealed record DeployContext(
     /// ssh-agent socket, known-hosts settings and the ssh wrapper on the PATH (see <see cref="Ssh.DeployCredentials"/>).
     /// </summary>
     public IReadOnlyDictionary<string, string> ExtraEnvironment { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The deployment's own folder (<see cref="WorkingDirectory"/> is its checkout); null only in tests of a single provider.</summary>
+    public Workspace? Workspace { get; init; }
+
+    /// <summary>Whether the deploy's processes run isolated from Heaven (another user and/or the sandbox).</summary>
+    public bool Isolated { get; init; }
+
+    /// <summary>
+    /// A new private folder for files a provider prepares for the deploy's tools (an Ansible config, a
+    /// source bundle): in the deployment's folder, where an isolated deploy can reach it, else in the
+    /// system's temporary folder. Give it to the deploy user with <see cref="HandOver"/> once written.
+    /// </summary>
+    public string CreateScratchFolder(string name)
+    {
+        var path = Path.Combine(Workspace?.Temp ?? Path.GetTempPath(), $"heaven-{name}-{Guid.NewGuid():N}");
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+        }
+        else
+        {
+            Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        return path;
+    }
+
+    /// <summary>Gives what Heaven wrote for the deploy to the deploy user (nothing to do without a user switch).</summary>
+    public void HandOver(string path) => Workspace?.HandOver(path);
 }
 
 public enum DeployResult

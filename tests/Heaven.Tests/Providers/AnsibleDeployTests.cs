@@ -54,6 +54,23 @@ public sealed class AnsibleDeployTests(SshServerFixture ssh) : IDisposable
         Directory.GetFiles(ToolCheckout(harness), "*.retry", SearchOption.AllDirectories).ShouldBeEmpty();
     }
 
+    [IsolationFact]
+    public async Task AnIsolatedAnsibleDeploy_ShipsTheCommit_AsTheDeployUserInTheSandbox()
+    {
+        await using var harness = await ToolDeploys.StartAsync(server, new() { ["Deployments:Isolation"] = "required" });
+        var sha = DeployToolApps.CommitAnsibleApp(repository, server, "<h1>isolated</h1>");
+
+        var (gitHubId, heavenId) = await harness.DeployAsync(repository, sha, config: Ansible());
+        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
+
+        var log = await harness.LogAsync(heavenId);
+        final.State.ShouldBe("success", log + server.Log);
+        log.ShouldContain("Deploys run as user heaven-deploy");
+        log.ShouldContain("in a bubblewrap sandbox.");
+        server.ReadFile("current/REVISION").Trim().ShouldBe(sha);
+        server.ReadFile("current/public/index.html").ShouldBe("<h1>isolated</h1>");
+    }
+
     [Fact]
     public async Task AnInventoryAndPlaybookFromThePayload_AreUsed()
     {

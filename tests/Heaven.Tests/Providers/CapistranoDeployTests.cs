@@ -39,6 +39,24 @@ public sealed class CapistranoDeployTests(SshServerFixture ssh) : IDisposable
         File.ReadAllText(Path.Combine(harness.Host.DataDirectory, "known_hosts")).ShouldContain(server.HostKey.Split(' ')[1]);
     }
 
+    [IsolationFact]
+    public async Task AnIsolatedCapistranoDeploy_ShipsTheCommit_AsTheDeployUserInTheSandbox()
+    {
+        await using var harness = await ToolDeploys.StartAsync(server, new() { ["Deployments:Isolation"] = "required" });
+        var sha = DeployToolApps.CommitCapistranoApp(repository, server, "<h1>isolated</h1>");
+
+        var (gitHubId, heavenId) = await harness.DeployAsync(repository, sha, config: Capistrano.DeepClone().AsObject());
+        var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
+
+        var log = await harness.LogAsync(heavenId);
+        final.State.ShouldBe("success", log + server.Log);
+        log.ShouldContain("Deploys run as user heaven-deploy");
+        log.ShouldContain("in a bubblewrap sandbox.");
+        server.ReadFile("current/REVISION").Trim().ShouldBe(sha);
+        server.ReadFile("current/public/index.html").ShouldBe("<h1>isolated</h1>");
+        server.Log.ShouldContain("Accepted publickey for " + server.User);
+    }
+
     [Fact]
     public async Task ARepositoryBinstub_IsTheCapThatRuns()
     {
