@@ -64,6 +64,14 @@ public sealed partial class DeploymentQueue(
                     continue;
                 }
 
+                if (await RunsAtRepositoryLimitAsync(db, deployment.Repository, cancellationToken))
+                {
+                    // Its environment was busy when we picked it and freed since: it runs once its
+                    // repository has a slot again; the next look leaves it queued.
+                    await transaction.RollbackAsync(cancellationToken);
+                    continue;
+                }
+
                 DeploymentTransitions.Move(deployment, DeploymentState.Running, Now);
                 deployment.LeaseOwner = node.Id;
                 deployment.LeaseGeneration++;
@@ -319,21 +327,23 @@ public sealed partial class DeploymentQueue(
 
     /// <summary>
     /// The next queued deployment to look at: not yet looked at, or waiting for an environment that
-    /// is free now, of a repository below <c>Deployments:MaxParallelPerRepository</c> on this node.
-    /// Repositories take turns: the one whose last deploy started longest ago (or never) comes first,
-    /// and within a repository the oldest, so an environment's line stays in order. Waiting ones
-    /// behind a running deploy are skipped, so they keep their place without blocking others.
+    /// is free now. Repositories take turns: the one whose last deploy started longest ago (or never)
+    /// comes first, and within a repository the oldest, so an environment's line stays in order.
+    /// Waiting ones behind a running deploy are skipped, so they keep their place without blocking others.
     /// </summary>
     /// <remarks>
-    /// The turn is read from the deployments themselves (the latest <c>started_at</c> of the
-    /// repository, an index lookup), so every node sees the same order and a restart keeps it. The
-    /// repository limit counts this node's running deployments: this node's dispatcher is the only
-    /// one that claims for it, one claim at a time, so the count cannot be raced past.
+    /// The turn is read from the deployments themselves (the repository's latest <c>started_at</c>, an
+    /// index lookup), so every node sees the same order and a restart keeps it. A repository running
+    /// <c>Deployments:MaxParallelPerRepository</c> deploys on this node has its deployments left queued,
+    /// except those that will not take a slot: lock tasks, and deployments meeting a busy environment
+    /// (rejected or put to wait by its policy at once, as ever). The count is this node's: only this
+    /// node's dispatcher claims for it, one claim at a time, so it cannot be raced past.
     /// </remarks>
     private async Task<long?> NextCandidateIdAsync(HeavenDbContext db, CancellationToken cancellationToken)
     {
         var nodeId = node.Id;
         var perRepository = options.Value.MaxParallelPerRepository;
+        var (lockTask, unlockTask) = admission.LockTaskNames;
         if (database.Provider == DatabaseProvider.Postgres)
         {
             // Several nodes may look at once: each takes a different row, none waits for another.
@@ -344,8 +354,10 @@ public sealed partial class DeploymentQueue(
                     WHERE d.state = 'Queued'
                       AND (d.waiting_since IS NULL
                            OR NOT EXISTS (SELECT 1 FROM deployments r WHERE r.lock_key = d.lock_key AND r.state = 'Running'))
-                      AND (SELECT count(*) FROM deployments o
-                           WHERE o.repository = d.repository AND o.state = 'Running' AND o.lease_owner = {nodeId}) < {perRepository}
+                      AND ((SELECT count(*) FROM deployments o
+                            WHERE o.repository = d.repository AND o.state = 'Running' AND o.lease_owner = {nodeId}) < {perRepository}
+                           OR d.task IN ({lockTask}, {unlockTask})
+                           OR EXISTS (SELECT 1 FROM deployments r WHERE r.lock_key = d.lock_key AND r.state = 'Running'))
                     ORDER BY (SELECT max(t.started_at) FROM deployments t WHERE t.repository = d.repository) NULLS FIRST, d.id
                     LIMIT 1 FOR UPDATE OF d SKIP LOCKED
                     """)
@@ -357,12 +369,20 @@ public sealed partial class DeploymentQueue(
         return await db.Deployments
             .Where(d => d.State == DeploymentState.Queued
                 && (d.WaitingSince == null || !db.Deployments.Any(r => r.ExclusivityKey == d.ExclusivityKey && r.State == DeploymentState.Running))
-                && db.Deployments.Count(o => o.Repository == d.Repository && o.State == DeploymentState.Running && o.LeaseOwner == nodeId) < perRepository)
+                && (db.Deployments.Count(o => o.Repository == d.Repository && o.State == DeploymentState.Running && o.LeaseOwner == nodeId) < perRepository
+                    || d.Task == lockTask
+                    || d.Task == unlockTask
+                    || db.Deployments.Any(r => r.ExclusivityKey == d.ExclusivityKey && r.State == DeploymentState.Running)))
             .OrderBy(d => db.Deployments.Where(t => t.Repository == d.Repository).Max(t => t.StartedAt))
             .ThenBy(d => d.Id)
             .Select(d => (long?)d.Id)
             .FirstOrDefaultAsync(cancellationToken);
     }
+
+    /// <summary>Whether this node already runs <c>Deployments:MaxParallelPerRepository</c> deploys of the repository.</summary>
+    private async Task<bool> RunsAtRepositoryLimitAsync(HeavenDbContext db, string repository, CancellationToken cancellationToken) =>
+        await db.Deployments.CountAsync(d => d.Repository == repository && d.State == DeploymentState.Running && d.LeaseOwner == node.Id, cancellationToken)
+            >= options.Value.MaxParallelPerRepository;
 
     private static partial class Log
     {

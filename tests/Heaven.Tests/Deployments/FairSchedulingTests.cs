@@ -80,7 +80,7 @@ public sealed class FairSchedulingTests
     /// <summary>
     /// Eight slots, a limit of two per repository: of six deploys of one repository two run, four stay
     /// queued (no status, not rejected) while another repository's deploy runs beside them, and they
-    /// run later, never more than two at once.
+    /// run later, never more than two at once. Meanwhile what takes no slot is not held back.
     /// </summary>
     internal static async Task PerRepositoryLimitAsync(IDictionary<string, string?> settings)
     {
@@ -121,6 +121,13 @@ public sealed class FairSchedulingTests
         {
             harness.Story(busy, gitHubId).ShouldBeEmpty($"deployment {heavenId} waits without a status");
         }
+
+        // What takes no slot is still settled at once: a deploy meeting a busy environment, a lock task.
+        var busyEnvironment = $"env-{ids.IndexOf(firstTwo[1])}";
+        var (clash, _) = await harness.DeployAsync(busy, busySha, environment: busyEnvironment);
+        (await harness.WaitForFinalStatusAsync(busy, clash)).Description.ShouldBe("Already deploying.");
+        var (lockTask, _) = await harness.DeployAsync(busy, busySha, environment: "elsewhere", task: "deploy:lock");
+        (await harness.WaitForFinalStatusAsync(busy, lockTask)).State.ShouldBe("success");
 
         // One ends: one more of the repository starts in its place.
         gate.Open(firstTwo[0]);
