@@ -86,7 +86,7 @@ internal static class Benchmarks
     /// <summary>50 deploys to 50 environments at once, each <c>sleep 1</c>.</summary>
     public static async Task<Section> ParallelAsync(BenchSettings settings)
     {
-        await using var server = await HeavenServer.StartAsync(settings.WorkDirectory, settings.GitHub.ApiUrl, settings.Settings(("Deployments:MaxParallel", "64")), settings.Verbose);
+        await using var server = await HeavenServer.StartAsync(settings.WorkDirectory, settings.GitHub.ApiUrl, settings.Settings(("Deployments:MaxParallel", "64"), ("Deployments:MaxParallelPerRepository", "64")), settings.Verbose);
         try
         {
             for (var i = 0; i < 5; i++)
@@ -109,7 +109,7 @@ internal static class Benchmarks
             var lines = new List<string>
             {
                 $"{count} deployments of `script/sleep` (`sleep 1`) to {count} environments of one repository, the {count} signed webhooks sent at once " +
-                "(Deployments:MaxParallel=64), after 5 warm-up deploys. Wall time: from the first send to the fake GitHub receiving the last final status.",
+                "(Deployments:MaxParallel=64, MaxParallelPerRepository=64), after 5 warm-up deploys. Wall time: from the first send to the fake GitHub receiving the last final status.",
                 "",
                 "| measure | value | target | |",
                 "|---|---:|---:|---|",

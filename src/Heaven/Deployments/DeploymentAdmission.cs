@@ -94,14 +94,17 @@ public sealed partial class DeploymentAdmission(
     /// <summary>Lock or unlock when the task is <c>&lt;prefix&gt;:lock</c> / <c>&lt;prefix&gt;:unlock</c>; else null.</summary>
     public LockTask? LockTaskOf(string task)
     {
-        var prefix = options.Value.TaskPrefix;
+        var (lockTask, unlockTask) = LockTaskNames;
         return task switch
         {
-            _ when string.Equals(task, $"{prefix}:lock", StringComparison.Ordinal) => LockTask.Lock,
-            _ when string.Equals(task, $"{prefix}:unlock", StringComparison.Ordinal) => LockTask.Unlock,
+            _ when string.Equals(task, lockTask, StringComparison.Ordinal) => LockTask.Lock,
+            _ when string.Equals(task, unlockTask, StringComparison.Ordinal) => LockTask.Unlock,
             _ => null,
         };
     }
+
+    /// <summary>The tasks that lock and unlock an environment: <c>&lt;prefix&gt;:lock</c> and <c>&lt;prefix&gt;:unlock</c>.</summary>
+    public (string Lock, string Unlock) LockTaskNames => ($"{options.Value.TaskPrefix}:lock", $"{options.Value.TaskPrefix}:unlock");
 
     /// <summary>
     /// Null when the deployment may take its environment now; otherwise what the environment's

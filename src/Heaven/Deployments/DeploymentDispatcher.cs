@@ -12,7 +12,8 @@ public interface IDeploymentSignal
 
 /// <summary>
 /// Claims queued deployments and runs them, up to <c>Deployments:MaxParallel</c> at a time on this
-/// node. Woken immediately by the intake on this node; a short poll picks up work queued through
+/// node (the queue hands out repositories in turn, and at most <c>Deployments:MaxParallelPerRepository</c>
+/// of one repository). Woken immediately by the intake on this node; a short poll picks up work queued through
 /// another node and what a restart left behind.
 /// </summary>
 internal sealed partial class DeploymentDispatcher(

@@ -21,6 +21,14 @@ public sealed class DeploymentOptions : ISelfValidatingOptions
     public int MaxParallel { get; set; } = 16;
 
     /// <summary>
+    /// How many deployments of one repository one node runs at once, so a repository that queues many
+    /// deploys cannot take every slot. A deployment beyond it stays queued and starts when one of its
+    /// repository's deploys on this node ends. At or above <see cref="MaxParallel"/> it never holds
+    /// anything back (MaxParallel is reached first); 0 is refused, since it would run nothing.
+    /// </summary>
+    public int MaxParallelPerRepository { get; set; } = 4;
+
+    /// <summary>
     /// How long a worker's claim lasts without renewal. A worker renews it while the deploy runs; when
     /// a node dies, its deployments are reported lost this long after its last renewal.
     /// </summary>
@@ -49,6 +57,11 @@ public sealed class DeploymentOptions : ISelfValidatingOptions
         if (MaxParallel is < 0 or > 1000)
         {
             yield return $"Deployments:MaxParallel must be a whole number from 0 (this node runs no deploys) to 1000; got {MaxParallel}.";
+        }
+
+        if (MaxParallelPerRepository is < 1 or > 1000)
+        {
+            yield return $"Deployments:MaxParallelPerRepository must be a whole number from 1 to 1000 (a value at or above Deployments:MaxParallel sets no limit of its own); got {MaxParallelPerRepository}.";
         }
 
         if (MaxQueueLength is < 1 or > 10_000)

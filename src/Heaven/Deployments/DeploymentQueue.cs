@@ -35,7 +35,8 @@ public sealed partial class DeploymentQueue(
     private DateTime Now => time.GetUtcNow().UtcDateTime;
 
     /// <summary>
-    /// Claims the oldest queued deployment that can run now, settling on the way every one that
+    /// Claims the next queued deployment that can run now (repositories in turn, see
+    /// <see cref="NextCandidateIdAsync"/>), settling on the way every one that
     /// cannot: lock tasks are carried out, others are ignored, refused, rejected for a lock, or —
     /// when their environment is busy — rejected, put to wait, or superseded by their environment's
     /// concurrency policy. A waiting deployment is looked at again only once its environment is free.
@@ -60,6 +61,14 @@ public sealed partial class DeploymentQueue(
                     await db.SaveChangesAsync(cancellationToken);
                     await transaction.CommitAsync(cancellationToken);
                     statuses.Wake();
+                    continue;
+                }
+
+                if (await RunsAtRepositoryLimitAsync(db, deployment.Repository, cancellationToken))
+                {
+                    // Its environment was busy when we picked it and freed since: it runs once its
+                    // repository has a slot again; the next look leaves it queued.
+                    await transaction.RollbackAsync(cancellationToken);
                     continue;
                 }
 
@@ -317,33 +326,63 @@ public sealed partial class DeploymentQueue(
     }
 
     /// <summary>
-    /// The oldest queued deployment not yet looked at, or waiting for an environment that is free now.
+    /// The next queued deployment to look at: not yet looked at, or waiting for an environment that
+    /// is free now. Repositories take turns: the one whose last deploy started longest ago (or never)
+    /// comes first, and within a repository the oldest, so an environment's line stays in order.
     /// Waiting ones behind a running deploy are skipped, so they keep their place without blocking others.
     /// </summary>
+    /// <remarks>
+    /// The turn is read from the deployments themselves (the repository's latest <c>started_at</c>, an
+    /// index lookup), so every node sees the same order and a restart keeps it. A repository running
+    /// <c>Deployments:MaxParallelPerRepository</c> deploys on this node has its deployments left queued,
+    /// except those that will not take a slot: lock tasks, and deployments meeting a busy environment
+    /// (rejected or put to wait by its policy at once, as ever). The count is this node's: only this
+    /// node's dispatcher claims for it, one claim at a time, so it cannot be raced past.
+    /// </remarks>
     private async Task<long?> NextCandidateIdAsync(HeavenDbContext db, CancellationToken cancellationToken)
     {
+        var nodeId = node.Id;
+        var perRepository = options.Value.MaxParallelPerRepository;
+        var (lockTask, unlockTask) = admission.LockTaskNames;
         if (database.Provider == DatabaseProvider.Postgres)
         {
             // Several nodes may look at once: each takes a different row, none waits for another.
+            // NULLS FIRST: a repository that never deployed has waited longest (PostgreSQL sorts NULL last by default).
             return await db.Database
-                .SqlQueryRaw<long>("""
+                .SqlQuery<long>($"""
                     SELECT d.id AS "Value" FROM deployments d
                     WHERE d.state = 'Queued'
                       AND (d.waiting_since IS NULL
                            OR NOT EXISTS (SELECT 1 FROM deployments r WHERE r.lock_key = d.lock_key AND r.state = 'Running'))
-                    ORDER BY d.id LIMIT 1 FOR UPDATE OF d SKIP LOCKED
+                      AND ((SELECT count(*) FROM deployments o
+                            WHERE o.repository = d.repository AND o.state = 'Running' AND o.lease_owner = {nodeId}) < {perRepository}
+                           OR d.task IN ({lockTask}, {unlockTask})
+                           OR EXISTS (SELECT 1 FROM deployments r WHERE r.lock_key = d.lock_key AND r.state = 'Running'))
+                    ORDER BY (SELECT max(t.started_at) FROM deployments t WHERE t.repository = d.repository) NULLS FIRST, d.id
+                    LIMIT 1 FOR UPDATE OF d SKIP LOCKED
                     """)
                 .Cast<long?>()
                 .FirstOrDefaultAsync(cancellationToken);
         }
 
+        // SQLite sorts NULL (a repository that never deployed) first.
         return await db.Deployments
             .Where(d => d.State == DeploymentState.Queued
-                && (d.WaitingSince == null || !db.Deployments.Any(r => r.ExclusivityKey == d.ExclusivityKey && r.State == DeploymentState.Running)))
-            .OrderBy(d => d.Id)
+                && (d.WaitingSince == null || !db.Deployments.Any(r => r.ExclusivityKey == d.ExclusivityKey && r.State == DeploymentState.Running))
+                && (db.Deployments.Count(o => o.Repository == d.Repository && o.State == DeploymentState.Running && o.LeaseOwner == nodeId) < perRepository
+                    || d.Task == lockTask
+                    || d.Task == unlockTask
+                    || db.Deployments.Any(r => r.ExclusivityKey == d.ExclusivityKey && r.State == DeploymentState.Running)))
+            .OrderBy(d => db.Deployments.Where(t => t.Repository == d.Repository).Max(t => t.StartedAt))
+            .ThenBy(d => d.Id)
             .Select(d => (long?)d.Id)
             .FirstOrDefaultAsync(cancellationToken);
     }
+
+    /// <summary>Whether this node already runs <c>Deployments:MaxParallelPerRepository</c> deploys of the repository.</summary>
+    private async Task<bool> RunsAtRepositoryLimitAsync(HeavenDbContext db, string repository, CancellationToken cancellationToken) =>
+        await db.Deployments.CountAsync(d => d.Repository == repository && d.State == DeploymentState.Running && d.LeaseOwner == node.Id, cancellationToken)
+            >= options.Value.MaxParallelPerRepository;
 
     private static partial class Log
     {

@@ -37,6 +37,8 @@ public abstract class HeavenDbContext(DbContextOptions options) : DbContext(opti
             deployment.Property(d => d.DeliveryId).HasMaxLength(128);
             deployment.Property(d => d.State).HasConversion<string>().HasMaxLength(16);
             deployment.HasIndex(d => new { d.State, d.Id });
+            // The claim's turn order reads each queued repository's latest start: one index lookup each.
+            deployment.HasIndex(d => new { d.Repository, d.StartedAt });
             deployment.Property(d => d.App).HasMaxLength(256);
             // The exclusivity key (not an environment lock); its column keeps its first name.
             deployment.Property(d => d.ExclusivityKey).HasMaxLength(1024).HasColumnName("lock_key");

@@ -18,7 +18,18 @@ public sealed class ScriptGate : IDisposable
     public string Wait(int seconds = 120) =>
         $"for _ in $(seq {seconds * 20}); do [ -e '{Path}' ] && break; sleep 0.05; done";
 
+    /// <summary>
+    /// Like <see cref="Wait"/>, but each deploy may also be let through alone (<see cref="Open(long)"/>
+    /// with its Heaven deployment id), so a test can free one slot at a time.
+    /// </summary>
+    public string WaitForDeployment(int seconds = 120) =>
+        $"for _ in $(seq {seconds * 20}); do [ -e '{Path}' ] || [ -e '{Path}-'\"$HEAVEN_DEPLOYMENT_ID\" ] && break; sleep 0.05; done";
+
+    /// <summary>Opens the gate for every deploy.</summary>
     public void Open() => File.WriteAllText(Path, "");
+
+    /// <summary>Lets one deploy through (<see cref="WaitForDeployment"/>).</summary>
+    public void Open(long deploymentId) => File.WriteAllText($"{Path}-{deploymentId}", "");
 
     public void Dispose() => directory.Dispose();
 }

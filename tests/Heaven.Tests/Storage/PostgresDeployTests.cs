@@ -1,3 +1,4 @@
+using Heaven.Tests.Deployments;
 using Heaven.Tests.Infrastructure;
 
 namespace Heaven.Tests.Storage;
@@ -93,4 +94,24 @@ public sealed class PostgresDeployTests
 
         File.Exists(Path.Combine(scratch.Path, "overlap")).ShouldBeFalse("two deploys ran at once");
     }
+
+    [PostgresFact]
+    public async Task OnPostgres_AnotherRepositorysDeploy_StartsNext_WhenASlotFrees_ThoughOneRepositoryQueuedFortyBeforeIt()
+    {
+        await using var database = await PostgresDatabase.CreateAsync();
+        await FairSchedulingTests.FloodAsync(On(database));
+    }
+
+    [PostgresFact]
+    public async Task OnPostgres_ARepository_NeverRunsMoreThanItsLimitAtOnce_TheRestStayQueuedAndRunLater()
+    {
+        await using var database = await PostgresDatabase.CreateAsync();
+        await FairSchedulingTests.PerRepositoryLimitAsync(On(database));
+    }
+
+    private static Dictionary<string, string?> On(PostgresDatabase database) => new()
+    {
+        ["Database:Provider"] = "Postgres",
+        ["Database:ConnectionString"] = database.ConnectionString,
+    };
 }

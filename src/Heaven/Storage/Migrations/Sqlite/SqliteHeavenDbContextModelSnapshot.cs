@@ -252,6 +252,9 @@ namespace Heaven.Storage.Migrations.Sqlite
                         .IsUnique()
                         .HasDatabaseName("ix_deployments_repository_git_hub_deployment_id");
 
+                    b.HasIndex("Repository", "StartedAt")
+                        .HasDatabaseName("ix_deployments_repository_started_at");
+
                     b.HasIndex("State", "Id")
                         .HasDatabaseName("ix_deployments_state_id");
 
