@@ -4,7 +4,9 @@ using Heaven.Execution;
 using Heaven.GitHub;
 using Heaven.Model;
 using Heaven.Providers;
+using Heaven.Repositories;
 using Heaven.Ssh;
+using Microsoft.Extensions.Options;
 
 namespace Heaven.Deployments;
 
@@ -13,7 +15,13 @@ namespace Heaven.Deployments;
 /// deployment's ssh credentials, check out the exact commit, run the provider under the timeout,
 /// and say how it ended. The credentials (agent, known hosts) outlive the provider and no more.
 /// </summary>
-internal sealed partial class DeployPipeline(ICheckout checkout, ProviderRegistry providers, DeployCredentialsFactory credentials, NodeIdentity node, ILogger<DeployPipeline> logger)
+internal sealed partial class DeployPipeline(
+    ICheckout checkout,
+    ProviderRegistry providers,
+    DeployCredentialsFactory credentials,
+    IOptions<RepositoryOptions> repositories,
+    NodeIdentity node,
+    ILogger<DeployPipeline> logger)
 {
     /// <summary>The <c>HEAVEN_RUN_OWNER</c> value of a deployment's processes; <c>node-id/</c> prefixes all of a node's.</summary>
     public static string OwnerOf(NodeIdentity node, long deploymentId) => $"{node.Id}/{deploymentId.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
@@ -59,7 +67,7 @@ internal sealed partial class DeployPipeline(ICheckout checkout, ProviderRegistr
             }
 
             // Disposed after the worktree (declared first): the agent stops once nothing can use it any more.
-            await using var ssh = await credentials.CreateAsync(deployment.Id, output, masker, timeout, cancellationToken);
+            await using var ssh = await credentials.CreateAsync(deployment.Id, OwnKey(deployment), output, masker, timeout, cancellationToken);
             await using var worktree = await checkout.PrepareAsync(
                 new CheckoutRequest(deployment.Repository, deployment.CloneUrl, deployment.Ref, deployment.Sha, deployment.Id, ssh.GitEnvironment), output, cancellationToken);
             // The owner mark lets this node, restarted after a crash, stop what the deploy left running.
@@ -82,6 +90,12 @@ internal sealed partial class DeployPipeline(ICheckout checkout, ProviderRegistr
             return ProviderOutcome.Error($"Heaven failed while deploying ({e.GetType().Name}); see Heaven's log");
         }
     }
+
+    /// <summary>The repository's own deploy key, which replaces the server's for its deployments, or null.</summary>
+    private RepositoryDeployKey? OwnKey(DeploymentRecord deployment) =>
+        repositories.Value.For(deployment.Repository) is { DeployKey: { } key } settings
+            ? new RepositoryDeployKey(key, settings.Key("DeployKey"))
+            : null;
 
     /// <summary>The final state, the GitHub state and the words for an outcome.</summary>
     public static (DeploymentState State, GitHubDeploymentState GitHubState, string Description) Conclude(DeploymentRecord deployment, ProviderOutcome outcome, TimeSpan took) =>
