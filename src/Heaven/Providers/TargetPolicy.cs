@@ -43,6 +43,9 @@ internal sealed class TargetPolicy(IOptions<RepositoryOptions> repositories, IOp
 {
     public const string RequireSetting = TargetPolicyOptions.Section + ":RequireTargetLists";
 
+    /// <summary>What GitHub keeps of a status description.</summary>
+    private const int StatusLength = 140;
+
     /// <summary>
     /// The dpl option that names where each dpl provider deploys (dpl spells options with '_' or '-'
     /// alike). Providers not listed here (npm, pypi, rubygems, ...) publish what the repository is and
@@ -96,7 +99,7 @@ internal sealed class TargetPolicy(IOptions<RepositoryOptions> repositories, IOp
         {
             var key = Key(name, "Dpl:AllowScript");
             return new TargetRefusal(
-                $"dpl's script provider is not allowed for {repository}: it runs any command; set {key}=true",
+                Fit($"dpl's script provider is not allowed for {repository}: it runs any command; set {key}=true", $"dpl's script provider is not allowed: set {key}=true"),
                 $"dpl's script provider runs any command with dpl's credentials, so a repository needs {key}=true to use it.");
         }
 
@@ -116,7 +119,7 @@ internal sealed class TargetPolicy(IOptions<RepositoryOptions> repositories, IOp
             {
                 var key = Key(name, relative);
                 return new TargetRefusal(
-                    $"payload.config.dpl_options.{option} is not set; {key} lists where {repository} may deploy with dpl {provider}",
+                    Fit($"payload.config.dpl_options.{option} is not set; {key} lists where {repository} may deploy with dpl {provider}", $"payload.config.dpl_options.{option} is not set; {key} lists the allowed ones"),
                     $"dpl {provider} deploys to its --{option}, which the payload does not name; {key} lists the ones {repository} may use ({Allowed(list)}).");
             }
 
@@ -130,7 +133,7 @@ internal sealed class TargetPolicy(IOptions<RepositoryOptions> repositories, IOp
         {
             var key = Key(name, "Dpl:AllowGemInstall");
             return new TargetRefusal(
-                $"the checkout holds {Clamp(gem)}, which dpl may install: not allowed for {repository} unless {key}=true",
+                Fit($"the checkout holds {Clamp(gem)}, which dpl may install: not allowed for {repository} unless {key}=true", $"the checkout holds {Clamp(gem)}, which dpl may install: not allowed unless {key}=true"),
                 $"dpl installs a provider's gem from a .gem file in the working directory ({gem} here), which runs the repository's code as dpl; {key}=true allows it.");
         }
 
@@ -168,7 +171,7 @@ internal sealed class TargetPolicy(IOptions<RepositoryOptions> repositories, IOp
             var target = values.Count > 0 ? $"{kind} '{Clamp(values[0])}'" : kind;
             return RequireLists
                 ? new TargetRefusal(
-                    $"{target} is not allowed for {repository}: {RequireSetting} needs {key}",
+                    Fit($"{target} is not allowed for {repository}: {RequireSetting} needs {key}", $"{target} is not allowed: {RequireSetting} needs {key}", $"{target}: {RequireSetting} needs {key}"),
                     $"{target} is not allowed for {repository}: {RequireSetting} is on and {key} is not set; list what {repository} may deploy to there.")
                 : null;
         }
@@ -178,10 +181,15 @@ internal sealed class TargetPolicy(IOptions<RepositoryOptions> repositories, IOp
             return null;
         }
 
+        var shown = $"{kind} '{Clamp(outside)}'";
         return new TargetRefusal(
-            $"{kind} '{Clamp(outside)}' is not allowed for {repository}: add it to {key}",
-            $"{kind} '{Clamp(outside)}' is not allowed for {repository}: add it to {key} (allowed: {Allowed(list)}).");
+            Fit($"{shown} is not allowed for {repository}: add it to {key}", $"{shown} is not allowed: add it to {key}"),
+            $"{shown} is not allowed for {repository}: add it to {key} (allowed: {Allowed(list)}).");
     }
+
+    /// <summary>The first wording that fits a GitHub status (140 characters), else the last, which GitHub's cut shortens.</summary>
+    private static string Fit(params string[] wordings) =>
+        wordings.FirstOrDefault(w => w.Length <= StatusLength) ?? wordings[^1];
 
     /// <summary>The values of <c>--option=value</c> (or <c>--option</c> alone, as an empty value) among dpl's arguments.</summary>
     private static List<string> OptionValues(IReadOnlyList<string> arguments, string option)
