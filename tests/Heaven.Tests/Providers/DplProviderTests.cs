@@ -258,7 +258,7 @@ public sealed class DplProviderTests : IAsyncLifetime
         // dpl 1 installs dpl-<provider>-<version>.gem from its working directory: the repository's own code.
         var withGem = repository.Commit("a gem", new Dictionary<string, string> { ["dpl-s3-1.10.16.gem"] = "not really a gem" });
         var (gemId, _) = await harness.DeployAsync(repository, withGem, environment: "staging", config: Dpl("s3", ("bucket", "my-robot-site")));
-        (await harness.WaitForFinalStatusAsync(repository, gemId)).Description.ShouldBe("the checkout holds dpl-s3-1.10.16.gem, which dpl may install: not allowed for atmos/my-robot unless Repositories:atmos/my-robot:Dpl:AllowGemInstall=true");
+        (await harness.WaitForFinalStatusAsync(repository, gemId)).Description.ShouldBe("the checkout holds dpl-s3-1.10.16.gem, which dpl may install: not allowed unless Repositories:atmos/my-robot:Dpl:AllowGemInstall=true");
 
         await using var allowed = await StartAsync(new() { ["Repositories:atmos/my-robot:Dpl:AllowGemInstall"] = "true" });
         File.Delete(Record);

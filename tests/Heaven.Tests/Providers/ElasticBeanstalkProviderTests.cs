@@ -254,7 +254,7 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
     [Fact]
     public async Task TheRepositorysOwnApplicationAndEnvironment_Deploy_AndAnotherApplication_IsRefusedBeforeAws()
     {
-        beanstalk.AddEnvironment("b-app", "production");
+        beanstalk.AddEnvironment("b-app", "b-app-production");
         await using var listed = await StartHarnessAsync(new Dictionary<string, string?>
         {
             ["Repositories:atmos/my-robot:ElasticBeanstalk:Applications"] = "my-robot",
@@ -262,7 +262,7 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
         });
         var sha = repository.Commit("app", new Dictionary<string, string> { ["Procfile"] = "web: run" });
 
-        var (refusedId, refusedHeavenId) = await listed.DeployAsync(repository, sha, config: new JsonObject { ["provider"] = "elastic_beanstalk", ["app_name"] = "b-app" });
+        var (refusedId, refusedHeavenId) = await listed.DeployAsync(repository, sha, config: new JsonObject { ["provider"] = "elastic_beanstalk", ["app_name"] = "b-app", ["environment_name"] = "b-app-production" });
         var refused = await listed.WaitForFinalStatusAsync(repository, refusedId);
 
         (refused.State, refused.Description).ShouldBe(("error", "Elastic Beanstalk application 'b-app' is not allowed for atmos/my-robot: add it to Repositories:atmos/my-robot:ElasticBeanstalk:Applications"));
