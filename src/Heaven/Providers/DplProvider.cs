@@ -65,21 +65,21 @@ internal sealed partial class DplProvider(IProcessRunner runner, IOptions<DplOpt
         }
 
         DirectoryInfo? gemConfiguration = null;
-        if (policy.DplGemInstallSetting(context.Deployment.Repository) is { } setting)
-        {
-            // dpl installs missing provider gems with `gem install` as it starts: RubyGems is told to
-            // install only from gems already on this machine, never to fetch them.
-            gemConfiguration = Directory.CreateTempSubdirectory("heaven-dpl-");
-            var gemrc = Path.Combine(gemConfiguration.FullName, "gemrc");
-            await File.WriteAllTextAsync(gemrc, "install: --local\nupdate: --local\n", cancellationToken);
-            environment["GEMRC"] = gemrc;
-            await context.Output.WriteLineAsync(OutputStream.Heaven, $"gem installs use only the gems on this machine ({setting}=true lets dpl fetch gems)", cancellationToken);
-        }
-
-        var given = secrets.Count == 0 ? "no secrets" : "secrets in " + string.Join(", ", secrets.Keys);
-        await context.Output.WriteLineAsync(OutputStream.Heaven, $"Running dpl {CommandLine.Display(arguments)} ({given})", cancellationToken);
         try
         {
+            if (policy.DplGemInstallSetting(context.Deployment.Repository) is { } setting)
+            {
+                // dpl installs missing provider gems with `gem install` as it starts: RubyGems is told to
+                // install only from gems already on this machine, never to fetch them.
+                gemConfiguration = Directory.CreateTempSubdirectory("heaven-dpl-");
+                var gemrc = Path.Combine(gemConfiguration.FullName, "gemrc");
+                await File.WriteAllTextAsync(gemrc, "install: --local\nupdate: --local\n", cancellationToken);
+                environment["GEMRC"] = gemrc;
+                await context.Output.WriteLineAsync(OutputStream.Heaven, $"gem installs use only the gems on this machine ({setting}=true lets dpl fetch gems)", cancellationToken);
+            }
+
+            var given = secrets.Count == 0 ? "no secrets" : "secrets in " + string.Join(", ", secrets.Keys);
+            await context.Output.WriteLineAsync(OutputStream.Heaven, $"Running dpl {CommandLine.Display(arguments)} ({given})", cancellationToken);
             var result = await runner.RunAsync(
                 new ProcessSpec(settings.Command, arguments, context.WorkingDirectory, environment, context.Timeout),
                 context.Output,
