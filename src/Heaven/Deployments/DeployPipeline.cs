@@ -4,7 +4,9 @@ using Heaven.Execution;
 using Heaven.GitHub;
 using Heaven.Model;
 using Heaven.Providers;
+using Heaven.Repositories;
 using Heaven.Ssh;
+using Microsoft.Extensions.Options;
 
 namespace Heaven.Deployments;
 
@@ -17,6 +19,7 @@ internal sealed partial class DeployPipeline(
     ICheckout checkout,
     ProviderRegistry providers,
     DeployCredentialsFactory credentials,
+    IOptions<RepositoryOptions> repositories,
     NodeIdentity node,
     DeployIsolation isolation,
     Workspaces workspaces,
@@ -75,7 +78,7 @@ internal sealed partial class DeployPipeline(
 
             // Disposed in reverse: the checkout, then the agent once nothing can use it any more, then the folder.
             await using var workspace = workspaces.Create(deployment.Id, isolated.User);
-            await using var ssh = await credentials.CreateAsync(deployment.Id, output, masker, timeout, cancellationToken, workspace, isolated.IsIsolated);
+            await using var ssh = await credentials.CreateAsync(deployment.Id, OwnKey(deployment), output, masker, timeout, cancellationToken, workspace, isolated.IsIsolated);
             await using var worktree = await checkout.PrepareAsync(
                 new CheckoutRequest(deployment.Repository, deployment.CloneUrl, deployment.Ref, deployment.Sha, deployment.Id, ssh.GitEnvironment, workspace), output, cancellationToken);
             // The owner mark lets this node, restarted after a crash, stop what the deploy left running.
@@ -98,6 +101,12 @@ internal sealed partial class DeployPipeline(
             return ProviderOutcome.Error($"Heaven failed while deploying ({e.GetType().Name}); see Heaven's log");
         }
     }
+
+    /// <summary>The repository's own deploy key, which replaces the server's for its deployments, or null.</summary>
+    private RepositoryDeployKey? OwnKey(DeploymentRecord deployment) =>
+        repositories.Value.For(deployment.Repository) is { DeployKey: { } key } settings
+            ? new RepositoryDeployKey(key, settings.Key("DeployKey"))
+            : null;
 
     /// <summary>The final state, the GitHub state and the words for an outcome.</summary>
     public static (DeploymentState State, GitHubDeploymentState GitHubState, string Description) Conclude(DeploymentRecord deployment, ProviderOutcome outcome, TimeSpan took) =>

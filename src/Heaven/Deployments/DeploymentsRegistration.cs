@@ -31,6 +31,7 @@ internal static class DeploymentsRegistration
         services.AddSingleton<IDeployProvider, DplProvider>();
         HerokuApi.AddHttpClient(services);
         services.AddSingleton<ProviderRegistry>();
+        services.AddSingleton<TargetPolicy>();
         services.AddValidatedOptions<FabricOptions>(FabricOptions.Section);
         services.AddValidatedOptions<BundlerOptions>(BundlerOptions.Section);
         services.AddCheckedOptions<RepositoryOptions>(RepositoryOptions.Section)

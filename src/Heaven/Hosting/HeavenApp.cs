@@ -73,6 +73,7 @@ public static class HeavenApp
         services.AddValidatedOptions<HerokuOptions>(HerokuOptions.Section);
         services.AddValidatedOptions<ElasticBeanstalkOptions>(ElasticBeanstalkOptions.Section);
         services.AddValidatedOptions<DplOptions>(DplOptions.Section);
+        services.AddValidatedOptions<TargetPolicyOptions>(TargetPolicyOptions.Section);
         services.AddHeavenStorage(builder.Configuration, dataDirectory);
         services.AddRetention();
 

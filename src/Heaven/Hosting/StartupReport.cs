@@ -3,6 +3,8 @@ using Heaven.Configuration;
 using Heaven.Execution;
 using Heaven.GitHub;
 using Heaven.Intake;
+using Heaven.Providers;
+using Heaven.Ssh;
 using Heaven.Storage;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -88,7 +90,61 @@ internal static class StartupReport
             }
         }
 
+        var shared = SharedCredentials(services).ToList();
+        if (shared.Count > 0)
+        {
+            output.WriteLine();
+            output.WriteLine($"Warning: server-wide credentials are shared by every repository: {string.Join(", ", shared)}.");
+            output.WriteLine("  Any repository's deployment can use them on whatever target its payload names (another repository's Heroku app,");
+            output.WriteLine("  Beanstalk environment, dpl target or servers). List each repository's targets under Repositories:<owner/name>");
+            output.WriteLine("  (HerokuApps, ElasticBeanstalk, Dpl, BundlerPrivateSource, DeployKey) and set Providers:RequireTargetLists=true");
+            output.WriteLine("  (docs/providers.md, \"Which repository may use which credentials\").");
+        }
+        else if (!string.IsNullOrWhiteSpace(services.GetRequiredService<IOptions<DeployKeyOptions>>().Value.PrivateKey))
+        {
+            // Target lists say nothing about servers reached over ssh: the server's key still goes to every repository without its own.
+            output.WriteLine();
+            output.WriteLine("Note: Deployments:PrivateKey goes to every repository without a Repositories:<owner/name>:DeployKey of its own.");
+        }
+
         output.Flush();
+    }
+
+    /// <summary>
+    /// The server-wide credentials configured, by setting, while repositories are not required to list
+    /// their targets; nothing when lists are required.
+    /// </summary>
+    internal static IEnumerable<string> SharedCredentials(IServiceProvider services)
+    {
+        if (services.GetRequiredService<IOptions<TargetPolicyOptions>>().Value.RequireTargetLists)
+        {
+            yield break;
+        }
+
+        if (!string.IsNullOrWhiteSpace(services.GetRequiredService<IOptions<DeployKeyOptions>>().Value.PrivateKey))
+        {
+            yield return "Deployments:PrivateKey";
+        }
+
+        if (!string.IsNullOrWhiteSpace(services.GetRequiredService<IOptions<HerokuOptions>>().Value.ApiKey))
+        {
+            yield return "Providers:Heroku:ApiKey";
+        }
+
+        if (!string.IsNullOrWhiteSpace(services.GetRequiredService<IOptions<ElasticBeanstalkOptions>>().Value.SecretAccessKey))
+        {
+            yield return "Providers:ElasticBeanstalk";
+        }
+
+        if (services.GetRequiredService<IOptions<DplOptions>>().Value.Secrets.Any(p => p.Value is { Count: > 0 }))
+        {
+            yield return "Providers:Dpl:Secrets";
+        }
+
+        if (!string.IsNullOrEmpty(services.GetRequiredService<IOptions<BundlerOptions>>().Value.PrivateCredentials))
+        {
+            yield return "Providers:Bundler:PrivateCredentials";
+        }
     }
 
     private static IEnumerable<string> MissingSettings(GitHubOptions github)

@@ -30,6 +30,10 @@ internal static class ConfiguredSecrets
     /// <summary>The dpl provider's secrets, by dpl provider and variable name.</summary>
     private const string SecretsSection = "Providers:Dpl:Secrets:";
 
+    /// <summary>Each repository's own deploy key: <c>Repositories:&lt;owner/name&gt;:DeployKey</c> (or the owner and name nested).</summary>
+    private const string RepositoriesSection = "Repositories:";
+    private const string RepositoryKeyName = ":DeployKey";
+
     /// <summary>A setting (or environment variable) whose last name part contains one of these holds a secret.</summary>
     private static readonly string[] SecretWords = ["Secret", "Token", "Password", "ApiKey", "PrivateKey", "Passwd", "Credential"];
 
@@ -51,8 +55,11 @@ internal static class ConfiguredSecrets
 
         foreach (var (key, value) in configuration.AsEnumerable())
         {
-            // Everything under a secrets section is a secret, whatever its name says (SURGE_LOGIN).
-            if (!string.IsNullOrEmpty(value) && key.StartsWith(SecretsSection, StringComparison.OrdinalIgnoreCase))
+            // Everything under a secrets section is a secret, whatever its name says (SURGE_LOGIN); so is
+            // a repository's deploy key, which "DeployKey" does not say.
+            if (!string.IsNullOrEmpty(value)
+                && (key.StartsWith(SecretsSection, StringComparison.OrdinalIgnoreCase)
+                    || (key.StartsWith(RepositoriesSection, StringComparison.OrdinalIgnoreCase) && key.EndsWith(RepositoryKeyName, StringComparison.OrdinalIgnoreCase))))
             {
                 yield return value;
                 continue;

@@ -78,7 +78,7 @@ public sealed partial class BundlerOptions : ISelfValidatingOptions
 /// Gems the machine lacks go to <c>&lt;data&gt;/bundler/&lt;owner&gt;/&lt;name&gt;</c> (GEM_HOME), kept between
 /// deployments of the repository; gems the machine has (Debian's packaged ones) are used as they are.
 /// </summary>
-internal sealed class BundlerCapistranoProvider(IProcessRunner runner, IOptions<BundlerOptions> options, DataDirectory dataDirectory, TimeProvider time) : IDeployProvider
+internal sealed class BundlerCapistranoProvider(IProcessRunner runner, IOptions<BundlerOptions> options, TargetPolicy policy, DataDirectory dataDirectory, TimeProvider time) : IDeployProvider
 {
     public string Name => "bundler_capistrano";
 
@@ -99,7 +99,7 @@ internal sealed class BundlerCapistranoProvider(IProcessRunner runner, IOptions<
 
         var settings = options.Value;
         var environment = DeployEnvironment.For(context);
-        foreach (var (name, value) in BundlerEnvironment(context, settings))
+        foreach (var (name, value) in await BundlerEnvironmentAsync(context, settings, cancellationToken))
         {
             environment[name] = value;
         }
@@ -128,7 +128,7 @@ internal sealed class BundlerCapistranoProvider(IProcessRunner runner, IOptions<
             runner, context, ["bundle", "exec", "cap", .. Capistrano.Arguments(context.Deployment)], "cap", environment, left, cancellationToken);
     }
 
-    private Dictionary<string, string> BundlerEnvironment(DeployContext context, BundlerOptions settings)
+    private async Task<Dictionary<string, string>> BundlerEnvironmentAsync(DeployContext context, BundlerOptions settings, CancellationToken cancellationToken)
     {
         var gems = GemHome(context);
         var variables = new Dictionary<string, string>(StringComparer.Ordinal)
@@ -149,6 +149,16 @@ internal sealed class BundlerCapistranoProvider(IProcessRunner runner, IOptions<
 
         if (settings.PrivateHost is { } host && settings.PrivateCredentials is { Length: > 0 } credentials)
         {
+            if (policy.BundlerPrivateSource(context.Deployment.Repository) is (false, var why))
+            {
+                // Withheld rather than refused: a bundle that needs no private gem still installs.
+                await context.Output.WriteLineAsync(
+                    OutputStream.Heaven,
+                    $"The credentials for {host} ({LegacyEnvironmentVariables.Describe(BundlerOptions.Section + ":PrivateCredentials")}) are not given to {context.Deployment.Repository}: {why}",
+                    cancellationToken);
+                return variables;
+            }
+
             // Bundler reads a source's credentials from BUNDLE_<HOST>; never a URL or an argument, which logs and ps show.
             context.Masker.Add(credentials);
             if (credentials.IndexOf(':', StringComparison.Ordinal) is var colon and > 0 && colon < credentials.Length - 1)

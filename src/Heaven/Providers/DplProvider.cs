@@ -19,7 +19,7 @@ namespace Heaven.Providers;
 /// <c>heroku_name</c> / <c>heroku_staging_name</c> and the key on the command line. Without
 /// <c>dpl_provider</c> a payload naming a Heroku app still deploys there, the key going by environment.
 /// </remarks>
-internal sealed partial class DplProvider(IProcessRunner runner, IOptions<DplOptions> options, IOptions<HerokuOptions> heroku) : IDeployProvider
+internal sealed partial class DplProvider(IProcessRunner runner, IOptions<DplOptions> options, IOptions<HerokuOptions> heroku, TargetPolicy policy) : IDeployProvider
 {
     /// <summary>dpl's own option syntax (<c>--[a-z][a-z_-]*</c>), digits allowed for newer providers.</summary>
     [GeneratedRegex("^[a-z][a-z0-9_-]{0,63}$")]
@@ -37,6 +37,11 @@ internal sealed partial class DplProvider(IProcessRunner runner, IOptions<DplOpt
         if (provider is null)
         {
             return ProviderOutcome.Error(problem!);
+        }
+
+        if (policy.Dpl(context.Deployment.Repository, provider, arguments, context.WorkingDirectory) is { } refusal)
+        {
+            return await refusal.RefuseAsync(context, cancellationToken);
         }
 
         var settings = options.Value;
@@ -59,10 +64,24 @@ internal sealed partial class DplProvider(IProcessRunner runner, IOptions<DplOpt
             environment[variable] = value;
         }
 
-        var given = secrets.Count == 0 ? "no secrets" : "secrets in " + string.Join(", ", secrets.Keys);
-        await context.Output.WriteLineAsync(OutputStream.Heaven, $"Running dpl {CommandLine.Display(arguments)} ({given})", cancellationToken);
+        DirectoryInfo? gemConfiguration = null;
         try
         {
+            if (policy.DplGemInstallSetting(context.Deployment.Repository) is { } setting)
+            {
+                // dpl installs missing provider gems with `gem install` as it starts: RubyGems is told to
+                // install only from gems already on this machine, never to fetch them.
+                // In the deployment's folder, so an isolated dpl can read it.
+                gemConfiguration = new DirectoryInfo(context.CreateScratchFolder("dpl"));
+                var gemrc = Path.Combine(gemConfiguration.FullName, "gemrc");
+                await File.WriteAllTextAsync(gemrc, "install: --local\nupdate: --local\n", cancellationToken);
+                context.HandOver(gemConfiguration.FullName);
+                environment["GEMRC"] = gemrc;
+                await context.Output.WriteLineAsync(OutputStream.Heaven, $"gem installs use only the gems on this machine ({setting}=true lets dpl fetch gems)", cancellationToken);
+            }
+
+            var given = secrets.Count == 0 ? "no secrets" : "secrets in " + string.Join(", ", secrets.Keys);
+            await context.Output.WriteLineAsync(OutputStream.Heaven, $"Running dpl {CommandLine.Display(arguments)} ({given})", cancellationToken);
             var result = await runner.RunAsync(
                 new ProcessSpec(settings.Command, arguments, context.WorkingDirectory, environment, context.Timeout),
                 context.Output,
@@ -74,6 +93,16 @@ internal sealed partial class DplProvider(IProcessRunner runner, IOptions<DplOpt
             // The whole message (with the path) goes to the log; the status keeps within GitHub's 140 characters.
             await context.Output.WriteLineAsync(OutputStream.Heaven, e.Message, cancellationToken);
             return ProviderOutcome.Error($"cannot start {Path.GetFileName(settings.Command)}: install dpl (gem install dpl) or set {DplOptions.Section}:Command");
+        }
+        finally
+        {
+            try
+            {
+                gemConfiguration?.Delete(recursive: true);
+            }
+            catch (IOException)
+            {
+            }
         }
     }
 

@@ -18,6 +18,7 @@ namespace Heaven.Providers;
 internal sealed partial class ElasticBeanstalkProvider(
     IProcessRunner runner,
     IOptions<ElasticBeanstalkOptions> options,
+    TargetPolicy policy,
     TimeProvider time,
     ILogger<ElasticBeanstalkProvider> logger) : IDeployProvider
 {
@@ -33,6 +34,12 @@ internal sealed partial class ElasticBeanstalkProvider(
         if (Plan(context, settings, time.GetUtcNow()) is not { } plan)
         {
             return ProviderOutcome.Error(Problem(context, settings)!);
+        }
+
+        // Before the bundle is made or AWS is called: the server's credentials reach the repository's own targets only.
+        if (policy.Beanstalk(context.Deployment.Repository, plan.App, plan.Environment) is { } refusal)
+        {
+            return await refusal.RefuseAsync(context, cancellationToken);
         }
 
         context.Masker.Add(settings.SecretAccessKey!);

@@ -20,6 +20,7 @@ internal sealed partial class HerokuProvider(
     IGitHub gitHub,
     IHttpClientFactory httpClients,
     IOptions<HerokuOptions> options,
+    TargetPolicy policy,
     TimeProvider time,
     ILogger<HerokuProvider> logger) : IDeployProvider
 {
@@ -39,6 +40,12 @@ internal sealed partial class HerokuProvider(
         if (app is null)
         {
             return ProviderOutcome.Error(problem!);
+        }
+
+        // Before anything is asked of GitHub or Heroku: the server's key may only build the repository's own apps.
+        if (policy.HerokuApp(context.Deployment.Repository, app) is { } refusal)
+        {
+            return await refusal.RefuseAsync(context, cancellationToken);
         }
 
         if (string.IsNullOrWhiteSpace(settings.ApiKey))

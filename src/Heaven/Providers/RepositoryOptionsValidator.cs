@@ -1,4 +1,5 @@
 using Heaven.Repositories;
+using Heaven.Ssh;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Providers;
@@ -56,6 +57,8 @@ internal sealed class RepositoryOptionsValidator(IServiceProvider services) : IV
                 failures.Add($"{prefix}:Command is not a usable command: {problem}.");
             }
 
+            failures.AddRange(TargetProblems(repository, prefix));
+
             foreach (var (environment, template) in repository.EnvironmentCommands)
             {
                 if (ArgumentTemplate.Problem(template) is { } environmentProblem)
@@ -66,5 +69,25 @@ internal sealed class RepositoryOptionsValidator(IServiceProvider services) : IV
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>The repository's own deploy key and its target lists. Messages never repeat the key.</summary>
+    private static IEnumerable<string> TargetProblems(RepositorySettings repository, string prefix)
+    {
+        if (repository.DeployKey is { } key && !DeployKey.TryParse(key, out _, out var keyProblem))
+        {
+            yield return $"{prefix}:DeployKey is not a usable private key: {keyProblem}. (Its value is not shown.)";
+        }
+
+        var targets = repository.Targets;
+        foreach (var provider in (targets.DplProviders ?? []).Where(p => !DplOptions.ProviderPattern().IsMatch(p)))
+        {
+            yield return $"{prefix}:Dpl:Providers names '{provider}', which is not a dpl provider name (lower-case letters, digits, '_' and '-').";
+        }
+
+        foreach (var provider in targets.DplTargets.Keys.Where(p => !TargetPolicy.DplTargetOptions.ContainsKey(p)))
+        {
+            yield return $"{prefix}:Dpl:Targets:{provider}: Heaven knows no target option of dpl's '{provider}' provider (it checks {string.Join(", ", TargetPolicy.DplTargetOptions.Select(t => $"{t.Key} --{t.Value}"))}); list the provider under {prefix}:Dpl:Providers instead.";
+        }
     }
 }

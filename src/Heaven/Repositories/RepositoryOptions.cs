@@ -35,6 +35,18 @@ public sealed class RepositorySettings
     /// <summary>Auto-deploy on a green default-branch commit (<c>AutoDeploy</c>); null: off, as by default.</summary>
     public Heaven.Repositories.AutoDeploySettings? AutoDeploy { get; init; }
 
+    /// <summary>
+    /// The repository's own deploy key (<c>DeployKey</c>), used instead of the server's
+    /// <c>Deployments:PrivateKey</c> for its deployments; null: the server's. A secret: never shown.
+    /// </summary>
+    public string? DeployKey { get; init; }
+
+    /// <summary>What the repository may deploy to and which server-wide credentials it may use.</summary>
+    public RepositoryTargets Targets { get; init; } = RepositoryTargets.None;
+
+    /// <summary>The setting <paramref name="relative"/> of this repository, as an operator writes it.</summary>
+    public string Key(string relative) => $"{RepositoryOptions.Section}:{Repository}:{relative}";
+
     public Heaven.Repositories.ConcurrencyPolicy? ConcurrencyFor(string environment) =>
         EnvironmentConcurrency.TryGetValue(environment, out var own) ? own : Concurrency;
 
@@ -60,8 +72,12 @@ public sealed class RepositoryOptions
 {
     public const string Section = "Repositories";
 
-    private static readonly string[] KnownSettings = ["Provider", "Providers", "Environments", "Command", "Concurrency", "AutoDeploy"];
+    private static readonly string[] KnownSettings =
+        ["Provider", "Providers", "Environments", "Command", "Concurrency", "AutoDeploy", "DeployKey", "HerokuApps", "ElasticBeanstalk", "Dpl", "BundlerPrivateSource"];
+
     private static readonly string[] KnownAutoDeploySettings = ["Environments", "Contexts"];
+    private static readonly string[] KnownBeanstalkSettings = ["Applications", "Environments"];
+    private static readonly string[] KnownDplSettings = ["Providers", "Targets", "AllowScript", "AllowGemInstall"];
 
     private readonly Dictionary<string, RepositorySettings> byName = new(StringComparer.OrdinalIgnoreCase);
     private readonly List<string> problems = [];
@@ -159,8 +175,68 @@ public sealed class RepositoryOptions
             Concurrency = Policy(section["Concurrency"], $"{prefix}:Concurrency"),
             EnvironmentConcurrency = concurrency,
             AutoDeploy = AutoDeploy(section.GetSection("AutoDeploy"), $"{prefix}:AutoDeploy"),
+            DeployKey = NullIfEmpty(section["DeployKey"]),
+            Targets = Targets(section, prefix),
         };
     }
+
+    /// <summary>
+    /// The target lists and credential switches. A list is there once its key is (even empty, which
+    /// allows nothing); a missing list leaves the choice to the payload unless the server requires lists.
+    /// </summary>
+    private RepositoryTargets Targets(IConfigurationSection section, string prefix)
+    {
+        var beanstalk = section.GetSection("ElasticBeanstalk");
+        Unknown(beanstalk, $"{prefix}:ElasticBeanstalk", KnownBeanstalkSettings, "an Elastic Beanstalk setting");
+        var dpl = section.GetSection("Dpl");
+        Unknown(dpl, $"{prefix}:Dpl", KnownDplSettings, "a dpl setting");
+        var targets = new Dictionary<string, IReadOnlyList<string>>(StringComparer.OrdinalIgnoreCase);
+        foreach (var provider in dpl.GetSection("Targets").GetChildren())
+        {
+            targets[provider.Key] = List(provider);
+        }
+
+        return new RepositoryTargets
+        {
+            HerokuApps = OptionalList(section.GetSection("HerokuApps")),
+            BeanstalkApplications = OptionalList(beanstalk.GetSection("Applications")),
+            BeanstalkEnvironments = OptionalList(beanstalk.GetSection("Environments")),
+            DplProviders = OptionalList(dpl.GetSection("Providers")),
+            DplTargets = targets,
+            DplAllowScript = Switch(dpl["AllowScript"], $"{prefix}:Dpl:AllowScript") ?? false,
+            DplAllowGemInstall = Switch(dpl["AllowGemInstall"], $"{prefix}:Dpl:AllowGemInstall") ?? false,
+            BundlerPrivateSource = Switch(section["BundlerPrivateSource"], $"{prefix}:BundlerPrivateSource"),
+        };
+    }
+
+    private void Unknown(IConfigurationSection section, string key, string[] known, string what)
+    {
+        foreach (var child in section.GetChildren().Where(c => !known.Contains(c.Key, StringComparer.OrdinalIgnoreCase)))
+        {
+            problems.Add($"{key}:{child.Key} is not {what} (known: {string.Join(", ", known)}).");
+        }
+    }
+
+    /// <summary>true or false (any case); a wrong word is a load problem.</summary>
+    private bool? Switch(string? value, string key)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return null;
+        }
+
+        if (bool.TryParse(value.Trim(), out var on))
+        {
+            return on;
+        }
+
+        problems.Add($"{key} must be true or false; got '{value}'.");
+        return null;
+    }
+
+    /// <summary>A list when its key is present (an empty one allows nothing), else null.</summary>
+    private static List<string>? OptionalList(IConfigurationSection section) =>
+        section.Value is not null || section.GetChildren().Any() ? List(section).Distinct(StringComparer.Ordinal).ToList() : null;
 
     /// <summary>
     /// <c>AutoDeploy:Environments</c> (required once the section exists) and <c>AutoDeploy:Contexts</c>

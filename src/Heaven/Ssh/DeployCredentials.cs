@@ -12,6 +12,22 @@ namespace Heaven.Ssh;
 public sealed class CredentialsException(string message) : Exception(message);
 
 /// <summary>
+/// A repository's own deploy key (<c>Repositories:&lt;owner/name&gt;:DeployKey</c>), used instead of the
+/// server's for that repository's deployments, and the setting it came from, which messages name.
+/// </summary>
+public sealed class RepositoryDeployKey(string privateKey, string setting)
+{
+    /// <summary>The key as configured. A secret: never logged, never in a message.</summary>
+    public string PrivateKey { get; } = privateKey;
+
+    /// <summary>The setting, such as <c>Repositories:octo/app:DeployKey</c>.</summary>
+    public string Setting { get; } = setting;
+
+    /// <summary>Names the setting only: a record's generated text would print the key.</summary>
+    public override string ToString() => $"RepositoryDeployKey({Setting})";
+}
+
+/// <summary>
 /// What one deployment's tools need to reach servers over ssh, for as long as the deployment runs:
 /// its own ssh-agent holding the deploy key (when one is configured), and the data directory's
 /// known-hosts file with the configured checking. Created before the checkout, disposed after the
@@ -108,6 +124,15 @@ public sealed partial class DeployCredentialsFactory
 
     public string FoldersPath => Path.Combine(dataDirectory, "ssh");
 
+    /// <summary>Credentials with the server's deploy key (<c>Deployments:PrivateKey</c>), if one is configured.</summary>
+    /// <exception cref="CredentialsException">the key is unusable or the agent could not be started.</exception>
+    public Task<DeployCredentials> CreateAsync(long deploymentId, IOutputSink output, ISecretMasker masker, TimeSpan timeout, CancellationToken cancellationToken) =>
+        CreateAsync(deploymentId, null, output, masker, timeout, cancellationToken);
+
+    /// <summary>
+    /// Credentials with <paramref name="repositoryKey"/> when the repository has a key of its own, else
+    /// with the server's. The agent holds one key: a repository with its own never gets the server's.
+    /// </summary>
     /// <exception cref="CredentialsException">the key is unusable or the agent could not be started.</exception>
     /// <param name="workspace">
     /// The deployment's folder: the ssh files go in its <c>ssh/</c>, given to the deploy user, who also runs
@@ -117,7 +142,15 @@ public sealed partial class DeployCredentialsFactory
     /// The deploy runs isolated: it gets a copy of the trusted host keys, so it cannot plant a key that
     /// other deployments would trust. Host keys it accepts on first contact are not kept.
     /// </param>
-    public async Task<DeployCredentials> CreateAsync(long deploymentId, IOutputSink output, ISecretMasker masker, TimeSpan timeout, CancellationToken cancellationToken, Workspace? workspace = null, bool isolated = false)
+    public async Task<DeployCredentials> CreateAsync(
+        long deploymentId,
+        RepositoryDeployKey? repositoryKey,
+        IOutputSink output,
+        ISecretMasker masker,
+        TimeSpan timeout,
+        CancellationToken cancellationToken,
+        Workspace? workspace = null,
+        bool isolated = false)
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(masker);
@@ -126,20 +159,23 @@ public sealed partial class DeployCredentialsFactory
             throw new CredentialsException("ssh credentials (ssh-agent, private files) need Linux or another Unix");
         }
 
-        if (options.PrivateKey is { Length: > 0 } configured)
+        var (configured, chosen, problem, setting) = repositoryKey is null
+            ? (options.PrivateKey, key, keyProblem, Setting.Name("Deployments:PrivateKey"))
+            : Parse(repositoryKey);
+        if (configured is { Length: > 0 })
         {
             // Registered before anything can print it, in every form it may take: as configured and as written to the agent.
             masker.Add(configured);
-            if (key is not null)
+            if (chosen is not null)
             {
-                masker.Add(key.Pem);
-                masker.Add(key.Body);
+                masker.Add(chosen.Pem);
+                masker.Add(chosen.Body);
             }
         }
 
-        if (keyProblem is not null)
+        if (problem is not null)
         {
-            throw new CredentialsException($"{Setting.Name("Deployments:PrivateKey")} is not a usable private key: {keyProblem}");
+            throw new CredentialsException($"{setting} is not a usable private key: {problem}");
         }
 
         if (Interlocked.Exchange(ref swept, 1) == 0)
@@ -182,9 +218,9 @@ public sealed partial class DeployCredentialsFactory
             };
             // The deploy user owns its ssh files, and creates the agent's socket among them.
             workspace?.HandOver(folder);
-            if (key is not null)
+            if (chosen is not null)
             {
-                agent = await StartAgentAsync(folder, baseEnvironment, output, timeout, workspace, cancellationToken);
+                agent = await StartAgentAsync(chosen, repositoryKey?.Setting, setting, folder, baseEnvironment, output, timeout, workspace, cancellationToken);
                 git["SSH_AUTH_SOCK"] = agent.SocketPath;
             }
 
@@ -211,8 +247,17 @@ public sealed partial class DeployCredentialsFactory
         }
     }
 
+    private static (string? Configured, DeployKey? Key, string? Problem, string Setting) Parse(RepositoryDeployKey repositoryKey)
+    {
+        DeployKey.TryParse(repositoryKey.PrivateKey, out var parsed, out var problem);
+        return (repositoryKey.PrivateKey, parsed, problem, repositoryKey.Setting);
+    }
+
+    /// <param name="ownSetting">The repository's own key's setting, shown in the log; null for the server's key.</param>
+    /// <param name="setting">The key's setting as messages name it.</param>
     [UnsupportedOSPlatform("windows")]
-    private async Task<SshAgent> StartAgentAsync(string folder, Dictionary<string, string> environment, IOutputSink output, TimeSpan timeout, Workspace? workspace, CancellationToken cancellationToken)
+    private async Task<SshAgent> StartAgentAsync(
+        DeployKey deployKey, string? ownSetting, string setting, string folder, Dictionary<string, string> environment, IOutputSink output, TimeSpan timeout, Workspace? workspace, CancellationToken cancellationToken)
     {
         var agentProgram = Find("ssh-agent", environment) ?? throw new CredentialsException("a deploy key is configured, but ssh-agent was not found on the PATH (install openssh-client)");
         var keyFile = Path.Combine(folder, "key");
@@ -227,7 +272,7 @@ public sealed partial class DeployCredentialsFactory
                 UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite,
             }))
             {
-                await file.WriteAsync(System.Text.Encoding.ASCII.GetBytes(key!.Pem), cancellationToken);
+                await file.WriteAsync(System.Text.Encoding.ASCII.GetBytes(deployKey.Pem), cancellationToken);
             }
 
             // Read by ssh-keygen and ssh-add, which run as the deploy user like everything in its folder.
@@ -237,7 +282,7 @@ public sealed partial class DeployCredentialsFactory
             var check = await RunAsync(environment, folder, cancellationToken, "ssh-keygen", "-y", "-P", "", "-f", keyFile);
             if (check.ExitCode != 0)
             {
-                throw new CredentialsException($"{Setting.Name("Deployments:PrivateKey")} is not a usable private key: ssh-keygen could not read it ({check.Summary})");
+                throw new CredentialsException($"{setting} is not a usable private key: ssh-keygen could not read it ({check.Summary})");
             }
 
             var publicKey = check.Stdout.FirstOrDefault(l => l.Contains(' ', StringComparison.Ordinal)) ?? "";
@@ -260,7 +305,8 @@ public sealed partial class DeployCredentialsFactory
                 throw new CredentialsException($"ssh-add could not load the deploy key into the agent ({add.Summary})");
             }
 
-            await output.WriteLineAsync(OutputStream.Heaven, $"Deploy key {Describe(publicKey)} is in this deployment's ssh-agent (SSH_AUTH_SOCK) until it ends", cancellationToken);
+            var whose = ownSetting is null ? "" : $" ({ownSetting})";
+            await output.WriteLineAsync(OutputStream.Heaven, $"Deploy key {Describe(publicKey)}{whose} is in this deployment's ssh-agent (SSH_AUTH_SOCK) until it ends", cancellationToken);
             return agent;
         }
         catch

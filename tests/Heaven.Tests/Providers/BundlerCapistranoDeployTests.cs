@@ -73,6 +73,40 @@ public sealed class BundlerCapistranoDeployTests(SshServerFixture ssh) : IDispos
     }
 
     [Fact]
+    public async Task WithRequiredTargetLists_TheCredentialsGoOnlyToARepositoryAllowedThem()
+    {
+        const string credentials = "deployer:s3cr3t-gem-password";
+        using var allowedRepository = new TestRepository("octo/gems");
+        await using var harness = await ToolDeploys.StartAsync(server, new()
+        {
+            ["Providers:Bundler:Local"] = "true",
+            ["Providers:Bundler:PrivateSource"] = "gems.example-private.com",
+            ["Providers:Bundler:PrivateCredentials"] = credentials,
+            ["Providers:RequireTargetLists"] = "true",
+            ["Repositories:octo/gems:BundlerPrivateSource"] = "true",
+        });
+        string Commit(TestRepository on)
+        {
+            var files = DeployToolApps.CapistranoFiles(on, server, "x");
+            files["Gemfile"] = DeployToolApps.Gemfile;
+            files["Capfile"] = "puts \"credentials variable set: #{ENV.key?('BUNDLE_GEMS__EXAMPLE___PRIVATE__COM')}\"\n" + DeployToolApps.Capfile;
+            return on.Commit("print", files);
+        }
+
+        var (withheldId, withheldHeavenId) = await harness.DeployAsync(repository, Commit(repository), config: Bundler.DeepClone().AsObject());
+        var withheld = await harness.WaitForFinalStatusAsync(repository, withheldId);
+
+        var log = await harness.LogAsync(withheldHeavenId);
+        withheld.State.ShouldBe("success", log);
+        log.ShouldContain("credentials variable set: false");
+        log.ShouldContain("The credentials for gems.example-private.com (Providers:Bundler:PrivateCredentials (or BUNDLER_PRIVATE_CREDENTIALS)) are not given to octo/app: Providers:RequireTargetLists is on and Repositories:octo/app:BundlerPrivateSource is not true");
+
+        var (givenId, givenHeavenId) = await harness.DeployAsync(allowedRepository, Commit(allowedRepository), config: Bundler.DeepClone().AsObject());
+        (await harness.WaitForFinalStatusAsync(allowedRepository, givenId)).State.ShouldBe("success");
+        (await harness.LogAsync(givenHeavenId)).ShouldContain("credentials variable set: true");
+    }
+
+    [Fact]
     public async Task ABundleThatCannotBeInstalled_FailsTheDeploy_BeforeCapRuns()
     {
         await using var harness = await ToolDeploys.StartAsync(server, new() { ["Providers:Bundler:Local"] = "true" });

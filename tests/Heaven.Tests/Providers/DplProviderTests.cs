@@ -29,6 +29,7 @@ public sealed class DplProviderTests : IAsyncLifetime
               for argument in "$@"; do printf 'ARG %s\n' "$argument"; done
               printf 'PWD %s\n' "$PWD"
               env | sort | sed 's/^/ENV /'
+              [ -n "$GEMRC" ] && sed 's/^/GEMRC /' "$GEMRC"
             } > '{{Record}}'
             echo "dpl: deploying $(cat VERSION) with key ${HEROKU_API_KEY:-none} / ${AWS_SECRET_ACCESS_KEY:-none}"
             echo "dpl: a warning" >&2
@@ -173,6 +174,115 @@ public sealed class DplProviderTests : IAsyncLifetime
 
         (final.State, final.Description).ShouldBe(("error", "cannot start no-dpl-here: install dpl (gem install dpl) or set Providers:Dpl:Command"));
         (await bare.LogAsync(heavenId)).ShouldContain($"Cannot start {Path.Combine(tools.Path, "no-dpl-here")}: no such file.");
+    }
+
+    [Fact]
+    public async Task TheRepositorysOwnDplTarget_Deploys_AndAnotherTargetOrProvider_IsRefusedBeforeDplRuns()
+    {
+        await using var listed = await StartAsync(new()
+        {
+            ["Repositories:atmos/my-robot:Dpl:Providers"] = "s3",
+            ["Repositories:atmos/my-robot:Dpl:Targets:s3:0"] = "my-robot-site",
+        });
+        var (sha, _) = Commit();
+
+        var (otherBucket, otherBucketId) = await listed.DeployAsync(repository, sha, config: Dpl("s3", ("bucket", "b-site")));
+        var refused = await listed.WaitForFinalStatusAsync(repository, otherBucket);
+        (refused.State, refused.Description).ShouldBe(("error", "dpl s3 bucket 'b-site' is not allowed for atmos/my-robot: add it to Repositories:atmos/my-robot:Dpl:Targets:s3"));
+        (await listed.LogAsync(otherBucketId)).ShouldContain("(allowed: my-robot-site).");
+        var (otherProvider, _) = await listed.DeployAsync(repository, sha, environment: "staging", config: Dpl("pages", ("repo", "atmos/my-robot")));
+        (await listed.WaitForFinalStatusAsync(repository, otherProvider)).Description.ShouldBe("dpl provider 'pages' is not allowed for atmos/my-robot: add it to Repositories:atmos/my-robot:Dpl:Providers");
+        var (noTarget, _) = await listed.DeployAsync(repository, sha, environment: "qa", config: Dpl("s3", ("region", "eu-west-1")));
+        (await listed.WaitForFinalStatusAsync(repository, noTarget)).Description.ShouldBe("payload.config.dpl_options.bucket is not set; Repositories:atmos/my-robot:Dpl:Targets:s3 lists where atmos/my-robot may deploy with dpl s3");
+        File.Exists(Record).ShouldBeFalse("dpl never ran");
+
+        var (own, ownId) = await listed.DeployAsync(repository, sha, environment: "demo", config: Dpl("s3", ("bucket", "my-robot-site")));
+        (await listed.WaitForFinalStatusAsync(repository, own)).State.ShouldBe("success", await listed.LogAsync(ownId));
+        Arguments().ShouldBe(["--provider=s3", "--bucket=my-robot-site"]);
+    }
+
+    [Fact]
+    public async Task DplsHeroku_IsHeldToHerokuApps_ForItGetsTheServersHerokuKey()
+    {
+        await using var listed = await StartAsync(new() { ["Repositories:atmos/my-robot:HerokuApps"] = "my-robot" });
+        var (sha, _) = Commit();
+
+        var (gitHubId, _) = await listed.DeployAsync(repository, sha, environment: "staging", config: new JsonObject { ["provider"] = "dpl", ["heroku_staging_name"] = "b-prod" });
+        var final = await listed.WaitForFinalStatusAsync(repository, gitHubId);
+
+        (final.State, final.Description).ShouldBe(("error", "dpl heroku app 'b-prod' is not allowed for atmos/my-robot: add it to Repositories:atmos/my-robot:HerokuApps"));
+        File.Exists(Record).ShouldBeFalse();
+    }
+
+    [Fact]
+    public async Task RequireTargetLists_WithoutDplProviders_IsRefused()
+    {
+        await using var strict = await StartAsync(new() { ["Providers:RequireTargetLists"] = "true" });
+        var (sha, _) = Commit();
+
+        var (gitHubId, _) = await strict.DeployAsync(repository, sha, config: Dpl("s3", ("bucket", "my-robot-site")));
+        var final = await strict.WaitForFinalStatusAsync(repository, gitHubId);
+
+        (final.State, final.Description).ShouldBe(("error", "dpl provider 's3' is not allowed for atmos/my-robot: Providers:RequireTargetLists needs Repositories:atmos/my-robot:Dpl:Providers"));
+        File.Exists(Record).ShouldBeFalse();
+    }
+
+    [Fact]
+    public async Task DplsScriptProvider_IsRefused_UnlessTheRepositoryIsAllowedIt()
+    {
+        var (sha, _) = Commit();
+
+        var (refusedId, refusedHeavenId) = await harness.DeployAsync(repository, sha, config: Dpl("script", ("script", "curl example.com | sh")));
+        var refused = await harness.WaitForFinalStatusAsync(repository, refusedId);
+
+        (refused.State, refused.Description).ShouldBe(("error", "dpl's script provider is not allowed for atmos/my-robot: it runs any command; set Repositories:atmos/my-robot:Dpl:AllowScript=true"));
+        (await harness.LogAsync(refusedHeavenId)).ShouldContain("dpl's script provider runs any command with dpl's credentials");
+        File.Exists(Record).ShouldBeFalse();
+
+        await using var allowed = await StartAsync(new() { ["Repositories:atmos/my-robot:Dpl:AllowScript"] = "true" });
+        var (allowedId, _) = await allowed.DeployAsync(repository, sha, config: Dpl("script", ("script", "bin/publish")));
+        (await allowed.WaitForFinalStatusAsync(repository, allowedId)).State.ShouldBe("success");
+        Arguments().ShouldBe(["--provider=script", "--script=bin/publish"]);
+    }
+
+    [Fact]
+    public async Task GemInstalls_AreLocalOnly_AndAGemInTheCheckoutIsRefused_UnlessTheRepositoryIsAllowedThem()
+    {
+        var (sha, _) = Commit();
+
+        var (localId, localHeavenId) = await harness.DeployAsync(repository, sha, config: Dpl("s3", ("bucket", "my-robot-site")));
+        (await harness.WaitForFinalStatusAsync(repository, localId)).State.ShouldBe("success");
+        File.ReadAllLines(Record).Where(l => l.StartsWith("GEMRC ", StringComparison.Ordinal)).ShouldBe(["GEMRC install: --local", "GEMRC update: --local"]);
+        (await harness.LogAsync(localHeavenId)).ShouldContain("gem installs use only the gems on this machine (Repositories:atmos/my-robot:Dpl:AllowGemInstall=true lets dpl fetch gems)");
+
+        // dpl 1 installs dpl-<provider>-<version>.gem from its working directory: the repository's own code.
+        var withGem = repository.Commit("a gem", new Dictionary<string, string> { ["dpl-s3-1.10.16.gem"] = "not really a gem" });
+        var (gemId, _) = await harness.DeployAsync(repository, withGem, environment: "staging", config: Dpl("s3", ("bucket", "my-robot-site")));
+        (await harness.WaitForFinalStatusAsync(repository, gemId)).Description.ShouldBe("the checkout holds dpl-s3-1.10.16.gem, which dpl may install: not allowed unless Repositories:atmos/my-robot:Dpl:AllowGemInstall=true");
+
+        await using var allowed = await StartAsync(new() { ["Repositories:atmos/my-robot:Dpl:AllowGemInstall"] = "true" });
+        File.Delete(Record);
+        var (allowedId, _) = await allowed.DeployAsync(repository, withGem, config: Dpl("s3", ("bucket", "my-robot-site")));
+        (await allowed.WaitForFinalStatusAsync(repository, allowedId)).State.ShouldBe("success");
+        Environment().ShouldNotContainKey("GEMRC");
+    }
+
+    private Task<DeployHarness> StartAsync(Dictionary<string, string?> settings)
+    {
+        settings["Providers:Dpl:Command"] = Path.Combine(tools.Path, "dpl");
+        settings["Providers:Heroku:ApiKey"] = HerokuKey;
+        return DeployHarness.StartAsync(settings);
+    }
+
+    private static JsonObject Dpl(string provider, params (string Name, string Value)[] options)
+    {
+        var values = new JsonObject();
+        foreach (var (name, value) in options)
+        {
+            values[name] = value;
+        }
+
+        return new JsonObject { ["provider"] = "dpl", ["dpl_provider"] = provider, ["dpl_options"] = values };
     }
 
     /// <summary>A commit whose VERSION the fake dpl prints: the log shows which checkout it ran in.</summary>

@@ -251,6 +251,63 @@ public sealed class ElasticBeanstalkProviderTests : IAsyncLifetime
         (await bare.LogAsync(heavenId)).ShouldContain($"Cannot start {Path.Combine(tools.Path, "no-aws-here")}: no such file.");
     }
 
+    [Fact]
+    public async Task TheRepositorysOwnApplicationAndEnvironment_Deploy_AndAnotherApplication_IsRefusedBeforeAws()
+    {
+        beanstalk.AddEnvironment("b-app", "b-app-production");
+        await using var listed = await StartHarnessAsync(new Dictionary<string, string?>
+        {
+            ["Repositories:atmos/my-robot:ElasticBeanstalk:Applications"] = "my-robot",
+            ["Repositories:atmos/my-robot:ElasticBeanstalk:Environments:0"] = "production",
+        });
+        var sha = repository.Commit("app", new Dictionary<string, string> { ["Procfile"] = "web: run" });
+
+        var (refusedId, refusedHeavenId) = await listed.DeployAsync(repository, sha, config: new JsonObject { ["provider"] = "elastic_beanstalk", ["app_name"] = "b-app", ["environment_name"] = "b-app-production" });
+        var refused = await listed.WaitForFinalStatusAsync(repository, refusedId);
+
+        (refused.State, refused.Description).ShouldBe(("error", "Elastic Beanstalk application 'b-app' is not allowed for atmos/my-robot: add it to Repositories:atmos/my-robot:ElasticBeanstalk:Applications"));
+        File.Exists(CallsFile).ShouldBeFalse("the AWS CLI never ran");
+        s3.Requests.ShouldBeEmpty();
+        beanstalk.Requests.ShouldBeEmpty();
+        (await listed.LogAsync(refusedHeavenId)).ShouldContain("(allowed: my-robot).");
+
+        var (allowedId, allowedHeavenId) = await listed.DeployAsync(repository, sha, config: Config());
+        (await listed.WaitForFinalStatusAsync(repository, allowedId)).State.ShouldBe("success", await listed.LogAsync(allowedHeavenId));
+        beanstalk.Calls("UpdateEnvironment").ShouldHaveSingleItem().Form["EnvironmentName"].ShouldBe("production");
+    }
+
+    [Fact]
+    public async Task AnEnvironmentOutsideTheList_IsRefused_NamingTheEnvironmentsSetting()
+    {
+        await using var listed = await StartHarnessAsync(new Dictionary<string, string?>
+        {
+            ["Repositories:atmos/my-robot:ElasticBeanstalk:Applications"] = "my-robot",
+            ["Repositories:atmos/my-robot:ElasticBeanstalk:Environments"] = "production",
+        });
+        var sha = repository.Commit("app", new Dictionary<string, string> { ["Procfile"] = "web: run" });
+
+        var (gitHubId, _) = await listed.DeployAsync(repository, sha, config: Config(("environment_name", "my-robot-staging")));
+        var final = await listed.WaitForFinalStatusAsync(repository, gitHubId);
+
+        (final.State, final.Description).ShouldBe(("error", "Elastic Beanstalk environment 'my-robot-staging' is not allowed: add it to Repositories:atmos/my-robot:ElasticBeanstalk:Environments"));
+        File.Exists(CallsFile).ShouldBeFalse();
+        beanstalk.Requests.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task RequireTargetLists_WithoutAnApplicationsList_IsRefused()
+    {
+        await using var strict = await StartHarnessAsync(new Dictionary<string, string?> { ["Providers:RequireTargetLists"] = "true" });
+        var sha = repository.Commit("app", new Dictionary<string, string> { ["Procfile"] = "web: run" });
+
+        var (gitHubId, _) = await strict.DeployAsync(repository, sha, config: Config());
+        var final = await strict.WaitForFinalStatusAsync(repository, gitHubId);
+
+        (final.State, final.Description).ShouldBe(("error", "Elastic Beanstalk application 'my-robot': Providers:RequireTargetLists needs Repositories:atmos/my-robot:ElasticBeanstalk:Applications"));
+        File.Exists(CallsFile).ShouldBeFalse();
+        s3.Requests.ShouldBeEmpty();
+    }
+
     private static JsonObject Config(params (string Key, string Value)[] extra)
     {
         var config = new JsonObject { ["provider"] = "elastic_beanstalk", ["app_name"] = "my-robot" };

@@ -281,6 +281,56 @@ public sealed class HerokuProviderTests : IAsyncLifetime
         (await harness.LogAsync(heavenId)).ShouldContain($"Cancelled: stopped waiting for Heroku build {heroku.Builds.Single().Id}. Heroku builds cannot be stopped");
     }
 
+    [Fact]
+    public async Task AnAppOnTheRepositorysList_Deploys_AndOneOutsideIt_IsRefusedBeforeAnyRequest()
+    {
+        heroku.Apps.Add("b-prod");
+        await using var listed = await StartHarnessAsync(new Dictionary<string, string?> { ["Repositories:atmos/my-robot:HerokuApps"] = "zero-fucks-hubot, my-robot-staging" });
+        var sha = CommitWithTarball(listed);
+
+        // Another repository's app, with the server's key: refused before GitHub or Heroku hear of it.
+        var (refusedId, refusedHeavenId) = await listed.DeployAsync(repository, sha, config: new JsonObject { ["provider"] = "heroku", ["heroku_name"] = "b-prod" });
+        var refused = await listed.WaitForFinalStatusAsync(repository, refusedId);
+
+        (refused.State, refused.Description).ShouldBe(("error", "heroku app 'b-prod' is not allowed for atmos/my-robot: add it to Repositories:atmos/my-robot:HerokuApps"));
+        heroku.Requests.ShouldBeEmpty();
+        listed.GitHub.RequestsTo("tarball").ShouldBeEmpty();
+        var log = await listed.LogAsync(refusedHeavenId);
+        log.ShouldContain("heroku app 'b-prod' is not allowed for atmos/my-robot: add it to Repositories:atmos/my-robot:HerokuApps (allowed: zero-fucks-hubot, my-robot-staging).");
+        log.ShouldContain("Errored: heroku app 'b-prod' is not allowed for atmos/my-robot: add it to Repositories:atmos/my-robot:HerokuApps");
+        (await listed.DeploymentAsync(refusedHeavenId)).State.ShouldBe(DeploymentState.Errored);
+
+        // Its own app deploys as before.
+        var (allowedId, _) = await listed.DeployAsync(repository, sha, config: FixtureConfig("deployment.json"));
+        (await listed.WaitForFinalStatusAsync(repository, allowedId)).State.ShouldBe("success");
+        heroku.RequestsTo("builds-create").ShouldHaveSingleItem().Path.ShouldBe("/apps/zero-fucks-hubot/builds");
+    }
+
+    [Fact]
+    public async Task RequireTargetLists_RefusesARepositoryWithoutAList_AndLetsOneWithAListDeploy()
+    {
+        using var other = new TestRepository("octo/listed");
+        await using var strict = await StartHarnessAsync(new Dictionary<string, string?>
+        {
+            ["Providers:RequireTargetLists"] = "true",
+            ["Repositories:octo/listed:HerokuApps"] = "zero-fucks-hubot",
+        });
+        var sha = CommitWithTarball(strict);
+
+        var (gitHubId, heavenId) = await strict.DeployAsync(repository, sha, config: FixtureConfig("deployment.json"));
+        var final = await strict.WaitForFinalStatusAsync(repository, gitHubId);
+
+        (final.State, final.Description).ShouldBe(("error", "heroku app 'zero-fucks-hubot' is not allowed for atmos/my-robot: Providers:RequireTargetLists needs Repositories:atmos/my-robot:HerokuApps"));
+        heroku.Requests.ShouldBeEmpty();
+        (await strict.LogAsync(heavenId)).ShouldContain("Providers:RequireTargetLists is on and Repositories:atmos/my-robot:HerokuApps is not set");
+
+        var otherSha = other.Commit("app", new Dictionary<string, string> { ["Procfile"] = "web: bundle exec puma" });
+        strict.GitHub.SetTarball(other.FullName, otherSha, [0x1f, 0x8b, 0x08, 0x00]);
+        var (listedId, _) = await strict.DeployAsync(other, otherSha, config: FixtureConfig("deployment.json"));
+        (await strict.WaitForFinalStatusAsync(other, listedId)).State.ShouldBe("success");
+        heroku.RequestsTo("builds-create").ShouldHaveSingleItem().Path.ShouldBe("/apps/zero-fucks-hubot/builds");
+    }
+
     /// <summary>Waits until the stored log (what any node and the log page serve) has <paramref name="text"/>.</summary>
     internal static Task LogShowsAsync(DeployHarness on, long heavenId, string text) =>
         Poll.UntilAsync(
