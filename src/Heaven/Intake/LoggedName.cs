@@ -8,7 +8,9 @@ namespace Heaven.Intake;
 /// environment, ref, task, ...): no character that could start a forged log line or hide what a line
 /// says. Refused: control characters (U+0000–U+001F, U+007F–U+009F, which include CR, LF, ESC and
 /// U+0085), the line and paragraph separators U+2028 and U+2029, invisible format characters
-/// (bidirectional overrides and isolates, zero-width characters, tag characters) and unpaired surrogates.
+/// (bidirectional overrides and isolates, zero-width spaces, tag characters) and unpaired surrogates.
+/// The zero-width joiner and non-joiner (U+200D, U+200C) stay allowed: emoji sequences and several
+/// scripts need them, and they cannot break or reorder a line.
 /// </summary>
 internal static class LoggedName
 {
@@ -23,7 +25,7 @@ internal static class LoggedName
                 return $"an unpaired surrogate (U+{(int)value[index]:X4})";
             }
 
-            var kind = Rune.GetUnicodeCategory(rune) switch
+            var kind = rune.Value is 0x200C or 0x200D ? null : Rune.GetUnicodeCategory(rune) switch
             {
                 UnicodeCategory.Control => "a control character",
                 UnicodeCategory.LineSeparator => "a line separator",

@@ -69,13 +69,21 @@ public static class WebhookEventReader
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = MaxDepth });
+            // A member named twice is refused: whichever of the two a later reader took, the event
+            // could say one thing to intake (which chose the secret) and another to that reader.
+            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = MaxDepth, AllowDuplicateProperties = false });
         }
         catch (JsonException e)
         {
             throw new MalformedPayloadException(NestedTooDeep(body)
                 ? $"The body is nested deeper than {MaxDepth} levels, the most Heaven reads."
                 : $"The body is not valid JSON ({e.Message}).");
+        }
+
+        if (HasInvalidEscape(body))
+        {
+            document.Dispose();
+            throw new MalformedPayloadException("The body has a string with an unpaired surrogate escape (such as \\ud800 alone), which is not text.");
         }
 
         using (document)
@@ -169,6 +177,47 @@ public static class WebhookEventReader
         }
 
         return element.ValueKind == JsonValueKind.String ? element.GetString() : null;
+    }
+
+    /// <summary>
+    /// Whether a string in the body is an escape of half a surrogate pair (<c>"\ud800"</c>): valid JSON,
+    /// but no string, so every component reading that field would fail on it later.
+    /// </summary>
+    private static bool HasInvalidEscape(in ReadOnlySequence<byte> body)
+    {
+        // A quick look for "\u" + d800-dfff first: real payloads seldom escape surrogates at all.
+        var scan = new SequenceReader<byte>(body);
+        var suspect = false;
+        while (!suspect && scan.TryAdvanceTo((byte)'\\'))
+        {
+            if (scan.TryRead(out var escaped) && escaped == (byte)'u' && scan.TryRead(out var first) && scan.TryPeek(out var second))
+            {
+                suspect = first is (byte)'d' or (byte)'D' && second is >= (byte)'8' and <= (byte)'9' or >= (byte)'a' and <= (byte)'f' or >= (byte)'A' and <= (byte)'F';
+            }
+        }
+
+        if (!suspect)
+        {
+            return false;
+        }
+
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = MaxDepth });
+        while (reader.Read())
+        {
+            if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName && reader.ValueIsEscaped)
+            {
+                try
+                {
+                    reader.GetString();
+                }
+                catch (InvalidOperationException)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Whether a body the parser refused is nested deeper than <see cref="MaxDepth"/> before it stops being JSON.</summary>

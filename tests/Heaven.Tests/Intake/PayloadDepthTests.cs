@@ -42,6 +42,19 @@ public sealed class PayloadDepthTests : IAsyncLifetime
         await ShouldBeRefusedForDepthAsync(response);
     }
 
+    [Fact]
+    public async Task AMemberNamedTwiceAnywhere_Returns400()
+    {
+        var body = Fixtures.Read("deployment.json").Replace("\"environment\":", "\"environment\": \"staging\", \"environment\":", StringComparison.Ordinal);
+
+        var response = await host.SendWebhookAsync("deployment", body);
+
+        var text = await response.Content.ReadAsStringAsync();
+        response.StatusCode.ShouldBe(HttpStatusCode.BadRequest, text);
+        text.ShouldContain("environment");
+        await host.ShouldHaveStoredNothingAsync();
+    }
+
     private async Task ShouldBeRefusedForDepthAsync(HttpResponseMessage response)
     {
         var text = await response.Content.ReadAsStringAsync();
