@@ -22,6 +22,11 @@ internal sealed class BenchOptions
           --keep-data          keep the server's temporary data directory
           --server-arg ARG     extra argument for the server (e.g. --server-arg --Key=Value); repeatable
 
+        Slow bodies (intake under connections that announce large bodies and send them slowly):
+          dotnet run -c Release --project bench/Heaven.Bench -- slow-bodies [--connections N] [--duration S] [--output FILE]
+          N connections (default 40) each announce Content-Length: 24 MB and trickle; signed deployments
+          are sent meanwhile; the server's memory is sampled. --duration is each phase's length (default 15).
+
         Diagnostic:
           DOTNET_gcServer=1 dotnet run -c Release --project bench/Heaven.Bench -- recorder [--connections N] [--warmup S] [--duration S]
           records deliveries through IDeliveryRecorder in-process (no HTTP), to show the write path's ceiling.
@@ -33,6 +38,9 @@ internal sealed class BenchOptions
         """;
 
     public int Connections { get; private set; } = 32;
+
+    /// <summary>Whether --connections was given (modes have different defaults).</summary>
+    public bool ConnectionsGiven { get; private set; }
 
     public double WarmupSeconds { get; private set; } = 10;
 
@@ -66,7 +74,7 @@ internal sealed class BenchOptions
             string Value() => i + 1 < args.Length ? args[++i] : throw new BenchUsageException($"{name} needs a value.");
             switch (name)
             {
-                case "--connections": options.Connections = PositiveInt(name, Value()); break;
+                case "--connections": options.Connections = PositiveInt(name, Value()); options.ConnectionsGiven = true; break;
                 case "--warmup": options.WarmupSeconds = Seconds(name, Value(), allowZero: true); break;
                 case "--duration": options.DurationSeconds = Seconds(name, Value(), allowZero: false); break;
                 case "--phases": options.Phases = ParsePhases(Value()); break;

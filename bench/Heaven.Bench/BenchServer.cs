@@ -75,10 +75,10 @@ internal static class BenchServer
         return 0;
     }
 
-    /// <summary>The body read the way <c>POST /events</c> reads it.</summary>
+    /// <summary>The whole body, in a buffer that grows as bytes arrive (as <c>POST /events</c> does, never sized by <c>Content-Length</c>).</summary>
     private static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpContext context)
     {
-        var buffer = new ArrayBufferWriter<byte>((int)Math.Clamp(context.Request.ContentLength ?? 16 * 1024, 1, int.MaxValue));
+        var buffer = new ArrayBufferWriter<byte>(16 * 1024);
         while (true)
         {
             var memory = buffer.GetMemory(16 * 1024);

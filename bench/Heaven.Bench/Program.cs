@@ -1,6 +1,7 @@
 using Heaven.Bench;
 
 // heaven-bench intake [options]   run the intake benchmark (starts its own server child process)
+// heaven-bench slow-bodies [options] connections that announce 24 MB bodies and trickle them, signed deployments meanwhile
 // heaven-bench server [options]   the server child: Heaven as in production, plus POST /bench/bare
 // heaven-bench recorder [options] diagnostic: IDeliveryRecorder alone, in-process, no HTTP
 try
@@ -11,6 +12,7 @@ try
     {
         "intake" => await IntakeBenchmark.RunAsync(options),
         "server" => await BenchServer.RunAsync(options),
+        "slow-bodies" => await SlowBodiesBenchmark.RunAsync(options),
         "recorder" => await RecorderBenchmark.RunAsync(options),
         _ => Usage($"'{command}' is not a mode."),
     };

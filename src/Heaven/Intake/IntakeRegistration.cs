@@ -1,5 +1,6 @@
 using Heaven.Configuration;
 using Heaven.Masking;
+using Heaven.Repositories;
 using Heaven.WorkItems;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -10,9 +11,14 @@ internal static class IntakeRegistration
 {
     public static IServiceCollection AddIntake(this IServiceCollection services)
     {
-        services.AddSingleton(sp => WebhookSecrets.Load(sp.GetRequiredService<IOptions<WebhookOptions>>(), sp.GetRequiredService<DataDirectory>()));
-        // The webhook secret is masked wherever text leaves Heaven, like the configured secrets.
+        services.AddSingleton(sp => WebhookSecrets.Load(
+            sp.GetRequiredService<IOptions<WebhookOptions>>(),
+            sp.GetRequiredService<IOptions<RepositoryOptions>>(),
+            sp.GetRequiredService<DataDirectory>()));
+        // The webhook secrets (the repositories' own too) are masked wherever text leaves Heaven, like the configured secrets.
         services.AddSingleton<IServerSecretSource>(sp => sp.GetRequiredService<WebhookSecrets>());
+        services.AddSingleton<IValidateOptions<RepositoryOptions>, RepositoryWebhookSecretsValidator>();
+        services.AddSingleton<PendingBodyBudget>();
         services.AddSingleton<SignatureVerifier>();
         services.AddSingleton<RepositoryAllowList>();
         services.AddSingleton<SourceAddressFilter>();

@@ -1,6 +1,7 @@
-using System.Buffers;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
@@ -17,10 +18,14 @@ internal sealed partial class WebhookEndpoint(
     RepositoryAllowList allowList,
     SourceAddressFilter sourceAddresses,
     IOptions<WebhookOptions> options,
+    PendingBodyBudget pendingBodies,
     TimeProvider time,
     ILogger<WebhookEndpoint> logger)
 {
     public const string Path = "/events";
+
+    /// <summary>What a 503 for a full pending-body budget asks to wait: bodies in flight finish or time out within seconds.</summary>
+    private const int RetryAfterSeconds = 5;
 
     public static void Map(IEndpointRouteBuilder endpoints) =>
         endpoints.MapPost(Path, (HttpContext context, WebhookEndpoint endpoint) => endpoint.HandleAsync(context));
@@ -62,30 +67,45 @@ internal sealed partial class WebhookEndpoint(
             return Reject(StatusCodes.Status400BadRequest, "The X-GitHub-Delivery header is missing or is not a delivery id (up to 128 letters, digits and dashes).", eventName, deliveryId);
         }
 
-        var body = await ReadBodyAsync(context, limit);
-        if (body is null)
+        using var body = await ReadBodyAsync(context, limit, eventName, deliveryId);
+        if (body.Refusal is not null)
         {
-            return Reject(StatusCodes.Status413PayloadTooLarge, $"The body is larger than the {limit} bytes Heaven accepts (Webhooks:MaxBodyBytes).", eventName, deliveryId);
+            return body.Refusal;
         }
 
-        switch (signatures.Check(request.Headers[SignatureVerifier.HeaderName], body.Value.Span))
+        var bytes = body.Body!.Bytes;
+        // The one thing read before the signature holds: which repository's secret it must be made with.
+        var claimed = ClaimedRepository.Of(bytes);
+        var (check, secrets) = signatures.Check(request.Headers[SignatureVerifier.HeaderName], bytes, claimed);
+        var whose = secrets.Repository is { } own
+            ? $"the secret Heaven keeps for {own} ({RepositorySecretKey(own)})"
+            : "Heaven's";
+        switch (check)
         {
             case SignatureCheck.Missing:
                 return Reject(StatusCodes.Status401Unauthorized, "The X-Hub-Signature-256 header is missing. Heaven only accepts signed webhooks: set the webhook's secret in GitHub to Heaven's secret.", eventName, deliveryId);
             case SignatureCheck.Malformed:
                 return Reject(StatusCodes.Status401Unauthorized, "The X-Hub-Signature-256 header is not of the form sha256=<64 hex digits>.", eventName, deliveryId);
             case SignatureCheck.Mismatch:
-                return Reject(StatusCodes.Status401Unauthorized, "The X-Hub-Signature-256 signature does not match: the webhook's secret in GitHub differs from Heaven's.", eventName, deliveryId);
+                return Reject(StatusCodes.Status401Unauthorized, $"The X-Hub-Signature-256 signature does not match: the webhook's secret in GitHub differs from {whose}.", eventName, deliveryId);
         }
 
+        body.Body.Verified();
         WebhookEvent parsed;
         try
         {
-            parsed = WebhookEventReader.Read(eventName, body.Value);
+            parsed = WebhookEventReader.Read(eventName, bytes);
         }
         catch (MalformedPayloadException e)
         {
             return Reject(StatusCodes.Status400BadRequest, $"The {eventName} delivery cannot be used: {e.Message}", eventName, deliveryId);
+        }
+
+        if (!string.Equals(parsed.Repository, claimed, StringComparison.Ordinal))
+        {
+            // The secret was chosen for one repository and the event is for another: a body that
+            // names repository.full_name twice. Never let a secret sign for a repository it is not for.
+            return Reject(StatusCodes.Status400BadRequest, $"The {eventName} delivery cannot be used: it names more than one repository.full_name.", eventName, deliveryId);
         }
 
         var allowed = allowList.Allows(parsed.Repository);
@@ -122,32 +142,74 @@ internal sealed partial class WebhookEndpoint(
             statusCode: status);
     }
 
-    /// <summary>Reads at most <paramref name="limit"/> bytes; null when the body is longer.</summary>
-    private static async Task<ReadOnlyMemory<byte>?> ReadBodyAsync(HttpContext context, long limit)
+    /// <summary>
+    /// Reads the body within the limits an unauthenticated sender gets: at most <paramref name="limit"/>
+    /// bytes, room in the pending-body budget for each part as it arrives, the whole within
+    /// <c>Webhooks:BodyTimeout</c> and no slower than <c>Webhooks:MinBodyBytesPerSecond</c>. Either the
+    /// body or the answer that refuses it.
+    /// </summary>
+    private async Task<BodyOrRefusal> ReadBodyAsync(HttpContext context, long limit, string eventName, string deliveryId)
     {
+        var settings = options.Value;
         // Our own limit replaces Kestrel's default (30 MB), so a configured larger one works too.
         if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature)
         {
             sizeFeature.MaxRequestBodySize = null;
         }
 
-        var buffer = new ArrayBufferWriter<byte>((int)Math.Clamp(context.Request.ContentLength ?? 16 * 1024, 1, limit + 1));
-        var stream = context.Request.Body;
-        while (true)
+        // Set here, for this endpoint, so the rule is Heaven's setting and not whatever Kestrel defaults to.
+        if (context.Features.Get<IHttpMinRequestBodyDataRateFeature>() is { } rateFeature)
         {
-            var span = buffer.GetMemory(16 * 1024);
-            var read = await stream.ReadAsync(span, context.RequestAborted);
-            if (read == 0)
-            {
-                return buffer.WrittenMemory;
-            }
-
-            buffer.Advance(read);
-            if (buffer.WrittenCount > limit)
-            {
-                return null;
-            }
+            rateFeature.MinDataRate = settings.MinBodyBytesPerSecond > 0
+                ? new MinDataRate(settings.MinBodyBytesPerSecond, WebhookOptions.MinBodyDataRateGracePeriod)
+                : null;
         }
+
+        using var deadline = new CancellationTokenSource(settings.BodyTimeout, time);
+        using var reading = CancellationTokenSource.CreateLinkedTokenSource(deadline.Token, context.RequestAborted);
+        try
+        {
+            var (body, refusal) = await WebhookBody.ReadAsync(context.Request.Body, limit, pendingBodies, reading.Token);
+            return refusal switch
+            {
+                BodyRefusal.None => new BodyOrRefusal(body, null),
+                BodyRefusal.TooLarge => new BodyOrRefusal(null, Reject(StatusCodes.Status413PayloadTooLarge, $"The body is larger than the {limit} bytes Heaven accepts (Webhooks:MaxBodyBytes).", eventName, deliveryId)),
+                _ => new BodyOrRefusal(null, Busy(context, eventName, deliveryId)),
+            };
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+        {
+            CloseAfterAnswer(context);
+            return new BodyOrRefusal(null, Reject(StatusCodes.Status408RequestTimeout, $"The body did not arrive within {settings.BodyTimeout} (Webhooks:BodyTimeout).", eventName, deliveryId));
+        }
+        catch (Microsoft.AspNetCore.Http.BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status408RequestTimeout)
+        {
+            // Kestrel cut the body off: it came slower than the minimum data rate.
+            return new BodyOrRefusal(null, Reject(StatusCodes.Status408RequestTimeout, $"The body arrived slower than {settings.MinBodyBytesPerSecond} bytes a second (Webhooks:MinBodyBytesPerSecond).", eventName, deliveryId));
+        }
+    }
+
+    /// <summary>503: the bodies not yet verified already fill the budget. Nothing more of this one is read.</summary>
+    private IResult Busy(HttpContext context, string eventName, string deliveryId)
+    {
+        context.Response.Headers.RetryAfter = RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        CloseAfterAnswer(context);
+        return Reject(
+            StatusCodes.Status503ServiceUnavailable,
+            $"Heaven is receiving more webhook bodies at once than it holds before their signatures are checked (Webhooks:MaxPendingBodyBytes, {pendingBodies.Capacity} bytes). Retry in {RetryAfterSeconds} seconds, or redeliver it from GitHub's webhook settings.",
+            eventName,
+            deliveryId);
+    }
+
+    /// <summary>The rest of an unread body is not drained: the connection ends with the answer.</summary>
+    private static void CloseAfterAnswer(HttpContext context) => context.Response.Headers.Connection = "close";
+
+    private static string RepositorySecretKey(string repository) => $"Repositories:{repository}:WebhookSecret";
+
+    /// <summary>A body that was read, or the answer refusing it; disposing returns the body's buffers.</summary>
+    private readonly record struct BodyOrRefusal(WebhookBody? Body, IResult? Refusal) : IDisposable
+    {
+        public void Dispose() => Body?.Dispose();
     }
 
     private static bool IsJson(string? contentType) =>

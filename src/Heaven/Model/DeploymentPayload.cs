@@ -21,6 +21,9 @@ public sealed class DeploymentPayload
 
     private DeploymentPayload(JsonElement root) => this.root = root;
 
+    /// <summary>The deepest nesting read: System.Text.Json's default, which every later reader and writer of a payload uses.</summary>
+    public const int MaxDepth = 64;
+
     public static DeploymentPayload Empty { get; } = Parse("{}");
 
     /// <summary>The payload as GitHub sends it: an object, or a string holding one.</summary>
@@ -49,7 +52,7 @@ public sealed class DeploymentPayload
 
         try
         {
-            using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 128 });
+            using var document = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = MaxDepth });
             return document.RootElement.ValueKind == JsonValueKind.Object ? new(document.RootElement.Clone()) : Empty;
         }
         catch (JsonException)

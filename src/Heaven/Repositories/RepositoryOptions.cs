@@ -32,6 +32,12 @@ public sealed class RepositorySettings
     /// <summary>Per environment (<c>Environments:&lt;env&gt;:Concurrency</c>), overriding <see cref="Concurrency"/>.</summary>
     public IReadOnlyDictionary<string, Heaven.Repositories.ConcurrencyPolicy> EnvironmentConcurrency { get; init; } = new Dictionary<string, Heaven.Repositories.ConcurrencyPolicy>(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>
+    /// The repository's own webhook secret (<c>WebhookSecret</c>): its deliveries must be signed with
+    /// it, and the server-wide secret no longer signs for it. Null: the server-wide secret.
+    /// </summary>
+    public string? WebhookSecret { get; init; }
+
     /// <summary>Auto-deploy on a green default-branch commit (<c>AutoDeploy</c>); null: off, as by default.</summary>
     public Heaven.Repositories.AutoDeploySettings? AutoDeploy { get; init; }
 
@@ -73,7 +79,7 @@ public sealed class RepositoryOptions
     public const string Section = "Repositories";
 
     private static readonly string[] KnownSettings =
-        ["Provider", "Providers", "Environments", "Command", "Concurrency", "AutoDeploy", "DeployKey", "HerokuApps", "ElasticBeanstalk", "Dpl", "BundlerPrivateSource"];
+        ["Provider", "Providers", "Environments", "Command", "Concurrency", "AutoDeploy", "DeployKey", "HerokuApps", "ElasticBeanstalk", "Dpl", "BundlerPrivateSource", "WebhookSecret"];
 
     private static readonly string[] KnownAutoDeploySettings = ["Environments", "Contexts"];
     private static readonly string[] KnownBeanstalkSettings = ["Applications", "Environments"];
@@ -177,6 +183,8 @@ public sealed class RepositoryOptions
             AutoDeploy = AutoDeploy(section.GetSection("AutoDeploy"), $"{prefix}:AutoDeploy"),
             DeployKey = NullIfEmpty(section["DeployKey"]),
             Targets = Targets(section, prefix),
+            // As given: a secret is not trimmed or otherwise changed.
+            WebhookSecret = string.IsNullOrEmpty(section["WebhookSecret"]) ? null : section["WebhookSecret"],
         };
     }
 

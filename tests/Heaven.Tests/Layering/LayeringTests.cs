@@ -36,7 +36,7 @@ public sealed class LayeringTests(ITestOutputHelper output)
         ["Notifications"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Masking"],
         ["AutoDeploy"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Locks", "Repositories"],
         ["Deployments"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Masking", "Execution", "Checkout", "Ssh", "Repositories", "Locks", "Statuses", "Output", "Providers"],
-        ["Intake"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Masking", "Deployments"],
+        ["Intake"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Masking", "Repositories", "Deployments"],
         ["Retention"] = ["Model", "Configuration", "Storage", "WorkItems", "Output", "Intake", "AutoDeploy"],
 
         // What people use, and the composition on top.

@@ -187,7 +187,7 @@ public sealed class RepositoryPolicyTests : IDisposable
     [InlineData("Repositories:octo/app:Command", "kubectl 'apply", "Repositories:octo/app:Command is not a usable command: the command has an unbalanced single quote.")]
     [InlineData("Repositories:octo/app:Command", "helm upgrade %{release}", "Repositories:octo/app:Command is not a usable command: the command uses the unknown placeholder %{release}")]
     [InlineData("Repositories:octo/app:Environments:production:Command", "kubectl apply && echo", "Repositories:octo/app:Environments:production:Command is not a usable command: the command contains '&' outside quotes")]
-    [InlineData("Repositories:octo/app:Providr", "shell", "Repositories:octo/app:Providr is not a repository setting (known: Provider, Providers, Environments, Command, Concurrency, AutoDeploy, DeployKey, HerokuApps, ElasticBeanstalk, Dpl, BundlerPrivateSource).")]
+    [InlineData("Repositories:octo/app:Providr", "shell", "Repositories:octo/app:Providr is not a repository setting (known: Provider, Providers, Environments, Command, Concurrency, AutoDeploy, DeployKey, HerokuApps, ElasticBeanstalk, Dpl, BundlerPrivateSource, WebhookSecret).")]
     [InlineData("Repositories:octo/app:Environments:production:Comand", "x", "Repositories:octo/app:Environments:production:Comand is not an environment setting (known: Command, Concurrency).")]
     [InlineData("Repositories:octo/app:Concurrency", "later", "Repositories:octo/app:Concurrency is 'later'; use reject, queue or supersede.")]
     [InlineData("Repositories:octo/app:Environments:production:Concurrency", "1", "Repositories:octo/app:Environments:production:Concurrency is '1'; use reject, queue or supersede.")]
