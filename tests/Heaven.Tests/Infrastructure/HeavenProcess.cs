@@ -54,9 +54,48 @@ public sealed class HeavenProcess : IAsyncDisposable
     }
 
     /// <summary>Runs a <c>heaven</c> command to completion: exit code and everything it printed.</summary>
-    public static async Task<(int ExitCode, string Output, string Error)> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
+    public static Task<(int ExitCode, string Output, string Error)> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        RunAsync(Command(args, environment));
+
+    /// <summary>
+    /// Runs a <c>heaven</c> command as another user (<c>setpriv</c>; the test must run as root), for
+    /// what only an unprivileged Heaven meets: a file it may not change.
+    /// </summary>
+    public static Task<(int ExitCode, string Output, string Error)> RunAsUserAsync(string user, string group, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        using var process = Process.Start(Command(args, environment))!;
+        var heaven = Command(args, environment);
+        var info = new ProcessStartInfo("setpriv")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            // A folder the other user may enter.
+            WorkingDirectory = "/",
+        };
+        foreach (var arg in new[] { $"--reuid={user}", $"--regid={group}", "--clear-groups", "--", heaven.FileName })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        foreach (var arg in heaven.ArgumentList)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        foreach (var (key, value) in heaven.Environment)
+        {
+            info.Environment[key] = value;
+        }
+
+        // The other user's own home may not exist; the runtime needs a writable one.
+        info.Environment["HOME"] = Path.GetTempPath();
+        return RunAsync(info);
+    }
+
+    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(ProcessStartInfo info)
+    {
+        using var process = Process.Start(info)!;
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
