@@ -77,6 +77,11 @@ internal static partial class DataDirectoryModes
         {
             entries = directory.EnumerateFileSystemInfos("*", new EnumerationOptions { AttributesToSkip = 0, IgnoreInaccessible = false, RecurseSubdirectories = false }).ToList();
         }
+        catch (DirectoryNotFoundException)
+        {
+            // Removed meanwhile (a deployment's folder, while a command runs beside the server).
+            return;
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             var owner = Owner(directory.FullName);
@@ -86,18 +91,25 @@ internal static partial class DataDirectoryModes
 
         foreach (var entry in entries)
         {
-            if (entry.LinkTarget is not null)
+            try
             {
-                continue;
-            }
+                if (entry.LinkTarget is not null)
+                {
+                    continue;
+                }
 
-            if (entry is DirectoryInfo child)
-            {
-                Walk(child, problems);
+                if (entry is DirectoryInfo child)
+                {
+                    Walk(child, problems);
+                }
+                else
+                {
+                    Restrict(entry.FullName, entry.UnixFileMode, entry.UnixFileMode & OwnerOnly, problems);
+                }
             }
-            else
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
             {
-                Restrict(entry.FullName, entry.UnixFileMode, entry.UnixFileMode & OwnerOnly, problems);
+                // Removed meanwhile (a deployment's folder, while a command runs beside the server).
             }
         }
     }
@@ -114,6 +126,11 @@ internal static partial class DataDirectoryModes
         try
         {
             File.SetUnixFileMode(path, wanted);
+            return true;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            // Removed meanwhile: nothing left to protect.
             return true;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
