@@ -1,3 +1,4 @@
+using Heaven.Configuration;
 using Heaven.Hosting;
 using Heaven.Masking;
 using Heaven.Model;
@@ -20,6 +21,8 @@ internal sealed class Terminal(TextWriter output, TextWriter error) : IDisposabl
     public WebApplication Build(string[] args)
     {
         var builder = HeavenApp.CreateBuilder(args);
+        // Secrets read from files are masked from the first line on, like those set directly.
+        SecretFiles.Apply(builder.Configuration);
         MaskWith(SecretMasker.ForServer(builder.Configuration));
         return HeavenApp.Build(builder);
     }

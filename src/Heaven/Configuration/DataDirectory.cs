@@ -2,7 +2,8 @@ namespace Heaven.Configuration;
 
 /// <summary>
 /// The folder Heaven keeps its state in (<c>DataDirectory</c> or <c>HEAVEN_DATA_DIR</c>, default <c>./data</c>):
-/// the SQLite database, the generated webhook secret, later the git mirrors and worktrees.
+/// the SQLite database, the generated webhook secret, the git mirrors, the known hosts. Private to
+/// Heaven's user: 0700, its files 0600.
 /// </summary>
 public sealed class DataDirectory
 {
@@ -15,7 +16,10 @@ public sealed class DataDirectory
 
     public string PathOf(string name) => Path.Combine(FullPath, name);
 
-    /// <summary>Resolves the configured folder against the working directory and creates it.</summary>
+    /// <summary>
+    /// Resolves the configured folder against the working directory, creates it, and makes it and
+    /// everything in it private to Heaven's user (<see cref="DataDirectoryModes"/>).
+    /// </summary>
     public static DataDirectory Prepare(IConfiguration configuration)
     {
         var configured = configuration[Key];
@@ -36,6 +40,7 @@ public sealed class DataDirectory
             throw new StartupException($"{LegacyEnvironmentVariables.Describe(Key)} is '{fullPath}', which cannot be created: {e.Message}");
         }
 
+        DataDirectoryModes.Enforce(fullPath);
         return new DataDirectory(fullPath);
     }
 

@@ -49,10 +49,20 @@ internal static class LegacyEnvironmentVariables
         ("DATABASE_URL", "Database:Url"),
     ];
 
+    /// <summary>
+    /// The original's variable of a secret, with <c>_FILE</c> added, names a file holding it
+    /// (<c>GITHUB_TOKEN_FILE</c> → <c>GitHub:TokenFile</c>), as container platforms hand secrets over.
+    /// </summary>
+    public const string FileSuffix = "_FILE";
+
+    /// <summary>The variables that name a secret's file, and the configuration key each one feeds.</summary>
+    public static IReadOnlyList<(string Variable, string Key)> FileMap { get; } =
+        [.. Map.Where(m => SecretSettings.FileKeys.Contains(m.Key, StringComparer.OrdinalIgnoreCase)).Select(m => (m.Variable + FileSuffix, m.Key + SecretFiles.Suffix))];
+
     /// <summary>"Deployments:Timeout (or DEPLOYMENT_TIMEOUT)", for messages that must name what to fix.</summary>
     public static string Describe(string key)
     {
-        foreach (var (variable, mapped) in Map)
+        foreach (var (variable, mapped) in Map.Concat(FileMap))
         {
             if (string.Equals(mapped, key, StringComparison.OrdinalIgnoreCase))
             {
@@ -89,7 +99,7 @@ internal sealed class LegacyEnvironmentConfigurationSource(IReadOnlyDictionary<s
         public override void Load()
         {
             var data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
-            foreach (var (variable, key) in LegacyEnvironmentVariables.Map)
+            foreach (var (variable, key) in LegacyEnvironmentVariables.Map.Concat(LegacyEnvironmentVariables.FileMap))
             {
                 if (environment.TryGetValue(variable, out var value) && !string.IsNullOrEmpty(value))
                 {

@@ -56,6 +56,10 @@ public static class HeavenApp
     /// <summary>Registers every component. Call after all configuration sources are in place.</summary>
     public static WebApplication Build(WebApplicationBuilder builder)
     {
+        // Before anything is created: what Heaven creates is private to its user (ProcessUmask says why).
+        ProcessUmask.Restrict();
+        // Secrets given as files (GitHub:TokenFile, GITHUB_TOKEN_FILE) become settings like any other.
+        SecretFiles.Apply(builder.Configuration);
         var services = builder.Services;
         var dataDirectory = DataDirectory.Prepare(builder.Configuration);
         services.AddSingleton(dataDirectory);

@@ -151,7 +151,7 @@ internal static class StartupReport
     {
         if (string.IsNullOrWhiteSpace(github.Token))
         {
-            yield return "GitHub:Token (or GITHUB_TOKEN) is not set: Heaven records deployments it is sent, but cannot post deployment statuses, create gists or fetch private repositories until it is. Use a token that may write deployments and gists.";
+            yield return "GitHub:Token (or GITHUB_TOKEN) is not set: Heaven records deployments it is sent, but cannot post deployment statuses, create gists or fetch private repositories until it is. Use a token that may write deployments and gists, from a file named by GitHub:TokenFile (or GITHUB_TOKEN_FILE) or in the environment, never on the command line.";
         }
     }
 

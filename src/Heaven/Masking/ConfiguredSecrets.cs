@@ -1,32 +1,11 @@
 using System.Data.Common;
+using Heaven.Configuration;
 
 namespace Heaven.Masking;
 
 /// <summary>The secrets in Heaven's configuration, which no deploy output may show.</summary>
 internal static class ConfiguredSecrets
 {
-    /// <summary>Settings known to hold secrets whatever their names say (a Slack webhook URL is a credential).</summary>
-    internal static readonly IReadOnlyList<string> KnownKeys =
-    [
-        "GitHub:Token",
-        "GitHub:ClientSecret",
-        "Webhooks:Secret",
-        "Webhooks:SecondarySecret",
-        "Deployments:PrivateKey",
-        "Providers:Heroku:ApiKey",
-        "Providers:ElasticBeanstalk:SecretAccessKey",
-        "Providers:Bundler:PrivateCredentials",
-        "Notifications:Slack:WebhookUrl",
-        "Notifications:Slack:BotToken",
-        "Notifications:Teams:WebhookUrl",
-        "Notifications:Discord:WebhookUrl",
-        "Notifications:HipChat:Token",
-        "Notifications:Campfire:Token",
-        "Notifications:Campfire:BotUrl",
-        "Notifications:Flowdock:UserApiToken",
-        "Notifications:Flowdock:FlowTokens",
-    ];
-
     /// <summary>The dpl provider's secrets, by dpl provider and variable name.</summary>
     private const string SecretsSection = "Providers:Dpl:Secrets:";
 
@@ -45,7 +24,7 @@ internal static class ConfiguredSecrets
 
     public static IEnumerable<string> From(IConfiguration configuration)
     {
-        foreach (var key in KnownKeys)
+        foreach (var key in SecretSettings.Keys)
         {
             if (configuration[key] is { Length: > 0 } value)
             {

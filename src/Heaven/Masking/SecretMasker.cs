@@ -9,7 +9,7 @@ namespace Heaven.Masking;
 
 /// <summary>
 /// The one place secrets leave the output: every registered value, in every form a deploy tool may print
-/// it in, becomes <c>***</c>. Thread-safe; <see cref="Mask"/> takes no lock, except once after
+/// it in (plain, base64 at any alignment, URL-encoded, JSON-escaped, reversed, hex), becomes <c>***</c>. Thread-safe; <see cref="Mask"/> takes no lock, except once after
 /// <see cref="Add"/> to rebuild its search.
 /// </summary>
 /// <remarks>
@@ -181,6 +181,27 @@ public sealed class SecretMasker : ISecretMasker
         {
             yield return form;
         }
+
+        // What a deploy prints when it "hides" a value by hand (rev, xxd -p, od, a hex dump in a
+        // debug line): the same secret, as readable as in plain text to whoever reads the log.
+        yield return Reversed(value);
+        var bytes = Encoding.UTF8.GetBytes(value);
+        yield return Convert.ToHexStringLower(bytes);
+        yield return Convert.ToHexString(bytes);
+    }
+
+    /// <summary>The text backwards, by character (a surrogate pair stays one character), as <c>rev</c> prints it.</summary>
+    private static string Reversed(string value)
+    {
+        var runes = value.EnumerateRunes().ToArray();
+        Array.Reverse(runes);
+        var builder = new StringBuilder(value.Length);
+        foreach (var rune in runes)
+        {
+            builder.Append(rune.ToString());
+        }
+
+        return builder.ToString();
     }
 
     private static IEnumerable<string> EncodedForms(string value, bool includeShifts)

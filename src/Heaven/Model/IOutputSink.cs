@@ -22,7 +22,7 @@ public interface IOutputSink
 /// <summary>Replaces every known secret, in every encoding it may appear in, with <c>***</c>.</summary>
 public interface ISecretMasker
 {
-    /// <summary>Registers a secret (and its base64, URL-encoded and JSON-escaped forms; each line of a multi-line secret).</summary>
+    /// <summary>Registers a secret (and its base64, URL-encoded, JSON-escaped, reversed and hex forms; each line of a multi-line secret).</summary>
     void Add(string secret);
 
     string Mask(string line);

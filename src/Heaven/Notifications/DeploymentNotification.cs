@@ -268,7 +268,11 @@ internal sealed record DeploymentNotification(
         return builder.ToString();
     }
 
-    /// <summary>Renders the whole message with a service's escaping, link syntax and line break.</summary>
+    /// <summary>
+    /// Renders the whole message with a service's escaping, link syntax and line break. Every text is
+    /// escaped, link texts included, before <paramref name="link"/> sees it; the address it gets is
+    /// already cleaned (<see cref="LinkAddress"/>), and the service adds what its own syntax needs.
+    /// </summary>
     public string Render(Func<string, string> escape, Func<string, string, string> link, string lineBreak = "\n") =>
         Render(Parts(), escape, link, lineBreak);
 
@@ -279,7 +283,8 @@ internal sealed record DeploymentNotification(
         {
             builder.Append(part switch
             {
-                MessagePart.Link l => link(l.Url, escape(l.Value)),
+                // An address that is not http(s) (javascript:, a relative path) is shown as its text only.
+                MessagePart.Link l => LinkAddress.Clean(l.Url) is { } url ? link(url, escape(l.Value)) : escape(l.Value),
                 MessagePart.Text t => escape(t.Value),
                 MessagePart.LineBreak => lineBreak,
                 _ => string.Empty,

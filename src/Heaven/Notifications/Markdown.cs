@@ -2,9 +2,18 @@ using System.Text;
 
 namespace Heaven.Notifications;
 
-/// <summary>Markdown for Teams and Discord: names with * _ [ ] and the like must not turn into formatting.</summary>
+/// <summary>
+/// Markdown for Teams and Discord: a name with <c>* _ [ ]</c> and the like must not turn into
+/// formatting, and a ref or environment named <c>x](https://evil)</c> must not turn into a link.
+/// </summary>
 internal static class Markdown
 {
+    /// <summary>
+    /// Markdown's punctuation that means something inside a line (emphasis, code, strike-through,
+    /// spoilers, links, quotes, HTML and mentions); each is shown as itself after a backslash.
+    /// Parentheses are left alone: they make a link only right after a <c>]</c>, and every <c>]</c>
+    /// in a text is escaped, so "(daf8192)" stays readable where a service shows escapes as they are.
+    /// </summary>
     private const string Special = "\\`*_~[]<>|";
 
     public static string Escape(string text)
@@ -23,5 +32,8 @@ internal static class Markdown
         return builder.ToString();
     }
 
-    public static string Link(string url, string text) => $"[{text}]({url.Replace(")", "%29", StringComparison.Ordinal)})";
+    /// <summary>A link; <paramref name="text"/> is escaped already, <paramref name="url"/> cleaned (<see cref="LinkAddress"/>).</summary>
+    /// <remarks>Parentheses are percent-encoded too: a ')' would end the address early.</remarks>
+    public static string Link(string url, string text) =>
+        $"[{text}]({url.Replace("(", "%28", StringComparison.Ordinal).Replace(")", "%29", StringComparison.Ordinal)})";
 }

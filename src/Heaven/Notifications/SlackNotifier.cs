@@ -60,6 +60,14 @@ internal sealed class SlackNotifier(IHttpClientFactory clients, IOptions<Notific
     public static string Escape(string text) =>
         text.Replace("&", "&amp;", StringComparison.Ordinal).Replace("<", "&lt;", StringComparison.Ordinal).Replace(">", "&gt;", StringComparison.Ordinal);
 
+    /// <summary>
+    /// <c>&lt;url|text&gt;</c>. The address is cleaned already (no <c>|</c>, <c>&lt;</c> or <c>&gt;</c>
+    /// left in it; its <c>&amp;</c> is escaped here, as Slack wants); a <c>|</c> in the (escaped) text,
+    /// which Slack's syntax gives no escape for, is shown as <c>¦</c>.
+    /// </summary>
+    public static string Link(string url, string text) =>
+        $"<{url.Replace("&", "&amp;", StringComparison.Ordinal)}|{text.Replace('|', '¦')}>";
+
     /// <summary>hubot sends the room as the chat shows it: <c>#ops</c> and <c>ops</c> are the same channel.</summary>
     private static string? ChannelName(string? room) => room?.Trim().TrimStart('#') is { Length: > 0 } name ? name : null;
 
@@ -134,7 +142,7 @@ internal sealed class SlackNotifier(IHttpClientFactory clients, IOptions<Notific
         {
             ["fallback"] = Escape(message.PlainText()),
             ["color"] = Color(message.Outcome),
-            ["text"] = message.Render(Escape, (url, text) => $"<{url}|{text}>"),
+            ["text"] = message.Render(Escape, Link),
             ["mrkdwn_in"] = new JsonArray("text"),
         });
         return body;

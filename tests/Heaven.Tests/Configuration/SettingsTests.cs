@@ -56,6 +56,18 @@ public sealed class SettingsTests
         new DeploymentOptions().TaskPrefix.ShouldBe("deploy");
         new Heaven.Intake.WebhookOptions().MaxBodyBytes.ShouldBe(25 * 1024 * 1024);
         new GitHubOptions().ApiUrl.ShouldBe("https://api.github.com/");
+        new HeavenOptions().LogLinkLifetime.ShouldBe(TimeSpan.FromDays(90));
+    }
+
+    [Theory]
+    [InlineData("0", "got 00:00:00.")]
+    [InlineData("00:00:30", "got 00:00:30.")]
+    [InlineData("3651", "got 3651.00:00:00.")]
+    public async Task ALogLinkLifetimeOutOfRange_StopsTheStart(string value, string got)
+    {
+        var error = await Should.ThrowAsync<StartupException>(() => HeavenTestHost.StartAsync(new Dictionary<string, string?> { ["Heaven:LogLinkLifetime"] = value }));
+
+        error.Message.ShouldBe($"Heaven:LogLinkLifetime must be a duration from 00:01:00 to 3650.00:00:00 (days.hours:minutes:seconds, e.g. 90.00:00:00 for 90 days); {got}");
     }
 
     [Fact]

@@ -248,6 +248,29 @@ public sealed class DeployEngineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ATokenPrintedReversedOrInHex_IsMaskedInTheLog()
+    {
+        var token = DeployHarness.Token;
+        var hex = Convert.ToHexStringLower(System.Text.Encoding.UTF8.GetBytes(token));
+        var sha = repository.CommitDeployScript($$"""
+            printf 'reversed %s\n' "$(printf %s '{{token}}' | rev)"
+            printf 'hex %s\n' "$(printf %s '{{token}}' | od -An -v -tx1 | tr -d ' \n')"
+            printf 'HEX %s\n' "$(printf %s '{{token}}' | od -An -v -tx1 | tr -d ' \n' | tr a-f A-F)"
+            """);
+
+        var (gitHubId, heavenId) = await harness.DeployAsync(repository, sha);
+        (await harness.WaitForFinalStatusAsync(repository, gitHubId)).State.ShouldBe("success");
+
+        var log = await harness.LogAsync(heavenId);
+        log.ShouldContain("reversed ***");
+        log.ShouldContain("hex ***");
+        log.ShouldContain("HEX ***");
+        log.ShouldNotContain(new string(token.Reverse().ToArray()));
+        log.ShouldNotContain(hex);
+        log.ShouldNotContain(hex.ToUpperInvariant());
+    }
+
+    [Fact]
     public async Task GitHubFailingForAWhile_LosesNoStatus()
     {
         var sha = repository.CommitDeployScript("echo ok");

@@ -176,7 +176,7 @@ public sealed class HeavenProcessTests
         });
 
         // The last part of the start report.
-        await heaven.WaitForOutputAsync("Use a token that may write deployments and gists.");
+        await heaven.WaitForOutputAsync("Use a token that may write deployments and gists, from a file named by GitHub:TokenFile (or GITHUB_TOKEN_FILE) or in the environment, never on the command line.");
         var output = heaven.Output;
         output.ShouldContain("Payload URL      https://heaven.example.com/events");
         output.ShouldContain($"the contents of {Path.Combine(data, "webhook-secret")}");

@@ -71,9 +71,98 @@ public sealed class HeavenProcess : IAsyncDisposable
     }
 
     /// <summary>Runs a <c>heaven</c> command to completion: exit code and everything it printed.</summary>
-    public static async Task<(int ExitCode, string Output, string Error)> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
+    public static Task<(int ExitCode, string Output, string Error)> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        RunAsync(Command(args, environment));
+
+    /// <summary>
+    /// Runs a <c>heaven</c> command as another user (<c>setpriv</c>; the test must run as root), for
+    /// what only an unprivileged Heaven meets: a file it may not change.
+    /// </summary>
+    public static async Task<(int ExitCode, string Output, string Error)> RunAsUserAsync(string user, string group, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        using var process = Process.Start(Command(args, environment))!;
+        // The build output may lie where only root can read (a checkout under /root): then the other
+        // user runs a copy of it from a folder it may read.
+        DirectoryInfo? copy = null;
+        var appDirectory = AppContext.BaseDirectory;
+        if (!OthersMayRead(appDirectory))
+        {
+            copy = Directory.CreateTempSubdirectory("heaven-app-");
+            File.SetUnixFileMode(copy.FullName, (UnixFileMode)0b111_101_101);
+            foreach (var file in Directory.EnumerateFiles(appDirectory, "*", SearchOption.AllDirectories))
+            {
+                var target = Path.Combine(copy.FullName, Path.GetRelativePath(appDirectory, file));
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Copy(file, target);
+                File.SetUnixFileMode(target, (UnixFileMode)0b110_100_100);
+            }
+
+            foreach (var folder in Directory.EnumerateDirectories(copy.FullName, "*", SearchOption.AllDirectories))
+            {
+                File.SetUnixFileMode(folder, (UnixFileMode)0b111_101_101);
+            }
+
+            appDirectory = copy.FullName;
+        }
+
+        try
+        {
+            return await RunAsync(AsUser(user, group, Command(args, environment, appDirectory)));
+        }
+        finally
+        {
+            copy?.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>Whether every user may enter each folder up to <paramref name="directory"/> and read its files.</summary>
+    private static bool OthersMayRead(string directory)
+    {
+        const UnixFileMode enter = UnixFileMode.OtherExecute | UnixFileMode.OtherRead;
+        for (var folder = new DirectoryInfo(directory); folder is not null; folder = folder.Parent)
+        {
+            if ((folder.UnixFileMode & enter) != enter)
+            {
+                return false;
+            }
+        }
+
+        return Directory.EnumerateFiles(directory).All(f => (File.GetUnixFileMode(f) & UnixFileMode.OtherRead) != 0);
+    }
+
+    private static ProcessStartInfo AsUser(string user, string group, ProcessStartInfo heaven)
+    {
+        var info = new ProcessStartInfo("setpriv")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            // A folder the other user may enter.
+            WorkingDirectory = "/",
+        };
+        foreach (var arg in new[] { $"--reuid={user}", $"--regid={group}", "--clear-groups", "--", heaven.FileName })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        foreach (var arg in heaven.ArgumentList)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        foreach (var (key, value) in heaven.Environment)
+        {
+            info.Environment[key] = value;
+        }
+
+        // The other user's own home may not exist; the runtime needs a writable one.
+        info.Environment["HOME"] = Path.GetTempPath();
+        return info;
+    }
+
+    private static async Task<(int ExitCode, string Output, string Error)> RunAsync(ProcessStartInfo info)
+    {
+        using var process = Process.Start(info)!;
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -132,17 +221,18 @@ public sealed class HeavenProcess : IAsyncDisposable
         }
     }
 
-    private static ProcessStartInfo Command(IEnumerable<string> args, IReadOnlyDictionary<string, string> environment)
+    private static ProcessStartInfo Command(IEnumerable<string> args, IReadOnlyDictionary<string, string> environment, string? appDirectory = null)
     {
+        appDirectory ??= AppContext.BaseDirectory;
         var info = new ProcessStartInfo("dotnet")
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
+            WorkingDirectory = appDirectory,
         };
-        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "heaven.dll"));
+        info.ArgumentList.Add(Path.Combine(appDirectory, "heaven.dll"));
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);

@@ -61,6 +61,29 @@ public sealed class SecretMaskerTests
     }
 
     [Fact]
+    public void ReversedAndHexForms_AreMasked_HexInEitherCase()
+    {
+        var masker = MaskerWith(Token);
+        var reversed = new string(Token.Reverse().ToArray());
+        var hex = Convert.ToHexStringLower(Encoding.UTF8.GetBytes(Token));
+
+        masker.Mask($"rev: {reversed}!").ShouldBe("rev: ***!");
+        masker.Mask($"xxd -p: {hex}").ShouldBe("xxd -p: ***");
+        masker.Mask($"HEX={hex.ToUpperInvariant()};").ShouldBe("HEX=***;");
+        // Inside a longer dump (bytes before and after it) the secret's bytes are still one run of hex.
+        masker.Mask($"0a0d{hex}0a").ShouldBe("0a0d***0a");
+    }
+
+    [Fact]
+    public void AReversedSecretWithCharactersBeyondOneUtf16Unit_IsReversedByCharacter()
+    {
+        const string secret = "key-\U0001F511-value";
+        var masker = MaskerWith(secret);
+
+        masker.Mask("eulav-\U0001F511-yek").ShouldBe("***");
+    }
+
+    [Fact]
     public void UrlEncodedForms_AreMasked()
     {
         const string secret = "p@ss/w:rd+1 &x";
