@@ -33,7 +33,7 @@ public sealed record IsolationState(IsolationMode Mode, DeployUser? User, string
 /// <c>Deployments:RunAs</c> when it is missing), in a bubblewrap sandbox when <c>bwrap</c> works,
 /// both when both are possible; and builds the command line that puts a deploy process there.
 /// </summary>
-public sealed partial class DeployIsolation(IOptions<IsolationOptions> options, SandboxView view, ILogger<DeployIsolation> logger)
+public sealed partial class DeployIsolation(IOptions<IsolationOptions> options, SandboxView view, ILogger<DeployIsolation> logger, Workspaces? workspaces = null)
 {
     private readonly SemaphoreSlim gate = new(1, 1);
     private IsolationState? state;
@@ -139,6 +139,12 @@ public sealed partial class DeployIsolation(IOptions<IsolationOptions> options, 
                 reasons.Add($"no user switch: user {settings.RunAs} (Deployments:RunAs) has uid 0, and deploys never run as root");
                 user = null;
             }
+
+            if (user is not null && workspaces is not null && Unreachable(workspaces) is { } blocked)
+            {
+                reasons.Add($"no user switch: user {user.Name} cannot reach the work directory {workspaces.Root} ({Workspaces.Key}), as {blocked} is not searchable by others");
+                user = null;
+            }
         }
 
         string? bwrap = null;
@@ -182,6 +188,34 @@ public sealed partial class DeployIsolation(IOptions<IsolationOptions> options, 
         {
             Workspace.DeleteTree(folder);
         }
+    }
+
+    /// <summary>The first folder on the way to the work directory that other users may not pass through, or null.</summary>
+    private static string? Unreachable(Workspaces workspaces)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return null;
+        }
+
+        try
+        {
+            workspaces.EnsureRoot();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return workspaces.Root;
+        }
+
+        for (var folder = System.IO.Path.GetDirectoryName(workspaces.Root); folder is not null; folder = System.IO.Path.GetDirectoryName(folder))
+        {
+            if (!File.GetUnixFileMode(folder).HasFlag(UnixFileMode.OtherExecute))
+            {
+                return folder;
+            }
+        }
+
+        return null;
     }
 
     private static string? FindBwrap(IsolationOptions settings)

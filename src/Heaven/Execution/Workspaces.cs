@@ -46,6 +46,20 @@ public sealed class Workspaces
         return name.Length == 0 || name is "." or ".." ? null : Path.Combine(Root, name);
     }
 
+    /// <summary>Creates the work directory, searchable but not listable by others (0711).</summary>
+    public void EnsureRoot()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(Root);
+            return;
+        }
+
+        Directory.CreateDirectory(Root, PassThrough);
+        // CreateDirectory leaves an existing folder's mode alone, and Heaven's umask narrows a new one.
+        File.SetUnixFileMode(Root, PassThrough);
+    }
+
     /// <summary>Deletes every deployment folder: what a killed run of this data directory's Heaven left behind.</summary>
     public void RemoveAll()
     {
@@ -72,9 +86,7 @@ public sealed class Workspaces
         var path = Path.Combine(Root, $"{deploymentId}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))}");
         try
         {
-            Directory.CreateDirectory(Root, PassThrough);
-            // CreateDirectory leaves an existing folder's mode alone: nobody else may list the deployments' folders.
-            File.SetUnixFileMode(Root, PassThrough);
+            EnsureRoot();
             Directory.CreateDirectory(path, Private);
             var workspace = new Workspace(path, owner);
             Directory.CreateDirectory(workspace.Home, Private);

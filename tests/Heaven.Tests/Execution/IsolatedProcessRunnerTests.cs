@@ -116,10 +116,10 @@ public sealed class IsolatedProcessRunnerTests : IDisposable
             Sandbox = mode is "sandbox" or "both",
         });
         var data = new DataDirectory(Path.Combine(directory.Path, "data"));
-        var isolation = new DeployIsolation(options, new SandboxView(new ConfigurationBuilder().Build(), data, null, options), NullLogger<DeployIsolation>.Instance);
+        var workspaces = new Workspaces(Path.Combine(directory.Path, "data-work"));
+        var isolation = new DeployIsolation(options, new SandboxView(new ConfigurationBuilder().Build(), data, null, options), NullLogger<DeployIsolation>.Instance, workspaces);
         var state = await isolation.GetAsync(CancellationToken.None);
         state.Refusal.ShouldBeNull();
-        var workspaces = new Workspaces(Path.Combine(directory.Path, "data-work"));
         var workspace = workspaces.Create(1, state.User);
         var runner = new ProcessRunner(ShortGraces, TimeProvider.System, NullLogger<ProcessRunner>.Instance, isolation, workspaces);
         return (runner, workspace, state);

@@ -164,6 +164,12 @@ public sealed class TemporaryDirectory : IDisposable
         // Per user, so a run as root never leaves a folder an ordinary user cannot write into.
         Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"heaven-tests-{Environment.UserName}", Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(Path);
+        // Searchable by others whatever the umask (an in-process Heaven sets 077 for the whole test
+        // process): a deploy running as another user must reach the work directory inside.
+        const UnixFileMode searchable = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute
+            | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute;
+        File.SetUnixFileMode(System.IO.Path.GetDirectoryName(Path)!, searchable);
+        File.SetUnixFileMode(Path, searchable);
     }
 
     public string Path { get; }

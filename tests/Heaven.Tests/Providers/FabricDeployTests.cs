@@ -93,7 +93,7 @@ public sealed class FabricDeployTests(SshServerFixture ssh) : IDisposable
                         environment.ShouldNotContain(piece, customMessage: $"process {pid}'s environment");
                     }
 
-                    if (environment.Contains("SSH_AUTH_SOCK=" + Path.Combine(harness.Host.DataDirectory, "ssh"), StringComparison.Ordinal) && commandLine.Contains("fab", StringComparison.Ordinal))
+                    if (environment.Contains("SSH_AUTH_SOCK=" + WorkDirectory(harness) + "/", StringComparison.Ordinal) && commandLine.Contains("fab", StringComparison.Ordinal))
                     {
                         agentsSeen++;
                     }
@@ -133,7 +133,7 @@ public sealed class FabricDeployTests(SshServerFixture ssh) : IDisposable
         var (gitHubId, heavenId) = await harness.DeployAsync(repository, sha, task: "deploy:hang", config: Fabric.DeepClone().AsObject());
         await Poll.UntilAsync(
             () => ProcessTable.WithCommandLineContaining("sleep 47").Count > 0, "the deploy to reach the server", DeployHarness.FinalStatusTimeout, harness.GitHub.DescribeRequests);
-        ProcessTable.WithCommandLineContaining(Path.Combine(harness.Host.DataDirectory, "ssh")).ShouldNotBeEmpty("the agent runs while the deploy does");
+        ProcessTable.WithCommandLineContaining(WorkDirectory(harness) + "/").ShouldNotBeEmpty("the agent runs while the deploy does");
 
         await harness.Host.Services.GetRequiredService<DeploymentQueue>().RequestCancelAsync(heavenId, "alice", CancellationToken.None);
         var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
@@ -270,10 +270,13 @@ public sealed class FabricDeployTests(SshServerFixture ssh) : IDisposable
         }
     }
 
+    /// <summary>The deployments' own folders (the agent's socket is in their ssh/).</summary>
+    private static string WorkDirectory(DeployHarness harness) => harness.Host.DataDirectory + "-work";
+
     /// <summary>The deployment's private ssh folders are gone, and no ssh-agent serves a socket in them.</summary>
     private static async Task AssertAgentGoneAsync(DeployHarness harness)
     {
-        var folders = Path.Combine(harness.Host.DataDirectory, "ssh");
+        var folders = WorkDirectory(harness);
         (Directory.Exists(folders) ? Directory.GetDirectories(folders) : []).ShouldBeEmpty();
         (await ProcessTable.LeftoverAsync(folders)).ShouldBeEmpty("an ssh-agent (or anything else) still names the deployment's ssh folder");
     }
