@@ -85,6 +85,8 @@ internal sealed partial class HeavenServer : IAsyncDisposable
             ["GitHub:Token"] = Token,
             ["GitHub:ApiUrl"] = gitHubUrl,
             ["GitHub:WebUrl"] = gitHubUrl,
+            // The benchmark's repositories are local (BenchRepository).
+            ["Checkout:AllowLocalRepositories"] = "true",
             ["Logging:LogLevel:Default"] = verbose ? "Information" : "Warning",
             ["Logging:Console:TimestampFormat"] = "HH:mm:ss.fff ",
             ["Logging:Console:FormatterOptions:TimestampFormat"] = "HH:mm:ss.fff ",

@@ -256,7 +256,7 @@ public sealed class GitCheckoutTests : IDisposable
     {
         // Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
         var error = await Should.ThrowAsync<CheckoutException>(() =>
-            bench.Checkout().PrepareAsync(bench.Request(new string('a', 40), cloneUrl: "http://127.0.0.1:9/atmos/my-robot.git"), new RecordingSink(), CancellationToken.None));
+            bench.Checkout(cloneHosts: ["127.0.0.1"]).PrepareAsync(bench.Request(new string('a', 40), cloneUrl: "http://127.0.0.1:9/atmos/my-robot.git"), new RecordingSink(), CancellationToken.None));
 
         error.Message.ShouldStartWith("fetching atmos/my-robot failed: unable to access 'http://127.0.0.1:9/atmos/my-robot.git/': ");
         error.Message.Split('\n').Length.ShouldBe(1);

@@ -137,6 +137,8 @@ public sealed class HeavenProcess : IAsyncDisposable
             info.Environment.Remove(name);
         }
 
+        // Test repositories are local (TestRepository); a test may say otherwise.
+        info.Environment["Checkout__AllowLocalRepositories"] = "true";
         foreach (var (key, value) in environment)
         {
             info.Environment[key] = value;

@@ -61,6 +61,8 @@ public sealed class HeavenTestHost : IAsyncDisposable
             ["Webhooks:Secret"] = Secret,
             // Intake tests look at deployments as received; DeployHarness turns the deploy engine on.
             ["Deployments:MaxParallel"] = "0",
+            // Test repositories are local (TestRepository); a test of the refusal sets it to null.
+            ["Checkout:AllowLocalRepositories"] = "true",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
