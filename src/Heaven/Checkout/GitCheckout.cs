@@ -267,22 +267,7 @@ internal sealed partial class GitCheckout : ICheckout
 
         // Every time: a renamed or transferred repository arrives with a new clone URL (which carries no
         // credentials), and a deploy may have planted settings or files that make git run its programs.
-        // --no-includes: what an include.path names is not read, only reported and dropped with it.
-        var listed = await git.RunAsync(
-            ["--git-dir=" + mirror, "config", "--file", Path.Combine(mirror, "config"), "--no-includes", "--null", "--list"],
-            dataDirectory,
-            limits.LocalCommand,
-            cancellationToken);
-        IReadOnlyList<string> planted;
-        try
-        {
-            planted = MirrorConfig.Repair(mirror, source, listed.Succeeded ? listed.StandardOutput : null);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new CheckoutException($"could not configure the mirror of {step.Repository}: {e.Message}");
-        }
-
+        var planted = await MirrorConfig.RepairAsync(git, mirror, source, dataDirectory, limits.LocalCommand, cancellationToken);
         if (planted.Count > 0)
         {
             var names = string.Join(", ", planted.Take(10)) + (planted.Count > 10 ? ", ..." : "");

@@ -50,6 +50,27 @@ internal static class MirrorConfig
         "core.repositoryformatversion", "core.bare", "remote.origin.url",
     };
 
+    /// <summary>Reads the mirror's settings with <paramref name="git"/>, then <see cref="Repair"/>s it.</summary>
+    /// <returns>What was found that Heaven does not write: setting names and file names, never values.</returns>
+    /// <exception cref="CheckoutException">the mirror could not be written.</exception>
+    public static async Task<IReadOnlyList<string>> RepairAsync(GitCommand git, string mirror, CloneSource source, string workingDirectory, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        // --no-includes: what an include.path names is not read, only reported and dropped with it.
+        var listed = await git.RunAsync(
+            ["--git-dir=" + mirror, "config", "--file", Path.Combine(mirror, "config"), "--no-includes", "--null", "--list"],
+            workingDirectory,
+            timeout,
+            cancellationToken);
+        try
+        {
+            return Repair(mirror, source, listed.Succeeded ? listed.StandardOutput : null);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CheckoutException($"could not repair the mirror {mirror}: {e.Message}");
+        }
+    }
+
     /// <summary>
     /// Rewrites <paramref name="mirror"/>'s config, when it differs from Heaven's, and deletes planted files.
     /// </summary>
@@ -63,7 +84,7 @@ internal static class MirrorConfig
     public static IReadOnlyList<string> Repair(string mirror, CloneSource source, string? listed)
     {
         var settings = Parse(listed ?? "");
-        var found = settings.Select(s => s.Key).Where(k => !Kept.ContainsKey(k) && !Written.Contains(k)).Distinct(StringComparer.Ordinal).ToList();
+        var found = settings.Select(s => s.Key).Where(k => !Kept.ContainsKey(k) && !Written.Contains(k)).Select(Printable).Distinct(StringComparer.Ordinal).ToList();
         var text = Text(settings, source.Url);
         var path = Path.Combine(mirror, "config");
         if (!IsRegularFileWith(path, text))
@@ -91,12 +112,12 @@ internal static class MirrorConfig
             if (file.Exists || file.LinkTarget is not null)
             {
                 file.Delete();
-                found.Add(name);
+                found.Add(Printable(name));
             }
             else if (Directory.Exists(file.FullName))
             {
                 Directory.Delete(file.FullName, recursive: true);
-                found.Add(name);
+                found.Add(Printable(name));
             }
         }
 
@@ -161,6 +182,13 @@ internal static class MirrorConfig
     /// </summary>
     private static string Quote(string value) =>
         value.AsSpan().IndexOfAny("\"#;") < 0 ? value : "\"" + value.Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+
+    /// <summary>A planted name as it may appear in a log line: printable ASCII, cut short. Names may hold any character but newline.</summary>
+    private static string Printable(string name)
+    {
+        var text = new string(name.Select(c => c is >= ' ' and <= '~' ? c : '?').ToArray());
+        return text.Length > 80 ? text[..79] + "…" : text;
+    }
 
     private static bool IsBoolean(string value) => value is "true" or "false";
 
