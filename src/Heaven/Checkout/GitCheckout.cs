@@ -31,7 +31,9 @@ internal sealed record CheckoutLimits
 /// <c>repositories/&lt;owner&gt;/&lt;name&gt;.git</c> — one bare mirror per repository (with its <c>heaven.lock</c>);
 /// <c>worktrees/&lt;deployment id&gt;-&lt;random&gt;</c> — one detached worktree per deployment.
 /// Every git command is given its repository with <c>--git-dir</c>, so a damaged mirror can never
-/// make git fall back to some repository above the data directory.
+/// make git fall back to some repository above the data directory. git runs with
+/// <see cref="GitEnvironment"/>'s environment, and <see cref="MirrorConfig"/> removes what a deploy
+/// planted in a mirror before each checkout: nothing in a mirror or a repository makes git run a program.
 /// </summary>
 internal sealed partial class GitCheckout : ICheckout
 {

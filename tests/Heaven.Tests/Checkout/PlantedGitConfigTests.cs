@@ -193,6 +193,35 @@ public sealed class PlantedGitConfigTests : IDisposable
         text.ShouldNotContain("heroku-key");
     }
 
+    [Fact]
+    public void TheRepair_KeepsWhatGitInitWroteAboutTheRepository()
+    {
+        // A SHA-256 repository on a case-insensitive file system: settings git needs to read it at all.
+        var mirror = Path.Combine(bench.Root, "sha256.git");
+        TestGit.Run(bench.Root, "init", "--quiet", "--bare", "--object-format=sha256", mirror);
+        TestGit.Run(mirror, "config", "core.ignorecase", "true");
+        File.AppendAllText(Path.Combine(mirror, "config"), $"[filter \"x\"]\n\tsmudge = {Evil}\n[extensions]\n\tworktreeConfig = true\n");
+        CloneSource.TryParse("https://github.com/atmos/my-robot.git", out var source, out _).ShouldBeTrue();
+
+        var found = MirrorConfig.Repair(mirror, source!, TestGit.Run(mirror, "config", "--file", "config", "--null", "--list"));
+
+        found.ShouldBe(["filter.x.smudge", "extensions.worktreeconfig"]);
+        File.ReadAllText(Path.Combine(mirror, "config")).ShouldBe("""
+            [core]
+            	repositoryformatversion = 1
+            	filemode = true
+            	bare = true
+            	ignorecase = true
+            [extensions]
+            	objectformat = sha256
+            [remote "origin"]
+            	url = https://github.com/atmos/my-robot.git
+
+            """.Replace("\r", ""));
+        TestGit.Run(bench.Root, "--git-dir=" + mirror, "rev-parse", "--show-object-format").ShouldBe("sha256");
+        MirrorConfig.Repair(mirror, source!, TestGit.Run(mirror, "config", "--file", "config", "--null", "--list")).ShouldBeEmpty();
+    }
+
     /// <summary>The config text and the files (relative to the mirror) of one planting.</summary>
     private (string Config, (string Path, string Content)[] Files) Plant(string planting)
     {
