@@ -87,6 +87,8 @@ internal sealed partial class HeavenServer : IAsyncDisposable
             ["GitHub:WebUrl"] = gitHubUrl,
             // The engine's own cost, comparable with the recorded results; isolation is measured on its own.
             ["Deployments:Isolation"] = "none",
+            // The benchmark's repositories are local (BenchRepository).
+            ["Checkout:AllowLocalRepositories"] = "true",
             ["Logging:LogLevel:Default"] = verbose ? "Information" : "Warning",
             ["Logging:Console:TimestampFormat"] = "HH:mm:ss.fff ",
             ["Logging:Console:FormatterOptions:TimestampFormat"] = "HH:mm:ss.fff ",

@@ -4,7 +4,7 @@ namespace Heaven.Checkout;
 
 internal static class CheckoutRegistration
 {
-    /// <summary>The git checkout. Needs <see cref="Configuration.DataDirectory"/>, the Git and GitHub options, and logging.</summary>
+    /// <summary>The git checkout. Needs <see cref="Configuration.DataDirectory"/>, the Git, Checkout and GitHub options, and logging.</summary>
     public static IServiceCollection AddCheckout(this IServiceCollection services)
     {
         // One instance: its per-repository locks only work if every deployment of this process shares them.

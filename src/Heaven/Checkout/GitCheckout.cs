@@ -30,14 +30,22 @@ internal sealed record CheckoutLimits
 /// mirror (objects copied, never hard-linked, so a deploy cannot reach the mirror's files through
 /// them) at the exact commit, handed to the deploy user. Every git command is given its repository
 /// with <c>--git-dir</c>, so a damaged mirror can never make git fall back to some repository above it.
+/// git runs with <see cref="GitEnvironment"/>'s environment, and <see cref="MirrorConfig"/> removes what
+/// was planted in a mirror before each use: nothing in a mirror or a repository makes git run a program.
 /// </summary>
 internal sealed partial class GitCheckout : ICheckout
 {
+    // git's default, given on the command line: of several remote.origin.uploadpack settings the first
+    // wins, so a planted one (a program run for file:// URLs) could not be overridden by configuration.
+    private const string UploadPack = "--upload-pack=git-upload-pack";
+
     private static readonly string[] FetchRefspecs = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"];
 
     private readonly string dataDirectory;
     private readonly string executable;
     private readonly GitHubOptions github;
+    private readonly bool allowLocalRepositories;
+    private readonly HostVariables? host;
     private readonly ILogger<GitCheckout> logger;
     private readonly TimeProvider timeProvider;
     private readonly CheckoutLimits limits;
@@ -49,15 +57,19 @@ internal sealed partial class GitCheckout : ICheckout
         DataDirectory dataDirectory,
         IOptions<GitOptions> git,
         IOptions<GitHubOptions> github,
+        IOptions<CheckoutOptions> checkout,
         ILogger<GitCheckout> logger,
         TimeProvider? timeProvider = null,
         CheckoutLimits? limits = null,
+        HostVariables? host = null,
         Workspaces? workspaces = null,
         DeployIsolation? isolation = null)
     {
         this.dataDirectory = dataDirectory.FullPath;
         executable = git.Value.Executable;
         this.github = github.Value;
+        allowLocalRepositories = checkout.Value.AllowLocalRepositories;
+        this.host = host;
         this.logger = logger;
         this.timeProvider = timeProvider ?? TimeProvider.System;
         this.limits = limits ?? CheckoutLimits.Default;
@@ -95,7 +107,13 @@ internal sealed partial class GitCheckout : ICheckout
             throw new CheckoutException($"invalid clone URL for {repository}: {urlProblem}");
         }
 
-        var remote = new GitCommand(executable, GitEnvironment.ForFetch(source!, github, request.SshEnvironment), timeProvider);
+        if (CloneHostRule.Problem(source!, github, allowLocalRepositories) is { } hostProblem)
+        {
+            Log.CloneUrlRefused(logger, request.DeploymentId, repository!.ToString(), hostProblem);
+            throw new CheckoutException(hostProblem);
+        }
+
+        var remote = new GitCommand(executable, GitEnvironment.ForFetch(source!, github, request.SshEnvironment, host), timeProvider);
         var local = LocalGit();
         var mirror = MirrorPath(repository!);
         var step = new Step(repository!, request.DeploymentId, log);
@@ -174,7 +192,7 @@ internal sealed partial class GitCheckout : ICheckout
     private string MirrorPath(RepositoryName repository) =>
         Path.Combine(RepositoriesPath, repository.Owner.ToLowerInvariant(), repository.Name.ToLowerInvariant() + ".git");
 
-    private GitCommand LocalGit() => new(executable, GitEnvironment.Local(github.Token), timeProvider);
+    private GitCommand LocalGit() => new(executable, GitEnvironment.Local(github.Token, host), timeProvider);
 
     private async Task<IDisposable> LockAsync(RepositoryName repository, string mirror, TimeSpan wait, CancellationToken cancellationToken)
     {
@@ -204,11 +222,14 @@ internal sealed partial class GitCheckout : ICheckout
             }
         }
 
-        // Every time: a renamed or transferred repository arrives with a new clone URL. The URL carries no credentials.
-        var remote = await git.RunAsync(["--git-dir=" + mirror, "config", "--", "remote.origin.url", source.Url], dataDirectory, limits.LocalCommand, cancellationToken);
-        if (!remote.Succeeded)
+        // Every time: a renamed or transferred repository arrives with a new clone URL (which carries no
+        // credentials), and a deploy may have planted settings or files that make git run its programs.
+        var planted = await MirrorConfig.RepairAsync(git, mirror, source, dataDirectory, limits.LocalCommand, cancellationToken);
+        if (planted.Count > 0)
         {
-            throw await FailureAsync(step, git, $"could not configure the mirror of {step.Repository}", remote, limits.LocalCommand, cancellationToken);
+            var names = string.Join(", ", planted.Take(10)) + (planted.Count > 10 ? ", ..." : "");
+            Log.PlantedRemoved(logger, step.Repository.ToString(), step.DeploymentId, names);
+            await step.Log.WriteLineAsync(OutputStream.Heaven, $"Removed from the mirror of {step.Repository} what Heaven did not put there: {names}", cancellationToken);
         }
     }
 
@@ -223,7 +244,7 @@ internal sealed partial class GitCheckout : ICheckout
 
         await step.Log.WriteLineAsync(OutputStream.Heaven, $"Fetching {step.Repository}...", cancellationToken);
         Log.Fetching(logger, step.Repository.ToString(), step.DeploymentId);
-        var fetch = await remote.RunAsync(["--git-dir=" + mirror, "fetch", "--prune", "--no-tags", "origin", .. FetchRefspecs], dataDirectory, limits.Fetch, cancellationToken);
+        var fetch = await remote.RunAsync(["--git-dir=" + mirror, "fetch", UploadPack, "--prune", "--no-tags", "origin", .. FetchRefspecs], dataDirectory, limits.Fetch, cancellationToken);
         if (!fetch.Succeeded)
         {
             throw await FailureAsync(step, remote, $"fetching {step.Repository} failed", fetch, limits.Fetch, cancellationToken);
@@ -236,7 +257,7 @@ internal sealed partial class GitCheckout : ICheckout
 
         // On no branch or tag (a deleted branch, a pull request's head): ask for the commit itself,
         // which GitHub serves when it is reachable from any of its refs.
-        var bySha = await remote.RunAsync(["--git-dir=" + mirror, "fetch", "--no-tags", "origin", sha], dataDirectory, limits.Fetch, cancellationToken);
+        var bySha = await remote.RunAsync(["--git-dir=" + mirror, "fetch", UploadPack, "--no-tags", "origin", sha], dataDirectory, limits.Fetch, cancellationToken);
         if (await HasCommitAsync(step, local, mirror, sha, cancellationToken))
         {
             return;
@@ -328,6 +349,12 @@ internal sealed partial class GitCheckout : ICheckout
     {
         [LoggerMessage(Level = LogLevel.Information, Message = "Fetching {Repository} for deployment {DeploymentId}")]
         public static partial void Fetching(ILogger logger, string repository, long deploymentId);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Deployment {DeploymentId} of {Repository} was refused: {Problem}")]
+        public static partial void CloneUrlRefused(ILogger logger, long deploymentId, string repository, string problem);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "The mirror of {Repository} had settings or files Heaven does not write, removed before deployment {DeploymentId}: {Names}")]
+        public static partial void PlantedRemoved(ILogger logger, string repository, long deploymentId, string names);
 
         [LoggerMessage(Level = LogLevel.Information, Message = "Checked out {Sha} of {Repository} for deployment {DeploymentId} in {Path}")]
         public static partial void CheckedOut(ILogger logger, string sha, string repository, long deploymentId, string path);

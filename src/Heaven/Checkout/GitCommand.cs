@@ -46,6 +46,7 @@ internal sealed class GitCommand(string executable, GitEnvironment environment, 
             start.ArgumentList.Add(argument);
         }
 
+        // Not Heaven's environment: only the variables GitEnvironment lists.
         environment.ApplyTo(start.Environment);
 
         using var process = new Process { StartInfo = start, EnableRaisingEvents = true };

@@ -73,7 +73,9 @@ internal static class DeployLocalCommand
             payload = new JsonObject { ["config"] = new JsonObject { ["provider"] = provider, ["deploy_script"] = script } };
         }
 
-        var app = await terminal.PrepareAsync(settings, cancellationToken);
+        // The repository is a path on this machine, named by whoever runs the command: allowed here
+        // (and last, so no setting turns it off), where a server only fetches from GitHub.
+        var app = await terminal.PrepareAsync([.. settings, "--Checkout:AllowLocalRepositories=true"], cancellationToken);
         var services = app.Services;
         var time = services.GetRequiredService<TimeProvider>();
         var name = new string(Path.GetFileName(repositoryPath.TrimEnd('/')).Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '-').ToArray()).Trim('.');

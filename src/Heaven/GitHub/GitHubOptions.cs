@@ -15,6 +15,12 @@ public sealed class GitHubOptions : ISelfValidatingOptions
 
     public string WebUrl { get; set; } = "https://github.com/";
 
+    /// <summary>
+    /// Hosts besides <see cref="WebUrl"/>'s that a deployment's clone URL may point at (a git server of
+    /// GitHub Enterprise on a host of its own, an ssh host name). Host names only: no scheme, port or path.
+    /// </summary>
+    public List<string> CloneHosts { get; set; } = [];
+
     public string? ClientId { get; set; }
 
     public string? ClientSecret { get; set; }
@@ -38,6 +44,11 @@ public sealed class GitHubOptions : ISelfValidatingOptions
             yield return $"{Setting.Name("GitHub:WebUrl")} must be an absolute http(s) URL such as https://github.com/; got '{WebUrl}'.";
         }
 
+        foreach (var host in CloneHosts.Where(h => !IsHostName(h)))
+        {
+            yield return $"GitHub:CloneHosts entries are host names such as git.example.com (no scheme, port or path); got '{host}'.";
+        }
+
         if (RequestTimeout <= TimeSpan.Zero)
         {
             yield return $"GitHub:RequestTimeout must be a positive duration such as 00:00:30; got '{RequestTimeout}'.";
@@ -49,4 +60,11 @@ public sealed class GitHubOptions : ISelfValidatingOptions
             yield return $"{Setting.Name("GitHub:Token")} contains whitespace; paste the token without spaces or line breaks.";
         }
     }
+
+    /// <summary>A DNS name or an IPv4 address, or an IPv6 address in brackets, as a clone URL names its host.</summary>
+    internal static bool IsHostName(string? host) =>
+        !string.IsNullOrEmpty(host)
+        && (host.StartsWith('[')
+            ? host.EndsWith(']') && host.Length > 2 && host[1..^1].All(c => char.IsAsciiHexDigit(c) || c is ':' or '.')
+            : !host.StartsWith('-') && host.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.'));
 }

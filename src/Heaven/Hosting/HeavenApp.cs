@@ -74,6 +74,7 @@ public static class HeavenApp
         services.AddValidatedOptions<DeploymentOptions>(DeploymentOptions.Section);
         services.AddValidatedOptions<DeployKeyOptions>(DeployKeyOptions.Section);
         services.AddValidatedOptions<GitOptions>(GitOptions.Section);
+        services.AddValidatedOptions<CheckoutOptions>(CheckoutOptions.Section);
         services.AddValidatedOptions<HerokuOptions>(HerokuOptions.Section);
         services.AddValidatedOptions<ElasticBeanstalkOptions>(ElasticBeanstalkOptions.Section);
         services.AddValidatedOptions<DplOptions>(DplOptions.Section);

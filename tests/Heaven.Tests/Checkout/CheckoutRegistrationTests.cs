@@ -17,6 +17,7 @@ public sealed class CheckoutRegistrationTests
             .AddLogging()
             .Configure<GitOptions>(_ => { })
             .Configure<GitHubOptions>(_ => { })
+            .Configure<CheckoutOptions>(o => o.AllowLocalRepositories = true)
             .AddCheckout()
             .AddCheckout();
         await using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });

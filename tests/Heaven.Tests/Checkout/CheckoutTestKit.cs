@@ -156,21 +156,34 @@ internal sealed class CheckoutBench : IDisposable
     /// <summary>Where the deployments' folders are (<c>WorkDirectory</c>'s default next to the data directory).</summary>
     public string WorktreesPath => DataPath + "-work";
 
-    public GitCheckout Checkout(string git = "git", string? token = null, string webUrl = "https://github.com/", CheckoutLimits? limits = null, TimeProvider? time = null) =>
+    /// <param name="allowLocal">Checkout:AllowLocalRepositories; on, as the source repository is a local one.</param>
+    /// <param name="host">Heaven's own environment as git would inherit it; the test process's by default.</param>
+    public GitCheckout Checkout(
+        string git = "git",
+        string? token = null,
+        string webUrl = "https://github.com/",
+        CheckoutLimits? limits = null,
+        TimeProvider? time = null,
+        bool allowLocal = true,
+        string[]? cloneHosts = null,
+        IReadOnlyDictionary<string, string>? host = null) =>
         new(
             new DataDirectory(DataPath),
             Options.Create(new GitOptions { Executable = git }),
-            Options.Create(new GitHubOptions { Token = token, WebUrl = webUrl }),
+            Options.Create(new GitHubOptions { Token = token, WebUrl = webUrl, CloneHosts = [.. cloneHosts ?? []] }),
+            Options.Create(new CheckoutOptions { AllowLocalRepositories = allowLocal }),
             Logger,
             time ?? TimeProvider.System,
-            limits);
+            limits,
+            host is null ? null : name => host.GetValueOrDefault(name));
 
     public CheckoutRequest Request(string sha, string? cloneUrl = null, string @ref = "main", long deploymentId = 42, string repository = "atmos/my-robot") =>
         new(repository, cloneUrl ?? Source.FileUrl, @ref, sha, deploymentId);
 
     /// <summary>
-    /// A git that logs its arguments and the names of its GIT_*/GCM_* variables to <c>git-calls.log</c>,
-    /// runs <paramref name="before"/> (bash, with the arguments in "$@"), then the real git.
+    /// A git that logs its arguments, the names of its GIT_*/GCM_* variables and the keys (not the values)
+    /// of its GIT_CONFIG_* settings to <c>git-calls.log</c>, runs <paramref name="before"/> (bash, with the
+    /// arguments in "$@"), then the real git.
     /// </summary>
     public string WrapperGit(string before = "")
     {
@@ -180,6 +193,7 @@ internal sealed class CheckoutBench : IDisposable
             {
               printf 'argv:'; printf ' %s' "$@"; printf '\n'
               printf 'env:'; compgen -e | grep -E '^(GIT_|GCM_)' | tr '\n' ' '; printf '\n'
+              printf 'config:'; for ((i = 0; i < ${GIT_CONFIG_COUNT:-0}; i++)); do key="GIT_CONFIG_KEY_$i"; printf ' %s' "${!key}"; done; printf '\n'
             } >> "{{CallLog}}"
             {{before}}
             exec git "$@"

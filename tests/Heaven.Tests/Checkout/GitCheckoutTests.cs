@@ -273,7 +273,7 @@ public sealed class GitCheckoutTests : IDisposable
     {
         // Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
         var error = await Should.ThrowAsync<CheckoutException>(() =>
-            bench.Checkout().PrepareAsync(bench.Request(new string('a', 40), cloneUrl: "http://127.0.0.1:9/atmos/my-robot.git"), new RecordingSink(), CancellationToken.None));
+            bench.Checkout(cloneHosts: ["127.0.0.1"]).PrepareAsync(bench.Request(new string('a', 40), cloneUrl: "http://127.0.0.1:9/atmos/my-robot.git"), new RecordingSink(), CancellationToken.None));
 
         error.Message.ShouldStartWith("fetching atmos/my-robot failed: unable to access 'http://127.0.0.1:9/atmos/my-robot.git/': ");
         error.Message.Split('\n').Length.ShouldBe(1);
@@ -313,6 +313,56 @@ public sealed class GitCheckoutTests : IDisposable
         error.Message.ShouldNotContain("touch");
         bench.ReadCallLog().ShouldBeEmpty();
         Directory.GetFileSystemEntries(bench.DataPath).ShouldBeEmpty();
+    }
+
+    [Theory]
+    [InlineData("https://evil.example/atmos/my-robot.git")]
+    [InlineData("git@evil.example:atmos/my-robot.git")]
+    [InlineData("ssh://git@EVIL.example:2222/atmos/my-robot.git")]
+    [InlineData("http://evil.example:443/atmos/my-robot.git")]
+    public async Task ACloneUrlOnAnotherHost_IsRefusedNamingTheSettingBeforeGitRuns(string cloneUrl)
+    {
+        var git = bench.WrapperGit();
+
+        var error = await Should.ThrowAsync<CheckoutException>(() =>
+            bench.Checkout(git: git, cloneHosts: ["git.example.com"]).PrepareAsync(bench.Request(new string('a', 40), cloneUrl: cloneUrl), new RecordingSink(), CancellationToken.None));
+
+        error.Message.ShouldBe("clone URL host evil.example is not GitHub:WebUrl's host (github.com); add it to GitHub:CloneHosts");
+        bench.ReadCallLog().ShouldBeEmpty();
+        Directory.GetFileSystemEntries(bench.DataPath).ShouldBeEmpty();
+        bench.Logger.Messages.ShouldContain("Deployment 42 of atmos/my-robot was refused: " + error.Message);
+    }
+
+    [Fact]
+    public async Task ALocalCloneUrl_IsRefusedUnlessLocalRepositoriesAreAllowed()
+    {
+        var git = bench.WrapperGit();
+        var sha = bench.Source.Commit("first", ("app.txt", "version 1"));
+
+        var error = await Should.ThrowAsync<CheckoutException>(() =>
+            bench.Checkout(git: git, allowLocal: false).PrepareAsync(bench.Request(sha), new RecordingSink(), CancellationToken.None));
+
+        error.Message.ShouldBe("the clone URL is a local repository (file://), which is only fetched with Checkout:AllowLocalRepositories=true");
+        bench.ReadCallLog().ShouldBeEmpty();
+        Directory.GetFileSystemEntries(bench.DataPath).ShouldBeEmpty();
+    }
+
+    [Theory]
+    [InlineData("https://GitHub.com/atmos/my-robot.git", "https://github.com/")]
+    [InlineData("git@github.com:atmos/my-robot.git", "https://github.com/")]
+    [InlineData("ssh://git@ghe.example.com:2222/atmos/my-robot.git", "https://ghe.example.com/")]
+    [InlineData("https://git.example.com/atmos/my-robot.git", "https://github.com/")]
+    [InlineData("git@GIT.example.com:atmos/my-robot.git", "https://github.com/")]
+    public async Task ACloneUrlOnGitHubsHostOrACloneHost_IsFetched(string cloneUrl, string webUrl)
+    {
+        // This machine reaches no server: the fetch fails at once, after the rule let it through.
+        var git = bench.WrapperGit("""if [[ " $* " == *" fetch "* ]]; then echo "fatal: offline" >&2; exit 128; fi""");
+
+        var error = await Should.ThrowAsync<CheckoutException>(() =>
+            bench.Checkout(git: git, webUrl: webUrl, cloneHosts: ["git.example.com"]).PrepareAsync(bench.Request(new string('a', 40), cloneUrl: cloneUrl), new RecordingSink(), CancellationToken.None));
+
+        error.Message.ShouldBe("fetching atmos/my-robot failed: offline");
+        bench.ReadCallLog().ShouldContain(" fetch ");
     }
 
     [Fact]

@@ -26,6 +26,7 @@ public sealed class StartupCheckTests
         ["DeployKeyOptions"] = ("Deployments:PrivateKey", "not a key", "Deployments:PrivateKey (or DEPLOYMENT_PRIVATE_KEY) is not a usable private key"),
         ["IsolationOptions"] = ("Deployments:RunAs", "root", "Deployments:RunAs is 'root': deploys never run as root"),
         ["GitOptions"] = ("Git:Executable", " ", "Git:Executable must name the git program"),
+        ["CheckoutOptions"] = ("Checkout:AllowLocalRepositories", "maybe", "Checkout:AllowLocalRepositories must be true or false; got 'maybe'."),
         ["HerokuOptions"] = ("Providers:Heroku:ApiUrl", "api.heroku.com", "Providers:Heroku:ApiUrl must be an absolute http(s) URL"),
         ["ElasticBeanstalkOptions"] = ("Providers:ElasticBeanstalk:Region", "Mars 1", "Providers:ElasticBeanstalk:Region must be an AWS region name"),
         ["DplOptions"] = ("Providers:Dpl:Command", " ", "Providers:Dpl:Command must name the dpl program"),
@@ -83,6 +84,14 @@ public sealed class StartupCheckTests
             output,
             error,
             "Providers:Bundler:PrivateSource (or BUNDLER_PRIVATE_SOURCE) and Providers:Bundler:PrivateCredentials (or BUNDLER_PRIVATE_CREDENTIALS) go together: set both or neither.");
+    }
+
+    [Fact]
+    public async Task ACloneHostGivenAsAUrl_IsNamed()
+    {
+        var (exitCode, output, error) = await RunServerAsync(["--GitHub:CloneHosts:0=git.example.com", "--GitHub:CloneHosts:1=https://ghe.example.com"]);
+
+        StartupFailure.ShouldBeOneLine(exitCode, output, error, "GitHub:CloneHosts entries are host names such as git.example.com (no scheme, port or path); got 'https://ghe.example.com'.");
     }
 
     [Fact]

@@ -246,6 +246,8 @@ public sealed class HeavenProcess : IAsyncDisposable
 
         // As in HeavenTestHost: tests that need isolated deploys say so.
         info.Environment["Deployments__Isolation"] = "none";
+        // Test repositories are local (TestRepository); a test may say otherwise.
+        info.Environment["Checkout__AllowLocalRepositories"] = "true";
         foreach (var (key, value) in environment)
         {
             info.Environment[key] = value;

@@ -64,6 +64,8 @@ public sealed class HeavenTestHost : IAsyncDisposable
             // Test scripts report to the test through its own folders, which an isolated deploy cannot
             // reach; the isolation tests (Execution/IsolationTests, Deployments/HostileDeployTests) turn it on.
             ["Deployments:Isolation"] = "none",
+            // Test repositories are local (TestRepository); a test of the refusal sets it to null.
+            ["Checkout:AllowLocalRepositories"] = "true",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
