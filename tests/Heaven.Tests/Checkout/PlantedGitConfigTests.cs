@@ -126,7 +126,7 @@ public sealed class PlantedGitConfigTests : IDisposable
         {
             await using var worktree = await checkout.PrepareAsync(bench.Request(second, cloneUrl: planting == "core.sshCommand" ? SshCloneUrl : null), new RecordingSink(), CancellationToken.None);
             File.ReadAllText(Path.Combine(worktree.Path, "app.txt")).ShouldBe("version 2");
-            bench.ReadCallLog().ShouldContain(" reset --hard");
+            bench.ReadCallLog().ShouldContain(" checkout --quiet --detach");
         }
         catch (CheckoutException) when (planting is "core.sshCommand" or "url.insteadOf ext::")
         {

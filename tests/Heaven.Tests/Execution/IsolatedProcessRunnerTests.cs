@@ -15,15 +15,7 @@ namespace Heaven.Tests.Execution;
 /// </summary>
 public sealed class IsolatedProcessRunnerTests : IDisposable
 {
-    private static readonly ProcessRunnerOptions ShortGraces = new()
-    {
-        InterruptGrace = TimeSpan.FromMilliseconds(500),
-        TerminateGrace = TimeSpan.FromMilliseconds(500),
-        KillWait = TimeSpan.FromSeconds(2),
-        DrainAfterExit = TimeSpan.FromMilliseconds(300),
-        SweepGrace = TimeSpan.FromMilliseconds(300),
-        AbandonOutputAfter = TimeSpan.FromMilliseconds(300),
-    };
+    private static readonly ProcessRunnerOptions ShortGraces = ProcessRunnerTests.ShortGraces;
 
     private readonly TemporaryDirectory directory = new();
     private readonly RecordingSink sink = new();

@@ -9,7 +9,8 @@ namespace Heaven.Tests.Execution;
 /// <summary>Real bash, real processes, short grace periods: what a deploy's log and the machine show afterwards.</summary>
 public sealed class ProcessRunnerTests
 {
-    private static readonly ProcessRunnerOptions ShortGraces = new()
+    /// <summary>Short stop periods, so stopping tests take a second, not the defaults' five.</summary>
+    internal static readonly ProcessRunnerOptions ShortGraces = new()
     {
         InterruptGrace = TimeSpan.FromMilliseconds(500),
         TerminateGrace = TimeSpan.FromMilliseconds(500),
