@@ -123,14 +123,16 @@ public sealed partial class DeployIsolation(IOptions<IsolationOptions> options, 
             user = await DeployUser.FindAsync(settings.RunAs, cancellationToken);
             if (user is null)
             {
-                if (await DeployUser.CreateAsync(settings.RunAs, cancellationToken) is { } problem)
+                var problem = await DeployUser.CreateAsync(settings.RunAs, cancellationToken);
+                // Found after a failed useradd too: another Heaven on this host may have created it a moment ago.
+                user = await DeployUser.FindAsync(settings.RunAs, cancellationToken);
+                if (user is null)
                 {
-                    reasons.Add($"no user switch: user {settings.RunAs} (Deployments:RunAs) does not exist and could not be created ({problem})");
+                    reasons.Add($"no user switch: user {settings.RunAs} (Deployments:RunAs) does not exist and could not be created ({problem ?? "useradd reported no error"})");
                 }
-                else
+                else if (problem is null)
                 {
-                    user = await DeployUser.FindAsync(settings.RunAs, cancellationToken);
-                    created = user is null ? null : settings.RunAs;
+                    created = settings.RunAs;
                 }
             }
 
