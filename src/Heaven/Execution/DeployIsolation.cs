@@ -227,10 +227,7 @@ public sealed partial class DeployIsolation(IOptions<IsolationOptions> options, 
             return File.Exists(configured) ? configured : null;
         }
 
-        var path = Environment.GetEnvironmentVariable("PATH") is { Length: > 0 } p ? p : ChildEnvironment.DefaultPath;
-        return path.Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Select(d => System.IO.Path.Combine(d, "bwrap"))
-            .FirstOrDefault(c => System.IO.Path.IsPathRooted(c) && File.Exists(c) && Posix.CanExecute(c));
+        return ProgramResolver.FindOnPath("bwrap", Environment.GetEnvironmentVariable("PATH"));
     }
 
     private static string? FirstLine(string text) =>

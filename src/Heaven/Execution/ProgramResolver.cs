@@ -44,4 +44,14 @@ internal static class ProgramResolver
         // The PATH itself is not quoted: it is part of the deploy's environment.
         throw new ProcessStartException($"Cannot start {spec.FileName}: it is not an executable in any directory of the deploy's PATH.");
     }
+
+    /// <summary>
+    /// Heaven's own tools (ssh-agent, bwrap): the first executable <paramref name="program"/> in an
+    /// absolute directory of <paramref name="path"/> (the default PATH when empty), or null.
+    /// </summary>
+    public static string? FindOnPath(string program, string? path) =>
+        (string.IsNullOrEmpty(path) ? ChildEnvironment.DefaultPath : path)
+            .Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(directory => Path.Combine(directory, program))
+            .FirstOrDefault(candidate => Path.IsPathRooted(candidate) && File.Exists(candidate) && Posix.CanExecute(candidate));
 }

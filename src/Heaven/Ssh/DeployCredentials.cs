@@ -506,13 +506,8 @@ public sealed partial class DeployCredentialsFactory
     }
 
     /// <summary>A program on the deploy's PATH, as the process runner would find it.</summary>
-    private static string? Find(string program, IReadOnlyDictionary<string, string> environment)
-    {
-        var search = environment.TryGetValue("PATH", out var path) && path.Length > 0 ? path : ChildEnvironment.DefaultPath;
-        return search.Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Select(directory => Path.Combine(directory, program))
-            .FirstOrDefault(candidate => Path.IsPathRooted(candidate) && File.Exists(candidate) && Posix.CanExecute(candidate));
-    }
+    private static string? Find(string program, IReadOnlyDictionary<string, string> environment) =>
+        ProgramResolver.FindOnPath(program, environment.GetValueOrDefault("PATH"));
 
     private sealed record ToolResult(int? ExitCode, IReadOnlyList<string> Stdout, string Summary);
 

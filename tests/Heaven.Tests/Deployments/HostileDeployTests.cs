@@ -183,7 +183,8 @@ public sealed class HostileDeployTests(ITestOutputHelper output)
         /// <summary>Whether a process of <paramref name="user"/>, outside any sandbox, can read heaven's environment.</summary>
         public async Task<bool> ReadEnvironmentAsAsync(DeployUser user)
         {
-            var (exitCode, _) = await RunAsync([.. DeployIsolation.UserSwitch(user), "cat", $"/proc/{heaven.Id}/environ"]);
+            string[] command = [.. DeployIsolation.UserSwitch(user), "cat", $"/proc/{heaven.Id}/environ"];
+            var (exitCode, _) = await Tool.RunAsync(command[0], command[1..], CancellationToken.None);
             return exitCode == 0;
         }
 
@@ -193,18 +194,6 @@ public sealed class HostileDeployTests(ITestOutputHelper output)
             {
                 Posix.ChangeOwner(entry, user.UserId, user.GroupId, out _).ShouldBeTrue(entry);
             }
-        }
-
-        private static async Task<(int ExitCode, string Output)> RunAsync(string[] command)
-        {
-            using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(command[0], command[1..])
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-            })!;
-            var text = await process.StandardOutput.ReadToEndAsync() + await process.StandardError.ReadToEndAsync();
-            await process.WaitForExitAsync();
-            return (process.ExitCode, text);
         }
 
         /// <summary>Runs the victim's deploy, then the attacker's while the victim's still runs; returns the attacker's log.</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -46,15 +47,7 @@ public sealed class HeavenProcess : IAsyncDisposable
         var info = Command(["--urls", $"http://127.0.0.1:{port}", .. args], environment);
         if (runAs is not null)
         {
-            info.ArgumentList.Insert(0, info.FileName);
-            for (var i = Heaven.Execution.DeployIsolation.UserSwitch(runAs).Length - 1; i >= 0; i--)
-            {
-                info.ArgumentList.Insert(0, Heaven.Execution.DeployIsolation.UserSwitch(runAs)[i]);
-            }
-
-            info.FileName = info.ArgumentList[0];
-            info.ArgumentList.RemoveAt(0);
-            info.Environment["HOME"] = environment.GetValueOrDefault("HOME", "/nonexistent");
+            info = AsUser(runAs.UserId.ToString(CultureInfo.InvariantCulture), runAs.GroupId.ToString(CultureInfo.InvariantCulture), info);
         }
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
