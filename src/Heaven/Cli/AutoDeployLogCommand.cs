@@ -13,17 +13,27 @@ namespace Heaven.Cli;
 /// </summary>
 internal static class AutoDeployLogCommand
 {
-    public static async Task<int> RunAsync(string[] args, Terminal terminal, CancellationToken cancellationToken)
+    public static readonly CliCommand Command = new(
+        "autodeploy-log",
+        "heaven autodeploy-log <owner/repo> [--limit N]",
+        "show what auto-deploy decided for a repository's commits, and why",
+        "First the repository's auto-deploy settings, then the newest decisions: the commit, the environment, what triggered it and what was decided.",
+        RunAsync)
     {
-        var (output, error) = (terminal.Output, terminal.Error);
-        if (args.Length < 1 || args[0].StartsWith('-') || !args[0].Contains('/', StringComparison.Ordinal))
+        Arguments = [new CliArgument("<owner/repo>", "the repository")],
+        Options = [CliOption.Number("--limit", "N", "how many decisions (default 30)")],
+    };
+
+    private static async Task<int> RunAsync(ParsedArguments arguments, Terminal terminal, CancellationToken cancellationToken)
+    {
+        var output = terminal.Output;
+        var repository = arguments.Positionals[0];
+        if (!repository.Contains('/', StringComparison.Ordinal))
         {
-            error.WriteLine("Usage: heaven autodeploy-log <owner/repo> [--limit N]");
-            return 2;
+            throw new UsageException($"'{repository}' is not a repository: write it owner/repo.");
         }
 
-        var repository = args[0];
-        var arguments = ListArguments.Parse(args.Skip(1), defaultLimit: 30);
+        var limit = arguments.Number("--limit", 30);
         var app = await terminal.PrepareAsync(arguments.Settings, cancellationToken);
         var configured = app.Services.GetRequiredService<IOptions<RepositoryOptions>>().Value.For(repository)?.AutoDeploy;
         var database = app.Services.GetRequiredService<IHeavenDatabase>();
@@ -32,7 +42,7 @@ internal static class AutoDeployLogCommand
         var rows = await db.AutoDeployDecisions.AsNoTracking()
             .Where(d => d.Repository.ToLower() == lowered)
             .OrderByDescending(d => d.Id)
-            .Take(arguments.Limit)
+            .Take(limit)
             .ToListAsync(cancellationToken);
 
         output.WriteLine(configured is null
@@ -44,12 +54,13 @@ internal static class AutoDeployLogCommand
             return 0;
         }
 
-        output.WriteLine($"{"DECIDED (UTC)",-19}  {"SHA",-7}  {"ENVIRONMENT",-16} {"TRIGGER",-32} DECISION");
+        var table = new TableWriter("DECIDED (UTC)", "SHA", "ENVIRONMENT", "TRIGGER", "DECISION");
         foreach (var row in rows)
         {
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{row.DecidedAt:yyyy-MM-dd HH:mm:ss}  {row.ShortSha,-7}  {row.Environment,-16} {row.Trigger,-32} {row.Summary}"));
+            table.Add(row.DecidedAt.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture), row.ShortSha, row.Environment, row.Trigger, row.Summary);
         }
 
+        table.WriteTo(output);
         return 0;
     }
 }

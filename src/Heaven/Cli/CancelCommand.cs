@@ -1,36 +1,42 @@
-using System.Globalization;
 using Heaven.Deployments;
 using Heaven.Model;
+using Heaven.Storage;
 
 namespace Heaven.Cli;
 
-/// <summary><c>heaven cancel &lt;id&gt; [--by NAME]</c>: stops a deployment, wherever it runs.</summary>
+/// <summary><c>heaven cancel &lt;id|gh:ID&gt; [--by NAME]</c>: stops a deployment, wherever it runs.</summary>
 internal static class CancelCommand
 {
-    public static async Task<int> RunAsync(string[] args, Terminal terminal, CancellationToken cancellationToken)
+    public static readonly CliCommand Command = new(
+        "cancel",
+        "heaven cancel <id|gh:ID> [--by NAME]",
+        "cancel a queued or running deployment",
+        "A queued deployment is cancelled at once; a running one is stopped by the node running it within two seconds. Exit code 1 when it has already finished or does not exist.",
+        RunAsync)
+    {
+        Arguments = [new CliArgument("<id|gh:ID>", DeploymentReference.Help)],
+        Options = [CliOption.Text("--by", "NAME", "who cancels, as GitHub's status will say (default: your user name)")],
+    };
+
+    private static async Task<int> RunAsync(ParsedArguments arguments, Terminal terminal, CancellationToken cancellationToken)
     {
         var (output, error) = (terminal.Output, terminal.Error);
-        if (args.Length == 0 || !long.TryParse(args[0], NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+        var reference = DeploymentReference.Parse(arguments.Positionals[0]);
+        var by = arguments.Text("--by") ?? Environment.UserName;
+        var app = await terminal.PrepareAsync(arguments.Settings, cancellationToken);
+        long id;
+        await using (var db = await app.Services.GetRequiredService<IHeavenDatabase>().OpenAsync(cancellationToken))
         {
-            error.WriteLine("Usage: heaven cancel <deployment id> [--by NAME]");
-            return 2;
+            var (deployment, problem) = await reference.FindAsync(db, cancellationToken);
+            if (deployment is null)
+            {
+                error.WriteLine(problem);
+                return 1;
+            }
+
+            id = deployment.Id;
         }
 
-        var by = Environment.UserName;
-        var settings = new List<string>();
-        for (var i = 1; i < args.Length; i++)
-        {
-            if (args[i] == "--by" && i + 1 < args.Length)
-            {
-                by = args[++i];
-            }
-            else
-            {
-                settings.Add(args[i]);
-            }
-        }
-
-        var app = await terminal.PrepareAsync(settings, cancellationToken);
         var queue = app.Services.GetRequiredService<DeploymentQueue>();
         switch (await queue.RequestCancelAsync(id, by, cancellationToken))
         {

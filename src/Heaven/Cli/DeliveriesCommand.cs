@@ -1,3 +1,4 @@
+using System.Globalization;
 using Heaven.Intake;
 using Heaven.Storage;
 using Microsoft.EntityFrameworkCore;
@@ -7,26 +8,43 @@ namespace Heaven.Cli;
 /// <summary><c>heaven deliveries</c>: the delivery log, newest first, for an operator asking "did GitHub reach us?".</summary>
 internal static class DeliveriesCommand
 {
-    public static async Task<int> RunAsync(string[] args, Terminal terminal, CancellationToken cancellationToken)
+    public static readonly CliCommand Command = new(
+        "deliveries",
+        "heaven deliveries [--limit N]",
+        "show the newest webhook deliveries and what Heaven did with them",
+        "Newest first: when each arrived, the event, the result (accepted, ignored, duplicate, rejected), the repository and Heaven's answer.",
+        RunAsync)
+    {
+        Options = [CliOption.Number("--limit", "N", "how many deliveries (default 20)")],
+    };
+
+    private static async Task<int> RunAsync(ParsedArguments arguments, Terminal terminal, CancellationToken cancellationToken)
     {
         var output = terminal.Output;
-        var arguments = ListArguments.Parse(args, defaultLimit: 20);
+        var limit = arguments.Number("--limit", 20);
         var app = await terminal.PrepareAsync(arguments.Settings, cancellationToken);
         var database = app.Services.GetRequiredService<IHeavenDatabase>();
         await using var db = await database.OpenAsync(cancellationToken);
-        var rows = await db.Deliveries.OrderByDescending(d => d.Id).Take(arguments.Limit).ToListAsync(cancellationToken);
+        var rows = await db.Deliveries.OrderByDescending(d => d.Id).Take(limit).ToListAsync(cancellationToken);
         if (rows.Count == 0)
         {
             output.WriteLine("No deliveries yet. Point a GitHub webhook at POST /events (see 'heaven serve' output).");
             return 0;
         }
 
-        output.WriteLine($"{"RECEIVED (UTC)",-20} {"EVENT",-18} {"RESULT",-9} {"REPOSITORY",-30} {"DELIVERY",-36} MESSAGE");
+        var table = new TableWriter("RECEIVED (UTC)", "EVENT", "RESULT", "REPOSITORY", "DELIVERY", "MESSAGE");
         foreach (var row in rows)
         {
-            output.WriteLine($"{row.ReceivedAt:yyyy-MM-dd HH:mm:ss} {row.Event,-18} {row.Result.ToString().ToLowerInvariant(),-9} {row.Repository ?? "-",-30} {row.DeliveryId,-36} {row.Message}");
+            table.Add(
+                row.ReceivedAt.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
+                row.Event,
+                row.Result.ToString().ToLowerInvariant(),
+                row.Repository ?? "-",
+                row.DeliveryId,
+                row.Message);
         }
 
+        table.WriteTo(output);
         return 0;
     }
 }

@@ -16,42 +16,36 @@ namespace Heaven.Cli;
 /// </summary>
 internal static class DeployLocalCommand
 {
-    public const string Usage = "heaven deploy-local <path> --environment ENV [--ref REF] [--task TASK] [--provider shell] [--script script/deploy] [--payload FILE]";
+    public static readonly CliCommand Command = new(
+        "deploy-local",
+        "heaven deploy-local <path> --environment ENV [--ref REF] [--task TASK] [--provider NAME] [--script PATH] [--payload FILE]",
+        "try a deploy from a local repository, without GitHub",
+        "The same pipeline as a webhook's deploy (checkout, provider, masking, timeout); output and statuses go to the terminal. Exit code 0 on success, 1 on failure, 2 otherwise.",
+        RunAsync)
+    {
+        Arguments = [new CliArgument("<path>", "a git repository on this machine")],
+        Options =
+        [
+            CliOption.Text("--environment", "ENV", "the environment to deploy to (required)", alias: "-e"),
+            CliOption.Text("--ref", "REF", "the branch, tag or commit (default: the checked-out branch)"),
+            CliOption.Text("--task", "TASK", "the deployment's task (default deploy)"),
+            CliOption.Text("--provider", "NAME", "the provider (default shell)"),
+            CliOption.Text("--script", "PATH", "the shell provider's script (default script/deploy)"),
+            CliOption.Text("--payload", "FILE", "a JSON file to use as the deployment's payload (instead of --provider/--script)"),
+        ],
+    };
 
-    public static async Task<int> RunAsync(string[] args, Terminal terminal, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(ParsedArguments arguments, Terminal terminal, CancellationToken cancellationToken)
     {
         var (output, error) = (terminal.Output, terminal.Error);
-        string? path = null, environment = null, reference = null, task = "deploy", provider = "shell", script = "script/deploy", payloadFile = null;
-        var settings = new List<string>();
-        for (var i = 0; i < args.Length; i++)
-        {
-            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
-            try
-            {
-                switch (args[i])
-                {
-                    case "--environment" or "-e": environment = Next(); break;
-                    case "--ref": reference = Next(); break;
-                    case "--task": task = Next(); break;
-                    case "--provider": provider = Next(); break;
-                    case "--script": script = Next(); break;
-                    case "--payload": payloadFile = Next(); break;
-                    case var a when !a.StartsWith('-') && path is null: path = a; break;
-                    default: settings.Add(args[i]); break;
-                }
-            }
-            catch (ArgumentException e)
-            {
-                error.WriteLine($"heaven deploy-local: {e.Message}\nUsage: {Usage}");
-                return 2;
-            }
-        }
-
-        if (path is null || environment is null)
-        {
-            error.WriteLine($"Usage: {Usage}");
-            return 2;
-        }
+        var path = arguments.Positionals[0];
+        var environment = arguments.Text("--environment") ?? throw new UsageException("--environment is required.");
+        var reference = arguments.Text("--ref");
+        var task = arguments.Text("--task") ?? "deploy";
+        var provider = arguments.Text("--provider") ?? "shell";
+        var script = arguments.Text("--script") ?? "script/deploy";
+        var payloadFile = arguments.Text("--payload");
+        var settings = arguments.Settings;
 
         var repositoryPath = Path.GetFullPath(path);
         reference ??= Git(repositoryPath, "symbolic-ref", "--quiet", "--short", "HEAD") ?? "HEAD";
@@ -75,7 +69,7 @@ internal static class DeployLocalCommand
 
         // The repository is a path on this machine, named by whoever runs the command: allowed here
         // (and last, so no setting turns it off), where a server only fetches from GitHub.
-        var app = await terminal.PrepareAsync([.. settings, "--Checkout:AllowLocalRepositories=true"], cancellationToken);
+        var app = await terminal.PrepareAsync([.. settings, "--Checkout:AllowLocalRepositories=true"], mayCreateDataDirectory: true, cancellationToken);
         var services = app.Services;
         var time = services.GetRequiredService<TimeProvider>();
         var name = new string(Path.GetFileName(repositoryPath.TrimEnd('/')).Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '-').ToArray()).Trim('.');

@@ -1,25 +1,30 @@
+using System.Reflection;
 using Heaven.Configuration;
 
 namespace Heaven.Cli;
 
 /// <summary>
 /// The <c>heaven</c> executable: with no command (or <c>serve</c>) it runs the server; operator
-/// commands share the same configuration and database.
+/// commands share the same configuration and database. Every command's arguments are read by
+/// <see cref="CommandLine"/> against what the command declares: a mistyped option is an error, never ignored.
 /// </summary>
 internal static class HeavenCli
 {
-    private static readonly (string Name, string Usage, string Summary)[] Commands =
+    /// <summary>The commands, in the order <c>heaven --help</c> lists them.</summary>
+    private static readonly CliCommand[] Commands =
     [
-        ("serve", "heaven [serve] [--urls URL] [--Key=Value ...]", "run the server (the default when no command is given)"),
-        ("deliveries", "heaven deliveries [--limit N]", "show the newest webhook deliveries and what Heaven did with them"),
-        ("outbox", "heaven outbox [--problems] [--limit N]", "show what Heaven owes GitHub and the chat services: statuses, messages, commit events, with attempts and errors"),
-        ("cancel", "heaven cancel <id> [--by NAME]", "cancel a queued or running deployment"),
-        ("locks", "heaven locks", "list the environment locks"),
-        ("unlock", "heaven unlock <owner/repo> <environment>", "remove an environment lock"),
-        ("rotate-log-links", "heaven rotate-log-links", "replace the key that signs log links: every link issued before stops working"),
-        ("autodeploy-log", "heaven autodeploy-log <owner/repo> [--limit N]", "show what auto-deploy decided for a repository's commits, and why"),
-        ("deploy-local", "heaven deploy-local <path> --environment ENV [...]", "try a deploy from a local repository, without GitHub"),
-        ("help", "heaven --help", "show this help"),
+        ServeCommand.Command,
+        DeliveriesCommand.Command,
+        OutboxCommand.Command,
+        LogCommand.Command,
+        CancelCommand.Command,
+        LocksCommand.Command,
+        LockCommand.Command,
+        UnlockCommand.Command,
+        RotateLogLinksCommand.Command,
+        AutoDeployLogCommand.Command,
+        DeployLocalCommand.Command,
+        VersionCommand.Command,
     ];
 
     /// <summary>Operator commands print their own words; Heaven's log speaks up only for warnings.</summary>
@@ -27,38 +32,78 @@ internal static class HeavenCli
 
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken = default)
     {
-        var command = args.Length == 0 || args[0].StartsWith('-') ? "serve" : args[0];
-        var rest = args.Length > 0 && !args[0].StartsWith('-') ? args[1..] : args;
         // Everything a command prints goes through the terminal's masking writers.
         using var terminal = new Terminal(output, error);
-        if (args.Any(a => a is "--help" or "-h" or "-?") || command == "help")
+        var first = args.Length == 0 ? null : args[0];
+        if (first is "--help" or "-h" or "-?" or "help")
         {
+            if (args.Length > 1 && Find(args[1]) is { } described)
+            {
+                terminal.Output.Write(described.Help());
+                return 0;
+            }
+
+            if (args.Length > 1)
+            {
+                return Unknown(args[1], terminal.Error);
+            }
+
             WriteHelp(terminal.Output);
             return 0;
         }
 
+        CliCommand command;
+        string[] rest;
+        if (first is "--version" or "-V")
+        {
+            (command, rest) = (VersionCommand.Command, args[1..]);
+        }
+        else if (first is null || first.StartsWith('-'))
+        {
+            // No command: the server, with whatever settings were given.
+            (command, rest) = (ServeCommand.Command, args);
+        }
+        else if (Find(first) is { } found)
+        {
+            (command, rest) = (found, args[1..]);
+        }
+        else
+        {
+            return Unknown(first, terminal.Error);
+        }
+
         try
         {
-            return command switch
+            var parsed = CommandLine.Parse(command, rest);
+            if (parsed.HelpRequested)
             {
-                "serve" => await ServeCommand.RunAsync(rest, terminal, cancellationToken),
-                "deliveries" => await DeliveriesCommand.RunAsync(rest, terminal, cancellationToken),
-                "outbox" => await OutboxCommand.RunAsync(rest, terminal, cancellationToken),
-                "cancel" => await CancelCommand.RunAsync(rest, terminal, cancellationToken),
-                "locks" => await LocksCommand.RunAsync(rest, terminal, cancellationToken),
-                "unlock" => await UnlockCommand.RunAsync(rest, terminal, cancellationToken),
-                "rotate-log-links" => await RotateLogLinksCommand.RunAsync(rest, terminal, cancellationToken),
-                "autodeploy-log" => await AutoDeployLogCommand.RunAsync(rest, terminal, cancellationToken),
-                "deploy-local" => await DeployLocalCommand.RunAsync(rest, terminal, cancellationToken),
-                _ => Unknown(command, terminal.Error),
-            };
+                terminal.Output.Write(command.Help());
+                return 0;
+            }
+
+            return await command.RunAsync(parsed, terminal, cancellationToken);
         }
-        catch (StartupException e)
+        catch (UsageException e)
+        {
+            terminal.Error.WriteLine($"heaven {command.Name}: {e.Message}");
+            terminal.Error.WriteLine($"Usage: {command.Usage}");
+            terminal.Error.WriteLine($"Run 'heaven {command.Name} --help' for what it takes.");
+            return 2;
+        }
+        catch (Exception e) when (e is StartupException or MissingDataDirectoryException)
         {
             terminal.Error.WriteLine(e.Message);
             return 2;
         }
     }
+
+    /// <summary>The version Heaven was built as (the assembly's informational version).</summary>
+    public static string Version =>
+        typeof(HeavenCli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? typeof(HeavenCli).Assembly.GetName().Version?.ToString()
+        ?? "unknown";
+
+    private static CliCommand? Find(string name) => Commands.FirstOrDefault(c => c.Name == name);
 
     private static int Unknown(string command, TextWriter error)
     {
@@ -71,13 +116,36 @@ internal static class HeavenCli
         output.WriteLine("Heaven: a deployment server for the GitHub Deployments API.");
         output.WriteLine();
         output.WriteLine("Usage:");
-        foreach (var (_, usage, summary) in Commands)
+        foreach (var command in Commands)
         {
-            output.WriteLine($"  {usage,-52} {summary}");
+            output.WriteLine($"  {command.Usage}");
+            output.WriteLine($"      {command.Summary}");
         }
 
+        output.WriteLine("  heaven --help");
+        output.WriteLine("      show this help; 'heaven COMMAND --help' explains a command, its arguments and options");
         output.WriteLine();
         output.WriteLine("Settings come from appsettings.json, then environment variables (GitHub__Token, or the original");
-        output.WriteLine("Heaven's names such as GITHUB_TOKEN), then --Key=Value arguments. See README.md for the full list.");
+        output.WriteLine("Heaven's names such as GITHUB_TOKEN), then --Section:Key=VALUE arguments. See README.md for the full list.");
+        output.WriteLine("Exit codes: 0 done, 1 the command ran and the answer is no (nothing to cancel, a failed deploy),");
+        output.WriteLine("2 the command line or the settings are wrong (the message says what to change).");
     }
+}
+
+/// <summary><c>heaven version</c> (or <c>heaven --version</c>): which Heaven this is.</summary>
+internal static class VersionCommand
+{
+    public static readonly CliCommand Command = new(
+        "version",
+        "heaven --version",
+        "print Heaven's version",
+        "",
+        (_, terminal, _) =>
+        {
+            terminal.Output.WriteLine($"heaven {HeavenCli.Version}");
+            return Task.FromResult(0);
+        })
+    {
+        TakesSettings = false,
+    };
 }

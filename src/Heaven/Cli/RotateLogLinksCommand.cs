@@ -10,15 +10,16 @@ namespace Heaven.Cli;
 /// </summary>
 internal static class RotateLogLinksCommand
 {
-    public static async Task<int> RunAsync(string[] args, Terminal terminal, CancellationToken cancellationToken)
-    {
-        if (args.Any(a => !a.StartsWith("--", StringComparison.Ordinal)))
-        {
-            terminal.Error.WriteLine("Usage: heaven rotate-log-links");
-            return 2;
-        }
+    public static readonly CliCommand Command = new(
+        "rotate-log-links",
+        "heaven rotate-log-links",
+        "replace the key that signs log links: every link issued before stops working",
+        "For a log link shared too widely or a key that may have leaked; on every node sharing the database. The logs themselves are kept.",
+        RunAsync);
 
-        var app = await terminal.PrepareAsync(args, cancellationToken);
+    private static async Task<int> RunAsync(ParsedArguments arguments, Terminal terminal, CancellationToken cancellationToken)
+    {
+        var app = await terminal.PrepareAsync(arguments.Settings, cancellationToken);
         var made = await app.Services.GetRequiredService<LogLinks>().RotateAsync(cancellationToken);
         var output = terminal.Output;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Replaced the log-link key at {made:yyyy-MM-dd HH:mm:ss}Z."));

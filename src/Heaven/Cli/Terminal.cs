@@ -18,19 +18,20 @@ internal sealed class Terminal(TextWriter output, TextWriter error) : IDisposabl
     public MaskingWriter Error { get; } = new(error);
 
     /// <summary>Heaven built from <paramref name="args"/>; a problem found while building it is printed masked.</summary>
-    public WebApplication Build(string[] args)
-    {
-        var builder = HeavenApp.CreateBuilder(args);
-        // Secrets read from files are masked from the first line on, like those set directly.
-        SecretFiles.Apply(builder.Configuration);
-        MaskWith(SecretMasker.ForServer(builder.Configuration));
-        return HeavenApp.Build(builder);
-    }
+    public WebApplication Build(string[] args) => Build(args, requireDataDirectory: false);
 
-    /// <summary>Heaven built for an operator command (quiet logging) and prepared: settings checked, schema migrated.</summary>
-    public async Task<WebApplication> PrepareAsync(IEnumerable<string> settings, CancellationToken cancellationToken)
+    /// <summary>
+    /// Heaven built for an operator command (quiet logging) and prepared: settings checked, schema
+    /// migrated. The data directory must exist already: an operator command reads a server's data and
+    /// never makes an empty one (where a typo in its path would otherwise lead).
+    /// </summary>
+    public Task<WebApplication> PrepareAsync(IEnumerable<string> settings, CancellationToken cancellationToken) =>
+        PrepareAsync(settings, mayCreateDataDirectory: false, cancellationToken);
+
+    /// <summary>As <see cref="PrepareAsync(IEnumerable{string}, CancellationToken)"/>; a command that works on its own (deploy-local) may start a data directory.</summary>
+    public async Task<WebApplication> PrepareAsync(IEnumerable<string> settings, bool mayCreateDataDirectory, CancellationToken cancellationToken)
     {
-        var app = Build([.. HeavenCli.QuietLogging, .. settings]);
+        var app = Build([.. HeavenCli.QuietLogging, .. settings], requireDataDirectory: !mayCreateDataDirectory);
         await HeavenApp.PrepareAsync(app, cancellationToken);
         MaskWithServerMasker(app);
         return app;
@@ -45,9 +46,28 @@ internal sealed class Terminal(TextWriter output, TextWriter error) : IDisposabl
         Error.Dispose();
     }
 
+    private WebApplication Build(string[] args, bool requireDataDirectory)
+    {
+        var builder = HeavenApp.CreateBuilder(args);
+        // Secrets read from files are masked from the first line on, like those set directly.
+        SecretFiles.Apply(builder.Configuration);
+        MaskWith(SecretMasker.ForServer(builder.Configuration));
+        if (requireDataDirectory && DataDirectory.FullPathOf(builder.Configuration) is var path && !Directory.Exists(path))
+        {
+            throw new MissingDataDirectoryException(path);
+        }
+
+        return HeavenApp.Build(builder);
+    }
+
     private void MaskWith(ISecretMasker masker)
     {
         Output.MaskWith(masker);
         Error.MaskWith(masker);
     }
 }
+
+/// <summary>An operator command pointed at a data directory that is not there (exit code 2).</summary>
+internal sealed class MissingDataDirectoryException(string path) : Exception(
+    $"heaven: there is no data directory at {path}. Operator commands read a Heaven server's data directory and never create one: " +
+    $"point at the server's with --DataDirectory DIR or HEAVEN_DATA_DIR=DIR (the server prints it at start, as 'Data directory'), or run the command where the server was started.");

@@ -22,9 +22,7 @@ public sealed class DataDirectory
     /// </summary>
     public static DataDirectory Prepare(IConfiguration configuration)
     {
-        var configured = configuration[Key];
-        var path = string.IsNullOrWhiteSpace(configured) ? DefaultPath : configured;
-        var fullPath = Path.GetFullPath(path);
+        var fullPath = FullPathOf(configuration);
         try
         {
             if (!Directory.Exists(fullPath))
@@ -42,6 +40,14 @@ public sealed class DataDirectory
 
         DataDirectoryModes.Enforce(fullPath);
         return new DataDirectory(fullPath);
+    }
+
+    /// <summary>The configured folder resolved against the working directory; nothing is created.</summary>
+    public static string FullPathOf(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var configured = configuration[Key];
+        return Path.GetFullPath(string.IsNullOrWhiteSpace(configured) ? DefaultPath : configured);
     }
 
     /// <summary>Whether a file can be created here right now (a health check).</summary>

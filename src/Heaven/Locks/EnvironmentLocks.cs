@@ -72,28 +72,60 @@ public sealed partial class EnvironmentLocks(
             return new LockTaskOutcome(true, LockTexts.Unlocked(deployment.Repository, deployment.Environment, user));
         }
 
+        var reason = ReasonOf(deployment);
+        return Take(db, existing, deployment.Repository, deployment.Environment, deployment.App, user, reason, options.Value.DefaultTtl is { } ttl ? now + ttl : null, deployment.GitHubDeploymentId);
+    }
+
+    /// <summary>
+    /// Locks (repository, environment) for <paramref name="by"/> without a deployment (the <c>heaven lock</c>
+    /// command), by the same rules as <c>deploy:lock</c>: someone else's lock stays and the outcome says
+    /// whose it is; your own is renewed with the new reason. Without <paramref name="expiresIn"/> the lock
+    /// lasts <c>Locks:DefaultTtl</c> (or until unlocked).
+    /// </summary>
+    public async Task<LockTaskOutcome> LockAsync(string repository, string environment, string by, string? reason, TimeSpan? expiresIn, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(repository);
+        ArgumentException.ThrowIfNullOrWhiteSpace(environment);
+        ArgumentException.ThrowIfNullOrWhiteSpace(by);
+        await using var db = await database.OpenAsync(cancellationToken);
+        var key = EnvironmentLock.KeyOf(repository, environment);
+        var existing = await db.EnvironmentLocks.SingleOrDefaultAsync(l => l.LockKey == key, cancellationToken);
+        var now = Now;
+        var ttl = expiresIn ?? options.Value.DefaultTtl;
+        var outcome = Take(db, existing, repository, environment, existing?.App, by, NullIfBlank(reason), ttl is { } t ? now + t : null, gitHubDeploymentId: null);
+        if (outcome.Succeeded)
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+
+        return outcome;
+    }
+
+    private LockTaskOutcome Take(HeavenDbContext db, EnvironmentLock? existing, string repository, string environment, string? app, string user, string? reason, DateTime? expiresAt, long? gitHubDeploymentId)
+    {
+        var now = Now;
         if (existing is not null && existing.IsActive(now) && !string.Equals(existing.LockedBy, user, StringComparison.OrdinalIgnoreCase))
         {
-            return new LockTaskOutcome(false, LockTexts.AlreadyLocked(deployment.Repository, deployment.Environment, existing.LockedBy, existing.Reason));
+            return new LockTaskOutcome(false, LockTexts.AlreadyLocked(repository, environment, existing.LockedBy, existing.Reason));
         }
 
         var held = existing ?? db.EnvironmentLocks.Add(new EnvironmentLock
         {
-            Repository = deployment.Repository,
-            Environment = deployment.Environment,
-            LockKey = key,
+            Repository = repository,
+            Environment = environment,
+            LockKey = EnvironmentLock.KeyOf(repository, environment),
             LockedBy = user,
         }).Entity;
-        held.Repository = deployment.Repository;
-        held.Environment = deployment.Environment;
-        held.App = deployment.App;
+        held.Repository = repository;
+        held.Environment = environment;
+        held.App = app;
         held.LockedBy = user;
-        held.Reason = ReasonOf(deployment) is { Length: > 512 } reason ? reason[..512] : ReasonOf(deployment);
+        held.Reason = reason is { Length: > 512 } ? reason[..512] : reason;
         held.LockedAt = now;
-        held.ExpiresAt = options.Value.DefaultTtl is { } ttl ? now + ttl : null;
-        held.GitHubDeploymentId = deployment.GitHubDeploymentId;
-        Log.Locked(logger, deployment.Repository, deployment.Environment, user, held.ExpiresAt?.ToString("O") ?? "never");
-        return new LockTaskOutcome(true, LockTexts.Locked(deployment.Repository, deployment.Environment, user));
+        held.ExpiresAt = expiresAt;
+        held.GitHubDeploymentId = gitHubDeploymentId;
+        Log.Locked(logger, repository, environment, user, held.ExpiresAt?.ToString("O") ?? "never");
+        return new LockTaskOutcome(true, LockTexts.Locked(repository, environment, user));
     }
 
     /// <summary>
