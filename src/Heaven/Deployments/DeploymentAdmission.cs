@@ -30,6 +30,8 @@ public sealed partial class DeploymentAdmission(
     IOptions<DeploymentOptions> options,
     ILogger<DeploymentAdmission> logger)
 {
+    private const string NoProvider = "the deployment names no payload.config.provider";
+
     public async Task<Admission> DecideAsync(HeavenDbContext db, DeploymentRecord deployment, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(db);
@@ -40,14 +42,10 @@ public sealed partial class DeploymentAdmission(
         }
 
         var asked = deployment.Payload.Provider;
-        if (asked is null)
+        var notOurs = NotOurs(deployment);
+        if (notOurs is not null || asked is null)
         {
-            return new Admission.Ignore("the deployment names no payload.config.provider; left to another deployment system", null);
-        }
-
-        if (providers.Find(asked) is null)
-        {
-            return new Admission.Ignore($"provider '{asked}' is not one of Heaven's; left to another deployment system", asked);
+            return new Admission.Ignore($"{notOurs ?? NoProvider}; left to another deployment system", asked);
         }
 
         var provider = asked;
@@ -79,6 +77,27 @@ public sealed partial class DeploymentAdmission(
         }
 
         return await ForBusyEnvironmentAsync(db, deployment, cancellationToken) ?? new Admission.Run(provider);
+    }
+
+    /// <summary>
+    /// Why the deployment is not Heaven's to run (no provider, or a provider Heaven does not have: another
+    /// deployment system may own it), or null when it is. Known as soon as the webhook arrives, so the
+    /// intake's answer can say so.
+    /// </summary>
+    public string? NotOurs(DeploymentRecord deployment)
+    {
+        ArgumentNullException.ThrowIfNull(deployment);
+        if (LockTaskOf(deployment.Task) is not null)
+        {
+            return null;
+        }
+
+        return deployment.Payload.Provider switch
+        {
+            null => NoProvider,
+            var asked when providers.Find(asked) is null => $"provider '{asked}' is not one of Heaven's",
+            _ => null,
+        };
     }
 
     /// <summary>The line for the deploy log when the provider that runs is not the one the payload asked for.</summary>

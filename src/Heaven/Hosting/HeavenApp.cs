@@ -31,6 +31,10 @@ public static class HeavenApp
         ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
         ["Logging:LogLevel:Microsoft.EntityFrameworkCore"] = "Warning",
         ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
+        // When, in UTC, on every console line: a log read the next morning or next to GitHub's times needs it.
+        ["Logging:Console:FormatterName"] = "simple",
+        ["Logging:Console:FormatterOptions:TimestampFormat"] = "yyyy-MM-ddTHH:mm:ss.fffZ ",
+        ["Logging:Console:FormatterOptions:UseUtcTimestamp"] = "true",
     };
 
     /// <param name="args">Command-line arguments (<c>--urls</c>, <c>--GitHub:Token=...</c>, ...).</param>

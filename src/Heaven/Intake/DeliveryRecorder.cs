@@ -32,6 +32,7 @@ internal sealed partial class DeliveryRecorder(
     IHeavenDatabase database,
     IDeploymentSignal dispatcher,
     WorkItemSignal workItems,
+    DeploymentAdmission admission,
     ILogger<DeliveryRecorder> logger) : BackgroundService, IDeliveryRecorder
 {
     private const int MaxBatch = 128;
@@ -172,7 +173,7 @@ internal sealed partial class DeliveryRecorder(
                 continue;
             }
 
-            outcomes[i] = await DecideAsync(db, incoming, deployments, created, cancellationToken);
+            outcomes[i] = await DecideAsync(db, incoming, deployments, created, admission, cancellationToken);
             // A deployment created in this batch has no id until it is saved: keep the record itself.
             known[incoming.DeliveryId] = (outcomes[i].DeploymentId, outcomes[i].NewDeployment);
             recorded.Add((incoming, outcomes[i]));
@@ -219,6 +220,7 @@ internal sealed partial class DeliveryRecorder(
         IncomingDelivery incoming,
         Dictionary<(string, long), long> existing,
         Dictionary<(string, long), DeploymentRecord> created,
+        DeploymentAdmission admission,
         CancellationToken cancellationToken)
     {
         var @event = incoming.Event;
@@ -263,7 +265,11 @@ internal sealed partial class DeliveryRecorder(
                 };
                 db.Deployments.Add(record);
                 created[key] = record;
-                return new Outcome(DeliveryResult.Accepted, "", null, record);
+                // Recorded all the same (the delivery log and the decision point at it), but the
+                // answer says at once that Heaven will not run it, rather than "queued".
+                return admission.NotOurs(record) is { } notOurs
+                    ? new Outcome(DeliveryResult.Ignored, notOurs, null, record)
+                    : new Outcome(DeliveryResult.Accepted, "", null, record);
             }
 
             case WebhookEvent.ForWorkItem item:
@@ -316,9 +322,12 @@ internal sealed partial class DeliveryRecorder(
 
         public long? FinalDeploymentId => NewDeployment?.Id ?? DeploymentId;
 
-        public string FinalMessage => NewDeployment is { } d && Result == DeliveryResult.Accepted
-            ? $"GitHub deployment {d.GitHubDeploymentId} of {d.Repository} to {d.Environment} is queued as Heaven deployment {d.Id}."
-            : Message;
+        public string FinalMessage => (NewDeployment, Result) switch
+        {
+            ({ } d, DeliveryResult.Accepted) => $"GitHub deployment {d.GitHubDeploymentId} of {d.Repository} to {d.Environment} is queued as Heaven deployment {d.Id}.",
+            ({ } d, DeliveryResult.Ignored) => $"GitHub deployment {d.GitHubDeploymentId} of {d.Repository} to {d.Environment} is ignored: {Message}, so another deployment system may own it. Heaven posts no status for it (recorded as Heaven deployment {d.Id}).",
+            _ => Message,
+        };
     }
 
     private static partial class Log

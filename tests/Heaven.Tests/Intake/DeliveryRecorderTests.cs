@@ -53,7 +53,7 @@ public sealed class DeliveryRecorderTests : IAsyncLifetime
 
     private async Task<(RecordedDelivery First, RecordedDelivery Second)> RecordInOneBatchAsync(IncomingDelivery first, IncomingDelivery second)
     {
-        using var recorder = new DeliveryRecorder(host.Services.GetRequiredService<IHeavenDatabase>(), signal, new WorkItemSignal(TimeProvider.System), NullLogger<DeliveryRecorder>.Instance);
+        using var recorder = new DeliveryRecorder(host.Services.GetRequiredService<IHeavenDatabase>(), signal, new WorkItemSignal(TimeProvider.System), host.Services.GetRequiredService<Heaven.Deployments.DeploymentAdmission>(), NullLogger<DeliveryRecorder>.Instance);
         var recordingFirst = recorder.RecordAsync(first, CancellationToken.None);
         var recordingSecond = recorder.RecordAsync(second, CancellationToken.None);
         await recorder.StartAsync(CancellationToken.None);

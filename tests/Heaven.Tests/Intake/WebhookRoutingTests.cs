@@ -170,6 +170,31 @@ public sealed class WebhookRoutingTests : IAsyncLifetime
         (await host.QueryAsync(db => db.Deliveries.SingleAsync())).Result.ShouldBe(DeliveryResult.Ignored);
     }
 
+    [Theory]
+    [InlineData("octodeploy", "provider 'octodeploy' is not one of Heaven's")]
+    [InlineData(null, "the deployment names no payload.config.provider")]
+    public async Task ADeploymentForAnotherDeploymentSystem_IsAnsweredIgnored_NotQueued(string? provider, string reason)
+    {
+        var payload = JsonNode.Parse(Fixtures.Read("deployment.json"))!;
+        var config = payload["deployment"]!["payload"]!["config"]!.AsObject();
+        config.Remove("provider");
+        if (provider is not null)
+        {
+            config["provider"] = provider;
+        }
+
+        var response = await host.SendWebhookAsync("deployment", payload.ToJsonString());
+
+        response.StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        var answer = await AnswerAsync(response);
+        answer.GetProperty("result").GetString().ShouldBe("ignored");
+        var id = answer.GetProperty("deployment").GetInt64();
+        answer.GetProperty("message").GetString().ShouldBe(
+            $"GitHub deployment 1875476 of atmos/my-robot to production is ignored: {reason}, so another deployment system may own it. Heaven posts no status for it (recorded as Heaven deployment {id}).");
+        var delivery = await host.QueryAsync(db => db.Deliveries.SingleAsync());
+        (delivery.Result, delivery.DeploymentId).ShouldBe((DeliveryResult.Ignored, id));
+    }
+
     private static async Task<JsonElement> AnswerAsync(HttpResponseMessage response) =>
         JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
 }
