@@ -87,10 +87,11 @@ public sealed class CommandLineDeployTests
     [Fact]
     public async Task Cancel_OfAnUnknownDeployment_SaysSo()
     {
+        // An existing (empty) data directory: a missing one is refused before any deployment is looked for.
         using var directory = new TemporaryDirectory();
 
         var (exitCode, _, error) = await HeavenProcess.RunAsync(
-            new Dictionary<string, string> { ["HEAVEN_DATA_DIR"] = Path.Combine(directory.Path, "data") },
+            new Dictionary<string, string> { ["HEAVEN_DATA_DIR"] = directory.Path },
             "cancel", "12345");
 
         exitCode.ShouldBe(1);

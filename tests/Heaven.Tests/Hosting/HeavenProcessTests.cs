@@ -182,6 +182,9 @@ public sealed class HeavenProcessTests
         output.ShouldContain($"the contents of {Path.Combine(data, "webhook-secret")}");
         output.ShouldContain("generated just now");
         output.ShouldContain("GitHub:Token (or GITHUB_TOKEN) is not set");
+        // Log lines say when, in UTC; the start report is Heaven's own text and stays as it is.
+        output.Split('\n').ShouldContain(l => System.Text.RegularExpressions.Regex.IsMatch(l, @"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z info: Heaven\."));
+        output.ShouldContain("\nHeaven is running.\n");
         output.ShouldNotContain(File.ReadAllText(Path.Combine(data, "webhook-secret")).Trim());
         (await heaven.Client.GetAsync("/healthz")).StatusCode.ShouldBe(HttpStatusCode.OK);
     }
@@ -208,6 +211,7 @@ public sealed class HeavenProcessTests
         exitCode.ShouldBe(0);
         output.ShouldContain("heaven [serve]");
         output.ShouldContain("heaven deliveries");
+        output.ShouldContain("heaven log <id|gh:ID> [--follow]");
     }
 
     [Fact]

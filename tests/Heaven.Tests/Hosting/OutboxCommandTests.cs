@@ -41,6 +41,11 @@ public sealed class OutboxCommandTests
         exit.ShouldBe(0, error);
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         lines[0].ShouldStartWith("ID ");
+        // Columns line up: each header starts where its column's cells start.
+        var about = lines[0].IndexOf("ABOUT", StringComparison.Ordinal);
+        lines.Skip(1).ShouldAllBe(l => l.Substring(about).StartsWith("deployment gh:11627 success \"Deploying from Heaven v0.5.5\""));
+        var kind = lines[0].IndexOf("KIND", StringComparison.Ordinal);
+        lines.Skip(1).ShouldAllBe(l => l[kind - 1] == ' ' && l[kind] != ' ');
         lines.ShouldContain(l => l.Contains(" deployment_status ") && l.Contains(" atmos/my-robot ") && l.Contains(" done "));
         var slack = lines.Single(l => l.Contains(" notify:slack "));
         slack.ShouldContain(" failed ");

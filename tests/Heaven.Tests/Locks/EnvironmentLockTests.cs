@@ -158,8 +158,10 @@ public sealed class EnvironmentLockTests : IDisposable
 
         var (listed, listing, listError) = await HeavenProcess.RunAsync(environment, "locks");
         listed.ShouldBe(0, listError);
-        listing.ShouldContain($"octo/app production  locked by alice at ");
-        listing.ShouldContain($"until unlocked: {Reason}");
+        var rows = listing.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        rows[0].ShouldStartWith("REPOSITORY  ENVIRONMENT  LOCKED BY  LOCKED AT (UTC)");
+        rows[1].ShouldStartWith("octo/app    production   alice      ");
+        rows[1].ShouldEndWith($"  unlocked     {Reason}");
 
         var (unlocked, unlockOutput, unlockError) = await HeavenProcess.RunAsync(environment, "unlock", "octo/app", "production");
         unlocked.ShouldBe(0, unlockError);
