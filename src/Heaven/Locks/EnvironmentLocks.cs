@@ -135,6 +135,48 @@ public sealed partial class EnvironmentLocks(
         return await db.EnvironmentLocks.AsNoTracking().OrderBy(l => l.LockKey).ToListAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// Locks (repository, environment) without a deployment, by the same rule as a lock task: someone
+    /// else's lock stays (the outcome says whose), your own is renewed. No expiry given: the
+    /// <c>Locks:DefaultTtl</c> setting's.
+    /// </summary>
+    public async Task<LockTaskOutcome> LockAsync(string repository, string environment, string by, string? reason, DateTime? expiresAt, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(repository);
+        ArgumentException.ThrowIfNullOrWhiteSpace(environment);
+        ArgumentException.ThrowIfNullOrWhiteSpace(by);
+        var now = Now;
+        var key = EnvironmentLock.KeyOf(repository, environment);
+        await using var db = await database.OpenAsync(cancellationToken);
+        var existing = await db.EnvironmentLocks.SingleOrDefaultAsync(l => l.LockKey == key, cancellationToken);
+        if (existing is not null && existing.IsActive(now) && !string.Equals(existing.LockedBy, by, StringComparison.OrdinalIgnoreCase))
+        {
+            return new LockTaskOutcome(false, LockTexts.AlreadyLocked(repository, environment, existing.LockedBy, existing.Reason));
+        }
+
+        var held = existing ?? db.EnvironmentLocks.Add(new EnvironmentLock { Repository = repository, Environment = environment, LockKey = key, LockedBy = by }).Entity;
+        held.Repository = repository;
+        held.Environment = environment;
+        held.LockedBy = by;
+        held.Reason = NullIfBlank(reason) is { Length: > 512 } longReason ? longReason[..512] : NullIfBlank(reason);
+        held.LockedAt = now;
+        held.ExpiresAt = expiresAt ?? (options.Value.DefaultTtl is { } ttl ? now + ttl : null);
+        held.GitHubDeploymentId = null;
+        try
+        {
+            await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException)
+        {
+            // Someone locked it in the same moment (the unique key): theirs stands.
+            var winner = await ActiveAsync(repository, environment, cancellationToken);
+            return new LockTaskOutcome(false, LockTexts.AlreadyLocked(repository, environment, winner?.LockedBy ?? UnknownUser, winner?.Reason));
+        }
+
+        Log.Locked(logger, repository, environment, by, held.ExpiresAt?.ToString("O") ?? "never");
+        return new LockTaskOutcome(true, LockTexts.Locked(repository, environment, by));
+    }
+
     /// <summary>Removes the lock of (repository, environment); the lock removed, or null when there was none.</summary>
     public async Task<EnvironmentLock?> UnlockAsync(string repository, string environment, string by, CancellationToken cancellationToken)
     {
