@@ -1,8 +1,6 @@
 using System.Globalization;
-using Heaven.AutoDeploy;
+using Heaven.Operations;
 using Heaven.Repositories;
-using Heaven.Storage;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Cli;
@@ -26,14 +24,7 @@ internal static class AutoDeployLogCommand
         var arguments = ListArguments.Parse(args.Skip(1), defaultLimit: 30);
         var app = await terminal.PrepareAsync(arguments.Settings, cancellationToken);
         var configured = app.Services.GetRequiredService<IOptions<RepositoryOptions>>().Value.For(repository)?.AutoDeploy;
-        var database = app.Services.GetRequiredService<IHeavenDatabase>();
-        await using var db = await database.OpenAsync(cancellationToken);
-        var lowered = repository.ToLowerInvariant();
-        var rows = await db.AutoDeployDecisions.AsNoTracking()
-            .Where(d => d.Repository.ToLower() == lowered)
-            .OrderByDescending(d => d.Id)
-            .Take(arguments.Limit)
-            .ToListAsync(cancellationToken);
+        var rows = await app.Services.GetRequiredService<ActivityQueries>().AutoDeployDecisionsAsync(repository, Math.Min(arguments.Limit, ActivityQueries.MaxLimit), cancellationToken);
 
         output.WriteLine(configured is null
             ? $"Auto-deploy is off for {repository}: set {RepositoryOptions.Section}:{repository}:AutoDeploy:Environments to turn it on."
@@ -47,7 +38,7 @@ internal static class AutoDeployLogCommand
         output.WriteLine($"{"DECIDED (UTC)",-19}  {"SHA",-7}  {"ENVIRONMENT",-16} {"TRIGGER",-32} DECISION");
         foreach (var row in rows)
         {
-            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{row.DecidedAt:yyyy-MM-dd HH:mm:ss}  {row.ShortSha,-7}  {row.Environment,-16} {row.Trigger,-32} {row.Summary}"));
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{row.DecidedAt:yyyy-MM-dd HH:mm:ss}  {row.ShortSha,-7}  {row.Environment,-16} {row.Trigger,-32} {row.Outcome}: {row.Reason}"));
         }
 
         return 0;

@@ -1,6 +1,5 @@
 using System.Globalization;
-using Heaven.Deployments;
-using Heaven.Model;
+using Heaven.Operations;
 
 namespace Heaven.Cli;
 
@@ -31,21 +30,8 @@ internal static class CancelCommand
         }
 
         var app = await terminal.PrepareAsync(settings, cancellationToken);
-        var queue = app.Services.GetRequiredService<DeploymentQueue>();
-        switch (await queue.RequestCancelAsync(id, by, cancellationToken))
-        {
-            case CancelOutcome.Cancelled:
-                output.WriteLine($"Deployment {id} had not started; it is cancelled (GitHub will show: error \"{StatusTexts.CancelledBy(by)}\").");
-                return 0;
-            case CancelOutcome.Requested:
-                output.WriteLine($"Deployment {id} is running; the Heaven node running it stops it within two seconds and reports \"{StatusTexts.CancelledBy(by)}\".");
-                return 0;
-            case CancelOutcome.AlreadyFinished:
-                error.WriteLine($"Deployment {id} has already finished; there is nothing to cancel.");
-                return 1;
-            default:
-                error.WriteLine($"There is no deployment {id}.");
-                return 1;
-        }
+        var result = await app.Services.GetRequiredService<DeploymentActions>().CancelAsync(id, by, cancellationToken);
+        (result.Succeeded ? output : error).WriteLine(result.Message);
+        return result.Succeeded ? 0 : 1;
     }
 }

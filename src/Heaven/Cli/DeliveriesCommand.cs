@@ -1,6 +1,4 @@
-using Heaven.Intake;
-using Heaven.Storage;
-using Microsoft.EntityFrameworkCore;
+using Heaven.Operations;
 
 namespace Heaven.Cli;
 
@@ -12,9 +10,7 @@ internal static class DeliveriesCommand
         var output = terminal.Output;
         var arguments = ListArguments.Parse(args, defaultLimit: 20);
         var app = await terminal.PrepareAsync(arguments.Settings, cancellationToken);
-        var database = app.Services.GetRequiredService<IHeavenDatabase>();
-        await using var db = await database.OpenAsync(cancellationToken);
-        var rows = await db.Deliveries.OrderByDescending(d => d.Id).Take(arguments.Limit).ToListAsync(cancellationToken);
+        var rows = await app.Services.GetRequiredService<ActivityQueries>().DeliveriesAsync(Math.Min(arguments.Limit, ActivityQueries.MaxLimit), cancellationToken);
         if (rows.Count == 0)
         {
             output.WriteLine("No deliveries yet. Point a GitHub webhook at POST /events (see 'heaven serve' output).");
@@ -24,7 +20,7 @@ internal static class DeliveriesCommand
         output.WriteLine($"{"RECEIVED (UTC)",-20} {"EVENT",-18} {"RESULT",-9} {"REPOSITORY",-30} {"DELIVERY",-36} MESSAGE");
         foreach (var row in rows)
         {
-            output.WriteLine($"{row.ReceivedAt:yyyy-MM-dd HH:mm:ss} {row.Event,-18} {row.Result.ToString().ToLowerInvariant(),-9} {row.Repository ?? "-",-30} {row.DeliveryId,-36} {row.Message}");
+            output.WriteLine($"{row.ReceivedAt:yyyy-MM-dd HH:mm:ss} {row.Event,-18} {row.Result,-9} {row.Repository ?? "-",-30} {row.DeliveryId,-36} {row.Message}");
         }
 
         return 0;

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Heaven.Locks;
+using Heaven.Operations;
 
 namespace Heaven.Cli;
 
@@ -10,20 +10,19 @@ internal static class LocksCommand
     {
         var output = terminal.Output;
         var app = await terminal.PrepareAsync(args, cancellationToken);
-        var locks = await app.Services.GetRequiredService<EnvironmentLocks>().ListAsync(cancellationToken);
+        var locks = await app.Services.GetRequiredService<ActivityQueries>().LocksAsync(cancellationToken);
         if (locks.Count == 0)
         {
             output.WriteLine("No environment is locked.");
             return 0;
         }
 
-        var now = app.Services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
         foreach (var held in locks)
         {
             var until = held.ExpiresAt switch
             {
                 null => "until unlocked",
-                { } expires when expires <= now => string.Create(CultureInfo.InvariantCulture, $"expired {expires:yyyy-MM-dd HH:mm}Z (blocks nothing)"),
+                { } expires when !held.Active => string.Create(CultureInfo.InvariantCulture, $"expired {expires:yyyy-MM-dd HH:mm}Z (blocks nothing)"),
                 { } expires => string.Create(CultureInfo.InvariantCulture, $"until {expires:yyyy-MM-dd HH:mm}Z"),
             };
             var reason = string.IsNullOrWhiteSpace(held.Reason) ? "" : $": {held.Reason}";
@@ -47,14 +46,14 @@ internal static class UnlockCommand
         }
 
         var app = await terminal.PrepareAsync(args[2..], cancellationToken);
-        var removed = await app.Services.GetRequiredService<EnvironmentLocks>().UnlockAsync(args[0], args[1], Environment.UserName, cancellationToken);
-        if (removed is null)
+        var result = await app.Services.GetRequiredService<DeploymentActions>().UnlockAsync(args[0], args[1], Environment.UserName, cancellationToken);
+        if (!result.Succeeded)
         {
-            error.WriteLine($"{args[0]} is not locked on {args[1]}.");
+            error.WriteLine(result.Message);
             return 1;
         }
 
-        output.WriteLine($"{removed.Repository} unlocked on {removed.Environment} (it was locked by {removed.LockedBy}).");
+        output.WriteLine(result.Message);
         return 0;
     }
 }

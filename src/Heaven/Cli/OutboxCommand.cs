@@ -1,7 +1,5 @@
 using System.Globalization;
-using Heaven.Storage;
-using Heaven.WorkItems;
-using Microsoft.EntityFrameworkCore;
+using Heaven.Operations;
 
 namespace Heaven.Cli;
 
@@ -17,17 +15,7 @@ internal static class OutboxCommand
         var arguments = ListArguments.Parse(args, defaultLimit: 30, "--problems");
         var onlyUnfinished = arguments.Flags.Contains("--problems");
         var app = await terminal.PrepareAsync(arguments.Settings, cancellationToken);
-        var database = app.Services.GetRequiredService<IHeavenDatabase>();
-        var now = app.Services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
-        await using var db = await database.OpenAsync(cancellationToken);
-        var query = db.WorkItems.AsNoTracking();
-        if (onlyUnfinished)
-        {
-            // Failed for good, or waiting for a retry after at least one failed attempt.
-            query = query.Where(w => w.State == WorkItemState.Failed || (w.State == WorkItemState.Pending && w.LastError != null));
-        }
-
-        var rows = await query.OrderByDescending(w => w.Id).Take(arguments.Limit).ToListAsync(cancellationToken);
+        var rows = await app.Services.GetRequiredService<ActivityQueries>().OutboxAsync(Math.Min(arguments.Limit, ActivityQueries.MaxLimit), onlyUnfinished, cancellationToken);
         if (rows.Count == 0)
         {
             output.WriteLine(onlyUnfinished ? "Nothing failed or waiting for a retry." : "The outbox is empty.");
@@ -37,18 +25,12 @@ internal static class OutboxCommand
         output.WriteLine($"{"ID",-8} {"CREATED (UTC)",-19}  {"KIND",-24} {"REPOSITORY",-30} {"STATE",-8} {"ATTEMPTS",8}  NEXT / LAST ERROR");
         foreach (var row in rows)
         {
-            var state = row.State switch
-            {
-                WorkItemState.Done => "done",
-                WorkItemState.Failed => "failed",
-                _ => row.NotBefore > now ? "waiting" : "due",
-            };
-            var next = row.State == WorkItemState.Pending && row.NotBefore > now
-                ? string.Create(CultureInfo.InvariantCulture, $"next attempt {row.NotBefore:HH:mm:ss}Z")
+            var next = row.NextAttemptAt is { } at
+                ? string.Create(CultureInfo.InvariantCulture, $"next attempt {at:HH:mm:ss}Z")
                 : "";
             var detail = string.Join("; ", new[] { next, row.LastError ?? "" }.Where(t => t.Length > 0));
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{row.Id,-8} {row.CreatedAt:yyyy-MM-dd HH:mm:ss}  {row.Kind,-24} {row.Repository ?? "-",-30} {state,-8} {row.Attempts,8}  {detail}"));
+                $"{row.Id,-8} {row.CreatedAt:yyyy-MM-dd HH:mm:ss}  {row.Kind,-24} {row.Repository ?? "-",-30} {row.State,-8} {row.Attempts,8}  {detail}"));
         }
 
         return 0;

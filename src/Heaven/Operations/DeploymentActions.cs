@@ -162,8 +162,8 @@ public sealed class DeploymentActions(
 
         return await queue.RequestCancelAsync(id, actor, cancellationToken) switch
         {
-            CancelOutcome.Cancelled => new ActionResult(ActionStatus.Done, $"Deployment {id} had not started; it is cancelled ({StatusTexts.CancelledBy(actor)}).", DeploymentId: id),
-            CancelOutcome.Requested => new ActionResult(ActionStatus.Done, $"Deployment {id} is running; it stops within two seconds ({StatusTexts.CancelledBy(actor)}).", DeploymentId: id),
+            CancelOutcome.Cancelled => new ActionResult(ActionStatus.Done, $"Deployment {id} had not started; it is cancelled (GitHub will show: error \"{StatusTexts.CancelledBy(actor)}\").", DeploymentId: id),
+            CancelOutcome.Requested => new ActionResult(ActionStatus.Done, $"Deployment {id} is running; the Heaven node running it stops it within two seconds and reports \"{StatusTexts.CancelledBy(actor)}\".", DeploymentId: id),
             CancelOutcome.AlreadyFinished => new ActionResult(ActionStatus.Conflict, $"Deployment {id} has already finished; there is nothing to cancel.", DeploymentId: id),
             _ => new ActionResult(ActionStatus.NotFound, $"There is no deployment {id}."),
         };
@@ -197,7 +197,7 @@ public sealed class DeploymentActions(
         var removed = await locks.UnlockAsync(repository, environment, actor, cancellationToken);
         return removed is null
             ? new ActionResult(ActionStatus.NotFound, $"{repository} is not locked on {environment}.")
-            : new ActionResult(ActionStatus.Done, $"{LockTexts.Unlocked(removed.Repository, removed.Environment, actor)} (it was locked by {removed.LockedBy}).");
+            : new ActionResult(ActionStatus.Done, $"{removed.Repository} unlocked on {removed.Environment} (it was locked by {removed.LockedBy}).");
     }
 
     /// <summary>Runs a stored delivery through the intake again; the result is what the intake answered.</summary>
