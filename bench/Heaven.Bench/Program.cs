@@ -4,6 +4,7 @@ using Heaven.Bench;
 // heaven-bench slow-bodies [options] connections that announce 24 MB bodies and trickle them, signed deployments meanwhile
 // heaven-bench server [options]   the server child: Heaven as in production, plus POST /bench/bare
 // heaven-bench recorder [options] diagnostic: IDeliveryRecorder alone, in-process, no HTTP
+// heaven-bench dashboard          the dashboard and list queries over 100,000 deployments on SQLite, in-process
 try
 {
     var command = args.Length == 0 || args[0].StartsWith('-') ? "intake" : args[0];
@@ -14,6 +15,7 @@ try
         "server" => await BenchServer.RunAsync(options),
         "slow-bodies" => await SlowBodiesBenchmark.RunAsync(options),
         "recorder" => await RecorderBenchmark.RunAsync(options),
+        "dashboard" => await DashboardBenchmark.RunAsync(options),
         _ => Usage($"'{command}' is not a mode."),
     };
 }

@@ -81,7 +81,8 @@ internal static class LockCommand
         TimeSpan? expiresIn = arguments.Has("--expires-in") ? TimeSpan.FromMinutes(arguments.Number("--expires-in", 0)) : null;
         var app = await terminal.PrepareAsync(arguments.Settings, cancellationToken);
         var locks = app.Services.GetRequiredService<EnvironmentLocks>();
-        var outcome = await locks.LockAsync(repository, environment, by, reason, expiresIn, cancellationToken);
+        var now = app.Services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
+        var outcome = await locks.LockAsync(repository, environment, by, reason, now + expiresIn, cancellationToken);
         if (!outcome.Succeeded)
         {
             error.WriteLine($"{outcome.Description}.");

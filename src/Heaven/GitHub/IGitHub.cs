@@ -88,6 +88,9 @@ public sealed record GitHubCombinedStatus(string State, IReadOnlyList<GitHubComm
 /// <summary>A check run: status <c>queued</c>/<c>in_progress</c>/<c>completed</c>, conclusion once completed.</summary>
 public sealed record GitHubCheckRun(long Id, string Name, string Status, string? Conclusion, DateTimeOffset? StartedAt);
 
+/// <summary>A repository as the API describes it: the fields Heaven reads.</summary>
+public sealed record GitHubRepository(string FullName, string DefaultBranch, string? HtmlUrl);
+
 /// <summary>What <see cref="IGitHubRepositoryApi.CreateDeploymentAsync"/> asks GitHub for. <see cref="PayloadJson"/> is a JSON object's text.</summary>
 public sealed record NewDeploymentRequest(
     string Ref,
@@ -118,6 +121,9 @@ public interface IGitHubRepositoryApi
 
     /// <summary><c>GET /repos/{repo}/commits/{ref}/check-runs</c> (every page).</summary>
     Task<IReadOnlyList<GitHubCheckRun>> ListCheckRunsAsync(string repository, string @ref, CancellationToken cancellationToken);
+
+    /// <summary><c>GET /repos/{repo}</c>: its name as GitHub spells it and its default branch.</summary>
+    Task<GitHubRepository> GetRepositoryAsync(string repository, CancellationToken cancellationToken);
 
     /// <summary><c>POST /repos/{repo}/deployments</c>. A 202 (GitHub merged the default branch first) counts as rejected.</summary>
     Task<GitHubDeployment> CreateDeploymentAsync(string repository, NewDeploymentRequest request, CancellationToken cancellationToken);

@@ -107,6 +107,12 @@ public sealed partial class OctokitGitHub
         return runs;
     }
 
+    public async Task<GitHubRepository> GetRepositoryAsync(string repository, CancellationToken cancellationToken)
+    {
+        var root = await GetJsonAsync($"Reading repository {repository}", Repo(repository, ""), cancellationToken);
+        return new GitHubRepository(Str(root["full_name"]) ?? repository, Str(root["default_branch"]) ?? "main", Str(root["html_url"]));
+    }
+
     public async Task<GitHubDeployment> CreateDeploymentAsync(string repository, NewDeploymentRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -138,7 +144,7 @@ public sealed partial class OctokitGitHub
     private Uri Repo(string repository, string rest)
     {
         var (owner, name) = SplitRepository(repository);
-        return new Uri(client.Connection.BaseAddress, $"repos/{owner}/{name}/{rest}");
+        return new Uri(client.Connection.BaseAddress, rest.Length == 0 ? $"repos/{owner}/{name}" : $"repos/{owner}/{name}/{rest}");
     }
 
     /// <summary>A ref or sha as one URL path segment (branch names keep their slashes).</summary>

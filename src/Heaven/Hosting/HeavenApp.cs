@@ -6,6 +6,7 @@ using Heaven.Execution;
 using Heaven.GitHub;
 using Heaven.Intake;
 using Heaven.Notifications;
+using Heaven.Operations;
 using Heaven.Output;
 using Heaven.Providers;
 using Heaven.Retention;
@@ -96,6 +97,7 @@ public static class HeavenApp
         services.AddDeployments();
         services.AddAutoDeploy();
         services.AddIntake();
+        services.AddOperations();
         services.AddWeb();
 
         // A failed start is reported once, as one line (HeavenApp.StartAsync); the host's own account

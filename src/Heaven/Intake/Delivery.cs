@@ -27,6 +27,15 @@ public sealed class Delivery
 
     /// <summary>The deployment this delivery created or repeated, if any.</summary>
     public long? DeploymentId { get; set; }
+
+    /// <summary>
+    /// The body as GitHub sent it (signature verified), so an operator can run it through the intake
+    /// again; null for deliveries recorded before bodies were kept. Deleted with the row by housekeeping.
+    /// </summary>
+    public byte[]? Body { get; set; }
+
+    /// <summary>When an operator redelivered an earlier delivery: that delivery's id.</summary>
+    public string? RedeliveryOf { get; set; }
 }
 
 public enum DeliveryResult

@@ -7,8 +7,11 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Heaven.Intake;
 
-/// <summary>An authenticated, parsed delivery on its way to the database.</summary>
-public sealed record IncomingDelivery(string DeliveryId, WebhookEvent Event, bool RepositoryAllowed, DateTime ReceivedAt);
+/// <summary>
+/// An authenticated, parsed delivery on its way to the database, with its body as sent (kept so it can
+/// be redelivered) and, for an operator's redelivery, the delivery it repeats.
+/// </summary>
+public sealed record IncomingDelivery(string DeliveryId, WebhookEvent Event, bool RepositoryAllowed, DateTime ReceivedAt, byte[]? Body = null, string? RedeliveryOf = null);
 
 /// <summary>What was durably recorded for a delivery.</summary>
 public sealed record RecordedDelivery(DeliveryResult Result, string Message, long? DeploymentId);
@@ -195,6 +198,8 @@ internal sealed partial class DeliveryRecorder(
                 Message = Clamp(outcome.FinalMessage, 512),
                 ReceivedAt = incoming.ReceivedAt,
                 DeploymentId = outcome.FinalDeploymentId,
+                Body = incoming.Body,
+                RedeliveryOf = incoming.RedeliveryOf,
             });
         }
 

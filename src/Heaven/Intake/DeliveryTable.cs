@@ -18,6 +18,7 @@ internal sealed class DeliveryTable : IEntityTypeConfiguration<Delivery>
         delivery.Property(d => d.Result).HasConversion<string>().HasMaxLength(16);
         delivery.Property(d => d.Message).HasMaxLength(512);
         delivery.HasIndex(d => d.ReceivedAt);
+        delivery.Property(d => d.RedeliveryOf).HasMaxLength(128);
     }
 }
 

@@ -32,6 +32,7 @@ internal static class IntakeRegistration
         services.AddSingleton<DeliveryRecorder>();
         services.AddSingleton<IDeliveryRecorder>(sp => sp.GetRequiredService<DeliveryRecorder>());
         services.AddHostedService(sp => sp.GetRequiredService<DeliveryRecorder>());
+        services.AddSingleton<DeliveryReplay>();
         return services;
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -112,7 +113,7 @@ internal sealed partial class WebhookEndpoint(
         RecordedDelivery recorded;
         try
         {
-            recorded = await recorder.RecordAsync(new IncomingDelivery(deliveryId, parsed, allowed, time.GetUtcNow().UtcDateTime), context.RequestAborted);
+            recorded = await recorder.RecordAsync(new IncomingDelivery(deliveryId, parsed, allowed, time.GetUtcNow().UtcDateTime, bytes.ToArray()), context.RequestAborted);
         }
         catch (DeliveryNotRecordedException e)
         {

@@ -78,11 +78,11 @@ public sealed partial class EnvironmentLocks(
 
     /// <summary>
     /// Locks (repository, environment) for <paramref name="by"/> without a deployment (the <c>heaven lock</c>
-    /// command), by the same rules as <c>deploy:lock</c>: someone else's lock stays and the outcome says
+    /// command, the pages and the API), by the same rules as <c>deploy:lock</c>: someone else's lock stays and the outcome says
     /// whose it is; your own is renewed with the new reason. Without <paramref name="expiresIn"/> the lock
     /// lasts <c>Locks:DefaultTtl</c> (or until unlocked).
     /// </summary>
-    public async Task<LockTaskOutcome> LockAsync(string repository, string environment, string by, string? reason, TimeSpan? expiresIn, CancellationToken cancellationToken)
+    public async Task<LockTaskOutcome> LockAsync(string repository, string environment, string by, string? reason, DateTime? expiresAt, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(repository);
         ArgumentException.ThrowIfNullOrWhiteSpace(environment);
@@ -91,11 +91,22 @@ public sealed partial class EnvironmentLocks(
         var key = EnvironmentLock.KeyOf(repository, environment);
         var existing = await db.EnvironmentLocks.SingleOrDefaultAsync(l => l.LockKey == key, cancellationToken);
         var now = Now;
-        var ttl = expiresIn ?? options.Value.DefaultTtl;
-        var outcome = Take(db, existing, repository, environment, existing?.App, by, NullIfBlank(reason), ttl is { } t ? now + t : null, gitHubDeploymentId: null);
-        if (outcome.Succeeded)
+        var expires = expiresAt ?? (options.Value.DefaultTtl is { } ttl ? now + ttl : null);
+        var outcome = Take(db, existing, repository, environment, existing?.App, by, NullIfBlank(reason), expires, gitHubDeploymentId: null);
+        if (!outcome.Succeeded)
+        {
+            return outcome;
+        }
+
+        try
         {
             await db.SaveChangesAsync(cancellationToken);
+        }
+        catch (DbUpdateException)
+        {
+            // Someone locked it in the same moment (the unique key): theirs stands.
+            var winner = await ActiveAsync(repository, environment, cancellationToken);
+            return new LockTaskOutcome(false, LockTexts.AlreadyLocked(repository, environment, winner?.LockedBy ?? UnknownUser, winner?.Reason));
         }
 
         return outcome;

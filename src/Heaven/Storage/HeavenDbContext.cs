@@ -39,6 +39,13 @@ public abstract class HeavenDbContext(DbContextOptions options) : DbContext(opti
             deployment.HasIndex(d => new { d.State, d.Id });
             // The claim's turn order reads each queued repository's latest start: one index lookup each.
             deployment.HasIndex(d => new { d.Repository, d.StartedAt });
+            // The dashboard: one grouped scan of this index gives each environment's latest deployment
+            // per state and provider (the deployed one, the running one, how many wait) without the rows.
+            deployment.HasIndex(d => new { d.Repository, d.Environment, d.State, d.Provider, d.Id });
+            // An environment's history, newest first, a page at a time.
+            deployment.HasIndex(d => new { d.Repository, d.Environment, d.Id });
+            // Finding Heaven's deployment for a GitHub deployment id without its repository.
+            deployment.HasIndex(d => d.GitHubDeploymentId);
             deployment.Property(d => d.App).HasMaxLength(256);
             // The exclusivity key (not an environment lock); its column keeps its first name.
             deployment.Property(d => d.ExclusivityKey).HasMaxLength(1024).HasColumnName("lock_key");

@@ -57,4 +57,29 @@ public static class DeploymentWebhook
         };
         return (body.ToJsonString(), id);
     }
+
+    /// <summary>
+    /// The <c>deployment</c> webhook GitHub sends for a deployment it created through the API (one of
+    /// <see cref="FakeGitHub.CreatedDeployments"/>): its id, sha, ref, task, environment and payload.
+    /// </summary>
+    public static (string Body, long GitHubId) ForCreated(TestRepository repository, JsonObject created, string sender = "heaven-bot")
+    {
+        var deployment = (JsonObject)created.DeepClone();
+        deployment.Remove("request");
+        var body = new JsonObject
+        {
+            ["action"] = "created",
+            ["deployment"] = deployment,
+            ["repository"] = new JsonObject
+            {
+                ["id"] = 42,
+                ["name"] = repository.FullName.Split('/')[1],
+                ["full_name"] = repository.FullName,
+                ["clone_url"] = repository.CloneUrl,
+                ["default_branch"] = "master",
+            },
+            ["sender"] = new JsonObject { ["login"] = sender },
+        };
+        return (body.ToJsonString(), (long)deployment["id"]!);
+    }
 }

@@ -39,10 +39,13 @@ public sealed class LayeringTests(ITestOutputHelper output)
         ["Intake"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Masking", "Repositories", "Deployments"],
         ["Retention"] = ["Model", "Configuration", "Storage", "WorkItems", "Output", "Intake", "AutoDeploy"],
 
+        // What people read and do (pages, API, CLI share it): read models and actions.
+        ["Operations"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Locks", "Output", "Deployments", "Intake", "AutoDeploy", "Repositories", "Statuses"],
+
         // What people use, and the composition on top.
-        ["Web"] = ["Model", "Configuration", "Storage", "Execution", "Checkout", "Output", "Deployments"],
-        ["Hosting"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Web"],
-        ["Cli"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Web", "Hosting"],
+        ["Web"] = ["Model", "Configuration", "Storage", "Execution", "Checkout", "Output", "Deployments", "Operations"],
+        ["Hosting"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Web", "Operations"],
+        ["Cli"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Web", "Hosting", "Operations"],
     };
 
     private static readonly Assembly Heaven = typeof(HeavenDbContext).Assembly;

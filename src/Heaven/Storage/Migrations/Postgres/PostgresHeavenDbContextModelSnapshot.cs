@@ -100,176 +100,6 @@ namespace Heaven.Storage.Migrations.Postgres
                     b.ToTable("auto_deploy_decisions", (string)null);
                 });
 
-            modelBuilder.Entity("Heaven.Model.DeploymentRecord", b =>
-                {
-                    b.Property<long>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("bigint")
-                        .HasColumnName("id");
-
-                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
-
-                    b.Property<string>("App")
-                        .IsRequired()
-                        .HasMaxLength(256)
-                        .HasColumnType("character varying(256)")
-                        .HasColumnName("app");
-
-                    b.Property<DateTime?>("CancelRequestedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("cancel_requested_at");
-
-                    b.Property<string>("CancelRequestedBy")
-                        .HasMaxLength(256)
-                        .HasColumnType("character varying(256)")
-                        .HasColumnName("cancel_requested_by");
-
-                    b.Property<string>("CloneUrl")
-                        .IsRequired()
-                        .HasColumnType("text")
-                        .HasColumnName("clone_url");
-
-                    b.Property<string>("CreatorLogin")
-                        .HasMaxLength(256)
-                        .HasColumnType("character varying(256)")
-                        .HasColumnName("creator_login");
-
-                    b.Property<string>("DeliveryId")
-                        .IsRequired()
-                        .HasMaxLength(128)
-                        .HasColumnType("character varying(128)")
-                        .HasColumnName("delivery_id");
-
-                    b.Property<string>("Description")
-                        .HasColumnType("text")
-                        .HasColumnName("description");
-
-                    b.Property<string>("Environment")
-                        .IsRequired()
-                        .HasMaxLength(256)
-                        .HasColumnType("character varying(256)")
-                        .HasColumnName("environment");
-
-                    b.Property<DateTime?>("FinishedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("finished_at");
-
-                    b.Property<string>("GistId")
-                        .HasMaxLength(128)
-                        .HasColumnType("character varying(128)")
-                        .HasColumnName("gist_id");
-
-                    b.Property<string>("GistUrl")
-                        .HasMaxLength(512)
-                        .HasColumnType("character varying(512)")
-                        .HasColumnName("gist_url");
-
-                    b.Property<long>("GitHubDeploymentId")
-                        .HasColumnType("bigint")
-                        .HasColumnName("git_hub_deployment_id");
-
-                    b.Property<DateTime?>("LeaseExpiresAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("lease_expires_at");
-
-                    b.Property<long>("LeaseGeneration")
-                        .IsConcurrencyToken()
-                        .HasColumnType("bigint")
-                        .HasColumnName("lease_generation");
-
-                    b.Property<string>("LeaseOwner")
-                        .HasMaxLength(128)
-                        .HasColumnType("character varying(128)")
-                        .HasColumnName("lease_owner");
-
-                    b.Property<string>("ExclusivityKey")
-                        .IsRequired()
-                        .HasMaxLength(1024)
-                        .HasColumnType("character varying(1024)")
-                        .HasColumnName("lock_key");
-
-                    b.Property<string>("PayloadJson")
-                        .IsRequired()
-                        .HasColumnType("text")
-                        .HasColumnName("payload_json");
-
-                    b.Property<string>("Provider")
-                        .HasMaxLength(64)
-                        .HasColumnType("character varying(64)")
-                        .HasColumnName("provider");
-
-                    b.Property<DateTime>("ReceivedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("received_at");
-
-                    b.Property<string>("Ref")
-                        .IsRequired()
-                        .HasMaxLength(1024)
-                        .HasColumnType("character varying(1024)")
-                        .HasColumnName("ref");
-
-                    b.Property<string>("Repository")
-                        .IsRequired()
-                        .HasMaxLength(256)
-                        .HasColumnType("character varying(256)")
-                        .HasColumnName("repository");
-
-                    b.Property<string>("Sha")
-                        .IsRequired()
-                        .HasMaxLength(64)
-                        .HasColumnType("character varying(64)")
-                        .HasColumnName("sha");
-
-                    b.Property<DateTime?>("StartedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("started_at");
-
-                    b.Property<string>("State")
-                        .IsRequired()
-                        .HasMaxLength(16)
-                        .HasColumnType("character varying(16)")
-                        .HasColumnName("state");
-
-                    b.Property<DateTime>("StateChangedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("state_changed_at");
-
-                    b.Property<string>("StatusDescription")
-                        .HasMaxLength(512)
-                        .HasColumnType("character varying(512)")
-                        .HasColumnName("status_description");
-
-                    b.Property<string>("Task")
-                        .IsRequired()
-                        .HasMaxLength(256)
-                        .HasColumnType("character varying(256)")
-                        .HasColumnName("task");
-
-                    b.Property<DateTime?>("WaitingSince")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("waiting_since");
-
-                    b.HasKey("Id")
-                        .HasName("pk_deployments");
-
-                    b.HasIndex("ExclusivityKey")
-                        .IsUnique()
-                        .HasDatabaseName("ix_deployments_running_lock_key")
-                        .HasFilter("state = 'Running'");
-
-                    b.HasIndex("Repository", "GitHubDeploymentId")
-                        .IsUnique()
-                        .HasDatabaseName("ix_deployments_repository_git_hub_deployment_id");
-
-                    b.HasIndex("Repository", "StartedAt")
-                        .HasDatabaseName("ix_deployments_repository_started_at");
-
-                    b.HasIndex("State", "Id")
-                        .HasDatabaseName("ix_deployments_state_id");
-
-                    b.ToTable("deployments", (string)null);
-                });
-
             modelBuilder.Entity("Heaven.Intake.Delivery", b =>
                 {
                     b.Property<long>("Id")
@@ -283,6 +113,10 @@ namespace Heaven.Storage.Migrations.Postgres
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)")
                         .HasColumnName("action");
+
+                    b.Property<byte[]>("Body")
+                        .HasColumnType("bytea")
+                        .HasColumnName("body");
 
                     b.Property<string>("DeliveryId")
                         .IsRequired()
@@ -309,6 +143,11 @@ namespace Heaven.Storage.Migrations.Postgres
                     b.Property<DateTime>("ReceivedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("received_at");
+
+                    b.Property<string>("RedeliveryOf")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("redelivery_of");
 
                     b.Property<string>("Repository")
                         .HasMaxLength(256)
@@ -432,6 +271,185 @@ namespace Heaven.Storage.Migrations.Postgres
                         .HasDatabaseName("ix_environment_locks_lock_key");
 
                     b.ToTable("environment_locks", (string)null);
+                });
+
+            modelBuilder.Entity("Heaven.Model.DeploymentRecord", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("bigint")
+                        .HasColumnName("id");
+
+                    NpgsqlPropertyBuilderExtensions.UseIdentityByDefaultColumn(b.Property<long>("Id"));
+
+                    b.Property<string>("App")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("app");
+
+                    b.Property<DateTime?>("CancelRequestedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("cancel_requested_at");
+
+                    b.Property<string>("CancelRequestedBy")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("cancel_requested_by");
+
+                    b.Property<string>("CloneUrl")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("clone_url");
+
+                    b.Property<string>("CreatorLogin")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("creator_login");
+
+                    b.Property<string>("DeliveryId")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("delivery_id");
+
+                    b.Property<string>("Description")
+                        .HasColumnType("text")
+                        .HasColumnName("description");
+
+                    b.Property<string>("Environment")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("environment");
+
+                    b.Property<string>("ExclusivityKey")
+                        .IsRequired()
+                        .HasMaxLength(1024)
+                        .HasColumnType("character varying(1024)")
+                        .HasColumnName("lock_key");
+
+                    b.Property<DateTime?>("FinishedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("finished_at");
+
+                    b.Property<string>("GistId")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("gist_id");
+
+                    b.Property<string>("GistUrl")
+                        .HasMaxLength(512)
+                        .HasColumnType("character varying(512)")
+                        .HasColumnName("gist_url");
+
+                    b.Property<long>("GitHubDeploymentId")
+                        .HasColumnType("bigint")
+                        .HasColumnName("git_hub_deployment_id");
+
+                    b.Property<DateTime?>("LeaseExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("lease_expires_at");
+
+                    b.Property<long>("LeaseGeneration")
+                        .IsConcurrencyToken()
+                        .HasColumnType("bigint")
+                        .HasColumnName("lease_generation");
+
+                    b.Property<string>("LeaseOwner")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("lease_owner");
+
+                    b.Property<string>("PayloadJson")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("payload_json");
+
+                    b.Property<string>("Provider")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("provider");
+
+                    b.Property<DateTime>("ReceivedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("received_at");
+
+                    b.Property<string>("Ref")
+                        .IsRequired()
+                        .HasMaxLength(1024)
+                        .HasColumnType("character varying(1024)")
+                        .HasColumnName("ref");
+
+                    b.Property<string>("Repository")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("repository");
+
+                    b.Property<string>("Sha")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("sha");
+
+                    b.Property<DateTime?>("StartedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("started_at");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("state");
+
+                    b.Property<DateTime>("StateChangedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("state_changed_at");
+
+                    b.Property<string>("StatusDescription")
+                        .HasMaxLength(512)
+                        .HasColumnType("character varying(512)")
+                        .HasColumnName("status_description");
+
+                    b.Property<string>("Task")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("task");
+
+                    b.Property<DateTime?>("WaitingSince")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("waiting_since");
+
+                    b.HasKey("Id")
+                        .HasName("pk_deployments");
+
+                    b.HasIndex("ExclusivityKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_deployments_running_lock_key")
+                        .HasFilter("state = 'Running'");
+
+                    b.HasIndex("GitHubDeploymentId")
+                        .HasDatabaseName("ix_deployments_git_hub_deployment_id");
+
+                    b.HasIndex("Repository", "GitHubDeploymentId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_deployments_repository_git_hub_deployment_id");
+
+                    b.HasIndex("Repository", "StartedAt")
+                        .HasDatabaseName("ix_deployments_repository_started_at");
+
+                    b.HasIndex("State", "Id")
+                        .HasDatabaseName("ix_deployments_state_id");
+
+                    b.HasIndex("Repository", "Environment", "Id")
+                        .HasDatabaseName("ix_deployments_repository_environment_id");
+
+                    b.HasIndex("Repository", "Environment", "State", "Provider", "Id")
+                        .HasDatabaseName("ix_deployments_repository_environment_state_provider_id");
+
+                    b.ToTable("deployments", (string)null);
                 });
 
             modelBuilder.Entity("Heaven.Output.DeploymentLogChunk", b =>

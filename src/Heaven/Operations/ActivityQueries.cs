@@ -1,0 +1,123 @@
+using Heaven.AutoDeploy;
+using Heaven.Intake;
+using Heaven.Locks;
+using Heaven.Storage;
+using Heaven.WorkItems;
+using Microsoft.EntityFrameworkCore;
+
+namespace Heaven.Operations;
+
+/// <summary>A delivery in the delivery log (without its body).</summary>
+public sealed record DeliverySummary(long Id, string DeliveryId, string Event, string? Action, string? Repository, string Result, string Message, DateTimeOffset ReceivedAt, long? DeploymentId, bool CanRedeliver, string? RedeliveryOf);
+
+/// <summary>An outbox item. <see cref="State"/>: <c>done</c>, <c>failed</c> (given up), <c>waiting</c> (for a retry) or <c>due</c>.</summary>
+public sealed record OutboxItemSummary(long Id, string Kind, string? Repository, long? DeploymentId, string State, int Attempts, DateTimeOffset CreatedAt, DateTimeOffset? NextAttemptAt, string? LastError);
+
+/// <summary>An auto-deploy decision. <see cref="Outcome"/>: <c>deployed</c>, <c>deploying</c>, <c>failed</c> or <c>skipped</c>.</summary>
+public sealed record AutoDeployDecisionSummary(long Id, string Repository, string Sha, string ShortSha, string Environment, string Outcome, string Reason, string Trigger, long? GitHubDeploymentId, DateTimeOffset DecidedAt);
+
+/// <summary>The side lists of the pages and the CLI: deliveries, the outbox, auto-deploy decisions, locks. Newest first.</summary>
+public sealed class ActivityQueries(IHeavenDatabase database, TimeProvider time)
+{
+    public const int MaxLimit = 500;
+
+    /// <summary>The delivery log, newest first; older than <paramref name="beforeId"/> when paging.</summary>
+    public async Task<IReadOnlyList<DeliverySummary>> DeliveriesAsync(int limit, CancellationToken cancellationToken, long? beforeId = null, string? repository = null)
+    {
+        CheckLimit(limit);
+        await using var db = await database.OpenAsync(cancellationToken);
+        var query = db.Deliveries.AsNoTracking();
+        if (beforeId is { } before)
+        {
+            query = query.Where(d => d.Id < before);
+        }
+
+        if (repository is not null)
+        {
+            query = query.Where(d => d.Repository == repository);
+        }
+
+        var rows = await query.OrderByDescending(d => d.Id).Take(limit)
+            .Select(d => new { d.Id, d.DeliveryId, d.Event, d.Action, d.Repository, d.Result, d.Message, d.ReceivedAt, d.DeploymentId, HasBody = d.Body != null, d.RedeliveryOf })
+            .ToListAsync(cancellationToken);
+        return rows.Select(d => new DeliverySummary(d.Id, d.DeliveryId, d.Event, d.Action, d.Repository, d.Result.ToString().ToLowerInvariant(), d.Message, DeploymentQueries.Utc(d.ReceivedAt), d.DeploymentId, d.HasBody, d.RedeliveryOf)).ToList();
+    }
+
+    /// <summary>
+    /// The newest outbox items (statuses for GitHub, chat messages, commit events for auto-deploy).
+    /// <paramref name="problemsOnly"/>: failed for good, or waiting for a retry after a failed attempt.
+    /// </summary>
+    public async Task<IReadOnlyList<OutboxItemSummary>> OutboxAsync(int limit, bool problemsOnly, CancellationToken cancellationToken, long? beforeId = null)
+    {
+        CheckLimit(limit);
+        var now = time.GetUtcNow().UtcDateTime;
+        await using var db = await database.OpenAsync(cancellationToken);
+        var query = db.WorkItems.AsNoTracking();
+        if (problemsOnly)
+        {
+            query = query.Where(w => w.State == WorkItemState.Failed || (w.State == WorkItemState.Pending && w.LastError != null));
+        }
+
+        if (beforeId is { } before)
+        {
+            query = query.Where(w => w.Id < before);
+        }
+
+        var rows = await query.OrderByDescending(w => w.Id).Take(limit)
+            .Select(w => new { w.Id, w.Kind, w.Repository, w.DeploymentId, w.State, w.Attempts, w.CreatedAt, w.NotBefore, w.LastError })
+            .ToListAsync(cancellationToken);
+        return rows.Select(w => new OutboxItemSummary(
+            w.Id,
+            w.Kind,
+            w.Repository,
+            w.DeploymentId,
+            w.State switch
+            {
+                WorkItemState.Done => "done",
+                WorkItemState.Failed => "failed",
+                _ => w.NotBefore > now ? "waiting" : "due",
+            },
+            w.Attempts,
+            DeploymentQueries.Utc(w.CreatedAt),
+            w.State == WorkItemState.Pending && w.NotBefore > now ? DeploymentQueries.Utc(w.NotBefore) : null,
+            w.LastError)).ToList();
+    }
+
+    /// <summary>The newest auto-deploy decisions, of one repository (any case) or of all.</summary>
+    public async Task<IReadOnlyList<AutoDeployDecisionSummary>> AutoDeployDecisionsAsync(string? repository, int limit, CancellationToken cancellationToken, long? beforeId = null)
+    {
+        CheckLimit(limit);
+        await using var db = await database.OpenAsync(cancellationToken);
+        var query = db.AutoDeployDecisions.AsNoTracking();
+        if (repository is not null)
+        {
+            var lowered = repository.ToLowerInvariant();
+            query = query.Where(d => d.Repository.ToLower() == lowered);
+        }
+
+        if (beforeId is { } before)
+        {
+            query = query.Where(d => d.Id < before);
+        }
+
+        var rows = await query.OrderByDescending(d => d.Id).Take(limit).ToListAsync(cancellationToken);
+        return rows.Select(d => new AutoDeployDecisionSummary(d.Id, d.Repository, d.Sha, d.ShortSha, d.Environment, AutoDeployDecision.OutcomeWord(d.Outcome), d.Reason, d.Trigger, d.GitHubDeploymentId, DeploymentQueries.Utc(d.DecidedAt))).ToList();
+    }
+
+    /// <summary>Every lock, expired ones included (<see cref="LockView.Active"/> says), by repository and environment.</summary>
+    public async Task<IReadOnlyList<LockView>> LocksAsync(CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow().UtcDateTime;
+        await using var db = await database.OpenAsync(cancellationToken);
+        var rows = await db.EnvironmentLocks.AsNoTracking().OrderBy(l => l.LockKey).ToListAsync(cancellationToken);
+        return rows.Select(l => DeploymentQueries.ToView(l, now)).ToList();
+    }
+
+    private static void CheckLimit(int limit)
+    {
+        if (limit is < 1 or > MaxLimit)
+        {
+            throw new ArgumentException($"The limit must be between 1 and {MaxLimit}.", nameof(limit));
+        }
+    }
+}
