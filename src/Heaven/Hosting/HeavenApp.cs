@@ -1,3 +1,4 @@
+using Heaven.Access;
 using Heaven.AutoDeploy;
 using Heaven.Checkout;
 using Heaven.Configuration;
@@ -93,6 +94,7 @@ public static class HeavenApp
         services.AddAutoDeploy();
         services.AddIntake();
         services.AddWeb();
+        services.AddHeavenAccess(builder.Configuration);
 
         // A failed start is reported once, as one line (HeavenApp.StartAsync); the host's own account
         // of it, with the stack trace, is left out. Later errors of the host are logged as usual.
@@ -102,6 +104,7 @@ public static class HeavenApp
 
         var app = builder.Build();
         app.UseTrustedProxies();
+        app.UseHeavenAccess();
         WebhookEndpoint.Map(app);
         HealthEndpoints.Map(app);
         DeploymentLogPage.Map(app);
