@@ -18,6 +18,7 @@ internal static class HeavenCli
         ("unlock", "heaven unlock <owner/repo> <environment>", "remove an environment lock"),
         ("rotate-log-links", "heaven rotate-log-links", "replace the key that signs log links: every link issued before stops working"),
         ("autodeploy-log", "heaven autodeploy-log <owner/repo> [--limit N]", "show what auto-deploy decided for a repository's commits, and why"),
+        ("tokens", "heaven tokens create NAME --scope S | list | revoke NAME", "manage API tokens (scope read, deploy or admin; --expires-in-days N)"),
         ("deploy-local", "heaven deploy-local <path> --environment ENV [...]", "try a deploy from a local repository, without GitHub"),
         ("help", "heaven --help", "show this help"),
     ];
@@ -49,6 +50,7 @@ internal static class HeavenCli
                 "unlock" => await UnlockCommand.RunAsync(rest, terminal, cancellationToken),
                 "rotate-log-links" => await RotateLogLinksCommand.RunAsync(rest, terminal, cancellationToken),
                 "autodeploy-log" => await AutoDeployLogCommand.RunAsync(rest, terminal, cancellationToken),
+                "tokens" => await TokensCommand.RunAsync(rest, terminal, cancellationToken),
                 "deploy-local" => await DeployLocalCommand.RunAsync(rest, terminal, cancellationToken),
                 _ => Unknown(command, terminal.Error),
             };
