@@ -104,13 +104,13 @@ internal sealed class AccessResultHandler : IAuthorizationMiddlewareResultHandle
 
         if (authorizeResult.Challenged)
         {
-            var failure = context.Features.Get<Microsoft.AspNetCore.Authentication.IAuthenticateResultFeature>()?.AuthenticateResult?.Failure;
+            var failure = context.Items.TryGetValue(BearerTokenHandler.FailureItem, out var refused) ? refused as string : null;
             context.Response.Headers.WWWAuthenticate = "Bearer";
             await Problem.WriteAsync(
                 context,
                 StatusCodes.Status401Unauthorized,
                 "Authentication required",
-                failure?.Message ?? "Send an API token as 'Authorization: Bearer <token>' (heaven tokens create), or sign in with GitHub.");
+                failure ?? "Send an API token as 'Authorization: Bearer <token>' (heaven tokens create), or sign in with GitHub.");
             return;
         }
 

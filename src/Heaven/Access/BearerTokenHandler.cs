@@ -11,6 +11,11 @@ internal sealed class BearerTokenHandler(IOptionsMonitor<AuthenticationSchemeOpt
 {
     public const string SchemeName = "HeavenToken";
 
+    /// <summary>Where the reason a presented token was refused waits for the answer (the authentication feature keeps successes only).</summary>
+    internal const string FailureItem = "Heaven.Access.TokenFailure";
+
+    internal const string Refused = "The API token is not valid: it is unknown, revoked or expired.";
+
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         string? header = Request.Headers.Authorization;
@@ -23,7 +28,8 @@ internal sealed class BearerTokenHandler(IOptionsMonitor<AuthenticationSchemeOpt
         if (token is null)
         {
             // The same words for unknown, revoked and expired: the answer tells a guesser nothing.
-            return AuthenticateResult.Fail("The API token is not valid: it is unknown, revoked or expired.");
+            Context.Items[FailureItem] = Refused;
+            return AuthenticateResult.Fail(Refused);
         }
 
         var principal = new ClaimsPrincipal(HeavenUser.TokenIdentity(token, SchemeName));
