@@ -29,7 +29,7 @@ public static class AccessRegistration
         // One key ring for every node and every restart: in the database.
         services.AddDataProtection().SetApplicationName("Heaven");
         services.AddOptions<KeyManagementOptions>().Configure<IServiceProvider>((options, sp) =>
-            options.XmlRepository = new DatabaseXmlRepository(sp.GetRequiredService<Storage.IHeavenDatabase>()));
+            options.XmlRepository = new DatabaseXmlRepository(sp));
 
         var authentication = services.AddAuthentication(options =>
             {

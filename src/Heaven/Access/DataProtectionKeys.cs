@@ -36,19 +36,22 @@ internal sealed class DataProtectionKeyTable : IEntityTypeConfiguration<DataProt
 /// of XML per key) in ~20 lines. Like that package, keys are stored unencrypted: whoever reads the
 /// database already holds Heaven's other server keys.
 /// </remarks>
-internal sealed class DatabaseXmlRepository(IHeavenDatabase database) : IXmlRepository
+internal sealed class DatabaseXmlRepository(IServiceProvider services) : IXmlRepository
 {
+    // Resolved at first use: the pipeline is built (and this made) even when the database settings are wrong and the start will stop.
+    private IHeavenDatabase Database => services.GetRequiredService<IHeavenDatabase>();
+
     // The key ring is read at start and about once a day; the interface is synchronous.
     public IReadOnlyCollection<XElement> GetAllElements()
     {
-        using var db = database.OpenAsync(CancellationToken.None).GetAwaiter().GetResult();
+        using var db = Database.OpenAsync(CancellationToken.None).GetAwaiter().GetResult();
         return db.Set<DataProtectionKeyRow>().AsNoTracking().OrderBy(k => k.Id).Select(k => k.Xml).ToList()
             .Select(xml => XElement.Parse(xml)).ToList();
     }
 
     public void StoreElement(XElement element, string friendlyName)
     {
-        using var db = database.OpenAsync(CancellationToken.None).GetAwaiter().GetResult();
+        using var db = Database.OpenAsync(CancellationToken.None).GetAwaiter().GetResult();
         db.Set<DataProtectionKeyRow>().Add(new DataProtectionKeyRow { FriendlyName = friendlyName, Xml = element.ToString(SaveOptions.DisableFormatting) });
         db.SaveChanges();
     }
