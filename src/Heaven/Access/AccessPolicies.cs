@@ -73,7 +73,8 @@ public static partial class PublicRequests
     {
         var path = request.Path.Value ?? "";
         return path == "/healthz" || path.StartsWith("/healthz/", StringComparison.Ordinal)
-            || (path == "/events" && HttpMethods.IsPost(request.Method))
+            // POST is the webhook; other methods get the endpoint's own 405, which tells whoever tries the URL in a browser what it is.
+            || path == "/events"
             // A signed log link carries its own key (Web/DeploymentLogPage.cs checks it).
             || ((HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method)) && LogLink().IsMatch(path) && request.Query.ContainsKey("token"))
             || path == AccessEndpoints.SignInPath

@@ -133,7 +133,8 @@ public sealed class SignInTests
         (await host.SendWebhookAsync("ping", Fixtures.Read("ping.json"))).StatusCode.ShouldBe(HttpStatusCode.OK);
         // A log link that does not verify is answered by the log page itself, not by the sign-in wall.
         (await browser.GetAsync("/deployments/1/log?expires=1&token=00")).StatusCode.ShouldBe(HttpStatusCode.NotFound);
-        (await browser.GetAsync("/events")).StatusCode.ShouldBe(HttpStatusCode.Redirect);
+        (await browser.GetAsync("/events")).StatusCode.ShouldBe(HttpStatusCode.MethodNotAllowed);
+        (await browser.GetAsync("/deployments/1/log")).StatusCode.ShouldBe(HttpStatusCode.Redirect, "without its token it is no log link");
     }
 
     [Fact]
