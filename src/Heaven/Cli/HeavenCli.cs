@@ -23,6 +23,7 @@ internal static class HeavenCli
         UnlockCommand.Command,
         RotateLogLinksCommand.Command,
         AutoDeployLogCommand.Command,
+        TokensCommand.Command,
         DeployLocalCommand.Command,
         VersionCommand.Command,
     ];

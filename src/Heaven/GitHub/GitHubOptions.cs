@@ -54,6 +54,11 @@ public sealed class GitHubOptions : ISelfValidatingOptions
             yield return $"GitHub:RequestTimeout must be a positive duration such as 00:00:30; got '{RequestTimeout}'.";
         }
 
+        if (!string.IsNullOrWhiteSpace(TeamId) && !long.TryParse(TeamId, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _))
+        {
+            yield return $"{Setting.Name("GitHub:TeamId")} must be a team's numeric id (GET /orgs/ORG/teams/SLUG shows it; Web:AllowedTeams takes org/team-slug); got '{TeamId}'.";
+        }
+
         if (Token is { } token && token.Any(char.IsWhiteSpace))
         {
             // The value itself is a secret: say what is wrong without echoing it.

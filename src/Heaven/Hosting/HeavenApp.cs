@@ -1,3 +1,4 @@
+using Heaven.Access;
 using Heaven.AutoDeploy;
 using Heaven.Checkout;
 using Heaven.Configuration;
@@ -99,6 +100,7 @@ public static class HeavenApp
         services.AddIntake();
         services.AddOperations();
         services.AddWeb();
+        services.AddHeavenAccess(builder.Configuration);
 
         // A failed start is reported once, as one line (HeavenApp.StartAsync); the host's own account
         // of it, with the stack trace, is left out. Later errors of the host are logged as usual.
@@ -108,6 +110,7 @@ public static class HeavenApp
 
         var app = builder.Build();
         app.UseTrustedProxies();
+        app.UseHeavenAccess();
         WebhookEndpoint.Map(app);
         HealthEndpoints.Map(app);
         DeploymentLogPage.Map(app);

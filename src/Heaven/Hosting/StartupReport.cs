@@ -1,4 +1,5 @@
 using System.Net;
+using Heaven.Access;
 using Heaven.Configuration;
 using Heaven.Execution;
 using Heaven.GitHub;
@@ -74,6 +75,12 @@ internal static class StartupReport
 
         output.WriteLine("  Events           Deployments, Deployment statuses, Statuses, Check suites");
         output.WriteLine("  Unsigned or wrongly signed deliveries are refused with 401; there is no way to turn that off.");
+
+        output.WriteLine();
+        foreach (var line in AccessRegistration.Report(services, WebhookUrl(heaven.PublicUrl, addresses)[..^WebhookEndpoint.Path.Length]))
+        {
+            output.WriteLine(line);
+        }
 
         var missing = MissingSettings(github).ToList();
         output.WriteLine();

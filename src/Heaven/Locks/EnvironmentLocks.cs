@@ -79,7 +79,7 @@ public sealed partial class EnvironmentLocks(
     /// <summary>
     /// Locks (repository, environment) for <paramref name="by"/> without a deployment (the <c>heaven lock</c>
     /// command, the pages and the API), by the same rules as <c>deploy:lock</c>: someone else's lock stays and the outcome says
-    /// whose it is; your own is renewed with the new reason. Without <paramref name="expiresIn"/> the lock
+    /// whose it is; your own is renewed with the new reason. Without <paramref name="expiresAt"/> the lock
     /// lasts <c>Locks:DefaultTtl</c> (or until unlocked).
     /// </summary>
     public async Task<LockTaskOutcome> LockAsync(string repository, string environment, string by, string? reason, DateTime? expiresAt, CancellationToken cancellationToken)

@@ -52,7 +52,10 @@ public sealed class LogLinkTests
         var final = await harness.WaitForFinalStatusAsync(repository, gitHubId);
         var otherDeploymentsLink = new Uri(final.LogUrl!).Query;
 
-        (await harness.Host.Client.GetAsync($"/deployments/{heavenId}/log")).StatusCode.ShouldBe(HttpStatusCode.NotFound);
+        // Without a token it is no log link: the sign-in wall answers, with nothing of the log.
+        var unsigned = await harness.Host.Client.GetAsync($"/deployments/{heavenId}/log");
+        unsigned.RequestMessage!.RequestUri!.AbsolutePath.ShouldBe("/signin");
+        (await unsigned.Content.ReadAsStringAsync()).ShouldNotContain("secret business");
         (await harness.Host.Client.GetAsync($"/deployments/{heavenId}/log?token=0000")).StatusCode.ShouldBe(HttpStatusCode.NotFound);
         (await harness.Host.Client.GetAsync($"/deployments/{heavenId + 1}/log{otherDeploymentsLink}")).StatusCode.ShouldBe(HttpStatusCode.NotFound);
     }

@@ -40,6 +40,7 @@ public sealed class StartupCheckTests
         ["NotificationOptions"] = ("Notifications:DisplayCommitsLimit", "0", "Notifications:DisplayCommitsLimit (or HEAVEN_NOTIFIER_DISPLAY_COMMITS_LIMIT) must be between 1 and"),
         ["OutputOptions"] = ("Output:MaxLogBytes", "10", "Output:MaxLogBytes must be a number of bytes"),
         ["LockOptions"] = ("Locks:DefaultTtl", "-01:00:00", "Locks:DefaultTtl must be a positive time span"),
+        ["WebOptions"] = ("Web:PermissionCacheSeconds", "-1", "Web:PermissionCacheSeconds must be a number of seconds from 0 to 3600; got -1."),
         ["AutoDeployOptions"] = ("AutoDeploy:Delivery:PollInterval", "00:00:00", "AutoDeploy:Delivery:PollInterval must be a positive duration"),
     };
 
@@ -92,6 +93,17 @@ public sealed class StartupCheckTests
         var (exitCode, output, error) = await RunServerAsync(["--GitHub:CloneHosts:0=git.example.com", "--GitHub:CloneHosts:1=https://ghe.example.com"]);
 
         StartupFailure.ShouldBeOneLine(exitCode, output, error, "GitHub:CloneHosts entries are host names such as git.example.com (no scheme, port or path); got 'https://ghe.example.com'.");
+    }
+
+    [Theory]
+    [InlineData("--Web:AllowedTeams:0=deployers", "Web:AllowedTeams entries are organization/team-slug, such as octo-org/deployers; got 'deployers'.")]
+    [InlineData("--Web:AllowedUsers:0=octo cat", "Web:AllowedUsers, Web:AllowedOrganizations and Web:Administrators hold GitHub logins and organization names (letters, digits, hyphens); got 'octo cat'.")]
+    [InlineData("--GitHub:TeamId=octo-org/ops", "GitHub:TeamId (or GITHUB_TEAM_ID) must be a team's numeric id (GET /orgs/ORG/teams/SLUG shows it; Web:AllowedTeams takes org/team-slug); got 'octo-org/ops'.")]
+    public async Task AWrongSignInSetting_IsNamed(string argument, string message)
+    {
+        var (exitCode, output, error) = await RunServerAsync([argument]);
+
+        StartupFailure.ShouldBeOneLine(exitCode, output, error, message);
     }
 
     [Fact]

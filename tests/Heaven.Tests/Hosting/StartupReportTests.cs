@@ -44,6 +44,30 @@ public sealed class StartupReportTests
         report.ShouldContain("Heaven is running.");
     }
 
+    [Fact]
+    public async Task TheReport_SaysWhetherSignInIsOn_AndHowToTurnItOn()
+    {
+        var off = await ReportAsync([]);
+        var nobody = await ReportAsync(new() { ["GitHub:ClientId"] = "Iv1.report", ["GitHub:ClientSecret"] = "report-oauth-secret-0123456789" });
+        var on = await ReportAsync(new()
+        {
+            ["Heaven:PublicUrl"] = "https://heaven.example.com",
+            ["GitHub:ClientId"] = "Iv1.report",
+            ["GitHub:ClientSecret"] = "report-oauth-secret-0123456789",
+            ["Web:AllowedUsers:0"] = "octocat",
+            ["Web:AllowedTeams:0"] = "octo-org/deployers",
+            ["GitHub:TeamId"] = "4242",
+        });
+
+        off.ShouldContain("Sign-in with GitHub is off. To turn it on, register an OAuth app on GitHub (callback URL ");
+        off.ShouldContain("/signin-github), set GitHub:ClientId and GitHub:ClientSecret");
+        off.ShouldContain("heaven tokens create NAME --scope read|deploy|admin");
+        nobody.ShouldContain("Sign-in with GitHub is off: nobody is allowed.");
+        on.ShouldContain("Sign-in with GitHub is on, for users octocat; teams octo-org/deployers, id 4242.");
+        on.ShouldContain("OAuth app callback URL: https://heaven.example.com/signin-github");
+        on.ShouldNotContain("report-oauth-secret-0123456789");
+    }
+
     private static async Task<string> ReportAsync(Dictionary<string, string?> settings)
     {
         await using var host = await HeavenTestHost.StartAsync(settings);

@@ -55,7 +55,7 @@ public sealed class FakeGist
 /// <c>compare</c>, <c>commit-status</c>, <c>check-runs</c>, <c>repository</c>, <c>tarball</c>, <c>tarball-download</c>,
 /// and <c>*</c> for every route.
 /// </remarks>
-public sealed class FakeGitHub : FakeHttpServer
+public sealed partial class FakeGitHub : FakeHttpServer
 {
     private static readonly string[] ValidStates = ["error", "failure", "inactive", "in_progress", "queued", "pending", "success"];
 
@@ -87,7 +87,13 @@ public sealed class FakeGitHub : FakeHttpServer
             ("GET", "^/repos/([^/]+)/([^/]+)/commits/(.+)/check-runs$", "check-runs"),
             ("GET", "^/repos/([^/]+)/([^/]+)/tarball/(.+)$", "tarball"),
             ("GET", "^/_codeload/([^/]+)/([^/]+)/tar.gz/(.+)$", "tarball-download"),
-            ("GET", "^/repos/([^/]+)/([^/]+)$", "repository"))
+            ("GET", "^/repos/([^/]+)/([^/]+)$", "repository"),
+            ("GET", "^/login/oauth/authorize$", "oauth-authorize"),
+            ("POST", "^/login/oauth/access_token$", "oauth-token"),
+            ("GET", "^/user$", "user"),
+            ("GET", "^/user/orgs$", "user-orgs"),
+            ("GET", "^/user/teams$", "user-teams"),
+            ("GET", "^/repos/([^/]+)/([^/]+)/collaborators/([^/]+)/permission$", "collaborator-permission"))
     {
     }
 
@@ -344,7 +350,7 @@ public sealed class FakeGitHub : FakeHttpServer
         response.Headers["X-GitHub-Request-Id"] = Guid.NewGuid().ToString("N")[..16];
 
     protected override Task<FakeReply> AnswerAsync(FakeRequest request, CancellationToken cancellationToken) =>
-        Task.FromResult(Answer(request.Method, request.Route, request.Match, request.Body, request.Query));
+        Task.FromResult(AnswerOAuth(request) ?? Answer(request.Method, request.Route, request.Match, request.Body, request.Query));
 
     private FakeReply Answer(string method, string route, Match? match, string body, IQueryCollection query)
     {

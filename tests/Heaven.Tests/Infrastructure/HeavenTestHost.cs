@@ -46,12 +46,14 @@ public sealed class HeavenTestHost : IAsyncDisposable
     /// Runs after Heaven has registered its components, so a test can replace one (a fake clock, say).
     /// </param>
     /// <param name="configure">Runs just before the app is built: extra services, test doubles.</param>
+    /// <param name="beforeStart">Runs after Heaven mapped its endpoints, before it starts: endpoints of the test's own.</param>
     public static async Task<HeavenTestHost> StartAsync(
         IDictionary<string, string?>? settings = null,
         IReadOnlyDictionary<string, string?>? legacyEnvironment = null,
         TemporaryDirectory? directory = null,
         Action<IServiceCollection>? overrideServices = null,
-        Action<WebApplicationBuilder>? configure = null)
+        Action<WebApplicationBuilder>? configure = null,
+        Action<WebApplication>? beforeStart = null)
     {
         var ownsDirectory = directory is null;
         directory ??= new TemporaryDirectory();
@@ -81,6 +83,7 @@ public sealed class HeavenTestHost : IAsyncDisposable
 
         configure?.Invoke(builder);
         var app = HeavenApp.Build(builder);
+        beforeStart?.Invoke(app);
         await HeavenApp.StartAsync(app, CancellationToken.None);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new HeavenTestHost(app, directory, ownsDirectory, new Uri(address));

@@ -37,15 +37,17 @@ public sealed class LayeringTests(ITestOutputHelper output)
         ["AutoDeploy"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Locks", "Repositories"],
         ["Deployments"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Masking", "Execution", "Checkout", "Ssh", "Repositories", "Locks", "Statuses", "Output", "Providers"],
         ["Intake"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Masking", "Repositories", "Deployments"],
+        // Who may get in and what they may do: sign-in, API tokens, authorization.
+        ["Access"] = ["Model", "Configuration", "Storage", "GitHub"],
         ["Retention"] = ["Model", "Configuration", "Storage", "WorkItems", "Output", "Intake", "AutoDeploy"],
 
         // What people read and do (pages, API, CLI share it): read models and actions.
         ["Operations"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Locks", "Output", "Deployments", "Intake", "AutoDeploy", "Repositories", "Statuses"],
 
         // What people use, and the composition on top.
-        ["Web"] = ["Model", "Configuration", "Storage", "Execution", "Checkout", "Output", "Deployments", "Operations"],
-        ["Hosting"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Web", "Operations"],
-        ["Cli"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Web", "Hosting", "Operations"],
+        ["Web"] = ["Model", "Configuration", "Storage", "Execution", "Checkout", "Output", "Deployments", "Operations", "Access"],
+        ["Hosting"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Access", "Web", "Operations"],
+        ["Cli"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Access", "Web", "Hosting", "Operations"],
     };
 
     private static readonly Assembly Heaven = typeof(HeavenDbContext).Assembly;
