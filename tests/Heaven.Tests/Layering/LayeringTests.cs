@@ -41,8 +41,9 @@ public sealed class LayeringTests(ITestOutputHelper output)
 
         // What people use, and the composition on top.
         ["Web"] = ["Model", "Configuration", "Storage", "Execution", "Checkout", "Output", "Deployments"],
-        ["Hosting"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Web"],
-        ["Cli"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Web", "Hosting"],
+        ["Api"] = ["Model", "Configuration", "Storage", "Output", "Deployments"],
+        ["Hosting"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Web", "Api"],
+        ["Cli"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Web", "Api", "Hosting"],
     };
 
     private static readonly Assembly Heaven = typeof(HeavenDbContext).Assembly;
