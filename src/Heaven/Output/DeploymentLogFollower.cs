@@ -67,7 +67,13 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
                     yield break;
                 }
 
-                await Task.Delay(PollInterval, time, cancellationToken);
+                // A deployment queued here may start here meanwhile: its live feed is looked for more often
+                // than the database is asked.
+                for (var waited = TimeSpan.Zero; waited < PollInterval && (liveDone || liveLogs.Find(deploymentId) is null); waited += StoreWait)
+                {
+                    await Task.Delay(StoreWait, time, cancellationToken);
+                }
+
                 continue;
             }
 
