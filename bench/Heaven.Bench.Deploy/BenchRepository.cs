@@ -20,6 +20,9 @@ internal sealed class BenchRepository
 
     public const long FloodBytes = 200L * 1024 * 1024;
 
+    /// <summary>Lines of <c>script/livelog</c>, one every 50 ms.</summary>
+    public const int LiveLogLines = 300;
+
     public static long FloodLines => FloodBytes / (FloodLine.Length + 1);
 
     private static long nextDeploymentId = 7_000_000;
@@ -34,6 +37,7 @@ internal sealed class BenchRepository
         Write(work, "script/noop", "#!/usr/bin/env bash\nexit 0\n");
         Write(work, "script/sleep", "#!/usr/bin/env bash\nsleep 1\n");
         Write(work, "script/flood", $"#!/usr/bin/env bash\n# yes dies of SIGPIPE when head has its lines; head's status is the script's.\nyes '{FloodLine}' | head -n {FloodLines}\n");
+        Write(work, "script/livelog", $"#!/usr/bin/env bash\n# A line every 50 ms carrying the moment it was printed (Unix nanoseconds).\nfor i in $(seq 0 {LiveLogLines - 1}); do echo \"livelog $i $(date +%s%N)\"; sleep 0.05; done\n");
         Write(work, "README", "Heaven deploy benchmark\n");
         Git(work, "add", "--all");
         Git(work, "commit", "--quiet", "-m", "benchmark scripts");

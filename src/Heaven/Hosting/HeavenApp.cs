@@ -1,4 +1,5 @@
 using Heaven.Access;
+using Heaven.Api;
 using Heaven.AutoDeploy;
 using Heaven.Checkout;
 using Heaven.Configuration;
@@ -114,6 +115,8 @@ public static class HeavenApp
         WebhookEndpoint.Map(app);
         HealthEndpoints.Map(app);
         DeploymentLogPage.Map(app);
+        var api = app.MapGroup(ApiEndpoints.Prefix);
+        api.MapApi();
         app.MapGet("/", () => Results.Text("Heaven is running. GitHub webhooks go to POST /events; health is at /healthz.\n"));
         return app;
     }

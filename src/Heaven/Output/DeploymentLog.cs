@@ -48,6 +48,8 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
     private readonly TimeProvider timeProvider;
     private readonly ILogger logger;
     private readonly IDeploymentLogObserver? observer;
+    private readonly LiveLogs? liveLogs;
+    private readonly LiveLogFeed? live;
     private readonly HeadTailBudget budget;
     private readonly int chunkTarget;
     private readonly int maxPieceChars;
@@ -94,7 +96,8 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
         OutputOptions options,
         TimeProvider timeProvider,
         ILogger<DeploymentLog> logger,
-        IDeploymentLogObserver? observer = null)
+        IDeploymentLogObserver? observer = null,
+        LiveLogs? liveLogs = null)
     {
         ArgumentNullException.ThrowIfNull(masker);
         ArgumentNullException.ThrowIfNull(database);
@@ -107,6 +110,8 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
         this.timeProvider = timeProvider;
         this.logger = logger;
         this.observer = observer;
+        this.liveLogs = liveLogs;
+        live = liveLogs?.Open(deploymentId);
         budget = new HeadTailBudget(options.MaxLogBytes);
 
         // Small enough that deleting the oldest tail chunk keeps most of the tail. A line longer than
@@ -198,6 +203,11 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
             {
                 first.SetException(e);
             }
+            finally
+            {
+                // Viewers now read the rest from the database and end there.
+                CloseLive();
+            }
         }
 
         await completed;
@@ -215,6 +225,7 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
             Log.CompletionFailed(logger, DeploymentId, e.GetType().Name);
         }
 
+        CloseLive();
         await stopping.CancelAsync();
         wake.Writer.TryComplete();
         await flusher;
@@ -239,6 +250,14 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
         }
 
         wake.Writer.TryComplete();
+    }
+
+    private void CloseLive()
+    {
+        if (live is not null)
+        {
+            liveLogs!.Close(live);
+        }
     }
 
     private void OnTimer()
@@ -290,11 +309,11 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
             {
                 // The process runner cuts endless lines too; here it keeps a chunk within its size.
                 var cut = char.IsHighSurrogate(segment[maxPieceChars - 1]) ? maxPieceChars - 1 : maxPieceChars;
-                AppendPiece(prefix, segment[..cut]);
+                AppendPiece(prefix, segment[..cut], text);
                 segment = segment[cut..];
             }
 
-            AppendPiece(prefix, segment);
+            AppendPiece(prefix, segment, text);
             if (newline < 0)
             {
                 return;
@@ -304,8 +323,16 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
         }
     }
 
-    private void AppendPiece(char prefix, ReadOnlySpan<char> piece)
+    private void AppendPiece(char prefix, ReadOnlySpan<char> piece, string? whole = null)
     {
+        if (live is not null)
+        {
+            // Published as it is numbered, before it is stored: viewers on this node see it at once.
+            // A written line is nearly always one piece, whose string the feed keeps as it is.
+            var text = whole is not null && piece.Length == whole.Length ? whole : piece.ToString();
+            live.Publish(nextLine, LogText.StreamOf(prefix), text);
+        }
+
         // The stream character and the newline are a byte each.
         var bytes = Encoding.UTF8.GetByteCount(piece) + 2L;
         var wasInHead = budget.InHead;

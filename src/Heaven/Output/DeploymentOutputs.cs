@@ -15,14 +15,18 @@ public sealed class DeploymentOutputs(
     IOptions<OutputOptions> options,
     TimeProvider timeProvider,
     ILoggerFactory loggerFactory,
-    IGitHub? gitHub = null)
+    IGitHub? gitHub = null,
+    LiveLogs? liveLogs = null)
 {
     /// <summary>A masker with every server secret; add the deployment's own secrets to it.</summary>
     public SecretMasker CreateMasker() => serverMasker.CreateScope();
 
-    /// <summary>The deployment's stored log; <paramref name="observer"/> (the gist mirror) sees the masked output too.</summary>
+    /// <summary>
+    /// The deployment's stored log, live on this node while it is written; <paramref name="observer"/>
+    /// (the gist mirror) sees the masked output too.
+    /// </summary>
     public DeploymentLog OpenLog(long deploymentId, ISecretMasker masker, IDeploymentLogObserver? observer = null) =>
-        new(deploymentId, masker, database, options.Value, timeProvider, loggerFactory.CreateLogger<DeploymentLog>(), observer);
+        new(deploymentId, masker, database, options.Value, timeProvider, loggerFactory.CreateLogger<DeploymentLog>(), observer, liveLogs);
 
     /// <summary>A gist mirror, not yet started; null when gists are switched off or Heaven has no GitHub client.</summary>
     public GistMirror? CreateGistMirror(long deploymentId, string repository, string? logUrl = null) =>

@@ -13,13 +13,16 @@ internal static class OutputRegistration
         services.AddValidatedOptions<OutputOptions>(OutputOptions.Section);
         services.AddMasking();
         services.AddSingleton<DeploymentLogReader>();
+        services.AddSingleton<LiveLogs>();
+        services.AddSingleton<DeploymentLogFollower>();
         services.AddSingleton(sp => new DeploymentOutputs(
             sp.GetRequiredService<SecretMasker>(),
             sp.GetRequiredService<IHeavenDatabase>(),
             sp.GetRequiredService<IOptions<OutputOptions>>(),
             sp.GetService<TimeProvider>() ?? TimeProvider.System,
             sp.GetRequiredService<ILoggerFactory>(),
-            sp.GetService<IGitHub>()));
+            sp.GetService<IGitHub>(),
+            sp.GetRequiredService<LiveLogs>()));
         services.AddSingleton<IDeploymentOutputFactory, DeploymentOutputFactory>();
         return services;
     }

@@ -46,8 +46,9 @@ public sealed class LayeringTests(ITestOutputHelper output)
 
         // What people use, and the composition on top.
         ["Web"] = ["Model", "Configuration", "Storage", "Execution", "Checkout", "Output", "Deployments", "Operations", "Access"],
-        ["Hosting"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Access", "Web", "Operations"],
-        ["Cli"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Access", "Web", "Hosting", "Operations"],
+        ["Api"] = ["Model", "Configuration", "Storage", "Output", "Deployments", "Operations", "Access"],
+        ["Hosting"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Access", "Operations", "Web", "Api"],
+        ["Cli"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Access", "Operations", "Web", "Api", "Hosting"],
     };
 
     private static readonly Assembly Heaven = typeof(HeavenDbContext).Assembly;

@@ -1,0 +1,85 @@
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Heaven.Tests.Infrastructure;
+
+namespace Heaven.Bench.Deploy;
+
+/// <summary>
+/// Viewers of a deployment's live log over Server-Sent Events. Every request goes through
+/// <see cref="Request"/>, the one place a credential is added when the API asks for one.
+/// </summary>
+internal sealed class LogViewers(HeavenServer server)
+{
+    /// <summary>A bearer token for the API (<c>heaven tokens create NAME --scope read</c>), when it needs one.</summary>
+    public string? BearerToken { get; init; } = Environment.GetEnvironmentVariable("HEAVEN_BENCH_TOKEN");
+
+    private readonly HttpClient http = new(new SocketsHttpHandler { MaxConnectionsPerServer = 1000, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
+    {
+        BaseAddress = server.BaseAddress,
+        Timeout = Timeout.InfiniteTimeSpan,
+    };
+
+    public HttpRequestMessage Request(long deploymentId, long? lastEventId)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, $"/api/v1/deployments/{deploymentId}/log");
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        if (lastEventId is { } last)
+        {
+            request.Headers.Add("Last-Event-ID", last.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        if (BearerToken is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", BearerToken);
+        }
+
+        return request;
+    }
+
+    /// <summary>
+    /// Follows the log until its <c>end</c> event (or <paramref name="cancellationToken"/>), calling
+    /// <paramref name="onLine"/> with each line's number and data; after <paramref name="dropAfter"/>
+    /// lines it drops the connection once and resumes with <c>Last-Event-ID</c>, as a browser does.
+    /// </summary>
+    public async Task<bool> FollowAsync(long deploymentId, Action<long, string> onLine, long? dropAfter, CancellationToken cancellationToken)
+    {
+        long? last = null;
+        var dropped = dropAfter is null;
+        while (true)
+        {
+            using var response = await http.SendAsync(Request(deploymentId, last), HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            response.EnsureSuccessStatusCode();
+            await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+            var reconnect = false;
+            await foreach (var item in ServerSentEvents.ReadAsync(body, cancellationToken))
+            {
+                if (item.Event == "end")
+                {
+                    return true;
+                }
+
+                var number = long.Parse(item.Id!, System.Globalization.CultureInfo.InvariantCulture);
+                onLine(number, item.Data);
+                last = number;
+                if (!dropped && number + 1 >= dropAfter)
+                {
+                    dropped = true;
+                    reconnect = true;
+                    break;
+                }
+            }
+
+            if (!reconnect)
+            {
+                return false;
+            }
+        }
+    }
+
+    /// <summary>The text of a <c>line</c> event's data.</summary>
+    public static string Text(string data)
+    {
+        using var json = JsonDocument.Parse(data);
+        return json.RootElement.GetProperty("text").GetString()!;
+    }
+}
