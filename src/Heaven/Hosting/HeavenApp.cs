@@ -105,6 +105,7 @@ public static class HeavenApp
         WebhookEndpoint.Map(app);
         HealthEndpoints.Map(app);
         DeploymentLogPage.Map(app);
+        StaticAssets.Map(app);
         app.MapGet("/", () => Results.Text("Heaven is running. GitHub webhooks go to POST /events; health is at /healthz.\n"));
         return app;
     }
