@@ -156,6 +156,7 @@ public sealed class PageKitBrowserTests(BrowserFixture browser) : IAsyncLifetime
     {
         await using var session = await browser.OpenAsync(this);
         var page = session.Page;
+        site.Now = new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
         // The browser's clock stands where the server's did when it rendered the page.
         await page.Clock.InstallAsync(new ClockInstallOptions { TimeDate = site.Now.UtcDateTime });
         await page.GotoAsync(site.Url("/hostile"));

@@ -42,8 +42,8 @@ public sealed class PageKitSite : IAsyncDisposable
 
     public string BaseUrl { get; }
 
-    /// <summary>The time the pages are rendered at.</summary>
-    public DateTimeOffset Now { get; set; } = new(2026, 3, 1, 12, 0, 0, TimeSpan.Zero);
+    /// <summary>The time the pages are rendered at: the time the site started, to the second, unless a test sets it.</summary>
+    public DateTimeOffset Now { get; set; } = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
 
     /// <summary>The deployment's time on the pages: three minutes before <see cref="Now"/> unless set.</summary>
     public DateTimeOffset? DeployedAt { get; set; }
