@@ -13,6 +13,9 @@
 #   HEAVEN_TEST_RESULTS   where the .trx files go, old .trx files there being removed
 #                         (default ./TestResults, emptied first)
 #   HEAVEN_TEST_HANG_TIMEOUT  a single test running longer than this is killed and the run fails (default 20m)
+#   HEAVEN_TEST_CHROMIUM  the Chromium the browser tests drive (default /usr/bin/chromium, Debian's)
+#
+# The browser tests leave a PNG of each page they drove in <results>/screenshots (emptied first).
 set -euo pipefail
 
 # Debian packages the tests need (one word per package).
@@ -20,12 +23,15 @@ set -euo pipefail
 # fabric: Fabric 2 (/usr/bin/fab) for the fabric provider's tests; awscli: the elastic_beanstalk provider's tool;
 # capistrano (/usr/bin/cap 3.17, with net-ssh and its ed25519 gems), bundler (/usr/bin/bundle) and
 # ansible-core (ansible-playbook): the capistrano, bundler_capistrano and ansible providers' tests.
-REQUIRED_PACKAGES="git bubblewrap postgresql openssh-client openssh-server fabric awscli capistrano ruby-ed25519 ruby-bcrypt-pbkdf bundler ansible-core"
+# chromium (/usr/bin/chromium): the browser the page tests drive through Playwright, which never downloads its own.
+REQUIRED_PACKAGES="git bubblewrap postgresql openssh-client openssh-server fabric awscli capistrano ruby-ed25519 ruby-bcrypt-pbkdf bundler ansible-core chromium"
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$ROOT"
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+# The browser tests use Debian's chromium: Playwright must not try to fetch a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
 say() { printf 'test.sh: %s\n' "$*"; }
 die() { printf 'test.sh: %s\n' "$*" >&2; printf '0 passed, 1 failed\n'; exit 1; }
@@ -148,6 +154,8 @@ else
     rm -rf "$RESULTS"
     mkdir -p "$RESULTS"
 fi
+export HEAVEN_TEST_SCREENSHOTS=$RESULTS/screenshots
+rm -rf "$HEAVEN_TEST_SCREENSHOTS"
 
 status=0
 dotnet test Heaven.slnx -c Release \

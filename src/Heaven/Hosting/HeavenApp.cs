@@ -115,6 +115,7 @@ public static class HeavenApp
         WebhookEndpoint.Map(app);
         HealthEndpoints.Map(app);
         DeploymentLogPage.Map(app);
+        StaticAssets.Map(app);
         var api = app.MapGroup(ApiEndpoints.Prefix);
         api.MapApi();
         app.MapGet("/", () => Results.Text("Heaven is running. GitHub webhooks go to POST /events; health is at /healthz.\n"));

@@ -73,3 +73,14 @@ internal static class IsolationHost
         : !File.Exists("/usr/bin/bwrap") ? "needs bubblewrap (/usr/bin/bwrap; ./test.sh installs it)"
         : null;
 }
+
+/// <summary>
+/// The tests that drive Chromium: one browser for all of them (<see cref="BrowserFixture"/>), one test
+/// at a time (a browser with its renderer processes is the heaviest thing a test starts), beside the
+/// light tests.
+/// </summary>
+[CollectionDefinition(Name)]
+public sealed class BrowserCollection : ICollectionFixture<BrowserFixture>
+{
+    public const string Name = "browser";
+}
