@@ -12,6 +12,8 @@ public sealed class TokensCommandTests
     {
         using var output = new StringWriter();
         using var error = new StringWriter();
+        // Operator commands work on an existing server's data directory.
+        Directory.CreateDirectory(Path.Combine(directory.Path, "data"));
         var exit = await HeavenCli.RunAsync(
             [.. args, $"--DataDirectory={Path.Combine(directory.Path, "data")}", $"--Webhooks:Secret={HeavenTestHost.Secret}"],
             output,

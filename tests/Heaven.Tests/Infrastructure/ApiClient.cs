@@ -1,5 +1,7 @@
 using System.Net.Http.Headers;
 using System.Runtime.CompilerServices;
+using Heaven.Access;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Heaven.Tests.Infrastructure;
 
@@ -7,17 +9,35 @@ namespace Heaven.Tests.Infrastructure;
 /// Every request a test makes to Heaven's JSON API (<c>/api/v1</c>) goes through here, so whatever
 /// the API asks of a caller (a credential) is added in this one place.
 /// </summary>
-public sealed class ApiClient(HttpClient http)
+public sealed class ApiClient(HttpClient http, Func<CancellationToken, Task<string>>? credential = null)
 {
     public const string Prefix = "/api/v1";
 
-    public static ApiClient For(HeavenTestHost host) => new(host.Client);
+    private Task<string>? token;
+
+    /// <summary>A client of <paramref name="host"/>'s API holding a token of <paramref name="scope"/>, made on first use.</summary>
+    public static ApiClient For(HeavenTestHost host, TokenScope scope = TokenScope.Read) =>
+        new(host.Client, async cancellationToken =>
+        {
+            var created = await host.Services.GetRequiredService<ApiTokens>()
+                .CreateAsync($"test-{scope.ToString().ToLowerInvariant()}-{Guid.NewGuid():N}", scope, lifetime: null, createdBy: "tests", cancellationToken);
+            return created.Text;
+        });
+
+    /// <summary>A client without credentials: what an anonymous caller gets.</summary>
+    public static ApiClient Anonymous(HeavenTestHost host) => new(host.Client);
 
     public async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead, CancellationToken cancellationToken = default)
     {
         if (request.RequestUri is { IsAbsoluteUri: false } relative && !relative.OriginalString.StartsWith(Prefix, StringComparison.Ordinal))
         {
             request.RequestUri = new Uri(Prefix + relative.OriginalString, UriKind.Relative);
+        }
+
+        if (credential is not null && request.Headers.Authorization is null)
+        {
+            token ??= credential(cancellationToken);
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", await token);
         }
 
         return await http.SendAsync(request, completion, cancellationToken);
