@@ -190,8 +190,8 @@ public sealed class PostgresTests : IAsyncLifetime
         a.DataDirectory.ShouldNotBe(b.DataDirectory);
 
         // Warm connections, so both deliveries of a round leave at the same moment.
-        (await a.Client.GetAsync("/")).EnsureSuccessStatusCode();
-        (await b.Client.GetAsync("/")).EnsureSuccessStatusCode();
+        (await a.Client.GetAsync("/healthz")).EnsureSuccessStatusCode();
+        (await b.Client.GetAsync("/healthz")).EnsureSuccessStatusCode();
         return (a, b);
     }
 
