@@ -185,7 +185,7 @@ public sealed class ProcessRunnerTests
     [Fact]
     public async Task Stopping_SendsInterruptFirst_SoAScriptCanCleanUp()
     {
-        var result = await RunAndCancelAsync("trap 'echo got INT; exit 0' INT; echo waiting; while true; do sleep 0.1; done", once: "waiting");
+        var result = await RunAndCancelAsync("trap 'echo got INT; exit 0' INT; echo waiting; while true; do sleep 0.1; done", once: "waiting", PatientGraces);
 
         result.Cancelled.ShouldBeTrue();
         result.ExitCode.ShouldBe(0);
@@ -199,7 +199,8 @@ public sealed class ProcessRunnerTests
         // As Ctrl-C in a terminal: the whole process group gets SIGINT, so the tool the script runs can clean up.
         var result = await RunAndCancelAsync(
             "bash -c 'trap \"echo tool got INT; exit 0\" INT; echo waiting; while true; do sleep 0.1; done'; echo script continues",
-            once: "waiting");
+            once: "waiting",
+            PatientGraces);
 
         result.Cancelled.ShouldBeTrue();
         sink.Of(OutputStream.Stdout).ShouldBe(["waiting", "tool got INT", "script continues"]);
@@ -428,7 +429,13 @@ public sealed class ProcessRunnerTests
         }
     }
 
-    private static ProcessRunner Runner() => new(ShortGraces, TimeProvider.System, NullLogger<ProcessRunner>.Instance);
+    /// <summary>
+    /// For scripts that answer SIGINT themselves: a grace no busy machine outlasts, so the test sees the
+    /// script's own answer, never the escalation (they end as soon as the trap has run).
+    /// </summary>
+    private static readonly ProcessRunnerOptions PatientGraces = ShortGraces with { InterruptGrace = TimeSpan.FromSeconds(30) };
+
+    private static ProcessRunner Runner(ProcessRunnerOptions? options = null) => new(options ?? ShortGraces, TimeProvider.System, NullLogger<ProcessRunner>.Instance);
 
     private static ProcessSpec Bash(string script, TimeSpan? timeout = null, IReadOnlyDictionary<string, string>? environment = null) =>
         new("bash", ["-c", script], Path.GetTempPath(), environment ?? ChildEnvironment.FromCurrentProcess(), timeout ?? TimeSpan.FromSeconds(30));
@@ -437,10 +444,10 @@ public sealed class ProcessRunnerTests
         await Runner().RunAsync(Bash(script, timeout, environment), sink, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(60));
 
     /// <summary>Runs a script and cancels it once it printed <paramref name="once"/> (so its traps are set up).</summary>
-    private async Task<ProcessResult> RunAndCancelAsync(string script, string once)
+    private async Task<ProcessResult> RunAndCancelAsync(string script, string once, ProcessRunnerOptions? options = null)
     {
         using var cancel = new CancellationTokenSource();
-        var run = Runner().RunAsync(Bash(script), sink, cancel.Token);
+        var run = Runner(options).RunAsync(Bash(script), sink, cancel.Token);
         await sink.WaitForAsync(once);
         await cancel.CancelAsync();
         return await run.WaitAsync(TimeSpan.FromSeconds(60));
