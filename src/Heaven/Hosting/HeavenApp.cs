@@ -115,6 +115,7 @@ public static class HeavenApp
         WebhookEndpoint.Map(app);
         HealthEndpoints.Map(app);
         DeploymentLogPage.Map(app);
+        Heaven.Web.Pages.AdminPages.Map(app);
         StaticAssets.Map(app);
         var api = app.MapGroup(ApiEndpoints.Prefix);
         api.MapApi();
