@@ -6,7 +6,7 @@ namespace Heaven.Api;
 
 /// <summary>A created GitHub deployment: Heaven runs it when GitHub's <c>deployment</c> webhook arrives.</summary>
 /// <param name="BasedOn">The Heaven deployment whose commit, task and payload it copies.</param>
-public sealed record CreatedDeployment(long GitHubDeploymentId, long? BasedOn, string Message);
+public sealed record CreatedDeployment([property: System.Text.Json.Serialization.JsonPropertyName("githubDeploymentId")] long GitHubDeploymentId, long? BasedOn, string Message);
 
 /// <summary>What an action answers when it was done.</summary>
 public sealed record ActionMessage(string Message, long? DeploymentId);
@@ -148,7 +148,7 @@ internal static class DeploymentEndpoints
 /// <summary>A deployment with its statuses: the fields of <see cref="DeploymentSummary"/> plus <c>statuses</c>.</summary>
 public sealed record DeploymentWithStatuses(
     long Id,
-    long GitHubDeploymentId,
+    [property: System.Text.Json.Serialization.JsonPropertyName("githubDeploymentId")] long GitHubDeploymentId,
     string Repository,
     string Environment,
     string Ref,

@@ -17,7 +17,7 @@ public sealed record DeliveryDetail(DeliverySummary Delivery, string? Body);
 public sealed record OutboxItemSummary(long Id, string Kind, string? Repository, long? DeploymentId, string State, int Attempts, DateTimeOffset CreatedAt, DateTimeOffset? NextAttemptAt, string? LastError);
 
 /// <summary>An auto-deploy decision. <see cref="Outcome"/>: <c>deployed</c>, <c>deploying</c>, <c>failed</c> or <c>skipped</c>.</summary>
-public sealed record AutoDeployDecisionSummary(long Id, string Repository, string Sha, string ShortSha, string Environment, string Outcome, string Reason, string Trigger, long? GitHubDeploymentId, DateTimeOffset DecidedAt);
+public sealed record AutoDeployDecisionSummary(long Id, string Repository, string Sha, string ShortSha, string Environment, string Outcome, string Reason, string Trigger, [property: System.Text.Json.Serialization.JsonPropertyName("githubDeploymentId")] long? GitHubDeploymentId, DateTimeOffset DecidedAt);
 
 /// <summary>The side lists of the pages and the CLI: deliveries, the outbox, auto-deploy decisions, locks. Newest first.</summary>
 public sealed class ActivityQueries(IHeavenDatabase database, TimeProvider time)
