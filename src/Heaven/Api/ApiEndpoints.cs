@@ -1,3 +1,5 @@
+using Microsoft.OpenApi;
+
 namespace Heaven.Api;
 
 /// <summary>The JSON API under <c>/api/v1</c>: each endpoint maps itself onto the one group the host creates.</summary>
@@ -5,9 +7,69 @@ internal static class ApiEndpoints
 {
     public const string Prefix = "/api/v1";
 
+    public const string OpenApiPath = "/openapi.json";
+
+    public const string BearerScheme = "bearer";
+
+    /// <summary>The OpenAPI document of the API (served at <c>/api/v1/openapi.json</c>).</summary>
+    public static IServiceCollection AddHeavenApi(this IServiceCollection services)
+    {
+        services.AddOpenApi(options =>
+        {
+            options.ShouldInclude = description => description.RelativePath?.StartsWith("api/v1/", StringComparison.Ordinal) == true;
+            options.AddDocumentTransformer((document, _, _) =>
+            {
+                document.Info = new OpenApiInfo
+                {
+                    Title = "Heaven API",
+                    Version = "v1",
+                    Description = "Deployments, actions, locks and administration of Heaven. Send an API token as 'Authorization: Bearer <token>' (heaven tokens create NAME --scope read|deploy|admin).",
+                };
+                document.Components ??= new OpenApiComponents();
+                document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+                document.Components.SecuritySchemes[BearerScheme] = new OpenApiSecurityScheme
+                {
+                    Type = SecuritySchemeType.Http,
+                    Scheme = "bearer",
+                    Description = "A Heaven API token (heaven_...). Scopes: read < deploy < admin.",
+                };
+                document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerScheme, document)] = [] }];
+                return Task.CompletedTask;
+            });
+        });
+        return services;
+    }
+
     public static RouteGroupBuilder MapApi(this RouteGroupBuilder api)
     {
+        api.AddEndpointFilter(AnswerFailuresAsProblems);
         DeploymentLogEndpoint.Map(api);
+        DeploymentEndpoints.Map(api);
+        EnvironmentEndpoints.Map(api);
+        AdminEndpoints.Map(api);
+
+        // The document describes shapes, no data: readable without a token, so tools can fetch it.
+        api.MapOpenApi(OpenApiPath).AllowAnonymous();
+
+        // Any other address below /api/v1 is a 404 problem, never the pages' HTML.
+        api.Map("/{**rest}", (HttpContext context) => ApiProblems.NotFound($"There is no API endpoint {context.Request.Method} {context.Request.Path}; the endpoints are listed at {Prefix}{OpenApiPath}."))
+            .ExcludeFromDescription();
         return api;
+    }
+
+    /// <summary>An unexpected failure is a 500 problem that says nothing of the code; the log has the rest.</summary>
+    private static async ValueTask<object?> AnswerFailuresAsProblems(EndpointFilterInvocationContext invocation, EndpointFilterDelegate next)
+    {
+        var context = invocation.HttpContext;
+        try
+        {
+            return await next(invocation);
+        }
+        catch (Exception e) when (e is not OperationCanceledException && !context.Response.HasStarted)
+        {
+            context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Heaven.Api")
+                .LogError(e, "{Method} {Path} failed.", context.Request.Method, context.Request.Path);
+            return Results.Problem(statusCode: StatusCodes.Status500InternalServerError, title: "Internal error", detail: "Heaven failed to answer this request; its log says why.");
+        }
     }
 }

@@ -4,7 +4,9 @@ using System.IO.Pipelines;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using Heaven.Access;
 using Heaven.Model;
+using Heaven.Operations;
 using Heaven.Output;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -31,13 +33,19 @@ internal static class DeploymentLogEndpoint
     private static readonly byte[] KeepAlive = ": keepalive\n\n"u8.ToArray();
 
     public static void Map(RouteGroupBuilder api) =>
-        api.MapGet("/deployments/{id:long}/log", async (long id, HttpContext context, DeploymentLogFollower follower, DeploymentLogReader reader) =>
+        api.MapGet("/deployments/{id:long}/log", async (long id, HttpContext context, DeploymentLogFollower follower, DeploymentLogReader reader, DeploymentQueries queries) =>
         {
             var cancellationToken = context.RequestAborted;
             var state = await follower.StateAsync(id, cancellationToken);
-            if (state is null)
+            var repository = state is null ? null : await queries.RepositoryOfAsync(id, cancellationToken);
+            if (state is null || repository is null)
             {
                 return Results.Problem(statusCode: StatusCodes.Status404NotFound, title: "No such deployment", detail: $"There is no deployment {id}.");
+            }
+
+            if (await ApiCaller.RequireAsync(context, repository, RepositoryPermission.Read) is { } refused)
+            {
+                return refused;
             }
 
             context.Response.Headers.CacheControl = "no-store";
@@ -58,7 +66,12 @@ internal static class DeploymentLogEndpoint
             await reader.WriteTextAsync(id, writer, cancellationToken);
             await writer.FlushAsync(cancellationToken);
             return Results.Empty;
-        });
+        })
+        .RequireAuthorization(AccessPolicies.Read)
+        .WithName("GetDeploymentLog")
+        .WithSummary("The masked log as text/plain, or followed live as Server-Sent Events (Accept: text/event-stream).")
+        .Produces<string>(StatusCodes.Status200OK, "text/plain", EventStream)
+        .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
 
     private static bool WantsEvents(HttpRequest request)
     {

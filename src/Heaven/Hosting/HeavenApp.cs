@@ -102,6 +102,7 @@ public static class HeavenApp
         services.AddOperations();
         services.AddWeb();
         services.AddHeavenAccess(builder.Configuration);
+        services.AddHeavenApi();
 
         // A failed start is reported once, as one line (HeavenApp.StartAsync); the host's own account
         // of it, with the stack trace, is left out. Later errors of the host are logged as usual.

@@ -10,11 +10,14 @@ namespace Heaven.Operations;
 /// <summary>A delivery in the delivery log (without its body).</summary>
 public sealed record DeliverySummary(long Id, string DeliveryId, string Event, string? Action, string? Repository, string Result, string Message, DateTimeOffset ReceivedAt, long? DeploymentId, bool CanRedeliver, string? RedeliveryOf);
 
+/// <summary>A delivery with its body: the headers that matter (event, delivery id) are its fields.</summary>
+public sealed record DeliveryDetail(DeliverySummary Delivery, string? Body);
+
 /// <summary>An outbox item. <see cref="State"/>: <c>done</c>, <c>failed</c> (given up), <c>waiting</c> (for a retry) or <c>due</c>.</summary>
 public sealed record OutboxItemSummary(long Id, string Kind, string? Repository, long? DeploymentId, string State, int Attempts, DateTimeOffset CreatedAt, DateTimeOffset? NextAttemptAt, string? LastError);
 
 /// <summary>An auto-deploy decision. <see cref="Outcome"/>: <c>deployed</c>, <c>deploying</c>, <c>failed</c> or <c>skipped</c>.</summary>
-public sealed record AutoDeployDecisionSummary(long Id, string Repository, string Sha, string ShortSha, string Environment, string Outcome, string Reason, string Trigger, long? GitHubDeploymentId, DateTimeOffset DecidedAt);
+public sealed record AutoDeployDecisionSummary(long Id, string Repository, string Sha, string ShortSha, string Environment, string Outcome, string Reason, string Trigger, [property: System.Text.Json.Serialization.JsonPropertyName("githubDeploymentId")] long? GitHubDeploymentId, DateTimeOffset DecidedAt);
 
 /// <summary>The side lists of the pages and the CLI: deliveries, the outbox, auto-deploy decisions, locks. Newest first.</summary>
 public sealed class ActivityQueries(IHeavenDatabase database, TimeProvider time)
@@ -41,6 +44,20 @@ public sealed class ActivityQueries(IHeavenDatabase database, TimeProvider time)
             .Select(d => new { d.Id, d.DeliveryId, d.Event, d.Action, d.Repository, d.Result, d.Message, d.ReceivedAt, d.DeploymentId, HasBody = d.Body != null, d.RedeliveryOf })
             .ToListAsync(cancellationToken);
         return rows.Select(d => new DeliverySummary(d.Id, d.DeliveryId, d.Event, d.Action, d.Repository, d.Result.ToString().ToLowerInvariant(), d.Message, DeploymentQueries.Utc(d.ReceivedAt), d.DeploymentId, d.HasBody, d.RedeliveryOf)).ToList();
+    }
+
+    /// <summary>One delivery of the log with the body as received (null when bodies were not kept yet); null when there is none.</summary>
+    public async Task<DeliveryDetail?> DeliveryAsync(string deliveryId, CancellationToken cancellationToken)
+    {
+        await using var db = await database.OpenAsync(cancellationToken);
+        var d = await db.Deliveries.AsNoTracking().OrderBy(x => x.Id).FirstOrDefaultAsync(x => x.DeliveryId == deliveryId, cancellationToken);
+        if (d is null)
+        {
+            return null;
+        }
+
+        var summary = new DeliverySummary(d.Id, d.DeliveryId, d.Event, d.Action, d.Repository, d.Result.ToString().ToLowerInvariant(), d.Message, DeploymentQueries.Utc(d.ReceivedAt), d.DeploymentId, d.Body is not null, d.RedeliveryOf);
+        return new DeliveryDetail(summary, d.Body is null ? null : System.Text.Encoding.UTF8.GetString(d.Body));
     }
 
     /// <summary>

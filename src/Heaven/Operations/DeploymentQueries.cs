@@ -101,6 +101,13 @@ public sealed class DeploymentQueries(
         return new DeploymentDetail(row.ToSummary(), timeline);
     }
 
+    /// <summary>The repository of a deployment (who may see it depends on it), or null when there is no such deployment.</summary>
+    public async Task<string?> RepositoryOfAsync(long id, CancellationToken cancellationToken)
+    {
+        await using var db = await database.OpenAsync(cancellationToken);
+        return await db.Deployments.AsNoTracking().Where(d => d.Id == id).Select(d => d.Repository).SingleOrDefaultAsync(cancellationToken);
+    }
+
     /// <summary>
     /// The Heaven id of a GitHub deployment, or null. GitHub ids are unique per GitHub host: give the
     /// repository when Heaven serves more than one host; without it the oldest match is taken.

@@ -26,7 +26,7 @@ public sealed record DeploymentFilter
 /// <summary>A deployment as the pages, the API and the CLI show it. Times are UTC.</summary>
 public sealed record DeploymentSummary(
     long Id,
-    long GitHubDeploymentId,
+    [property: System.Text.Json.Serialization.JsonPropertyName("githubDeploymentId")] long GitHubDeploymentId,
     string Repository,
     string Environment,
     string Ref,
