@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using Heaven.Operations;
 using Heaven.Storage;
@@ -94,7 +93,7 @@ internal static class DeliveriesPage
 
     private static async Task<IResult> DetailAsync(AdminPageKit kit, ActivityQueries queries, IHeavenDatabase database, string deliveryId, RedeliveryReport? report)
     {
-        var detail = await queries.DeliveryAsync(database, deliveryId, kit.Aborted);
+        var detail = await queries.DeliveryAsync(deliveryId, kit.Aborted);
         if (detail is null)
         {
             return kit.Page("No such delivery", PageSection.Deliveries, Html.Of($"""
@@ -152,7 +151,7 @@ internal static class DeliveriesPage
     }
 
     /// <summary>The body indented when it is JSON, as it came otherwise; text either way (the page encodes it).</summary>
-    internal static string PrettyBody(byte[]? body)
+    internal static string PrettyBody(string? body)
     {
         if (body is null)
         {
@@ -166,7 +165,7 @@ internal static class DeliveriesPage
         }
         catch (JsonException)
         {
-            return Encoding.UTF8.GetString(body);
+            return body;
         }
     }
 
