@@ -103,7 +103,7 @@ internal static class EnvironmentPage
         {
             return Section(Html.Of($"<p class=\"flash problem\">GitHub did not compare the commits: {e.Message}</p>"));
         }
-        catch (HttpRequestException)
+        catch (Exception e) when (e is GitHubTransientException or HttpRequestException)
         {
             return Section(Html.Of($"<p class=\"flash problem\">GitHub could not be reached to compare the commits.</p>"));
         }
