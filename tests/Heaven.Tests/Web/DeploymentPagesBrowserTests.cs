@@ -36,6 +36,8 @@ public sealed class DeploymentPagesBrowserTests(BrowserFixture browser) : IAsync
             """);
         var (gatedGitHubId, gatedId) = await site.Harness.DeployAsync(site.Repository, gatedSha, DeploymentPagesSite.Environment, "feature/slow", creator: DeploymentPagesSite.Deployer);
 
+        // The dashboard is rendered once: the deploy must be running (at the gate) before it is opened.
+        await Poll.UntilAsync(async () => (await site.Harness.DeploymentAsync(gatedId)).State == DeploymentState.Running, "the gated deploy to run");
         await using var session = await browser.OpenAsync(this);
         session.AcceptDialogs = true;
         var page = session.Page;
@@ -48,7 +50,7 @@ public sealed class DeploymentPagesBrowserTests(BrowserFixture browser) : IAsync
         await session.ScreenshotAsync("dashboard with a running deploy");
 
         await production.Locator(".badge.running").ClickAsync();
-        await page.WaitForURLAsync($"**/deployments/{gatedId}");
+        await Expect(page).ToHaveURLAsync($"{site.Host.BaseAddress}deployments/{gatedId}");
         var lines = page.Locator(".log-line");
         await Expect(lines.Filter(new() { HasText = "step one" })).ToHaveCountAsync(1);
         await Expect(page.Locator("[data-log-status]")).ToHaveTextAsync("Live");
@@ -147,7 +149,7 @@ public sealed class DeploymentPagesBrowserTests(BrowserFixture browser) : IAsync
     {
         site.GitHub.OAuthUser = new FakeGitHubUser(login, login.GetHashCode() & 0xffff);
         await page.GotoAsync(site.Host.BaseAddress.ToString());
-        await page.WaitForURLAsync(site.Host.BaseAddress.ToString());
+        await Expect(page).ToHaveURLAsync(site.Host.BaseAddress.ToString());
         await Expect(page.Locator(".login")).ToHaveTextAsync(login);
         await Expect(page.Locator("h1")).ToHaveTextAsync("Dashboard");
     }
