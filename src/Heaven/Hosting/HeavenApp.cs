@@ -120,7 +120,7 @@ public static class HeavenApp
         StaticAssets.Map(app);
         var api = app.MapGroup(ApiEndpoints.Prefix);
         api.MapApi();
-        app.MapGet("/", () => Results.Text("Heaven is running. GitHub webhooks go to POST /events; health is at /healthz.\n"));
+        Heaven.Web.Pages.DeploymentPages.Map(app);
         return app;
     }
 

@@ -35,7 +35,7 @@ public sealed class SignInTests
         session.ShouldContain("samesite=lax");
         var home = await browser.GetAsync("/");
         home.StatusCode.ShouldBe(HttpStatusCode.OK);
-        (await home.Content.ReadAsStringAsync()).ShouldStartWith("Heaven is running.");
+        (await home.Content.ReadAsStringAsync()).ShouldContain("<h1>Dashboard</h1>");
         // The user's token asked who they are; Heaven's own token was never used for that.
         github.RequestsTo("user").ShouldAllBe(r => r.Header("Authorization") != "Bearer ghp_heavensowntoken0123456789");
     }

@@ -45,7 +45,7 @@ public sealed class LayeringTests(ITestOutputHelper output)
         ["Operations"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Locks", "Output", "Deployments", "Intake", "AutoDeploy", "Repositories", "Statuses"],
 
         // What people use, and the composition on top.
-        ["Web"] = ["Model", "Configuration", "Storage", "Execution", "Checkout", "Output", "Deployments", "Operations", "Access"],
+        ["Web"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Checkout", "Output", "Deployments", "Operations", "Access"],
         ["Api"] = ["Model", "Configuration", "Storage", "Output", "Deployments", "Intake", "Operations", "Access"],
         ["Hosting"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Access", "Operations", "Web", "Api"],
         ["Cli"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Access", "Operations", "Web", "Api", "Hosting"],
