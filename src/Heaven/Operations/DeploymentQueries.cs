@@ -126,38 +126,62 @@ public sealed class DeploymentQueries(
 
     /// <summary>
     /// Every repository Heaven has deployed (or has settings for) and each of its environments: what is
-    /// deployed, the latest deployment, the running one, how many wait, and the lock. One grouped scan
-    /// of an index, then the few rows it names.
+    /// deployed, the latest deployment, the running one, how many wait, and the lock. A few index
+    /// searches per environment, then the rows they name (one JSON parameter for all ids).
     /// </summary>
     public async Task<Dashboard> DashboardAsync(CancellationToken cancellationToken)
     {
         await using var db = await database.OpenAsync(cancellationToken);
-        var groups = await db.Deployments.AsNoTracking()
-            .GroupBy(d => new { d.Repository, d.Environment, d.State, d.Provider })
-            .Select(g => new { g.Key.Repository, g.Key.Environment, g.Key.State, g.Key.Provider, LatestId = g.Max(d => d.Id), Count = g.Count() })
+        var deployments = db.Deployments.AsNoTracking();
+        // One row an environment, each id a short index search within it (the newest entry; the newest
+        // successful deployment walking back from there). The correlated searches sit on a DISTINCT, not
+        // a GROUP BY: SQLite would evaluate them for every deployment of a group.
+        var perEnvironment = await deployments
+            .Select(d => new { d.Repository, d.Environment })
+            .Distinct()
+            .Select(e => new
+            {
+                e.Repository,
+                e.Environment,
+                Latest = deployments
+                    .Where(d => d.Repository == e.Repository && d.Environment == e.Environment)
+                    .Max(d => (long?)d.Id),
+                // A lock task succeeds too, but deploys nothing: it has no provider.
+                Current = deployments
+                    .Where(d => d.Repository == e.Repository && d.Environment == e.Environment && d.State == DeploymentState.Succeeded && d.Provider != null)
+                    .OrderByDescending(d => d.Id).Select(d => (long?)d.Id).FirstOrDefault(),
+            })
             .ToListAsync(cancellationToken);
 
-        var environments = new Dictionary<(string Repository, string Environment), EnvironmentIds>();
-        foreach (var group in groups)
+        // Running and waiting deployments are few: read them through the state index.
+        var running = await deployments
+            .Where(d => d.State == DeploymentState.Running)
+            .GroupBy(d => new { d.Repository, d.Environment })
+            .Select(g => new { g.Key.Repository, g.Key.Environment, Id = g.Max(d => d.Id) })
+            .ToListAsync(cancellationToken);
+        var queued = await deployments
+            .Where(d => d.State == DeploymentState.Queued)
+            .GroupBy(d => new { d.Repository, d.Environment })
+            .Select(g => new { g.Key.Repository, g.Key.Environment, Count = g.Count() })
+            .ToListAsync(cancellationToken);
+
+        var environments = perEnvironment.ToDictionary(e => (e.Repository, e.Environment), e => new EnvironmentIds(e.Latest, e.Current));
+        foreach (var r in running)
         {
-            var key = (group.Repository, group.Environment);
-            var ids = environments.TryGetValue(key, out var known) ? known : new EnvironmentIds();
-            ids = ids with { Latest = Math.Max(ids.Latest ?? 0, group.LatestId) };
-            ids = group.State switch
-            {
-                // A lock task succeeds too, but deploys nothing: it has no provider.
-                DeploymentState.Succeeded when group.Provider is not null => ids with { Current = Math.Max(ids.Current ?? 0, group.LatestId) },
-                DeploymentState.Running => ids with { Running = Math.Max(ids.Running ?? 0, group.LatestId) },
-                DeploymentState.Queued => ids with { Queued = ids.Queued + group.Count },
-                _ => ids,
-            };
-            environments[key] = ids;
+            environments[(r.Repository, r.Environment)] = environments.GetValueOrDefault((r.Repository, r.Environment), new EnvironmentIds()) with { Running = r.Id };
         }
 
-        var wanted = environments.Values.SelectMany(e => new[] { e.Latest, e.Current, e.Running }).OfType<long>().Distinct().ToList();
-        var rows = wanted.Count == 0
+        foreach (var q in queued)
+        {
+            environments[(q.Repository, q.Environment)] = environments.GetValueOrDefault((q.Repository, q.Environment), new EnvironmentIds()) with { Queued = q.Count };
+        }
+
+        // Most environments' latest deployment is the deployed one: usually one row an environment.
+        var wanted = environments.Values.SelectMany(e => new[] { e.Latest, e.Current, e.Running }).OfType<long>().Distinct().ToArray();
+        var rows = wanted.Length == 0
             ? new Dictionary<long, DeploymentSummary>()
-            : (await db.Deployments.AsNoTracking().Where(d => wanted.Contains(d.Id)).Select(SummaryRow.Projection).ToListAsync(cancellationToken))
+            // One parameter for all ids (a JSON array), not thousands of them.
+            : (await deployments.Where(d => EF.Parameter(wanted).Contains(d.Id)).Select(SummaryRow.Projection).ToListAsync(cancellationToken))
                 .ToDictionary(r => r.Id, r => r.ToSummary());
 
         var now = time.GetUtcNow().UtcDateTime;
