@@ -158,7 +158,11 @@ export HEAVEN_TEST_SCREENSHOTS=$RESULTS/screenshots
 rm -rf "$HEAVEN_TEST_SCREENSHOTS"
 
 status=0
-dotnet test Heaven.slnx -c Release \
+# A shell started as a background job ignores SIGINT, and ignored signals are inherited by every
+# process it starts: the deploy scripts of the tests could then not trap the SIGINT a cancel sends.
+# env --default-signal gives the test run (and the deploys it starts) the disposition a foreground
+# terminal or systemd would.
+env --default-signal=INT,QUIT dotnet test Heaven.slnx -c Release \
     --logger trx --results-directory "$RESULTS" \
     --blame-hang-timeout "${HEAVEN_TEST_HANG_TIMEOUT:-20m}" --blame-hang-dump-type none \
     "$@" </dev/null || status=$?
