@@ -22,9 +22,12 @@ internal sealed partial class HeavenServer : IAsyncDisposable
     private readonly TaskCompletionSource<Uri> listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly byte[] secret = Encoding.UTF8.GetBytes(Secret);
 
+    private readonly ProcessStartInfo startInfo;
+
     private HeavenServer(Process process, string dataDirectory)
     {
         this.process = process;
+        startInfo = process.StartInfo;
         DataDirectory = dataDirectory;
     }
 
@@ -121,6 +124,46 @@ internal sealed partial class HeavenServer : IAsyncDisposable
             Timeout = TimeSpan.FromSeconds(60),
         };
         return server;
+    }
+
+    /// <summary>
+    /// Makes an API token with <c>heaven tokens create NAME --scope SCOPE</c> against this server's data
+    /// directory and settings, as an operator would; the token is the command's last line of output.
+    /// </summary>
+    public async Task<string> CreateTokenAsync(string name, string scope, CancellationToken cancellationToken)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = startInfo.WorkingDirectory,
+        };
+        info.ArgumentList.Add(startInfo.ArgumentList[0]);
+        foreach (var argument in new[] { "tokens", "create", name, "--scope", scope })
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        info.Environment.Clear();
+        foreach (var (key, value) in startInfo.Environment)
+        {
+            info.Environment[key] = value;
+        }
+
+        using var tokens = Process.Start(info) ?? throw new InvalidOperationException("dotnet did not start.");
+        tokens.StandardInput.Close();
+        var standardOutput = tokens.StandardOutput.ReadToEndAsync(cancellationToken);
+        var standardError = tokens.StandardError.ReadToEndAsync(cancellationToken);
+        await tokens.WaitForExitAsync(cancellationToken);
+        var printed = await standardOutput;
+        if (tokens.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"'heaven tokens create {name} --scope {scope}' exited with {tokens.ExitCode}: {await standardError}");
+        }
+
+        return printed.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)[^1];
     }
 
     /// <summary>Sends a signed <c>deployment</c> webhook the way GitHub does; returns when the 202 has arrived.</summary>

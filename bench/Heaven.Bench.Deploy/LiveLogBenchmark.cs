@@ -15,7 +15,7 @@ internal static class LiveLogBenchmark
     public static async Task<Section> RunAsync(BenchSettings settings)
     {
         await using var server = await HeavenServer.StartAsync(settings.WorkDirectory, settings.GitHub.ApiUrl, settings.Settings(), settings.Verbose);
-        var viewers = new LogViewers(server);
+        var viewers = await LogViewers.SignedInAsync(server, CancellationToken.None);
         for (var i = 0; i < 5; i++)
         {
             Deployments.EnsureSucceeded([await Deployments.DeployAsync(server, settings.GitHub, settings.Repository, "noop", "production")]);

@@ -5,13 +5,22 @@ using Heaven.Tests.Infrastructure;
 namespace Heaven.Bench.Deploy;
 
 /// <summary>
-/// Viewers of a deployment's live log over Server-Sent Events. Every request goes through
-/// <see cref="Request"/>, the one place a credential is added when the API asks for one.
+/// Viewers of a deployment's live log over Server-Sent Events, signed in with a bearer token (the API
+/// requires sign-in). Every request goes through <see cref="Request"/>, the one place it is added.
 /// </summary>
-internal sealed class LogViewers(HeavenServer server)
+internal sealed class LogViewers(HeavenServer server, string bearerToken)
 {
-    /// <summary>A bearer token for the API (<c>heaven tokens create NAME --scope read</c>), when it needs one.</summary>
-    public string? BearerToken { get; init; } = Environment.GetEnvironmentVariable("HEAVEN_BENCH_TOKEN");
+    /// <summary>
+    /// Viewers with the token in <c>HEAVEN_BENCH_TOKEN</c>, or else with a read token made for the
+    /// occasion against the server's own data directory (the API requires sign-in).
+    /// </summary>
+    public static async Task<LogViewers> SignedInAsync(HeavenServer server, CancellationToken cancellationToken)
+    {
+        var token = Environment.GetEnvironmentVariable("HEAVEN_BENCH_TOKEN") is { Length: > 0 } given
+            ? given
+            : await server.CreateTokenAsync("bench-live-log", "read", cancellationToken);
+        return new LogViewers(server, token);
+    }
 
     private readonly HttpClient http = new(new SocketsHttpHandler { MaxConnectionsPerServer = 1000, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
     {
@@ -28,10 +37,7 @@ internal sealed class LogViewers(HeavenServer server)
             request.Headers.Add("Last-Event-ID", last.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
 
-        if (BearerToken is not null)
-        {
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", BearerToken);
-        }
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearerToken);
 
         return request;
     }

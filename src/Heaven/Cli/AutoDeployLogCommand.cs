@@ -1,8 +1,6 @@
 using System.Globalization;
-using Heaven.AutoDeploy;
+using Heaven.Operations;
 using Heaven.Repositories;
-using Heaven.Storage;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Cli;
@@ -33,17 +31,10 @@ internal static class AutoDeployLogCommand
             throw new UsageException($"'{repository}' is not a repository: write it owner/repo.");
         }
 
-        var limit = arguments.Number("--limit", 30);
+        var limit = arguments.Limit(30);
         var app = await terminal.PrepareAsync(arguments.Settings, cancellationToken);
         var configured = app.Services.GetRequiredService<IOptions<RepositoryOptions>>().Value.For(repository)?.AutoDeploy;
-        var database = app.Services.GetRequiredService<IHeavenDatabase>();
-        await using var db = await database.OpenAsync(cancellationToken);
-        var lowered = repository.ToLowerInvariant();
-        var rows = await db.AutoDeployDecisions.AsNoTracking()
-            .Where(d => d.Repository.ToLower() == lowered)
-            .OrderByDescending(d => d.Id)
-            .Take(limit)
-            .ToListAsync(cancellationToken);
+        var rows = await app.Services.GetRequiredService<ActivityQueries>().AutoDeployDecisionsAsync(repository, limit, cancellationToken);
 
         output.WriteLine(configured is null
             ? $"Auto-deploy is off for {repository}: set {RepositoryOptions.Section}:{repository}:AutoDeploy:Environments to turn it on."
@@ -57,7 +48,7 @@ internal static class AutoDeployLogCommand
         var table = new TableWriter("DECIDED (UTC)", "SHA", "ENVIRONMENT", "TRIGGER", "DECISION");
         foreach (var row in rows)
         {
-            table.Add(row.DecidedAt.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture), row.ShortSha, row.Environment, row.Trigger, row.Summary);
+            table.Add(row.DecidedAt.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture), row.ShortSha, row.Environment, row.Trigger, $"{row.Outcome}: {row.Reason}");
         }
 
         table.WriteTo(output);

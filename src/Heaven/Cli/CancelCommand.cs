@@ -1,5 +1,4 @@
-using Heaven.Deployments;
-using Heaven.Model;
+using Heaven.Operations;
 using Heaven.Storage;
 
 namespace Heaven.Cli;
@@ -24,9 +23,10 @@ internal static class CancelCommand
         var reference = DeploymentReference.Parse(arguments.Positionals[0]);
         var by = arguments.Text("--by") ?? Environment.UserName;
         var app = await terminal.PrepareAsync(arguments.Settings, cancellationToken);
-        long id;
-        await using (var db = await app.Services.GetRequiredService<IHeavenDatabase>().OpenAsync(cancellationToken))
+        var id = reference.Id;
+        if (reference.IsGitHubId)
         {
+            await using var db = await app.Services.GetRequiredService<IHeavenDatabase>().OpenAsync(cancellationToken);
             var (deployment, problem) = await reference.FindAsync(db, cancellationToken);
             if (deployment is null)
             {
@@ -37,21 +37,8 @@ internal static class CancelCommand
             id = deployment.Id;
         }
 
-        var queue = app.Services.GetRequiredService<DeploymentQueue>();
-        switch (await queue.RequestCancelAsync(id, by, cancellationToken))
-        {
-            case CancelOutcome.Cancelled:
-                output.WriteLine($"Deployment {id} had not started; it is cancelled (GitHub will show: error \"{StatusTexts.CancelledBy(by)}\").");
-                return 0;
-            case CancelOutcome.Requested:
-                output.WriteLine($"Deployment {id} is running; the Heaven node running it stops it within two seconds and reports \"{StatusTexts.CancelledBy(by)}\".");
-                return 0;
-            case CancelOutcome.AlreadyFinished:
-                error.WriteLine($"Deployment {id} has already finished; there is nothing to cancel.");
-                return 1;
-            default:
-                error.WriteLine($"There is no deployment {id}.");
-                return 1;
-        }
+        var result = await app.Services.GetRequiredService<DeploymentActions>().CancelAsync(id, by, cancellationToken);
+        (result.Succeeded ? output : error).WriteLine(result.Message);
+        return result.Succeeded ? 0 : 1;
     }
 }

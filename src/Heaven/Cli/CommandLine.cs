@@ -110,6 +110,15 @@ internal sealed class ParsedArguments
     public int Number(string option, int fallback) =>
         values.TryGetValue(option, out var text) ? int.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture) : fallback;
 
+    /// <summary>The <c>--limit</c> of a list command: how many rows, within what the shared queries allow.</summary>
+    public int Limit(int fallback)
+    {
+        var limit = Number("--limit", fallback);
+        return limit is >= 1 and <= Heaven.Operations.ActivityQueries.MaxLimit
+            ? limit
+            : throw new UsageException($"--limit must be between 1 and {Heaven.Operations.ActivityQueries.MaxLimit}.");
+    }
+
     internal void Set(string option, string value) => values[option] = value;
 }
 

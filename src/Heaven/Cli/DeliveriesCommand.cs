@@ -1,7 +1,5 @@
 using System.Globalization;
-using Heaven.Intake;
-using Heaven.Storage;
-using Microsoft.EntityFrameworkCore;
+using Heaven.Operations;
 
 namespace Heaven.Cli;
 
@@ -21,11 +19,9 @@ internal static class DeliveriesCommand
     private static async Task<int> RunAsync(ParsedArguments arguments, Terminal terminal, CancellationToken cancellationToken)
     {
         var output = terminal.Output;
-        var limit = arguments.Number("--limit", 20);
+        var limit = arguments.Limit(20);
         var app = await terminal.PrepareAsync(arguments.Settings, cancellationToken);
-        var database = app.Services.GetRequiredService<IHeavenDatabase>();
-        await using var db = await database.OpenAsync(cancellationToken);
-        var rows = await db.Deliveries.OrderByDescending(d => d.Id).Take(limit).ToListAsync(cancellationToken);
+        var rows = await app.Services.GetRequiredService<ActivityQueries>().DeliveriesAsync(limit, cancellationToken);
         if (rows.Count == 0)
         {
             output.WriteLine("No deliveries yet. Point a GitHub webhook at POST /events (see 'heaven serve' output).");
@@ -38,7 +34,7 @@ internal static class DeliveriesCommand
             table.Add(
                 row.ReceivedAt.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
                 row.Event,
-                row.Result.ToString().ToLowerInvariant(),
+                row.Result,
                 row.Repository ?? "-",
                 row.DeliveryId,
                 row.Message);

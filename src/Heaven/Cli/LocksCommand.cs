@@ -1,5 +1,6 @@
 using System.Globalization;
 using Heaven.Locks;
+using Heaven.Operations;
 
 namespace Heaven.Cli;
 
@@ -17,21 +18,20 @@ internal static class LocksCommand
     {
         var output = terminal.Output;
         var app = await terminal.PrepareAsync(arguments.Settings, cancellationToken);
-        var locks = await app.Services.GetRequiredService<EnvironmentLocks>().ListAsync(cancellationToken);
+        var locks = await app.Services.GetRequiredService<ActivityQueries>().LocksAsync(cancellationToken);
         if (locks.Count == 0)
         {
             output.WriteLine("No environment is locked.");
             return 0;
         }
 
-        var now = app.Services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
         var table = new TableWriter("REPOSITORY", "ENVIRONMENT", "LOCKED BY", "LOCKED AT (UTC)", "UNTIL (UTC)", "REASON");
         foreach (var held in locks)
         {
             var until = held.ExpiresAt switch
             {
                 null => "unlocked",
-                { } expires when expires <= now => string.Create(CultureInfo.InvariantCulture, $"{expires:yyyy-MM-dd HH:mm} (expired, blocks nothing)"),
+                { } expires when !held.Active => string.Create(CultureInfo.InvariantCulture, $"{expires:yyyy-MM-dd HH:mm} (expired, blocks nothing)"),
                 { } expires => string.Create(CultureInfo.InvariantCulture, $"{expires:yyyy-MM-dd HH:mm}"),
             };
             table.Add(
@@ -128,14 +128,8 @@ internal static class UnlockCommand
         var (output, error) = (terminal.Output, terminal.Error);
         var (repository, environment) = Target(arguments);
         var app = await terminal.PrepareAsync(arguments.Settings, cancellationToken);
-        var removed = await app.Services.GetRequiredService<EnvironmentLocks>().UnlockAsync(repository, environment, Environment.UserName, cancellationToken);
-        if (removed is null)
-        {
-            error.WriteLine($"{repository} is not locked on {environment}.");
-            return 1;
-        }
-
-        output.WriteLine($"{removed.Repository} unlocked on {removed.Environment} (it was locked by {removed.LockedBy}).");
-        return 0;
+        var result = await app.Services.GetRequiredService<DeploymentActions>().UnlockAsync(repository, environment, Environment.UserName, cancellationToken);
+        (result.Succeeded ? output : error).WriteLine(result.Message);
+        return result.Succeeded ? 0 : 1;
     }
 }

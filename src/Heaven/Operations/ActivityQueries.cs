@@ -14,7 +14,25 @@ public sealed record DeliverySummary(long Id, string DeliveryId, string Event, s
 public sealed record DeliveryDetail(DeliverySummary Delivery, string? Body);
 
 /// <summary>An outbox item. <see cref="State"/>: <c>done</c>, <c>failed</c> (given up), <c>waiting</c> (for a retry) or <c>due</c>.</summary>
-public sealed record OutboxItemSummary(long Id, string Kind, string? Repository, long? DeploymentId, string State, int Attempts, DateTimeOffset CreatedAt, DateTimeOffset? NextAttemptAt, string? LastError);
+/// <param name="DeploymentId">Heaven's deployment the item is about, also when its payload names GitHub's deployment id only.</param>
+/// <param name="GitHubDeploymentId">GitHub's deployment the item reports on, when it does.</param>
+/// <param name="ReportedState">The state it reports: a deployment status, a commit status or a check suite's conclusion.</param>
+/// <param name="ReportedDescription">The status's description, or a commit status's context.</param>
+/// <param name="Commit">The commit a commit status or check suite is about.</param>
+public sealed record OutboxItemSummary(
+    long Id,
+    string Kind,
+    string? Repository,
+    long? DeploymentId,
+    string State,
+    int Attempts,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? NextAttemptAt,
+    string? LastError,
+    [property: System.Text.Json.Serialization.JsonPropertyName("githubDeploymentId")] long? GitHubDeploymentId = null,
+    string? ReportedState = null,
+    string? ReportedDescription = null,
+    string? Commit = null);
 
 /// <summary>An auto-deploy decision. <see cref="Outcome"/>: <c>deployed</c>, <c>deploying</c>, <c>failed</c> or <c>skipped</c>.</summary>
 public sealed record AutoDeployDecisionSummary(long Id, string Repository, string Sha, string ShortSha, string Environment, string Outcome, string Reason, string Trigger, [property: System.Text.Json.Serialization.JsonPropertyName("githubDeploymentId")] long? GitHubDeploymentId, DateTimeOffset DecidedAt);
@@ -81,23 +99,43 @@ public sealed class ActivityQueries(IHeavenDatabase database, TimeProvider time)
         }
 
         var rows = await query.OrderByDescending(w => w.Id).Take(limit)
-            .Select(w => new { w.Id, w.Kind, w.Repository, w.DeploymentId, w.State, w.Attempts, w.CreatedAt, w.NotBefore, w.LastError })
+            .Select(w => new { w.Id, w.Kind, w.Repository, w.DeploymentId, w.State, w.Attempts, w.CreatedAt, w.NotBefore, w.LastError, w.PayloadJson })
             .ToListAsync(cancellationToken);
-        return rows.Select(w => new OutboxItemSummary(
-            w.Id,
-            w.Kind,
-            w.Repository,
-            w.DeploymentId,
-            w.State switch
-            {
-                WorkItemState.Done => "done",
-                WorkItemState.Failed => "failed",
-                _ => w.NotBefore > now ? "waiting" : "due",
-            },
-            w.Attempts,
-            DeploymentQueries.Utc(w.CreatedAt),
-            w.State == WorkItemState.Pending && w.NotBefore > now ? DeploymentQueries.Utc(w.NotBefore) : null,
-            w.LastError)).ToList();
+        var subjects = rows.ToDictionary(r => r.Id, r => OutboxSubject.Of(r.Kind, r.PayloadJson));
+        // Events from GitHub name GitHub's deployment id only: Heaven's id comes from the deployments table.
+        var gitHubIds = subjects.Values.Select(s => s.GitHubDeploymentId).OfType<long>().Distinct().ToList();
+        var heavenIds = gitHubIds.Count == 0
+            ? []
+            : (await db.Deployments.AsNoTracking()
+                    .Where(d => gitHubIds.Contains(d.GitHubDeploymentId))
+                    .Select(d => new { d.Repository, d.GitHubDeploymentId, d.Id })
+                    .ToListAsync(cancellationToken))
+                .ToDictionary(d => (d.Repository.ToLowerInvariant(), d.GitHubDeploymentId), d => d.Id);
+        return rows.Select(w =>
+        {
+            var subject = subjects[w.Id];
+            var deploymentId = w.DeploymentId
+                ?? (subject.GitHubDeploymentId is { } gh && w.Repository is { } repository && heavenIds.TryGetValue((repository.ToLowerInvariant(), gh), out var found) ? found : null);
+            return new OutboxItemSummary(
+                w.Id,
+                w.Kind,
+                w.Repository,
+                deploymentId,
+                w.State switch
+                {
+                    WorkItemState.Done => "done",
+                    WorkItemState.Failed => "failed",
+                    _ => w.NotBefore > now ? "waiting" : "due",
+                },
+                w.Attempts,
+                DeploymentQueries.Utc(w.CreatedAt),
+                w.State == WorkItemState.Pending && w.NotBefore > now ? DeploymentQueries.Utc(w.NotBefore) : null,
+                w.LastError,
+                subject.GitHubDeploymentId,
+                subject.State,
+                subject.Description,
+                subject.Commit);
+        }).ToList();
     }
 
     /// <summary>The newest auto-deploy decisions, of one repository (any case) or of all.</summary>
