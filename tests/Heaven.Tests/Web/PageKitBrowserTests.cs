@@ -184,14 +184,16 @@ public sealed class PageKitBrowserTests(BrowserFixture browser) : IAsyncLifetime
         await page.GetByRole(AriaRole.Button, new() { Name = "Cancel deployment" }).ClickAsync();
         // The refused form is gone for good once another form's answer has arrived.
         await page.GetByRole(AriaRole.Button, new() { Name = "Save note" }).ClickAsync();
-        await page.WaitForURLAsync(site.Url("/done"));
+        // The address, not the load event: a wait for "load" can start after it fired and miss it.
+        await Expect(page).ToHaveURLAsync(site.Url("/done"), new() { Timeout = 30_000 });
         site.Posts("note").ShouldBe(1);
         site.Posts("cancel").ShouldBe(0, "the answer was no");
 
         await page.GotoAsync(site.Url("/hostile"));
         session.AcceptDialogs = true;
         await page.GetByRole(AriaRole.Button, new() { Name = "Cancel deployment" }).ClickAsync();
-        await page.WaitForURLAsync(site.Url("/done"));
+        // The address, not the load event: a wait for "load" can start after it fired and miss it.
+        await Expect(page).ToHaveURLAsync(site.Url("/done"), new() { Timeout = 30_000 });
         site.Posts("cancel").ShouldBe(1);
         await session.ScreenshotAsync("sent after yes");
         await session.AssertCleanAsync(question, question);
