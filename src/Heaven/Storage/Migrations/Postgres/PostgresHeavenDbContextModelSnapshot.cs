@@ -218,6 +218,10 @@ namespace Heaven.Storage.Migrations.Postgres
                         .HasColumnType("character varying(64)")
                         .HasColumnName("event");
 
+                    b.Property<string>("Headers")
+                        .HasColumnType("text")
+                        .HasColumnName("headers");
+
                     b.Property<string>("Message")
                         .IsRequired()
                         .HasMaxLength(512)

@@ -205,6 +205,10 @@ namespace Heaven.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("event");
 
+                    b.Property<string>("Headers")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("headers");
+
                     b.Property<string>("Message")
                         .IsRequired()
                         .HasMaxLength(512)
