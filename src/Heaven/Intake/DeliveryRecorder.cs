@@ -265,6 +265,7 @@ internal sealed partial class DeliveryRecorder(
                     PayloadJson = request.Payload.ToJson(),
                     Description = request.Description,
                     CreatorLogin = request.CreatorLogin,
+                    Deployer = request.Payload.Deployer(request.CreatorLogin),
                     DeliveryId = incoming.DeliveryId,
                     ReceivedAt = incoming.ReceivedAt,
                     StateChangedAt = incoming.ReceivedAt,

@@ -401,6 +401,10 @@ namespace Heaven.Storage.Migrations.Postgres
                         .HasColumnType("character varying(128)")
                         .HasColumnName("delivery_id");
 
+                    b.Property<string>("Deployer")
+                        .HasColumnType("text")
+                        .HasColumnName("deployer");
+
                     b.Property<string>("Description")
                         .HasColumnType("text")
                         .HasColumnName("description");

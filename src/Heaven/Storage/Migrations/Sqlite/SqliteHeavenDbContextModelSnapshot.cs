@@ -384,6 +384,10 @@ namespace Heaven.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("delivery_id");
 
+                    b.Property<string>("Deployer")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("deployer");
+
                     b.Property<string>("Description")
                         .HasColumnType("TEXT")
                         .HasColumnName("description");
