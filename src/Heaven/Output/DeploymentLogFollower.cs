@@ -62,8 +62,7 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
     {
         var next = Math.Max(0, fromLine);
         var liveDone = false;
-        // Lines below this were there when the viewer came (or are stored ones it catches up with): they
-        // come in full. Lines after it are live, and paced.
+        // Lines below this were there when the viewer came: they come in full. Later ones are live, and paced.
         long? historyEnd = null;
         var budget = pace is null ? null : new PaceBudget(pace, time);
         while (true)
@@ -81,6 +80,9 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
                     next = line.Number + 1;
                 }
 
+                // A viewer that came before the deploy started (or on another node's deploy) has seen all
+                // there was: what its live feed brings later is paced.
+                historyEnd ??= next;
                 if (state is null || state.IsFinished)
                 {
                     yield break;
