@@ -18,7 +18,11 @@ namespace Heaven.Reconciliation;
 public sealed record ReconciliationDecision(string Repository, long GitHubId, string Kind, DeliveryResult? Result, string Reason);
 
 /// <summary>What one pass did; <see cref="Problems"/> holds the repositories GitHub could not be asked about, and why.</summary>
-public sealed record ReconciliationReport(IReadOnlyList<ReconciliationDecision> Decisions, IReadOnlyList<string> Problems);
+public sealed record ReconciliationReport(IReadOnlyList<ReconciliationDecision> Decisions, IReadOnlyList<string> Problems)
+{
+    /// <summary>Why the pass asked GitHub nothing at all (no token), when it did not.</summary>
+    public string? NotAsked { get; init; }
+}
 
 /// <summary>
 /// Takes in what GitHub has and its webhooks never brought, exactly as if the webhook had arrived:
@@ -43,6 +47,7 @@ public sealed partial class Reconciler(
     RepositoryAllowList allowList,
     IOptions<ReconciliationOptions> options,
     IOptions<RepositoryOptions> repositories,
+    IOptions<GitHubOptions> gitHubOptions,
     NodeIdentity node,
     TimeProvider time,
     ILogger<Reconciler> logger)
@@ -56,6 +61,11 @@ public sealed partial class Reconciler(
     /// <summary>One pass over every repository Heaven knows ("reconcile now"); passes never overlap on a node.</summary>
     public async Task<ReconciliationReport> ReconcileAsync(CancellationToken cancellationToken)
     {
+        if (string.IsNullOrEmpty(gitHubOptions.Value.Token))
+        {
+            return new ReconciliationReport([], []) { NotAsked = "GitHub:Token (or GITHUB_TOKEN) is not set, so Heaven cannot ask GitHub what its webhooks missed." };
+        }
+
         await onePass.WaitAsync(cancellationToken);
         try
         {

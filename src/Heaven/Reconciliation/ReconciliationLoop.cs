@@ -22,11 +22,18 @@ internal sealed partial class ReconciliationLoop(
         }
 
         Log.On(logger, settings.Interval, settings.LookBack);
+        var told = false;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
             {
-                await reconciler.ReconcileAsync(stoppingToken);
+                var report = await reconciler.ReconcileAsync(stoppingToken);
+                if (report.NotAsked is { } why && !told)
+                {
+                    // Said once: without a token nothing changes from one pass to the next.
+                    told = true;
+                    Log.CannotAsk(logger, why);
+                }
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -56,6 +63,9 @@ internal sealed partial class ReconciliationLoop(
 
         [LoggerMessage(Level = LogLevel.Information, Message = "Reconciliation looks for missed webhooks every {Interval} s, {LookBack} s back")]
         public static partial void On(ILogger logger, int interval, int lookBack);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Reconciliation: {Problem}")]
+        public static partial void CannotAsk(ILogger logger, string problem);
 
         [LoggerMessage(Level = LogLevel.Error, Message = "A reconciliation pass failed; the next one tries again")]
         public static partial void PassFailed(ILogger logger, Exception exception);
