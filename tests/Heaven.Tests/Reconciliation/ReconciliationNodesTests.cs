@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Heaven.Intake;
 using Heaven.Reconciliation;
 using Heaven.Tests.Infrastructure;
 using Microsoft.EntityFrameworkCore;
@@ -58,6 +59,6 @@ public sealed class ReconciliationNodesTests : IAsyncLifetime
         (await first.QueryAsync(db => db.Deployments.CountAsync(d => d.GitHubDeploymentId == id))).ShouldBe(1);
         (await first.QueryAsync(db => db.Deliveries.CountAsync(d => d.DeliveryId == $"reconciled-deployment-{id}"))).ShouldBe(1);
         // Whichever node came second (if it came at all) found the deployment taken in already.
-        reports.SelectMany(r => r.Decisions).Count(d => d.Result == Heaven.Intake.DeliveryResult.Accepted).ShouldBe(1);
+        reports.SelectMany(r => r.Decisions).Count(d => d.Result == DeliveryResult.Accepted).ShouldBe(1);
     }
 }
