@@ -127,4 +127,22 @@ public interface IGitHubRepositoryApi
 
     /// <summary><c>POST /repos/{repo}/deployments</c>. A 202 (GitHub merged the default branch first) counts as rejected.</summary>
     Task<GitHubDeployment> CreateDeploymentAsync(string repository, NewDeploymentRequest request, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// <c>GET /repos/{repo}/deployments</c> (the newest 100, newest first) as GitHub's JSON, asked with
+    /// <c>If-None-Match</c> when an <paramref name="etag"/> is known: a 304 costs no rate limit.
+    /// </summary>
+    Task<ConditionalJson> GetDeploymentsIfChangedAsync(string repository, string? etag, CancellationToken cancellationToken);
+
+    /// <summary><c>GET /repos/{repo}/deployments/{id}/statuses</c> (newest first) as GitHub's JSON, conditionally.</summary>
+    Task<ConditionalJson> GetDeploymentStatusesIfChangedAsync(string repository, long deploymentId, string? etag, CancellationToken cancellationToken);
+
+    /// <summary><c>GET /repos/{repo}</c> as GitHub's JSON, conditionally.</summary>
+    Task<ConditionalJson> GetRepositoryIfChangedAsync(string repository, string? etag, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// The answer to a conditional GET: <see cref="NotModified"/> (304: what the caller kept under that ETag
+/// still holds, and <see cref="Body"/> is null), or the JSON GitHub sent with its new <see cref="ETag"/>.
+/// </summary>
+public sealed record ConditionalJson(bool NotModified, string? ETag, System.Text.Json.Nodes.JsonNode? Body);

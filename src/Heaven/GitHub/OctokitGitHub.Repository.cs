@@ -141,6 +141,44 @@ public sealed partial class OctokitGitHub
         return ReadDeployment(created);
     }
 
+    public Task<ConditionalJson> GetDeploymentsIfChangedAsync(string repository, string? etag, CancellationToken cancellationToken) =>
+        GetIfChangedAsync($"Listing the deployments of {repository}", Repo(repository, "deployments?per_page=100"), etag, cancellationToken);
+
+    public Task<ConditionalJson> GetDeploymentStatusesIfChangedAsync(string repository, long deploymentId, string? etag, CancellationToken cancellationToken) =>
+        GetIfChangedAsync(
+            $"Listing the statuses of deployment {deploymentId} of {repository}",
+            Repo(repository, $"deployments/{deploymentId.ToString(CultureInfo.InvariantCulture)}/statuses?per_page=100"),
+            etag,
+            cancellationToken);
+
+    public Task<ConditionalJson> GetRepositoryIfChangedAsync(string repository, string? etag, CancellationToken cancellationToken) =>
+        GetIfChangedAsync($"Reading repository {repository}", Repo(repository, ""), etag, cancellationToken);
+
+    private Task<ConditionalJson> GetIfChangedAsync(string what, Uri url, string? etag, CancellationToken cancellationToken) =>
+        CallAsync(what, async () =>
+        {
+            var response = await SendRawAsync(HttpMethod.Get, url, null, cancellationToken, etag);
+            if (response.Status == (int)HttpStatusCode.NotModified)
+            {
+                return new ConditionalJson(true, etag, null);
+            }
+
+            if (response.Status is < 200 or >= 300)
+            {
+                throw response.ToApiException();
+            }
+
+            try
+            {
+                var body = JsonNode.Parse(response.Body) ?? throw new JsonException("empty body");
+                return new ConditionalJson(false, response.Headers.GetValueOrDefault("ETag"), body);
+            }
+            catch (JsonException e)
+            {
+                throw new GitHubTransientException($"{what}: GitHub answered {response.Status} with a body that is not JSON ({e.Message}).", null, e);
+            }
+        }, cancellationToken);
+
     private Uri Repo(string repository, string rest)
     {
         var (owner, name) = SplitRepository(repository);
@@ -173,13 +211,19 @@ public sealed partial class OctokitGitHub
         }, cancellationToken);
 
     /// <summary>One request with the token in its Authorization header (and nowhere else).</summary>
-    private async Task<RawResponse> SendRawAsync(HttpMethod method, Uri url, JsonNode? body, CancellationToken cancellationToken)
+    private async Task<RawResponse> SendRawAsync(HttpMethod method, Uri url, JsonNode? body, CancellationToken cancellationToken, string? ifNoneMatch = null)
     {
         using var request = new HttpRequestMessage(method, url);
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         request.Headers.Accept.ParseAdd(Accepts);
         request.Headers.UserAgent.ParseAdd("Heaven");
         request.Headers.Add("X-GitHub-Api-Version", "2022-11-28");
+        if (ifNoneMatch is not null)
+        {
+            // As GitHub sent it (a weak W/"…" tag included): GitHub compares it verbatim.
+            request.Headers.TryAddWithoutValidation("If-None-Match", ifNoneMatch);
+        }
+
         if (body is not null)
         {
             request.Content = JsonBody(body);

@@ -11,6 +11,7 @@ using Heaven.Notifications;
 using Heaven.Operations;
 using Heaven.Output;
 using Heaven.Providers;
+using Heaven.Reconciliation;
 using Heaven.Retention;
 using Heaven.Ssh;
 using Heaven.Statuses;
@@ -99,6 +100,7 @@ public static class HeavenApp
         services.AddDeployments();
         services.AddAutoDeploy();
         services.AddIntake();
+        services.AddReconciliation();
         services.AddOperations();
         services.AddWeb();
         services.AddHeavenAccess(builder.Configuration);

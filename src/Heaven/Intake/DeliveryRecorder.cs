@@ -12,7 +12,11 @@ namespace Heaven.Intake;
 /// be redelivered), the request headers that are kept (<see cref="StoredHeaders"/>) and, for an
 /// operator's redelivery, the delivery it repeats.
 /// </summary>
-public sealed record IncomingDelivery(string DeliveryId, WebhookEvent Event, bool RepositoryAllowed, DateTime ReceivedAt, byte[]? Body = null, string? RedeliveryOf = null, IReadOnlyList<KeyValuePair<string, string>>? Headers = null);
+/// <remarks>
+/// <paramref name="Reconciled"/>: not a webhook, but an event reconciliation found on GitHub that no
+/// webhook brought (<see cref="ReconciledDelivery"/>); its decision says so in the delivery log.
+/// </remarks>
+public sealed record IncomingDelivery(string DeliveryId, WebhookEvent Event, bool RepositoryAllowed, DateTime ReceivedAt, byte[]? Body = null, string? RedeliveryOf = null, IReadOnlyList<KeyValuePair<string, string>>? Headers = null, bool Reconciled = false);
 
 /// <summary>What was durably recorded for a delivery.</summary>
 public sealed record RecordedDelivery(DeliveryResult Result, string Message, long? DeploymentId);
@@ -148,7 +152,12 @@ internal sealed partial class DeliveryRecorder(
         await using var db = await database.OpenAsync(cancellationToken);
         await using var transaction = await db.Database.BeginTransactionAsync(cancellationToken);
 
-        var deliveryIds = batch.Select(p => p.Delivery.DeliveryId).Distinct().ToList();
+        // A deployment_status webhook is also looked up under the delivery id reconciliation gives the
+        // same status, so a webhook that comes after reconciliation took its status in notifies nobody again.
+        var deliveryIds = batch.Select(p => p.Delivery.DeliveryId)
+            .Concat(batch.Select(p => ReconciledStatusOf(p.Delivery)).OfType<string>())
+            .Distinct()
+            .ToList();
         var known = await db.Deliveries
             .Where(d => deliveryIds.Contains(d.DeliveryId))
             .Select(d => new { d.DeliveryId, d.DeploymentId })
@@ -177,7 +186,7 @@ internal sealed partial class DeliveryRecorder(
                 continue;
             }
 
-            outcomes[i] = await DecideAsync(db, incoming, deployments, created, admission, cancellationToken);
+            outcomes[i] = AlreadyReconciled(incoming, known.ContainsKey) ?? await DecideAsync(db, incoming, deployments, created, admission, cancellationToken);
             // A deployment created in this batch has no id until it is saved: keep the record itself.
             known[incoming.DeliveryId] = (outcomes[i].DeploymentId, outcomes[i].NewDeployment);
             recorded.Add((incoming, outcomes[i]));
@@ -196,7 +205,7 @@ internal sealed partial class DeliveryRecorder(
                 Action = incoming.Event.Action,
                 Repository = incoming.Event.Repository,
                 Result = outcome.Result,
-                Message = Clamp(outcome.FinalMessage, 512),
+                Message = Clamp(Said(incoming, outcome), 512),
                 ReceivedAt = incoming.ReceivedAt,
                 DeploymentId = outcome.FinalDeploymentId,
                 Body = incoming.Body,
@@ -219,8 +228,31 @@ internal sealed partial class DeliveryRecorder(
             workItems.Wake(kind);
         }
 
-        return outcomes.Select(o => new RecordedDelivery(o.Result, o.FinalMessage, o.FinalDeploymentId)).ToList();
+        return outcomes.Select((o, i) => new RecordedDelivery(o.Result, Said(batch[i].Delivery, o), o.FinalDeploymentId)).ToList();
     }
+
+    /// <summary>What the delivery log and the caller are told: a reconciled decision says where it came from.</summary>
+    private static string Said(IncomingDelivery incoming, Outcome outcome) =>
+        incoming.Reconciled ? ReconciledDelivery.Prefix + outcome.FinalMessage : outcome.FinalMessage;
+
+    /// <summary>For a deployment_status webhook: the delivery id reconciliation would have given its status.</summary>
+    private static string? ReconciledStatusOf(IncomingDelivery incoming) =>
+        incoming is { Reconciled: false, RedeliveryOf: null, Event: WebhookEvent.ForWorkItem { DeploymentStatusId: { } statusId } }
+            ? ReconciledDelivery.ForStatus(statusId)
+            : null;
+
+    /// <summary>
+    /// A duplicate when reconciliation already took this webhook's status in. An operator's redelivery
+    /// is meant to notify again and is not held back.
+    /// </summary>
+    private static Outcome? AlreadyReconciled(IncomingDelivery incoming, Func<string, bool> isKnown) =>
+        ReconciledStatusOf(incoming) is { } reconciled && isKnown(reconciled)
+            ? new Outcome(
+                DeliveryResult.Duplicate,
+                $"Deployment status {((WebhookEvent.ForWorkItem)incoming.Event).DeploymentStatusId} of {incoming.Event.Repository} was already taken in by reconciliation (delivery {reconciled}); nobody is notified again.",
+                null,
+                null)
+            : null;
 
     private static async Task<Outcome> DecideAsync(
         HeavenDbContext db,

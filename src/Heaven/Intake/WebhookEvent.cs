@@ -13,7 +13,11 @@ public abstract record WebhookEvent(string Name, string? Action, string? Reposit
 
     /// <summary><c>deployment_status</c>, <c>status</c>, <c>check_suite</c>: recorded for the component that acts on it.</summary>
     public sealed record ForWorkItem(string Name, string? Action, string? Repository, string Kind, string PayloadJson)
-        : WebhookEvent(Name, Action, Repository);
+        : WebhookEvent(Name, Action, Repository)
+    {
+        /// <summary>GitHub's id of the status a <c>deployment_status</c> event reports (<c>deployment_status.id</c>), when it has one.</summary>
+        public long? DeploymentStatusId { get; init; }
+    }
 
     /// <summary>GitHub saying hello after a hook is created or tested.</summary>
     public sealed record Ping(string? Repository, long? HookId, string? HookType, string? Target, string? Events)
@@ -107,7 +111,10 @@ public static class WebhookEventReader
             return eventName switch
             {
                 "deployment" => new WebhookEvent.Deployment(action, ReadDeployment(root)),
-                "deployment_status" => ForWorkItem(root, eventName, action, repository, "deployment_status.state", "deployment.id"),
+                "deployment_status" => ForWorkItem(root, eventName, action, repository, "deployment_status.state", "deployment.id") with
+                {
+                    DeploymentStatusId = root.GetProperty("deployment_status").TryGetProperty("id", out var statusId) && statusId.ValueKind == JsonValueKind.Number && statusId.TryGetInt64(out var id) ? id : null,
+                },
                 "status" => ForWorkItem(root, eventName, action, repository, "sha", "state"),
                 "check_suite" => ForWorkItem(root, eventName, action, repository, "check_suite.head_sha"),
                 "ping" => ReadPing(root, repository),

@@ -30,6 +30,7 @@ public sealed class StartupCheckTests
         ["HerokuOptions"] = ("Providers:Heroku:ApiUrl", "api.heroku.com", "Providers:Heroku:ApiUrl must be an absolute http(s) URL"),
         ["ElasticBeanstalkOptions"] = ("Providers:ElasticBeanstalk:Region", "Mars 1", "Providers:ElasticBeanstalk:Region must be an AWS region name"),
         ["DplOptions"] = ("Providers:Dpl:Command", " ", "Providers:Dpl:Command must name the dpl program"),
+        ["ReconciliationOptions"] = ("Reconciliation:Interval", "-1", "Reconciliation:Interval must be a whole number of seconds from 0 (off) to 604800; got -1."),
         ["TargetPolicyOptions"] = ("Providers:RequireTargetLists", "maybe", "Providers:RequireTargetLists must be true or false; got 'maybe'."),
         ["FabricOptions"] = ("Providers:Fabric:CommandFormat", "fab %{nosuch}", "Providers:Fabric:CommandFormat (or DEPLOY_COMMAND_FORMAT) is not a usable command"),
         ["BundlerOptions"] = ("Providers:Bundler:Without", "development test", "Providers:Bundler:Without must list Bundler groups"),

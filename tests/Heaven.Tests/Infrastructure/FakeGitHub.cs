@@ -19,7 +19,11 @@ public sealed record PostedStatus(
     string? EnvironmentUrl,
     string? Environment,
     DateTimeOffset At,
-    string Body);
+    string Body)
+{
+    /// <summary>Who posted it, when not Heaven's token (heaven-bot).</summary>
+    public string? Creator { get; init; }
+}
 
 /// <summary>A commit the compare API lists.</summary>
 public sealed record FakeCommit(string Sha, string Message, string? Login = null, string? AuthorName = null);
@@ -67,6 +71,7 @@ public sealed partial class FakeGitHub : FakeHttpServer
     private readonly Dictionary<string, (string State, (string Context, string State)[] Statuses)> combinedStatuses = new(StringComparer.Ordinal);
     private readonly Dictionary<string, byte[]> tarballs = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> defaultBranches = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, string> cloneUrls = new(StringComparer.OrdinalIgnoreCase);
     private int? downStatus;
     private string? metaBody;
     private int? metaFailure;
@@ -316,6 +321,49 @@ public sealed partial class FakeGitHub : FakeHttpServer
         }
     }
 
+    /// <summary>
+    /// A status posted on GitHub by someone other than Heaven (another system, a person), with its
+    /// creator; returns its id. Its webhook is the test's to send, or not.
+    /// </summary>
+    public long AddStatus(string repository, long deploymentId, string state, string? description = null, string creator = "other-system", string? environment = null)
+    {
+        lock (Gate)
+        {
+            var id = nextId++;
+            statuses.Add(new PostedStatus(id, repository, deploymentId, state, description, null, null, environment, Clock.GetUtcNow(), "{}") { Creator = creator });
+            return id;
+        }
+    }
+
+    /// <summary>The JSON of a status as GitHub lists it (and as its deployment_status webhook carries it).</summary>
+    public JsonObject StatusJsonOf(long statusId)
+    {
+        lock (Gate)
+        {
+            return StatusJson(statuses.Single(s => s.Id == statusId));
+        }
+    }
+
+    /// <summary>The JSON of a deployment as GitHub lists it.</summary>
+    public JsonObject DeploymentJsonOf(long deploymentId)
+    {
+        lock (Gate)
+        {
+            var copy = (JsonObject)deployments.Single(d => (long)d["id"]! == deploymentId).DeepClone();
+            copy.Remove("request");
+            return copy;
+        }
+    }
+
+    /// <summary>What <c>GET /repos/{repository}</c> gives as <c>clone_url</c> (a local test repository's, say).</summary>
+    public void SetCloneUrl(string repository, string cloneUrl)
+    {
+        lock (Gate)
+        {
+            cloneUrls[repository] = cloneUrl;
+        }
+    }
+
     public void SetCombinedStatus(string repository, string @ref, string state, params (string Context, string State)[] contexts)
     {
         lock (Gate)
@@ -350,7 +398,26 @@ public sealed partial class FakeGitHub : FakeHttpServer
         response.Headers["X-GitHub-Request-Id"] = Guid.NewGuid().ToString("N")[..16];
 
     protected override Task<FakeReply> AnswerAsync(FakeRequest request, CancellationToken cancellationToken) =>
-        Task.FromResult(AnswerOAuth(request) ?? Answer(request.Method, request.Route, request.Match, request.Body, request.Query));
+        Task.FromResult(AnswerOAuth(request) ?? Conditional(request, Answer(request.Method, request.Route, request.Match, request.Body, request.Query)));
+
+    /// <summary>
+    /// Like GitHub for the lists reconciliation reads: a 200 carries an ETag (of its body), and a request
+    /// whose If-None-Match names the current one gets 304 with no body (which GitHub does not count
+    /// against the rate limit).
+    /// </summary>
+    private static FakeReply Conditional(FakeRequest request, FakeReply reply)
+    {
+        if (request.Method != "GET" || reply.Status != 200 || request.Route is not ("deployments-list" or "statuses-list" or "repository"))
+        {
+            return reply;
+        }
+
+        var etag = "W/\"" + Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(reply.Body)))[..32].ToLowerInvariant() + "\"";
+        var headers = new Dictionary<string, string>(reply.Headers ?? new Dictionary<string, string>()) { ["ETag"] = etag };
+        return request.Header("If-None-Match") == etag
+            ? new FakeReply(304, "", headers)
+            : reply with { Headers = headers };
+    }
 
     private FakeReply Answer(string method, string route, Match? match, string body, IQueryCollection query)
     {
@@ -449,7 +516,7 @@ public sealed partial class FakeGitHub : FakeHttpServer
         ["id"] = status.Id,
         ["node_id"] = $"DES_{status.Id}",
         ["state"] = status.State,
-        ["creator"] = Owner(),
+        ["creator"] = status.Creator is { } creator ? new JsonObject { ["login"] = creator, ["id"] = 2, ["type"] = "User" } : Owner(),
         ["description"] = status.Description ?? "",
         ["environment"] = status.Environment ?? "production",
         ["target_url"] = status.LogUrl ?? "",
@@ -705,7 +772,7 @@ public sealed partial class FakeGitHub : FakeHttpServer
             ["default_branch"] = defaultBranches.GetValueOrDefault(repository, "main"),
             ["owner"] = new JsonObject { ["login"] = repository.Split('/')[0], ["id"] = 1, ["type"] = "Organization" },
             ["html_url"] = $"{ApiUrl}{repository}",
-            ["clone_url"] = $"{ApiUrl}{repository}.git",
+            ["clone_url"] = cloneUrls.GetValueOrDefault(repository, $"{ApiUrl}{repository}.git"),
             ["url"] = $"{ApiUrl}repos/{repository}",
         };
     }

@@ -68,6 +68,9 @@ public sealed class HeavenTestHost : IAsyncDisposable
             ["Deployments:Isolation"] = "none",
             // Test repositories are local (TestRepository); a test of the refusal sets it to null.
             ["Checkout:AllowLocalRepositories"] = "true",
+            // Deployments a test seeds on the fake GitHub are history, not missed webhooks; the
+            // reconciliation tests start their passes themselves.
+            ["Reconciliation:Interval"] = "0",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

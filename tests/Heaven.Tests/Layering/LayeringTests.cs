@@ -40,6 +40,8 @@ public sealed class LayeringTests(ITestOutputHelper output)
         // Who may get in and what they may do: sign-in, API tokens, authorization.
         ["Access"] = ["Model", "Configuration", "Storage", "GitHub"],
         ["Retention"] = ["Model", "Configuration", "Storage", "WorkItems", "Output", "Intake", "AutoDeploy"],
+        // Missed webhooks found on GitHub and taken in through the intake.
+        ["Reconciliation"] = ["Model", "Configuration", "Storage", "GitHub", "Repositories", "Deployments", "Intake"],
 
         // What people read and do (pages, API, CLI share it): read models and actions.
         ["Operations"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Locks", "Output", "Deployments", "Intake", "AutoDeploy", "Repositories", "Statuses"],
@@ -47,8 +49,8 @@ public sealed class LayeringTests(ITestOutputHelper output)
         // What people use, and the composition on top.
         ["Web"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Checkout", "Output", "Deployments", "Operations", "Access"],
         ["Api"] = ["Model", "Configuration", "Storage", "Output", "Deployments", "Intake", "Operations", "Access"],
-        ["Hosting"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Access", "Operations", "Web", "Api"],
-        ["Cli"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Access", "Operations", "Web", "Api", "Hosting"],
+        ["Hosting"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Reconciliation", "Access", "Operations", "Web", "Api"],
+        ["Cli"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Reconciliation", "Access", "Operations", "Web", "Api", "Hosting"],
     };
 
     private static readonly Assembly Heaven = typeof(HeavenDbContext).Assembly;

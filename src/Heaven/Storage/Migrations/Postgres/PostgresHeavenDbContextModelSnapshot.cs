@@ -588,6 +588,29 @@ namespace Heaven.Storage.Migrations.Postgres
                     b.ToTable("deployment_log_chunks", (string)null);
                 });
 
+            modelBuilder.Entity("Heaven.Reconciliation.ReconciliationTurn", b =>
+                {
+                    b.Property<string>("Repository")
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("repository");
+
+                    b.Property<DateTime>("LastPassAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("last_pass_at");
+
+                    b.Property<string>("Node")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("node");
+
+                    b.HasKey("Repository")
+                        .HasName("pk_reconciliation_turns");
+
+                    b.ToTable("reconciliation_turns", (string)null);
+                });
+
             modelBuilder.Entity("Heaven.Storage.ServerKey", b =>
                 {
                     b.Property<string>("Name")
