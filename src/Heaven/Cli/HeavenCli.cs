@@ -24,6 +24,8 @@ internal static class HeavenCli
         LocksCommand.Command,
         LockCommand.Command,
         UnlockCommand.Command,
+        DrainCommand.Command,
+        ResumeCommand.Command,
         RotateLogLinksCommand.Command,
         AutoDeployLogCommand.Command,
         TokensCommand.Command,

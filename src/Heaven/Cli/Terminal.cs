@@ -20,6 +20,9 @@ internal sealed class Terminal(TextWriter output, TextWriter error) : IDisposabl
     /// <summary>Heaven built from <paramref name="args"/>; a problem found while building it is printed masked.</summary>
     public WebApplication Build(string[] args) => Build(args, requireDataDirectory: false);
 
+    /// <summary>As <see cref="Build(string[])"/>, for the server: it stops gracefully on SIGTERM and Ctrl+C (<see cref="GracefulShutdown"/>).</summary>
+    public WebApplication BuildServer(string[] args) => Build(args, requireDataDirectory: false, GracefulShutdown.Use);
+
     /// <summary>
     /// Heaven built for an operator command (quiet logging) and prepared: settings checked, schema
     /// migrated. The data directory must exist already: an operator command reads a server's data and
@@ -46,7 +49,7 @@ internal sealed class Terminal(TextWriter output, TextWriter error) : IDisposabl
         Error.Dispose();
     }
 
-    private WebApplication Build(string[] args, bool requireDataDirectory)
+    private WebApplication Build(string[] args, bool requireDataDirectory, Action<WebApplicationBuilder>? configure = null)
     {
         var builder = HeavenApp.CreateBuilder(args);
         // Secrets read from files are masked from the first line on, like those set directly.
@@ -57,6 +60,7 @@ internal sealed class Terminal(TextWriter output, TextWriter error) : IDisposabl
             throw new MissingDataDirectoryException(path);
         }
 
+        configure?.Invoke(builder);
         return HeavenApp.Build(builder);
     }
 

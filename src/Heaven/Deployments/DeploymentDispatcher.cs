@@ -14,22 +14,37 @@ public interface IDeploymentSignal
 /// Claims queued deployments and runs them, up to <c>Deployments:MaxParallel</c> at a time on this
 /// node (the queue hands out repositories in turn, and at most <c>Deployments:MaxParallelPerRepository</c>
 /// of one repository). Woken immediately by the intake on this node; a short poll picks up work queued through
-/// another node and what a restart left behind.
+/// another node and what a restart left behind. It claims nothing while the node is drained
+/// (<see cref="NodeDrains"/>) or stopping (<see cref="DrainForShutdownAsync"/>): deployments then stay
+/// queued for another node, for <c>heaven resume</c>, or for the next start.
 /// </summary>
 internal sealed partial class DeploymentDispatcher(
     DeploymentQueue queue,
     DeploymentRunner runner,
     IProcessRunner processes,
+    NodeDrains drains,
     NodeIdentity node,
     TimeProvider time,
     IOptions<DeploymentOptions> options,
     ILogger<DeploymentDispatcher> logger) : BackgroundService, IDeploymentSignal
 {
     private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(2);
+    /// <summary>How long cancelled deploys get to stop and report (their scripts get SIGINT, then SIGTERM, then SIGKILL) before the stop goes on without them.</summary>
+    private static readonly TimeSpan CancelledRunsLimit = TimeSpan.FromSeconds(20);
+
     private readonly SemaphoreSlim wake = new(0, int.MaxValue);
+
+    // Written by the loop only, under its own lock; read under the lock by the stop.
     private readonly Dictionary<long, Task> running = [];
+    private readonly CancellationTokenSource shutDown = new();
+    private readonly TaskCompletionSource claimingStopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile bool stopping;
+    private NodeDrain? drain;
 
     public void Notify() => wake.Release();
+
+    /// <summary>Whether this node is stopping (SIGTERM, Ctrl+C): it finishes what runs and claims nothing new.</summary>
+    public bool Stopping => stopping;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -37,7 +52,8 @@ internal sealed partial class DeploymentDispatcher(
         var maxParallel = options.Value.MaxParallel;
         while (!stoppingToken.IsCancellationRequested)
         {
-            while (running.Count < maxParallel)
+            var mayClaim = await MayClaimAsync(stoppingToken);
+            while (mayClaim && running.Count < maxParallel)
             {
                 ClaimedDeployment? claim;
                 try
@@ -56,7 +72,10 @@ internal sealed partial class DeploymentDispatcher(
                 }
 
                 var id = claim.Deployment.Id;
-                running[id] = Task.Run(() => RunAsync(claim, stoppingToken), CancellationToken.None);
+                lock (running)
+                {
+                    running[id] = Task.Run(() => RunAsync(claim, stoppingToken), CancellationToken.None);
+                }
             }
 
             using (var poll = new CancellationTokenSource(PollInterval, time))
@@ -76,21 +95,118 @@ internal sealed partial class DeploymentDispatcher(
                 }
             }
 
-            foreach (var done in running.Where(r => r.Value.IsCompleted).Select(r => r.Key).ToList())
+            lock (running)
             {
-                running.Remove(done);
+                foreach (var done in running.Where(r => r.Value.IsCompleted).Select(r => r.Key).ToList())
+                {
+                    running.Remove(done);
+                }
             }
         }
 
         // Stopping: the runs were cancelled through the token; let each report before the host ends.
-        await Task.WhenAll(running.Values);
+        Task[] left;
+        lock (running)
+        {
+            left = [.. running.Values];
+        }
+
+        await Task.WhenAll(left);
+    }
+
+    /// <summary>
+    /// The graceful stop: from now on this node claims nothing; the deploys running get up to
+    /// <paramref name="timeout"/> to finish (or until <paramref name="cancelNow"/>: a second SIGTERM),
+    /// then those still running are cancelled as a cancel request would (their scripts get SIGINT) and
+    /// end with "Cancelled: Heaven was shut down". Returns once every deploy has reported, or
+    /// <see cref="CancelledRunsLimit"/> after the cancel.
+    /// </summary>
+    public async Task DrainForShutdownAsync(TimeSpan timeout, CancellationToken cancelNow)
+    {
+        stopping = true;
+        wake.Release();
+        // A claim being made right now is let through: it is waited for like the others.
+        await Task.WhenAny(claimingStopped.Task, ExecuteTask ?? Task.CompletedTask);
+        Task[] runs;
+        lock (running)
+        {
+            runs = [.. running.Values.Where(r => !r.IsCompleted)];
+        }
+
+        var all = Task.WhenAll(runs);
+        if (runs.Length == 0)
+        {
+            Log.StoppingIdle(logger);
+            return;
+        }
+
+        Log.Draining(logger, runs.Length, (int)timeout.TotalSeconds);
+        using (var waited = new CancellationTokenSource(timeout, time))
+        using (var either = CancellationTokenSource.CreateLinkedTokenSource(waited.Token, cancelNow))
+        {
+            try
+            {
+                await all.WaitAsync(either.Token);
+                Log.Drained(logger, runs.Length);
+                return;
+            }
+            catch (OperationCanceledException)
+            {
+                Log.CancellingRuns(logger, runs.Count(r => !r.IsCompleted), cancelNow.IsCancellationRequested ? "Heaven was told to stop a second time" : "Deployments:DrainTimeout passed");
+            }
+        }
+
+        await shutDown.CancelAsync();
+        try
+        {
+            await all.WaitAsync(CancelledRunsLimit, time);
+        }
+        catch (TimeoutException)
+        {
+            // Its lease runs out and the next start (or another node) reports it lost: the honest outcome.
+            Log.RunsDidNotStop(logger, runs.Count(r => !r.IsCompleted), (int)CancelledRunsLimit.TotalSeconds);
+        }
+    }
+
+    /// <summary>Whether this round may claim: not while stopping, nor while <c>heaven drain</c> holds this node.</summary>
+    private async Task<bool> MayClaimAsync(CancellationToken cancellationToken)
+    {
+        if (stopping)
+        {
+            claimingStopped.TrySetResult();
+            return false;
+        }
+
+        NodeDrain? now;
+        try
+        {
+            now = await drains.ForThisNodeAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The database is away: a claim would fail as well.
+            Log.ClaimFailed(logger, e);
+            return false;
+        }
+
+        if (now is not null && drain is null)
+        {
+            Log.DrainedByCommand(logger, now.IsForAllNodes ? "every node" : "this node", now.RequestedBy, now.RequestedAt);
+        }
+        else if (now is null && drain is not null)
+        {
+            Log.Resumed(logger);
+        }
+
+        drain = now;
+        return now is null;
     }
 
     private async Task RunAsync(ClaimedDeployment claim, CancellationToken stoppingToken)
     {
         try
         {
-            await runner.RunAsync(claim, stoppingToken);
+            await runner.RunAsync(claim, stoppingToken, shutDown.Token);
         }
         catch (Exception e)
         {
@@ -141,6 +257,27 @@ internal sealed partial class DeploymentDispatcher(
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} deployments were left running by Heaven's previous run; reported as errored, not re-run")]
         public static partial void Recovered(ILogger logger, int count);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping: this node takes no new deployments (webhooks are still recorded; queued deployments wait for the next start or another node); no deploy is running")]
+        public static partial void StoppingIdle(ILogger logger);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping: this node takes no new deployments (webhooks are still recorded; queued deployments wait for the next start or another node); waiting up to {Seconds} s (Deployments:DrainTimeout) for {Count} running deploys to finish; send SIGTERM (or Ctrl+C) again to cancel them now")]
+        public static partial void Draining(ILogger logger, int count, int seconds);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping: the {Count} running deploys finished")]
+        public static partial void Drained(ILogger logger, int count);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Stopping: cancelling {Count} running deploys ({Why}); they end with \"Cancelled: Heaven was shut down\"")]
+        public static partial void CancellingRuns(ILogger logger, int count, string why);
+
+        [LoggerMessage(Level = LogLevel.Error, Message = "Stopping: {Count} cancelled deploys did not stop within {Seconds} s; Heaven stops without their outcome (they are reported lost on the next start)")]
+        public static partial void RunsDidNotStop(ILogger logger, int count, int seconds);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Drained ({Scope}, by {By} at {At:u}): this node starts no new deployments; running deploys finish; 'heaven resume' lifts it")]
+        public static partial void DrainedByCommand(ILogger logger, string scope, string by, DateTime at);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "Resumed: this node takes deployments again")]
+        public static partial void Resumed(ILogger logger);
     }
 }
 

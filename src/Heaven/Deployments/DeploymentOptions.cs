@@ -44,6 +44,12 @@ public sealed class DeploymentOptions : ISelfValidatingOptions
     /// <summary>Under <c>queue</c>: how many deployments may wait for one environment; more are rejected.</summary>
     public int MaxQueueLength { get; set; } = 20;
 
+    /// <summary>
+    /// On SIGTERM or Ctrl+C: how many seconds running deploys get to finish before they are cancelled
+    /// ("Cancelled: Heaven was shut down"). A service manager's stop timeout must be longer (docs/operations.md).
+    /// </summary>
+    public int DrainTimeout { get; set; } = 600;
+
     /// <summary>Post <c>pending</c> instead of <c>in_progress</c> when a deploy starts (older GitHub Enterprise).</summary>
     public bool UsePendingState { get; set; }
 
@@ -77,6 +83,11 @@ public sealed class DeploymentOptions : ISelfValidatingOptions
         if (LeaseSeconds is < 5 or > 3600)
         {
             yield return $"Deployments:LeaseSeconds must be a whole number of seconds from 5 to 3600; got {LeaseSeconds}.";
+        }
+
+        if (DrainTimeout is < 0 or > 86_400)
+        {
+            yield return $"Deployments:DrainTimeout must be a whole number of seconds from 0 (cancel running deploys at once) to 86400; got {DrainTimeout}.";
         }
 
         if (string.IsNullOrWhiteSpace(TaskPrefix) || !TaskPrefix.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))

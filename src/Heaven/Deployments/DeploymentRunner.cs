@@ -20,25 +20,29 @@ internal sealed partial class DeploymentRunner(
     IOptions<DeploymentOptions> options,
     ILogger<DeploymentRunner> logger)
 {
-    public async Task RunAsync(ClaimedDeployment claim, CancellationToken stopping)
+    /// <param name="stopping">The host is stopping now: the deploy ends as "not finished".</param>
+    /// <param name="shutDown">Heaven's graceful stop ran out of time: the deploy is cancelled as by a cancel request and ends "Cancelled: Heaven was shut down".</param>
+    public async Task RunAsync(ClaimedDeployment claim, CancellationToken stopping, CancellationToken shutDown)
     {
         var deployment = claim.Deployment;
         var started = time.GetTimestamp();
         var settings = options.Value;
         var environmentUrl = DeployPipeline.EnvironmentUrl(deployment);
-        using var run = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        // The steps before the deploy are short and not cut by a shutdown's cancel, so a deploy
+        // cancelled that early still reports how it ended.
+        using var run = CancellationTokenSource.CreateLinkedTokenSource(stopping, shutDown);
         Log.Started(logger, deployment.Id, deployment.Repository, deployment.Environment, deployment.Provider ?? "-");
 
-        var ownLogUrl = await links.LogUrlAsync(deployment.Id, run.Token);
-        await using var output = await outputs.StartAsync(deployment, waitForGist: ownLogUrl is null, run.Token);
+        var ownLogUrl = await links.LogUrlAsync(deployment.Id, stopping);
+        await using var output = await outputs.StartAsync(deployment, waitForGist: ownLogUrl is null, stopping);
         if (output.Gist is { } gist)
         {
-            await queue.RecordGistAsync(claim, gist, run.Token);
+            await queue.RecordGistAsync(claim, gist, stopping);
         }
 
         var logUrl = ownLogUrl ?? output.Gist?.HtmlUrl;
         var startState = settings.UsePendingState ? GitHubDeploymentState.Pending : GitHubDeploymentState.InProgress;
-        await queue.ReportAsync(claim, new DeploymentStatusRequest(startState, StatusTexts.Deploying(deployment), logUrl, environmentUrl, deployment.Environment), run.Token);
+        await queue.ReportAsync(claim, new DeploymentStatusRequest(startState, StatusTexts.Deploying(deployment), logUrl, environmentUrl, deployment.Environment), stopping);
 
         ProviderOutcome outcome;
         await using (var watch = new LeaseWatch(queue, claim, run, time, TimeSpan.FromSeconds(settings.LeaseSeconds), logger))
@@ -55,6 +59,11 @@ internal sealed partial class DeploymentRunner(
             if (watch.CancelledBy is { } who)
             {
                 outcome = new ProviderOutcome(DeployResult.Cancelled, StatusTexts.CancelledBy(who));
+            }
+            else if (shutDown.IsCancellationRequested && !stopping.IsCancellationRequested && outcome.Result == DeployResult.Cancelled)
+            {
+                // A deploy that ended by itself as the cancel came keeps its own outcome.
+                outcome = new ProviderOutcome(DeployResult.Cancelled, StatusTexts.CancelledByShutdown);
             }
             else if (stopping.IsCancellationRequested)
             {

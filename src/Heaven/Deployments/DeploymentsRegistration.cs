@@ -14,6 +14,7 @@ internal static class DeploymentsRegistration
     {
         services.AddSingleton(sp => NodeIdentity.Load(sp.GetRequiredService<DataDirectory>()));
         services.AddSingleton<DeploymentQueue>();
+        services.AddSingleton<NodeDrains>();
         services.AddSingleton<ConcurrencyPolicies>();
         services.AddLocks();
         services.AddSingleton<DeployPipeline>();

@@ -1,6 +1,7 @@
 using System.Net;
 using Heaven.Access;
 using Heaven.Configuration;
+using Heaven.Deployments;
 using Heaven.Execution;
 using Heaven.GitHub;
 using Heaven.Intake;
@@ -16,7 +17,8 @@ namespace Heaven.Hosting;
 /// <summary>What an operator needs to read once Heaven is up: where to point GitHub, and what is still missing.</summary>
 internal static class StartupReport
 {
-    public static void Write(IServiceProvider services, TextWriter output)
+    /// <param name="drained">The <c>heaven drain</c> that holds this node, if one does.</param>
+    public static void Write(IServiceProvider services, TextWriter output, NodeDrain? drained = null)
     {
         var heaven = services.GetRequiredService<IOptions<HeavenOptions>>().Value;
         var github = services.GetRequiredService<IOptions<GitHubOptions>>().Value;
@@ -36,6 +38,13 @@ internal static class StartupReport
         output.WriteLine(database.Provider == DatabaseProvider.Sqlite
             ? $"  Database         SQLite, {dataDirectory.PathOf(DatabaseOptions.SqliteFileName)}"
             : "  Database         PostgreSQL (Database:ConnectionString / DATABASE_URL)");
+        if (drained is not null)
+        {
+            output.WriteLine(string.Create(
+                System.Globalization.CultureInfo.InvariantCulture,
+                $"  Draining         {(drained.IsForAllNodes ? "every node" : "this node")}, by {drained.RequestedBy} at {drained.RequestedAt:yyyy-MM-dd HH:mm}Z: no deployment starts here until 'heaven resume{(drained.IsForAllNodes ? " --all" : "")}'"));
+        }
+
         if (isolation is not null)
         {
             output.WriteLine($"  Deploys          {isolation.Summary}");

@@ -28,6 +28,9 @@ internal static class StatusTexts
 
     public static string CancelledBy(string who) => $"Cancelled by {who}";
 
+    /// <summary>A deploy still running when Heaven's stop (SIGTERM) ran out of Deployments:DrainTimeout, or was told twice.</summary>
+    public const string CancelledByShutdown = "Cancelled: Heaven was shut down";
+
     public static string Duration(TimeSpan span) => span.TotalSeconds < 90
         ? string.Create(CultureInfo.InvariantCulture, $"{Math.Max(0, (int)Math.Round(span.TotalSeconds))}s")
         : string.Create(CultureInfo.InvariantCulture, $"{(int)span.TotalMinutes}m{span.Seconds:00}s");

@@ -1,7 +1,9 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
 using Heaven.Checkout;
 using Heaven.Configuration;
+using Heaven.Deployments;
 using Heaven.Execution;
 using Heaven.Storage;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -10,7 +12,11 @@ using Microsoft.Extensions.Options;
 
 namespace Heaven.Web;
 
-/// <summary><c>/healthz</c>: 200 when Heaven can do its job, 503 naming each check that fails.</summary>
+/// <summary>
+/// <c>/healthz</c>: 200 when Heaven can do its job, 503 naming each check that fails. A draining node
+/// (<c>heaven drain</c>, or stopping after SIGTERM) still answers 200, with <c>"draining": true</c>: it
+/// keeps recording webhooks, so a load balancer should keep sending them.
+/// </summary>
 internal static class HealthEndpoints
 {
     public const string Path = "/healthz";
@@ -21,7 +27,8 @@ internal static class HealthEndpoints
             .AddCheck<DatabaseHealthCheck>("database")
             .AddCheck<DataDirectoryHealthCheck>("data-directory")
             .AddCheck<GitHealthCheck>("git")
-            .AddCheck<IsolationHealthCheck>("isolation");
+            .AddCheck<IsolationHealthCheck>("isolation")
+            .AddCheck<DrainHealthCheck>(DrainHealthCheck.Name);
         return services;
     }
 
@@ -34,6 +41,7 @@ internal static class HealthEndpoints
         var body = new Dictionary<string, object>
         {
             ["status"] = report.Status == HealthStatus.Healthy ? "healthy" : "unhealthy",
+            ["draining"] = report.Entries.TryGetValue(DrainHealthCheck.Name, out var drain) && drain.Data.ContainsKey(DrainHealthCheck.Name),
             ["checks"] = report.Entries.ToDictionary(
                 e => e.Key,
                 e => e.Value.Status == HealthStatus.Healthy ? "ok" : e.Value.Description ?? e.Value.Exception?.Message ?? "failing"),
@@ -62,6 +70,39 @@ internal sealed class DatabaseHealthCheck(IHeavenDatabase database) : IHealthChe
             // The exception text may carry connection details; name the engine and the kind of failure only.
             return HealthCheckResult.Unhealthy($"the {database.Provider} database cannot be reached ({e.GetType().Name})");
         }
+    }
+}
+
+/// <summary>Whether this node starts deployments: healthy either way, saying why it does not when it is draining.</summary>
+internal sealed class DrainHealthCheck(NodeDrains drains, DeploymentDispatcher dispatcher) : IHealthCheck
+{
+    public const string Name = "draining";
+
+    private static readonly Dictionary<string, object> Draining = new() { [Name] = true };
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (dispatcher.Stopping)
+        {
+            return HealthCheckResult.Healthy("stopping: running deploys finish, new deployments wait in the queue for the next start or another node", Draining);
+        }
+
+        NodeDrain? drain;
+        try
+        {
+            drain = await drains.ForThisNodeAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // The database check says what is wrong; its error text is not repeated here.
+            return HealthCheckResult.Healthy("unknown: the database cannot be read");
+        }
+
+        return drain is null
+            ? HealthCheckResult.Healthy()
+            : HealthCheckResult.Healthy(
+                string.Create(CultureInfo.InvariantCulture, $"drained ({(drain.IsForAllNodes ? "every node" : "this node")}) by {drain.RequestedBy} at {drain.RequestedAt:yyyy-MM-ddTHH:mm:ssZ}: new deployments wait in the queue until 'heaven resume'"),
+                Draining);
     }
 }
 

@@ -20,6 +20,8 @@ public sealed class HeavenCliTests
     [InlineData(new[] { "lock", "octo/app", "production" }, "heaven lock: --reason is required", "Usage: heaven lock <owner/repo> <environment> --reason TEXT")]
     [InlineData(new[] { "unlock", "app", "production" }, "heaven unlock: 'app' is not a repository: write it owner/repo.", "Usage: heaven unlock")]
     [InlineData(new[] { "locks", "--problems" }, "heaven locks: '--problems' is not an option of heaven locks.", "Usage: heaven locks")]
+    [InlineData(new[] { "drain", "--al" }, "heaven drain: '--al' is not an option of heaven drain.", "Usage: heaven drain [--all] [--by NAME]")]
+    [InlineData(new[] { "resume", "now" }, "heaven resume: 'now' is one argument too many.", "Usage: heaven resume [--all]")]
     [InlineData(new[] { "version", "--DataDirectory", "x" }, "heaven version: '--DataDirectory' is not an option of heaven version.", "Usage: heaven --version")]
     public async Task AMistakeOnTheCommandLine_IsNamed_WithTheUsage_AndExitCode2(string[] args, string message, string usage)
     {
@@ -65,7 +67,7 @@ public sealed class HeavenCliTests
         var (exit, output, _) = await RunAsync("--help");
 
         exit.ShouldBe(0);
-        foreach (var usage in new[] { "heaven [serve]", "heaven deliveries [--limit N]", "heaven outbox [--problems] [--limit N]", "heaven log <id|gh:ID> [--follow]", "heaven cancel <id|gh:ID> [--by NAME]", "heaven locks", "heaven lock <owner/repo> <environment> --reason TEXT [--expires-in MINUTES] [--by NAME]", "heaven unlock <owner/repo> <environment>", "heaven rotate-log-links", "heaven autodeploy-log <owner/repo> [--limit N]", "heaven deploy-local <path>", "heaven --version" })
+        foreach (var usage in new[] { "heaven [serve]", "heaven deliveries [--limit N]", "heaven outbox [--problems] [--limit N]", "heaven log <id|gh:ID> [--follow]", "heaven cancel <id|gh:ID> [--by NAME]", "heaven locks", "heaven lock <owner/repo> <environment> --reason TEXT [--expires-in MINUTES] [--by NAME]", "heaven unlock <owner/repo> <environment>", "heaven rotate-log-links", "heaven drain [--all] [--by NAME]", "heaven resume [--all]", "heaven autodeploy-log <owner/repo> [--limit N]", "heaven deploy-local <path>", "heaven --version" })
         {
             output.ShouldContain($"\n  {usage}");
         }
@@ -95,6 +97,8 @@ public sealed class HeavenCliTests
     [InlineData("cancel", "12")]
     [InlineData("log", "gh:12")]
     [InlineData("rotate-log-links")]
+    [InlineData("drain")]
+    [InlineData("resume", "--all")]
     public async Task AnOperatorCommand_OnAMissingDataDirectory_SaysHowToPointAtTheRightOne_AndCreatesNothing(params string[] command)
     {
         using var directory = new TemporaryDirectory();

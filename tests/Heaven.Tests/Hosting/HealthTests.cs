@@ -21,7 +21,8 @@ public sealed class HealthTests
         var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
         body.GetProperty("status").GetString().ShouldBe("healthy");
         body.GetProperty("checks").EnumerateObject().Select(p => (p.Name, p.Value.GetString()))
-            .ShouldBe([("database", "ok"), ("data-directory", "ok"), ("git", "ok"), ("isolation", "ok")], ignoreOrder: true);
+            .ShouldBe([("database", "ok"), ("data-directory", "ok"), ("git", "ok"), ("isolation", "ok"), ("draining", "ok")], ignoreOrder: true);
+        body.GetProperty("draining").GetBoolean().ShouldBeFalse();
     }
 
     [Fact]

@@ -116,6 +116,14 @@ public sealed class StartupCheckTests
     }
 
     [Fact]
+    public async Task ANegativeDrainTimeout_IsNamed()
+    {
+        var (exitCode, output, error) = await RunServerAsync(["--Deployments:DrainTimeout=-1"]);
+
+        StartupFailure.ShouldBeOneLine(exitCode, output, error, "Deployments:DrainTimeout must be a whole number of seconds from 0 (cancel running deploys at once) to 86400; got -1.");
+    }
+
+    [Fact]
     public async Task APortAlreadyInUse_IsNamed()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);

@@ -221,6 +221,28 @@ public sealed class HeavenProcess : IAsyncDisposable
     public Task WaitForOutputAsync(string text, TimeSpan? timeout = null) =>
         Poll.UntilAsync(() => Output.Contains(text, StringComparison.Ordinal), $"heaven to print '{text}'", timeout, () => "It printed:\n" + Output);
 
+    /// <summary>SIGTERM, as systemd and <c>docker stop</c> send it.</summary>
+    public const int Sigterm = 15;
+
+    /// <summary>SIGINT, as Ctrl+C in a terminal sends it.</summary>
+    public const int Sigint = 2;
+
+    /// <summary>Sends <paramref name="signal"/> to the heaven process.</summary>
+    public void Signal(int signal)
+    {
+        if (!Heaven.Execution.Posix.SignalProcess(process.Id, signal))
+        {
+            throw new InvalidOperationException($"Could not send signal {signal} to heaven (process {process.Id}).");
+        }
+    }
+
+    /// <summary>Waits for heaven to exit by itself (within <paramref name="timeout"/>, default 60 s) and returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan? timeout = null)
+    {
+        await Poll.SignalAsync(process.WaitForExitAsync(), "heaven to exit", timeout ?? TimeSpan.FromSeconds(60), () => "It printed:\n" + Output);
+        return process.ExitCode;
+    }
+
     /// <summary>SIGKILL: no shutdown code runs, exactly like a crash or the OOM killer.</summary>
     public async Task KillHardAsync()
     {

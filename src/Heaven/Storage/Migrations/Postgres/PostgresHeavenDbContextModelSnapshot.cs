@@ -184,6 +184,29 @@ namespace Heaven.Storage.Migrations.Postgres
                     b.ToTable("auto_deploy_decisions", (string)null);
                 });
 
+            modelBuilder.Entity("Heaven.Deployments.NodeDrain", b =>
+                {
+                    b.Property<string>("Node")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("node");
+
+                    b.Property<DateTime>("RequestedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("requested_at");
+
+                    b.Property<string>("RequestedBy")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("requested_by");
+
+                    b.HasKey("Node")
+                        .HasName("pk_node_drains");
+
+                    b.ToTable("node_drains", (string)null);
+                });
+
             modelBuilder.Entity("Heaven.Intake.Delivery", b =>
                 {
                     b.Property<long>("Id")

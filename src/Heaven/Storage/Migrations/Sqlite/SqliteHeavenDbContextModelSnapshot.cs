@@ -173,6 +173,29 @@ namespace Heaven.Storage.Migrations.Sqlite
                     b.ToTable("auto_deploy_decisions", (string)null);
                 });
 
+            modelBuilder.Entity("Heaven.Deployments.NodeDrain", b =>
+                {
+                    b.Property<string>("Node")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("node");
+
+                    b.Property<DateTime>("RequestedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("requested_at");
+
+                    b.Property<string>("RequestedBy")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("requested_by");
+
+                    b.HasKey("Node")
+                        .HasName("pk_node_drains");
+
+                    b.ToTable("node_drains", (string)null);
+                });
+
             modelBuilder.Entity("Heaven.Intake.Delivery", b =>
                 {
                     b.Property<long>("Id")
