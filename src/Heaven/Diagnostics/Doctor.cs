@@ -110,7 +110,7 @@ public sealed class Doctor(IServiceProvider services)
         {
             var drive = new DriveInfo(data.FullPath);
             var free = drive.AvailableFreeSpace;
-            var text = $"{LogText.Size(free)} free on {drive.RootDirectory.FullName} for mirrors, logs and the database";
+            var text = string.Create(CultureInfo.InvariantCulture, $"{free / (double)(1L << 30):0.0} GiB") + $" free on {drive.RootDirectory.FullName} for mirrors, logs and the database";
             return free < MinimumFreeBytes
                 ? CheckLine.Fail("disk space", $"only {text}: free some space or move the data directory (DataDirectory) to a larger disk; a full disk fails fetches and deploy logs.")
                 : CheckLine.Ok("disk space", text + ".");
