@@ -136,6 +136,34 @@ public sealed class HousekeepingTests
     }
 
     [Fact]
+    public async Task AGistDeletionGitHubFailsAt_IsRetried_WhileTheCleanUpGoesOn()
+    {
+        await using var github = await FakeGitHub.StartAsync();
+        using var http = new HttpClient();
+        var created = await http.PostAsync(github.ApiUrl + "gists", new StringContent("""{"description":"log","public":false,"files":{"log.txt":{"content":"x"}}}"""));
+        var gistId = System.Text.Json.JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+        github.FailNext("gist-delete", 502, times: 2);
+        await using var host = await HeavenTestHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["GitHub:Token"] = "ghp_retentionTestToken0123456789abcdef",
+            ["GitHub:ApiUrl"] = github.ApiUrl,
+            ["GitHub:StatusDelivery:RetryBase"] = "00:00:00.050",
+            ["GitHub:StatusDelivery:PollInterval"] = "00:00:00.050",
+            ["Retention:DeleteGists"] = "true",
+        });
+        var (old, _) = await SeedLogsAsync(host, TimeSpan.FromDays(100), TimeSpan.FromDays(1), gistId);
+
+        // Returns without waiting for GitHub: the deletion is the outbox's to finish.
+        await host.Services.GetRequiredService<Housekeeping>().RunOnceAsync(CancellationToken.None);
+        (await host.QueryAsync(db => db.LogChunks.CountAsync(c => c.DeploymentId == old))).ShouldBe(1);
+
+        var deletions = await github.WaitForRequestsAsync(r => r.Method == "DELETE" && r.Status == 204, 1, "the gist's deletion after two failures");
+        github.Requests.Where(r => r.Method == "DELETE").Select(r => r.Status).ShouldBe([502, 502, 204]);
+        deletions.Single().Path.ShouldBe($"/gists/{gistId}");
+        github.Gists.ShouldNotContainKey(gistId);
+    }
+
+    [Fact]
     public async Task TheMirrorOfARepositoryNotDeployedFor30Days_IsRemoved_RecentAndQueuedOnesStay()
     {
         await using var host = await HeavenTestHost.StartAsync();
