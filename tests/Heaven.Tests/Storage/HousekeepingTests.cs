@@ -135,6 +135,32 @@ public sealed class HousekeepingTests
         }
     }
 
+    [PostgresFact]
+    public async Task OnPostgres_OldLogsGiveWayToTheNotice_AndTheirGistsAreDeleted()
+    {
+        await using var database = await PostgresDatabase.CreateAsync();
+        await using var github = await FakeGitHub.StartAsync();
+        using var http = new HttpClient();
+        var created = await http.PostAsync(github.ApiUrl + "gists", new StringContent("""{"description":"log","public":false,"files":{"log.txt":{"content":"x"}}}"""));
+        var gistId = System.Text.Json.JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement.GetProperty("id").GetString()!;
+        await using var host = await HeavenTestHost.StartAsync(new Dictionary<string, string?>
+        {
+            ["Database:Provider"] = "Postgres",
+            ["Database:ConnectionString"] = database.ConnectionString,
+            ["GitHub:Token"] = "ghp_retentionTestToken0123456789abcdef",
+            ["GitHub:ApiUrl"] = github.ApiUrl,
+            ["Retention:DeleteGists"] = "true",
+        });
+        var (old, recent) = await SeedLogsAsync(host, TimeSpan.FromDays(100), TimeSpan.FromDays(1), gistId);
+
+        await host.Services.GetRequiredService<Housekeeping>().RunOnceAsync(CancellationToken.None);
+
+        (await github.WaitForRequestsAsync(r => r.Method == "DELETE", 1, "the gist's deletion")).Single().Path.ShouldBe($"/gists/{gistId}");
+        (await host.QueryAsync(db => db.LogChunks.Where(c => c.DeploymentId == old).Select(c => c.Sequence).ToListAsync())).ShouldBe([Housekeeping.RemovedLogNoticeSequence]);
+        (await host.QueryAsync(db => db.LogChunks.CountAsync(c => c.DeploymentId == recent))).ShouldBe(1);
+        (await host.QueryAsync(db => db.Deployments.Where(d => d.Id == old).Select(d => d.GistId).SingleAsync())).ShouldBeNull();
+    }
+
     [Fact]
     public async Task AGistDeletionGitHubFailsAt_IsRetried_WhileTheCleanUpGoesOn()
     {
