@@ -77,6 +77,10 @@ public sealed class Doctor(IServiceProvider services)
                 yield return line;
             }
         }
+        else
+        {
+            yield return CheckLine.Note("webhook", "not checked: the deliveries are in the database, which is not ready.");
+        }
 
         await foreach (var line in ToolsAsync(cancellationToken))
         {
