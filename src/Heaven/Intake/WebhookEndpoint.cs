@@ -113,7 +113,7 @@ internal sealed partial class WebhookEndpoint(
         RecordedDelivery recorded;
         try
         {
-            recorded = await recorder.RecordAsync(new IncomingDelivery(deliveryId, parsed, allowed, time.GetUtcNow().UtcDateTime, bytes.ToArray()), context.RequestAborted);
+            recorded = await recorder.RecordAsync(new IncomingDelivery(deliveryId, parsed, allowed, time.GetUtcNow().UtcDateTime, bytes.ToArray(), Headers: StoredHeaders.From(request.Headers)), context.RequestAborted);
         }
         catch (DeliveryNotRecordedException e)
         {
