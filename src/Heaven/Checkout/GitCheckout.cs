@@ -189,6 +189,75 @@ internal sealed partial class GitCheckout : ICheckout
         }
     }
 
+    /// <summary>
+    /// The mirrors on disk: <c>owner/name</c> (lower case, as the folders are named) and the folder.
+    /// </summary>
+    public IReadOnlyList<(string Repository, string Path)> ListMirrors()
+    {
+        if (!Directory.Exists(RepositoriesPath))
+        {
+            return [];
+        }
+
+        return [.. Directory.EnumerateDirectories(RepositoriesPath)
+            .SelectMany(owner => Directory.EnumerateDirectories(owner, "*.git")
+                .Select(mirror => ($"{Path.GetFileName(owner)}/{Path.GetFileName(mirror)[..^".git".Length]}", mirror)))
+            .Where(m => File.Exists(Path.Combine(m.mirror, "HEAD")))];
+    }
+
+    /// <summary>
+    /// Removes a mirror under the lock a checkout takes, when <paramref name="stillUnused"/> (asked under
+    /// that lock) agrees; false when the lock is busy (a fetch or copy in progress) or it is in use.
+    /// Everything goes but the lock file, which must stay: a process waiting on it holds it open.
+    /// The next deployment of the repository fetches a new mirror.
+    /// </summary>
+    public async Task<bool> RemoveMirrorAsync(string repository, Func<CancellationToken, Task<bool>> stillUnused, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(stillUnused);
+        if (!RepositoryName.TryParse(repository, out var name, out _))
+        {
+            return false;
+        }
+
+        var mirror = MirrorPath(name!);
+        IDisposable held;
+        try
+        {
+            held = await locks.AcquireAsync(name!.Key, mirror, TimeSpan.FromSeconds(1), cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            return false;
+        }
+
+        using (held)
+        {
+            if (!await stillUnused(cancellationToken))
+            {
+                return false;
+            }
+
+            foreach (var entry in new DirectoryInfo(mirror).EnumerateFileSystemInfos())
+            {
+                if (entry.Name == RepositoryLocks.LockFileName)
+                {
+                    continue;
+                }
+
+                if (entry is DirectoryInfo directory && entry.LinkTarget is null)
+                {
+                    directory.Delete(recursive: true);
+                }
+                else
+                {
+                    entry.Delete();
+                }
+            }
+
+            return true;
+        }
+    }
+
     private string MirrorPath(RepositoryName repository) =>
         Path.Combine(RepositoriesPath, repository.Owner.ToLowerInvariant(), repository.Name.ToLowerInvariant() + ".git");
 

@@ -29,6 +29,7 @@ internal static class HeavenCli
         RotateLogLinksCommand.Command,
         AutoDeployLogCommand.Command,
         TokensCommand.Command,
+        DoctorCommand.Command,
         DeployLocalCommand.Command,
         VersionCommand.Command,
     ];

@@ -40,6 +40,17 @@ internal sealed class Terminal(TextWriter output, TextWriter error) : IDisposabl
         return app;
     }
 
+    /// <summary>
+    /// Heaven built for <c>heaven doctor</c>: quiet logging, the data directory required and left as it
+    /// is, nothing migrated; the server's masker in front of both writers.
+    /// </summary>
+    public WebApplication BuildForInspection(IEnumerable<string> settings)
+    {
+        var app = Build([.. HeavenCli.QuietLogging, .. settings], requireDataDirectory: true, inspectOnly: true);
+        MaskWithServerMasker(app);
+        return app;
+    }
+
     /// <summary>From now on both writers mask with the server's masker of <paramref name="app"/>.</summary>
     public void MaskWithServerMasker(WebApplication app) => MaskWith(app.Services.GetRequiredService<ISecretMasker>());
 
@@ -49,7 +60,7 @@ internal sealed class Terminal(TextWriter output, TextWriter error) : IDisposabl
         Error.Dispose();
     }
 
-    private WebApplication Build(string[] args, bool requireDataDirectory, Action<WebApplicationBuilder>? configure = null)
+    private WebApplication Build(string[] args, bool requireDataDirectory, Action<WebApplicationBuilder>? configure = null, bool inspectOnly = false)
     {
         var builder = HeavenApp.CreateBuilder(args);
         // Secrets read from files are masked from the first line on, like those set directly.
@@ -61,7 +72,7 @@ internal sealed class Terminal(TextWriter output, TextWriter error) : IDisposabl
         }
 
         configure?.Invoke(builder);
-        return HeavenApp.Build(builder);
+        return HeavenApp.Build(builder, inspectOnly);
     }
 
     private void MaskWith(ISecretMasker masker)

@@ -45,7 +45,7 @@ internal static partial class DataDirectoryModes
             directory = target;
         }
 
-        Walk(directory, problems);
+        Walk(directory, problems, repair: true);
         if (problems.Count == 0)
         {
             return;
@@ -63,10 +63,37 @@ internal static partial class DataDirectoryModes
             $"Give the directory and everything in it to the user Heaven runs as (chown -R), or point {Setting.Name(DataDirectory.Key)} at a directory of its own.");
     }
 
-    [UnsupportedOSPlatform("windows")]
-    private static void Walk(DirectoryInfo directory, List<string> problems)
+    /// <summary>
+    /// What <see cref="Enforce"/> would have to change in <paramref name="root"/>, changing nothing: one
+    /// line per path that is wider than private or not Heaven's user's (a check of an installation).
+    /// </summary>
+    public static IReadOnlyList<string> Inspect(string root)
     {
-        if (!Restrict(directory.FullName, directory.UnixFileMode, Directory, problems))
+        var problems = new List<string>();
+        if (OperatingSystem.IsWindows())
+        {
+            return problems;
+        }
+
+        var directory = new DirectoryInfo(root);
+        if (directory.ResolveLinkTarget(returnFinalTarget: true) is DirectoryInfo target)
+        {
+            directory = target;
+        }
+
+        if (Status(directory.FullName) is { } status && status.OwnerId != EffectiveUserId())
+        {
+            problems.Add(string.Create(CultureInfo.InvariantCulture, $"{directory.FullName} belongs to user id {status.OwnerId}, and Heaven runs as user id {EffectiveUserId()}."));
+        }
+
+        Walk(directory, problems, repair: false);
+        return problems;
+    }
+
+    [UnsupportedOSPlatform("windows")]
+    private static void Walk(DirectoryInfo directory, List<string> problems, bool repair)
+    {
+        if (!Restrict(directory.FullName, directory.UnixFileMode, Directory, problems, repair))
         {
             // Its entries are not looked at: the one line about the directory says what to fix.
             return;
@@ -100,11 +127,11 @@ internal static partial class DataDirectoryModes
 
                 if (entry is DirectoryInfo child)
                 {
-                    Walk(child, problems);
+                    Walk(child, problems, repair);
                 }
                 else
                 {
-                    Restrict(entry.FullName, entry.UnixFileMode, entry.UnixFileMode & OwnerOnly, problems);
+                    Restrict(entry.FullName, entry.UnixFileMode, entry.UnixFileMode & OwnerOnly, problems, repair);
                 }
             }
             catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
@@ -116,10 +143,21 @@ internal static partial class DataDirectoryModes
 
     /// <summary>Sets <paramref name="wanted"/> unless the mode is that already; false (and a problem) when it cannot.</summary>
     [UnsupportedOSPlatform("windows")]
-    private static bool Restrict(string path, UnixFileMode mode, UnixFileMode wanted, List<string> problems)
+    private static bool Restrict(string path, UnixFileMode mode, UnixFileMode wanted, List<string> problems, bool repair)
     {
         if (mode == wanted)
         {
+            return true;
+        }
+
+        if (!repair)
+        {
+            if (Status(path) is not { IsSocket: true })
+            {
+                problems.Add($"{path} has mode {Octal(mode)}, not {Octal(wanted)}.");
+            }
+
+            // Looked into all the same: an inspection lists everything it finds.
             return true;
         }
 

@@ -46,6 +46,9 @@ public interface IGitHub
     /// <summary>Replaces the given files of a gist (a null content deletes that file).</summary>
     Task UpdateGistAsync(string gistId, IReadOnlyDictionary<string, string?> files, CancellationToken cancellationToken);
 
+    /// <summary>Deletes a gist; one that is already gone counts as deleted.</summary>
+    Task DeleteGistAsync(string gistId, CancellationToken cancellationToken);
+
     /// <summary>
     /// Where the tarball of <paramref name="reference"/> can be downloaded: GitHub's redirect target,
     /// not followed. For a private repository the link carries a short-lived token in its query, so it

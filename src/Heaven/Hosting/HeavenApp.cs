@@ -62,14 +62,18 @@ public static class HeavenApp
     }
 
     /// <summary>Registers every component. Call after all configuration sources are in place.</summary>
-    public static WebApplication Build(WebApplicationBuilder builder)
+    /// <param name="inspectOnly">
+    /// For <c>heaven doctor</c>: the data directory must exist and is left as it is (no modes repaired),
+    /// so what is wrong with it can still be seen.
+    /// </param>
+    public static WebApplication Build(WebApplicationBuilder builder, bool inspectOnly = false)
     {
         // Before anything is created: what Heaven creates is private to its user (ProcessUmask says why).
         ProcessUmask.Restrict();
         // Secrets given as files (GitHub:TokenFile, GITHUB_TOKEN_FILE) become settings like any other.
         SecretFiles.Apply(builder.Configuration);
         var services = builder.Services;
-        var dataDirectory = DataDirectory.Prepare(builder.Configuration);
+        var dataDirectory = inspectOnly ? new DataDirectory(DataDirectory.FullPathOf(builder.Configuration)) : DataDirectory.Prepare(builder.Configuration);
         services.AddSingleton(dataDirectory);
         // First of the hosted services: nothing else starts while another server owns the directory.
         services.AddHostedService<DataDirectoryLock>();
@@ -195,7 +199,7 @@ public static class HeavenApp
     }
 
     /// <summary>Reads every registered options class (<see cref="OptionsRegistration"/>) and reports all that is wrong at once.</summary>
-    private static void ValidateSettings(IServiceProvider services)
+    internal static void ValidateSettings(IServiceProvider services)
     {
         var configuration = services.GetRequiredService<IConfiguration>();
         var problems = new List<string>();

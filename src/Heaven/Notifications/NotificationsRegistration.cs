@@ -36,6 +36,7 @@ internal static class NotificationsRegistration
         AddNotifier<CampfireBotNotifier>(services);
         // GitHub is optional: DeploymentHistory takes the repository API when AddGitHub registered one.
         services.AddSingleton<DeploymentHistory>();
+        services.AddSingleton(sp => new ChatServiceProbe(sp.GetRequiredService<IHttpClientFactory>(), sp.GetRequiredService<IOptions<NotificationOptions>>()));
         services.AddWorkItemHandler<NotificationSender>();
         return services;
     }

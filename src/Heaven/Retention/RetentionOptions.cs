@@ -3,9 +3,8 @@ using Heaven.Configuration;
 namespace Heaven.Retention;
 
 /// <summary>
-/// How long Heaven keeps bookkeeping rows (section <c>Retention</c>). Deployments themselves are
-/// history and are kept; their logs are kept unless <see cref="DeploymentLogs"/> is set. An empty
-/// value keeps that kind of row forever.
+/// How long Heaven keeps bookkeeping rows, deploy logs and mirrors (section <c>Retention</c>).
+/// Deployments themselves are history and are kept. An empty value keeps that kind of thing forever.
 /// </summary>
 public sealed class RetentionOptions : ISelfValidatingOptions
 {
@@ -23,8 +22,20 @@ public sealed class RetentionOptions : ISelfValidatingOptions
     /// <summary>Auto-deploy decisions (<c>heaven autodeploy-log</c>).</summary>
     public TimeSpan? AutoDeployDecisions { get; set; } = TimeSpan.FromDays(90);
 
-    /// <summary>The stored output of deployments finished longer ago than this; kept forever by default.</summary>
+    /// <summary>The stored output of deployments finished longer ago than this (replaced by a one-line notice saying so).</summary>
+    public TimeSpan? Logs { get; set; } = TimeSpan.FromDays(90);
+
+    /// <summary>The older name of <see cref="Logs"/>; when set, it is the one used.</summary>
     public TimeSpan? DeploymentLogs { get; set; }
+
+    /// <summary>Also delete the gist a removed log was mirrored to (through the outbox, retried; off by default).</summary>
+    public bool DeleteGists { get; set; }
+
+    /// <summary>The git mirror of a repository nothing was deployed from for this long; fetched again when needed.</summary>
+    public TimeSpan? Mirrors { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>The log retention in effect: <see cref="DeploymentLogs"/> when set, else <see cref="Logs"/>.</summary>
+    public TimeSpan? LogRetention => DeploymentLogs ?? Logs;
 
     /// <summary>How often the clean-up runs.</summary>
     public TimeSpan Interval { get; set; } = TimeSpan.FromHours(1);
@@ -36,7 +47,9 @@ public sealed class RetentionOptions : ISelfValidatingOptions
                      (nameof(Deliveries), Deliveries),
                      (nameof(WorkItems), WorkItems),
                      (nameof(AutoDeployDecisions), AutoDeployDecisions),
+                     (nameof(Logs), Logs),
                      (nameof(DeploymentLogs), DeploymentLogs),
+                     (nameof(Mirrors), Mirrors),
                  })
         {
             if (value is { } period && period < TimeSpan.FromHours(1))

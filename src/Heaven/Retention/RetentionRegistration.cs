@@ -1,4 +1,5 @@
 using Heaven.Configuration;
+using Heaven.WorkItems;
 
 namespace Heaven.Retention;
 
@@ -13,6 +14,7 @@ internal static class RetentionRegistration
     {
         services.AddValidatedOptions<RetentionOptions>(RetentionOptions.Section);
         services.AddSingleton<Housekeeping>();
+        services.AddWorkItemHandler<GistDeleter>();
         services.AddHostedService(sp => sp.GetRequiredService<Housekeeping>());
         return services;
     }

@@ -24,6 +24,9 @@ internal sealed class HeavenDatabase<TContext>(IDbContextFactory<TContext> facto
 
 internal static class StorageRegistration
 {
+    /// <summary>SQLite's <c>PRAGMA auto_vacuum</c> value for INCREMENTAL.</summary>
+    public const long SqliteIncrementalVacuum = 2;
+
     public static IServiceCollection AddHeavenStorage(this IServiceCollection services, IConfiguration configuration, DataDirectory dataDirectory)
     {
         services.AddValidatedOptions<DatabaseOptions>(DatabaseOptions.Section);
@@ -76,6 +79,14 @@ internal static class StorageRegistration
             // WAL lets readers (health checks, the log page) run beside the single writer; it is a
             // property of the file, so setting it once is enough.
             await context.Database.OpenConnectionAsync(cancellationToken);
+            // Incremental vacuum lets the clean-up give deleted logs' pages back to the file system. It
+            // can only be chosen before the first table is made: a new file gets it here, an older one
+            // is converted once by the clean-up's first compaction (a full VACUUM).
+            if (await context.Database.SqlQueryRaw<long>("SELECT count(*) AS Value FROM sqlite_master").SingleAsync(cancellationToken) == 0)
+            {
+                await context.Database.ExecuteSqlRawAsync("PRAGMA auto_vacuum=INCREMENTAL;", cancellationToken);
+            }
+
             await context.Database.ExecuteSqlRawAsync("PRAGMA journal_mode=WAL;", cancellationToken);
         }
 

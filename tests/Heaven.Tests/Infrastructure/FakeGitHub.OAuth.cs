@@ -28,6 +28,14 @@ public sealed partial class FakeGitHub
     /// <summary>Who signs in at the fake's authorize page (null: the page answers 404, as if nobody were there).</summary>
     public FakeGitHubUser? OAuthUser { get; set; } = new("octocat", 583231);
 
+    /// <summary>A server token <c>/user</c> answers for (as <see cref="ServerTokenLogin"/>), besides the user tokens handed out.</summary>
+    public string? ServerToken { get; set; }
+
+    public string ServerTokenLogin { get; set; } = "heaven-bot";
+
+    /// <summary>The <c>X-OAuth-Scopes</c> GitHub sends for <see cref="ServerToken"/> (a classic token); null sends none (a fine-grained or app token).</summary>
+    public string? ServerTokenScopes { get; set; } = "repo, gist";
+
     /// <summary>The user tokens handed out so far.</summary>
     public IReadOnlyCollection<string> IssuedUserTokens
     {
@@ -64,6 +72,8 @@ public sealed partial class FakeGitHub
             {
                 "oauth-authorize" => Authorize(request),
                 "oauth-token" => ExchangeCode(request),
+                "user" when ServerToken is { } server && request.Header("Authorization") is { } authorization && authorization.EndsWith(" " + server, StringComparison.Ordinal) =>
+                    FakeReply.Json(200, new JsonObject { ["login"] = ServerTokenLogin, ["id"] = 4242, ["type"] = "Bot" }, ServerTokenScopes is { } scopes ? new Dictionary<string, string> { ["X-OAuth-Scopes"] = scopes } : null),
                 "user" => ForUser(request, user => Json(200, new JsonObject { ["login"] = user.Login, ["id"] = user.Id, ["type"] = "User" })),
                 "user-orgs" => ForUser(request, user => Json(200, new JsonArray((user.Organizations ?? []).Select(o => (JsonNode)new JsonObject { ["login"] = o, ["id"] = 9000 }).ToArray()))),
                 "user-teams" => ForUser(request, user => Json(200, new JsonArray((user.Teams ?? []).Select(t => (JsonNode)new JsonObject

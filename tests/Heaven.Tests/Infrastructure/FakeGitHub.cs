@@ -86,6 +86,7 @@ public sealed partial class FakeGitHub : FakeHttpServer
             ("POST", "^/gists$", "gists"),
             ("PATCH", "^/gists/([^/]+)$", "gist-update"),
             ("GET", "^/gists/([^/]+)$", "gist"),
+            ("DELETE", "^/gists/([^/]+)$", "gist-delete"),
             ("GET", "^/meta$", "meta"),
             ("GET", "^/repos/([^/]+)/([^/]+)/compare/(.+)$", "compare"),
             ("GET", "^/repos/([^/]+)/([^/]+)/commits/(.+)/status$", "commit-status"),
@@ -394,8 +395,14 @@ public sealed partial class FakeGitHub : FakeHttpServer
     protected override FakeReply? Intercept(FakeRequest request) =>
         downStatus is { } down ? new FakeReply(down, "<html><body><h1>502 Bad Gateway</h1></body></html>", null, "text/html") : null;
 
-    protected override void OnAnswering(HttpResponse response) =>
+    /// <summary>How far the fake's <c>Date</c> header is from the real time (a GitHub whose clock differs from Heaven's host).</summary>
+    public TimeSpan DateOffset { get; set; }
+
+    protected override void OnAnswering(HttpResponse response)
+    {
         response.Headers["X-GitHub-Request-Id"] = Guid.NewGuid().ToString("N")[..16];
+        response.Headers.Date = (DateTimeOffset.UtcNow + DateOffset).ToString("R", CultureInfo.InvariantCulture);
+    }
 
     protected override Task<FakeReply> AnswerAsync(FakeRequest request, CancellationToken cancellationToken) =>
         Task.FromResult(AnswerOAuth(request) ?? Conditional(request, Answer(request.Method, request.Route, request.Match, request.Body, request.Query)));
@@ -454,6 +461,7 @@ public sealed partial class FakeGitHub : FakeHttpServer
                 "deployments-list" => ListDeployments(match!, query),
                 "gists" => CreateGist(json!),
                 "gist-update" => UpdateGist(match!.Groups[1].Value, json!),
+                "gist-delete" => gists.Remove(match!.Groups[1].Value) ? new FakeReply(204) : Error(404, "Not Found"),
                 "gist" => gists.TryGetValue(match!.Groups[1].Value, out var gist) ? Json(200, GistJson(gist)) : Error(404, "Not Found"),
                 "meta" when metaFailure is { } failure => Error(failure, "Server Error"),
                 "meta" when metaBody is not null => new FakeReply(200, metaBody, null, "application/json; charset=utf-8"),

@@ -39,9 +39,10 @@ public sealed class LayeringTests(ITestOutputHelper output)
         ["Intake"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Masking", "Repositories", "Deployments"],
         // Who may get in and what they may do: sign-in, API tokens, authorization.
         ["Access"] = ["Model", "Configuration", "Storage", "GitHub"],
-        ["Retention"] = ["Model", "Configuration", "Storage", "WorkItems", "Output", "Intake", "AutoDeploy"],
+        ["Retention"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Checkout", "Output", "Intake", "AutoDeploy"],
         // Missed webhooks found on GitHub and taken in through the intake.
         ["Reconciliation"] = ["Model", "Configuration", "Storage", "GitHub", "Repositories", "Deployments", "Intake"],
+        ["Diagnostics"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Checkout", "Repositories", "Output", "Providers", "Notifications", "Intake"],
 
         // What people read and do (pages, API, CLI share it): read models and actions.
         ["Operations"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Locks", "Output", "Deployments", "Intake", "AutoDeploy", "Repositories", "Statuses"],
@@ -50,7 +51,7 @@ public sealed class LayeringTests(ITestOutputHelper output)
         ["Web"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Checkout", "Output", "Deployments", "Operations", "Access"],
         ["Api"] = ["Model", "Configuration", "Storage", "Output", "Deployments", "Intake", "Operations", "Access"],
         ["Hosting"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Reconciliation", "Access", "Operations", "Web", "Api"],
-        ["Cli"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Reconciliation", "Access", "Operations", "Web", "Api", "Hosting"],
+        ["Cli"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Reconciliation", "Access", "Operations", "Web", "Api", "Hosting", "Diagnostics"],
     };
 
     private static readonly Assembly Heaven = typeof(HeavenDbContext).Assembly;

@@ -80,6 +80,9 @@ public sealed class RecordingGitHub : IGitHub
         }
     }
 
+    public Task DeleteGistAsync(string gistId, CancellationToken cancellationToken) =>
+        throw new NotSupportedException("The gist mirror never deletes a gist.");
+
     private async Task WaitAsync(CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref attempts);
