@@ -62,7 +62,7 @@ public sealed class InstallDebianTests
         var published = Environment.GetEnvironmentVariable("HEAVEN_TEST_PUBLISHED");
         if (string.IsNullOrEmpty(published))
         {
-            var publish = await RunAsync(Path.Combine(Root, "packaging", "publish.sh"), [], TimeSpan.FromMinutes(20));
+            var publish = await RunAsync(Path.Combine(Root, "packaging", "publish.sh"), [], TimeSpan.FromMinutes(15));
             publish.ExitCode.ShouldBe(0, publish.Output);
             published = Path.Combine(Root, "artifacts", "publish", RuntimeIdentifier());
         }
@@ -120,6 +120,15 @@ public sealed class InstallDebianTests
                 (await again.HealthAsync())["status"]!.GetValue<string>().ShouldBe("healthy");
                 await again.StopAsync();
             }
+
+            // What packaging/Dockerfile runs: the same script for an image, which adds its init process
+            // and health-check client and leaves systemd alone.
+            var container = await RunAsync(Script, ["--container", "--from", published], TimeSpan.FromMinutes(15));
+            container.ExitCode.ShouldBe(0, container.Output);
+            container.Output.ShouldContain("container: no systemd unit");
+            File.Exists("/usr/bin/tini").ShouldBeTrue("the image's init process");
+            File.Exists("/usr/bin/curl").ShouldBeTrue("the image's health check");
+            (await SnapshotAsync()).ShouldBe(before, "an image's install changed the host installation");
         }
         finally
         {
@@ -172,7 +181,8 @@ public sealed class InstallDebianTests
             limits = [.. limits, "--bounding-set=-all", "--inh-caps=-all"];
         }
 
-        foreach (var arg in new[] { $"--reuid={user.UserId}", $"--regid={user.GroupId}", "--init-groups", .. limits, "--" }.Concat(unit.ExecStart))
+        string[] switchUser = [$"--reuid={user.UserId}", $"--regid={user.GroupId}", "--init-groups", .. limits, "--"];
+        foreach (var arg in switchUser.Concat(unit.ExecStart))
         {
             info.ArgumentList.Add(arg);
         }
@@ -210,7 +220,7 @@ public sealed class InstallDebianTests
             },
             "the installed heaven to answer /healthz",
             TimeSpan.FromMinutes(3),
-            () => running.Output);
+            () => Task.FromResult(running.Output));
         return running;
     }
 
@@ -335,7 +345,7 @@ public sealed class InstallDebianTests
             request.Content.Headers.ContentType = new("application/json");
             request.Headers.Add("X-GitHub-Event", "ping");
             request.Headers.Add("X-GitHub-Delivery", Guid.NewGuid().ToString());
-            request.Headers.Add("X-Hub-Signature-256", HeavenTestHost.Sign(body, secret));
+            request.Headers.Add("X-Hub-Signature-256", Webhook.Sign(body, secret));
             using var response = await client.SendAsync(request);
             return response.StatusCode;
         }
