@@ -13,7 +13,8 @@ namespace Heaven.Tests.Packaging;
 /// publish (packaging/publish.sh). Then the installed <c>heaven</c> is started with the installed unit's
 /// settings, as systemd would start it (systemd is not PID 1 here): the unit's user, environment,
 /// credentials and privilege limits. The test changes the machine (users, /usr/local, /var/lib, /etc);
-/// CI runs it on a throwaway one.
+/// CI runs it on a throwaway one. It publishes first (incremental after the first time); set
+/// HEAVEN_TEST_PUBLISHED to a published folder to install that instead.
 /// </summary>
 [Collection(HeavyHostsCollection.Name)]
 public sealed class InstallDebianTests
@@ -33,11 +34,14 @@ public sealed class InstallDebianTests
     {
         var unit = SystemdUnit.Load(Path.Combine(Root, "packaging", "heaven.service"));
 
-        var secretWords = new[] { "token", "secret", "password", "key", "credential", "connectionstring", "database", "url" };
+        // Parts of the names of Heaven's secret settings (GITHUB_TOKEN, Webhooks:Secret, Database:Url, ...).
+        var secretWords = new[] { "token", "secret", "password", "privatekey", "private_key", "apikey", "api_key", "accesskey", "credentials", "connectionstring", "database_url", "database__url", "webhookurl", "webhook_url", "botur" };
         foreach (var word in unit.ExecStart)
         {
             secretWords.ShouldNotContain(w => word.Contains(w, StringComparison.OrdinalIgnoreCase), $"ExecStart has '{word}': settings that may hold a secret never go on a command line");
         }
+
+        unit.ExecStart.Count.ShouldBe(2, "ExecStart runs 'heaven serve'; settings belong in the environment or heaven.env");
 
         foreach (var (name, value) in unit.Environment(credentialsDirectory: "%d"))
         {
