@@ -31,6 +31,7 @@ set -euo pipefail
 
 say() { printf 'install-debian.sh: %s\n' "$*"; }
 die() { printf 'install-debian.sh: %s\n' "$*" >&2; exit 1; }
+usage_error() { printf 'install-debian.sh: %s (see --help)\n' "$*" >&2; exit 2; }
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PREFIX=/usr/local/lib/heaven
@@ -54,15 +55,15 @@ usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
 
 while [[ $# -gt 0 ]]; do
     case $1 in
-        --from) [[ $# -ge 2 ]] || die "--from needs a folder"; from=$2; shift 2 ;;
+        --from) [[ $# -ge 2 ]] || usage_error "--from needs a folder"; from=$2; shift 2 ;;
         --from=*) from=${1#--from=}; shift ;;
-        --with) [[ $# -ge 2 ]] || die "--with needs a tool name"; IFS=, read -ra more <<<"$2"; tools+=("${more[@]}"); shift 2 ;;
+        --with) [[ $# -ge 2 ]] || usage_error "--with needs a tool name"; IFS=, read -ra more <<<"$2"; tools+=("${more[@]}"); shift 2 ;;
         --with=*) IFS=, read -ra more <<<"${1#--with=}"; tools+=("${more[@]}"); shift ;;
         --container) container=true; shift ;;
         --no-start) start=false; shift ;;
-        --uid) [[ $# -ge 2 && $2 =~ ^[1-9][0-9]*$ ]] || die "--uid needs a user id above 0"; uid=$2; shift 2 ;;
+        --uid) [[ $# -ge 2 && $2 =~ ^[1-9][0-9]*$ ]] || usage_error "--uid needs a user id above 0"; uid=$2; shift 2 ;;
         -h | --help) usage; exit 0 ;;
-        *) usage >&2; die "unknown option '$1'" ;;
+        *) usage_error "unknown option '$1'" ;;
     esac
 done
 
@@ -100,7 +101,7 @@ for tool in "${tools[@]}"; do
         ansible) packages+=" ansible-core" ;;
         elastic_beanstalk | awscli) packages+=" awscli" ;;
         "") ;;
-        *) die "unknown tool '$tool' for --with: capistrano, bundler, fabric, ansible or elastic_beanstalk" ;;
+        *) usage_error "unknown tool '$tool' for --with: capistrano, bundler, fabric, ansible or elastic_beanstalk" ;;
     esac
 done
 

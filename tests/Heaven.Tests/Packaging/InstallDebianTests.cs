@@ -143,7 +143,7 @@ public sealed class InstallDebianTests
     }
 
     private static Task<(int ExitCode, string Output)> InstallAsync(string published) =>
-        RunAsync(Script, ["--from", published, "--no-start"], TimeSpan.FromMinutes(15));
+        RunAsync(Script, ["--from", published, "--no-start", "--with", "capistrano,fabric", "--with", "ansible"], TimeSpan.FromMinutes(15));
 
     /// <summary>
     /// Starts the installed Heaven the way systemd starts the installed unit: its ExecStart as its User=,
