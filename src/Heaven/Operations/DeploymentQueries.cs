@@ -125,18 +125,74 @@ public sealed class DeploymentQueries(
     }
 
     /// <summary>
-    /// Every repository Heaven has deployed (or has settings for) and each of its environments: what is
-    /// deployed, the latest deployment, the running one, how many wait, and the lock. A few index
-    /// searches per environment, then the rows they name (one JSON parameter for all ids).
+    /// The repositories the dashboard lists, in its order: the most recently deployed first (by their
+    /// newest deployment), then repositories Heaven only has a lock or settings for, by name. With
+    /// <paramref name="nameContains"/>, only names containing it (ignoring case). One grouped read of
+    /// the deployments' repository index; names only, no deployment rows.
     /// </summary>
-    public async Task<Dashboard> DashboardAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>> DashboardRepositoriesAsync(string? nameContains, CancellationToken cancellationToken)
     {
         await using var db = await database.OpenAsync(cancellationToken);
+        var deployed = await db.Deployments.AsNoTracking()
+            .GroupBy(d => d.Repository)
+            .Select(g => new { Repository = g.Key, Newest = g.Max(d => d.Id) })
+            .OrderByDescending(g => g.Newest)
+            .Select(g => g.Repository)
+            .ToListAsync(cancellationToken);
+        var now = time.GetUtcNow().UtcDateTime;
+        var locked = (await db.EnvironmentLocks.AsNoTracking().ToListAsync(cancellationToken))
+            .Where(l => l.IsActive(now))
+            .Select(l => l.Repository);
+        var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        var names = new List<string>();
+        foreach (var repository in deployed)
+        {
+            if (seen.Add(repository))
+            {
+                names.Add(repository);
+            }
+        }
+
+        foreach (var repository in locked.Concat(repositories.Value.Repositories.Select(r => r.Repository)).Order(StringComparer.OrdinalIgnoreCase))
+        {
+            if (seen.Add(repository))
+            {
+                names.Add(repository);
+            }
+        }
+
+        var filter = nameContains?.Trim();
+        return string.IsNullOrEmpty(filter)
+            ? names
+            : names.Where(n => n.Contains(filter, StringComparison.OrdinalIgnoreCase)).ToList();
+    }
+
+    /// <summary>Every repository of <see cref="DashboardRepositoriesAsync"/> with its environments (see the overload).</summary>
+    public async Task<Dashboard> DashboardAsync(CancellationToken cancellationToken) =>
+        await DashboardAsync(await DashboardRepositoriesAsync(null, cancellationToken), cancellationToken);
+
+    /// <summary>
+    /// The given repositories, in the given order, and each of their environments: what is deployed,
+    /// the latest deployment, the running one, how many wait, and the lock. A few index searches per
+    /// environment of these repositories only, then the rows they name (one JSON parameter for all ids).
+    /// </summary>
+    public async Task<Dashboard> DashboardAsync(IReadOnlyList<string> repositoryNames, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(repositoryNames);
+        if (repositoryNames.Count == 0)
+        {
+            return new Dashboard([]);
+        }
+
+        var names = repositoryNames.Distinct(StringComparer.Ordinal).ToArray();
+        await using var db = await database.OpenAsync(cancellationToken);
         var deployments = db.Deployments.AsNoTracking();
+        // One parameter for all names (a JSON array); SQLite searches the repository indexes for each.
+        var ofPage = deployments.Where(d => EF.Parameter(names).Contains(d.Repository));
         // One row an environment, each id a short index search within it (the newest entry; the newest
         // successful deployment walking back from there). The correlated searches sit on a DISTINCT, not
         // a GROUP BY: SQLite would evaluate them for every deployment of a group.
-        var perEnvironment = await deployments
+        var perEnvironment = await ofPage
             .Select(d => new { d.Repository, d.Environment })
             .Distinct()
             .Select(e => new
@@ -154,12 +210,12 @@ public sealed class DeploymentQueries(
             .ToListAsync(cancellationToken);
 
         // Running and waiting deployments are few: read them through the state index.
-        var running = await deployments
+        var running = await ofPage
             .Where(d => d.State == DeploymentState.Running)
             .GroupBy(d => new { d.Repository, d.Environment })
             .Select(g => new { g.Key.Repository, g.Key.Environment, Id = g.Max(d => d.Id) })
             .ToListAsync(cancellationToken);
-        var queued = await deployments
+        var queued = await ofPage
             .Where(d => d.State == DeploymentState.Queued)
             .GroupBy(d => new { d.Repository, d.Environment })
             .Select(g => new { g.Key.Repository, g.Key.Environment, Count = g.Count() })
@@ -185,8 +241,9 @@ public sealed class DeploymentQueries(
                 .ToDictionary(r => r.Id, r => r.ToSummary());
 
         var now = time.GetUtcNow().UtcDateTime;
+        var wantedRepositories = new HashSet<string>(names, StringComparer.OrdinalIgnoreCase);
         var locks = (await db.EnvironmentLocks.AsNoTracking().ToListAsync(cancellationToken))
-            .Where(l => l.IsActive(now))
+            .Where(l => l.IsActive(now) && wantedRepositories.Contains(l.Repository))
             .ToDictionary(l => l.LockKey, l => ToView(l, now));
         foreach (var held in locks.Values)
         {
@@ -196,7 +253,7 @@ public sealed class DeploymentQueries(
         var byRepository = environments
             .GroupBy(e => e.Key.Repository, StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.ToList(), StringComparer.OrdinalIgnoreCase);
-        foreach (var configured in repositories.Value.Repositories)
+        foreach (var configured in repositories.Value.Repositories.Where(r => wantedRepositories.Contains(r.Repository)))
         {
             if (!byRepository.TryGetValue(configured.Repository, out var list))
             {
@@ -210,8 +267,14 @@ public sealed class DeploymentQueries(
             }
         }
 
+        var order = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        foreach (var name in names)
+        {
+            order.TryAdd(name, order.Count);
+        }
+
         var result = byRepository
-            .OrderBy(r => r.Key, StringComparer.OrdinalIgnoreCase)
+            .OrderBy(r => order.GetValueOrDefault(r.Key, int.MaxValue))
             .Select(r => new RepositoryStatus(
                 r.Key,
                 r.Value

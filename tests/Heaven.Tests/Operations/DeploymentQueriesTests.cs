@@ -113,6 +113,31 @@ public sealed class DeploymentQueriesTests
     }
 
     [Fact]
+    public async Task DashboardRepositories_AreTheMostRecentlyDeployedFirst_ThenLockedAndConfiguredByName_AndFilteredByName()
+    {
+        await using var host = await HeavenTestHost.StartAsync(new Dictionary<string, string?> { ["Repositories:zeta/configured:Environments:0"] = "staging" });
+        await AddAsync(host,
+            Row("octo/old", "production", Sha('1'), DeploymentState.Succeeded, 0),
+            Row("octo/busy", "production", Sha('2'), DeploymentState.Succeeded, 10),
+            Row("other/new", "staging", Sha('3'), DeploymentState.Failed, 20),
+            // A newer deployment moves a repository up, whatever its environment or state.
+            Row("octo/busy", "qa", Sha('4'), DeploymentState.Queued, 30));
+        await host.Services.GetRequiredService<DeploymentActions>().LockAsync("alpha/locked", "production", "freeze", null, "carol", CancellationToken.None);
+        var queries = host.Services.GetRequiredService<DeploymentQueries>();
+
+        (await queries.DashboardRepositoriesAsync(null, CancellationToken.None)).ShouldBe(["octo/busy", "other/new", "octo/old", "alpha/locked", "zeta/configured"]);
+        (await queries.DashboardRepositoriesAsync(" OCTO/ ", CancellationToken.None)).ShouldBe(["octo/busy", "octo/old"]);
+        (await queries.DashboardRepositoriesAsync("nothing", CancellationToken.None)).ShouldBeEmpty();
+
+        // Only the repositories asked for, in the order asked.
+        var dashboard = await queries.DashboardAsync(["octo/old", "alpha/locked", "octo/busy"], CancellationToken.None);
+        dashboard.Repositories.Select(r => (r.Repository, string.Join(",", r.Environments.Select(e => e.Environment))))
+            .ShouldBe([("octo/old", "production"), ("alpha/locked", "production"), ("octo/busy", "production,qa")]);
+        dashboard.Repositories[1].Environments.Single().Lock!.Reason.ShouldBe("freeze");
+        (await queries.DashboardAsync([], CancellationToken.None)).Repositories.ShouldBeEmpty();
+    }
+
+    [Fact]
     public async Task WhoAsked_IsKeptAtIntake_AndTheDashboardAndListsShowIt()
     {
         await using var host = await HeavenTestHost.StartAsync();

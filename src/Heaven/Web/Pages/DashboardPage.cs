@@ -1,35 +1,103 @@
+using System.Globalization;
 using Heaven.Access;
 using Heaven.Operations;
 
 namespace Heaven.Web.Pages;
 
 /// <summary>
-/// <c>GET /</c>: every repository the signed-in user may read and each of its environments: what is
-/// deployed (ref, commit, who, when), what runs now and for how long, how many wait, and the lock.
+/// <c>GET /</c>: the repositories the signed-in user may read, <see cref="PageSize"/> a page, the most
+/// recently deployed first, optionally only names containing <c>?q=</c>; each with its environments:
+/// what is deployed (ref, commit, who, when), what runs now and for how long, how many wait, and the lock.
 /// </summary>
 internal static class DashboardPage
 {
     public const string Title = "Dashboard";
 
+    public const int PageSize = 50;
+
     public static async Task<IResult> RenderAsync(HttpContext http, DeploymentQueries queries)
     {
         var page = PageContextFactory.For(http);
-        var dashboard = await queries.DashboardAsync(page.Aborted);
-        var sections = new List<Html>();
-        foreach (var repository in dashboard.Repositories)
-        {
-            if (await page.PermissionAsync(repository.Repository) < RepositoryPermission.Read)
-            {
-                continue;
-            }
+        var filter = http.Request.Query["q"].ToString().Trim();
+        var number = int.TryParse(http.Request.Query["page"].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var asked) && asked >= 1 ? asked : 1;
+        var names = await queries.DashboardRepositoriesAsync(filter, page.Aborted);
 
-            sections.Add(Repository(page, repository));
+        // Who may read what is GitHub's answer, per repository: filter before paging, walking the list
+        // in order only as far as this page (and one more, to know whether an older page exists).
+        var skip = (long)(number - 1) * PageSize;
+        var readable = new List<string>();
+        for (var at = 0; skip < names.Count && at < names.Count && readable.Count <= skip + PageSize; at += PageSize)
+        {
+            var chunk = names.Skip(at).Take(PageSize).ToList();
+            var permissions = await Task.WhenAll(chunk.Select(page.PermissionAsync));
+            readable.AddRange(chunk.Where((_, i) => permissions[i] >= RepositoryPermission.Read));
         }
 
-        var content = sections.Count == 0
-            ? Html.Of($"<p class=\"empty\">No deployments you may see yet. Repositories appear here after their first deployment, or when they are configured, and only to people who may read them on GitHub.</p>")
-            : Html.Join(sections);
+        var shown = readable.Skip((int)Math.Min(skip, int.MaxValue)).Take(PageSize).ToList();
+        var dashboard = await queries.DashboardAsync(shown, page.Aborted);
+        var sections = dashboard.Repositories.Select(repository => Repository(page, repository)).ToList();
+        var older = readable.Count > skip + PageSize;
+        var content = Html.Of($"{Filter(filter)}{(sections.Count == 0 ? Empty(filter, number) : Html.Join(sections))}{Pager(filter, number, older, sections.Count > 0)}");
         return PageLayout.Result(Title, PageSection.Dashboard, page.Chrome, Html.Of($"{page.Flash()}{content}"));
+    }
+
+    private static string PagePath(string filter, int number)
+    {
+        var query = new List<string>();
+        if (filter.Length > 0)
+        {
+            query.Add("q=" + Uri.EscapeDataString(filter));
+        }
+
+        if (number > 1)
+        {
+            query.Add("page=" + number.ToString(CultureInfo.InvariantCulture));
+        }
+
+        return query.Count == 0 ? "/" : "/?" + string.Join("&", query);
+    }
+
+    private static Html Filter(string filter) => Html.Of($"""
+        <form method="get" action="/" class="filter" role="search">
+        <label for="q">Repository name contains</label>
+        <input id="q" name="q" type="search" value="{filter}" placeholder="owner/name" autocomplete="off">
+        <button type="submit">Find</button>
+        {(filter.Length == 0 ? Html.Empty : Html.Of($" <a href=\"/\">All repositories</a>"))}
+        </form>
+        """);
+
+    private static Html Empty(string filter, int number)
+    {
+        if (number > 1)
+        {
+            return Html.Of($"<p class=\"empty\">There is no page {number.ToString(CultureInfo.InvariantCulture)} of repositories you may see. <a href=\"{Html.Url(PagePath(filter, 1))}\">Back to the first page</a></p>");
+        }
+
+        return filter.Length > 0
+            ? Html.Of($"<p class=\"empty\">No repository you may see has a name containing “{filter}”. <a href=\"/\">All repositories</a></p>")
+            : Html.Of($"<p class=\"empty\">No deployments you may see yet. Repositories appear here after their first deployment, or when they are configured, and only to people who may read them on GitHub.</p>");
+    }
+
+    private static Html Pager(string filter, int number, bool older, bool any)
+    {
+        if (!any || (number == 1 && !older))
+        {
+            return Html.Empty;
+        }
+
+        var links = new List<Html>();
+        if (number > 1)
+        {
+            links.Add(Html.Of($"<a rel=\"prev\" href=\"{Html.Url(PagePath(filter, number - 1))}\">Newer repositories</a>"));
+        }
+
+        links.Add(Html.Of($"<span aria-current=\"page\">Page {number.ToString(CultureInfo.InvariantCulture)}</span>"));
+        if (older)
+        {
+            links.Add(Html.Of($"<a rel=\"next\" href=\"{Html.Url(PagePath(filter, number + 1))}\">Older repositories</a>"));
+        }
+
+        return Html.Of($"<nav class=\"pager\" aria-label=\"Repository pages\"><p>{Html.Join(links.Select((l, i) => i == 0 ? l : Html.Of($" · {l}")))}</p></nav>");
     }
 
     private static Html Repository(PageContext page, RepositoryStatus repository)
