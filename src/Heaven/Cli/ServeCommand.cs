@@ -20,7 +20,7 @@ internal static class ServeCommand
         var app = terminal.Build([.. arguments.Settings]);
         await HeavenApp.StartAsync(app, cancellationToken);
         terminal.MaskWithServerMasker(app);
-        StartupReport.Write(app.Services, terminal.Output);
+        StartupReport.Publish(app.Services, terminal.Output);
         await app.WaitForShutdownAsync(cancellationToken);
         return 0;
     }

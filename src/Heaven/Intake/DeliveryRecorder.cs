@@ -11,7 +11,8 @@ namespace Heaven.Intake;
 /// An authenticated, parsed delivery on its way to the database, with its body as sent (kept so it can
 /// be redelivered) and, for an operator's redelivery, the delivery it repeats.
 /// </summary>
-public sealed record IncomingDelivery(string DeliveryId, WebhookEvent Event, bool RepositoryAllowed, DateTime ReceivedAt, byte[]? Body = null, string? RedeliveryOf = null);
+/// <param name="TraceParent">The intake span's context: the deployment or work item it creates continues that trace (written by another thread).</param>
+public sealed record IncomingDelivery(string DeliveryId, WebhookEvent Event, bool RepositoryAllowed, DateTime ReceivedAt, byte[]? Body = null, string? RedeliveryOf = null, string? TraceParent = null);
 
 /// <summary>What was durably recorded for a delivery.</summary>
 public sealed record RecordedDelivery(DeliveryResult Result, string Message, long? DeploymentId);
@@ -267,6 +268,7 @@ internal sealed partial class DeliveryRecorder(
                     ReceivedAt = incoming.ReceivedAt,
                     StateChangedAt = incoming.ReceivedAt,
                     State = DeploymentState.Queued,
+                    TraceParent = incoming.TraceParent,
                 };
                 db.Deployments.Add(record);
                 created[key] = record;
@@ -286,6 +288,7 @@ internal sealed partial class DeliveryRecorder(
                     PayloadJson = item.PayloadJson,
                     CreatedAt = incoming.ReceivedAt,
                     NotBefore = incoming.ReceivedAt,
+                    TraceParent = incoming.TraceParent,
                 });
                 return new Outcome(DeliveryResult.Accepted, $"The {item.Name} event was recorded for {(item.Kind == WorkItemKinds.DeploymentStatusEvent ? "notifications" : "auto-deploy")}.", null, null)
                 {
