@@ -26,7 +26,7 @@ internal sealed partial class DeploymentRunner(
     {
         var deployment = claim.Deployment;
         // Every line logged while it runs, from any component, names the deployment (JSON logs: "Scopes").
-        using var logScope = logger.BeginScope(new Dictionary<string, object?> { ["DeploymentId"] = deployment.Id, ["Repository"] = deployment.Repository });
+        using var logScope = logger.BeginScope("Deployment {DeploymentId} of {Repository}", deployment.Id, deployment.Repository);
         var receivedAt = new DateTimeOffset(DateTime.SpecifyKind(deployment.ReceivedAt, DateTimeKind.Utc));
         var waited = time.GetUtcNow() - receivedAt;
         // The wait is over by now: its span runs from the intake to this claim, beside the run's.
