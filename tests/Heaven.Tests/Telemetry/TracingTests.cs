@@ -33,10 +33,10 @@ public sealed class TracingTests
         intake!.GetTagItem(HeavenTracing.DeliveryIdAttribute).ShouldBe(deliveryId);
         intake.GetTagItem(HeavenTracing.GitHubDeploymentIdAttribute).ShouldBe(gitHubId);
         intake.GetTagItem(HeavenTracing.EventAttribute).ShouldBe("deployment");
-        // Under the webhook request's own span (ASP.NET Core's), the root of the trace.
+        // Under the webhook request's own span (ASP.NET Core's; its parent is the sender's, when it sends a traceparent).
         var request = trace.Single(s => s.SpanId == intake.ParentSpanId);
         request.Kind.ShouldBe(ActivityKind.Server);
-        request.ParentSpanId.ShouldBe(default);
+        request.GetTagItem("http.route").ShouldBe("/events");
 
         var queueWait = trace.Single(s => s.OperationName == HeavenTracing.QueueWaitSpan);
         queueWait.ParentSpanId.ShouldBe(intake.SpanId);
