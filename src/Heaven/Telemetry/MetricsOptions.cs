@@ -16,11 +16,11 @@ public sealed class MetricsOptions : ISelfValidatingOptions
 
     public IEnumerable<string> Validate()
     {
-        foreach (var entry in AllowFrom)
+        for (var i = 0; i < AllowFrom.Count; i++)
         {
-            if (Parse(entry) is null)
+            if (Parse(AllowFrom[i]) is null)
             {
-                yield return $"{Section}:AllowFrom entries are IP addresses or networks such as 10.0.0.5 or 10.0.0.0/8; got '{entry}'.";
+                yield return $"{Section}:AllowFrom:{i} must be an IP address or network such as 10.0.0.5 or 10.0.0.0/8; got '{AllowFrom[i]}'.";
             }
         }
     }
