@@ -12,6 +12,10 @@ internal static class LiveLogBenchmark
     private const int ManyViewers = 200;
     private const int Reconnecting = 20;
 
+    /// <summary>Line and gap events the viewers of floods received, over all runs with viewers.</summary>
+    private static long floodLines;
+    private static long floodGaps;
+
     public static async Task<Section> RunAsync(BenchSettings settings)
     {
         await using var server = await HeavenServer.StartAsync(settings.WorkDirectory, settings.GitHub.ApiUrl, settings.Settings(), settings.Verbose);
@@ -49,7 +53,8 @@ internal static class LiveLogBenchmark
             $"| viewers that got every line exactly once (incl. {Reconnecting} reconnected) | {one.Exact + many.Exact} of {1 + ManyViewers}{many.Problem} | all | {Stats.Met(one.Exact + many.Exact == 1 + ManyViewers)} |",
             $"| flood throughput without viewers / with {ManyViewers} (median) | {Stats.Rate(withoutRate)} / {Stats.Rate(withRate)}: {cost.ToString("P1", CultureInfo.InvariantCulture)} lower | ≤ 10 % lower | {Stats.Met(cost <= 0.10)} |",
             "",
-            $"Flood runs without viewers: {string.Join(", ", without.Select(Stats.Rate))}; with {ManyViewers} viewers: {string.Join(", ", with.Select(Stats.Rate))}.",
+            $"Flood runs without viewers: {string.Join(", ", without.Select(Stats.Rate))}; with {ManyViewers} viewers: {string.Join(", ", with.Select(Stats.Rate))}. " +
+            $"A viewer of a flood received on average {(double)floodLines / (ManyViewers * with.Count):F0} line events and {(double)floodGaps / (ManyViewers * with.Count):F1} gap events (lines left out, named exactly) of the flood's {BenchRepository.FloodLines:N0} lines.",
         };
         return new Section("Live log", lines);
     }
@@ -108,7 +113,17 @@ internal static class LiveLogBenchmark
         {
             try
             {
-                await viewers.FollowAsync(heavenId, static (_, _) => { }, null, stop.Token);
+                await viewers.FollowAsync(heavenId, (number, _) =>
+                {
+                    if (number < 0)
+                    {
+                        Interlocked.Increment(ref floodGaps);
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref floodLines);
+                    }
+                }, null, stop.Token);
             }
             catch (Exception e) when (e is OperationCanceledException or HttpRequestException or IOException)
             {

@@ -45,7 +45,8 @@ internal sealed class LogViewers(HeavenServer server, string bearerToken)
     /// <summary>
     /// Follows the log until its <c>end</c> event (or <paramref name="cancellationToken"/>), calling
     /// <paramref name="onLine"/> with each line's number and data; after <paramref name="dropAfter"/>
-    /// lines it drops the connection once and resumes with <c>Last-Event-ID</c>, as a browser does.
+    /// lines it drops the connection once and resumes with <c>Last-Event-ID</c>, as a browser does. A
+    /// <c>gap</c> event (lines left out of a flood) is passed on with a negative number: minus the lines it names.
     /// </summary>
     public async Task<bool> FollowAsync(long deploymentId, Action<long, string> onLine, long? dropAfter, CancellationToken cancellationToken)
     {
@@ -65,7 +66,16 @@ internal sealed class LogViewers(HeavenServer server, string bearerToken)
                 }
 
                 var number = long.Parse(item.Id!, System.Globalization.CultureInfo.InvariantCulture);
-                onLine(number, item.Data);
+                if (item.Event == "gap")
+                {
+                    using var gap = JsonDocument.Parse(item.Data);
+                    onLine(-gap.RootElement.GetProperty("skipped").GetInt64(), item.Data);
+                }
+                else
+                {
+                    onLine(number, item.Data);
+                }
+
                 last = number;
                 if (!dropped && number + 1 >= dropAfter)
                 {

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net.Http.Headers;
+using Heaven.Access;
 using Heaven.Hosting;
 using Heaven.Model;
 using Heaven.Operations;
@@ -13,7 +15,8 @@ namespace Heaven.Bench;
 /// The dashboard's read model on SQLite: 500 repositories × 5 environments and 100,000 deployments
 /// (40 an environment: mostly successes, some failures, lock tasks, a running and a waiting one here and
 /// there), then <see cref="DeploymentQueries.DashboardAsync"/> and the deployment lists timed over many
-/// runs, in-process, no HTTP. Target: dashboard p95 under 100 ms.
+/// runs in-process, and the dashboard page a user sees (<c>GET /</c> with a read token, the whole HTML
+/// read) over HTTP on the loopback. Target: dashboard p95 under 100 ms.
 /// </summary>
 internal static class DashboardBenchmark
 {
@@ -45,6 +48,18 @@ internal static class DashboardBenchmark
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"filled {Deployments:N0} deployments in {fill.Elapsed.TotalSeconds:0.0} s"));
 
             var queries = app.Services.GetRequiredService<DeploymentQueries>();
+            var token = await app.Services.GetRequiredService<ApiTokens>().CreateAsync("dashboard-bench", TokenScope.Read, null, "bench", CancellationToken.None);
+            using var http = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
+            http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token.Text);
+            var pageBytes = 0;
+            var page = await TimeAsync(DashboardRuns, async () =>
+            {
+                using var response = await http.GetAsync("/");
+                response.EnsureSuccessStatusCode();
+                var html = await response.Content.ReadAsStringAsync();
+                pageBytes = html.Length;
+                return html.Split("<section class=\"repository\">").Length - 1;
+            });
             var dashboard = await TimeAsync(DashboardRuns, async () => (await queries.DashboardAsync(CancellationToken.None)).Repositories.Count);
             var newest = await TimeAsync(ListRuns, async () => (await queries.ListAsync(new DeploymentFilter(), CancellationToken.None)).Count);
             var random = new Random(7);
@@ -55,10 +70,11 @@ internal static class DashboardBenchmark
             Console.Out.WriteLine("| Query (SQLite, 500 repositories × 5 environments, 100,000 deployments) | Runs | Rows | p50 ms | p95 ms | max ms |");
             Console.Out.WriteLine("|---|---:|---:|---:|---:|---:|");
             Print("`DashboardAsync` (every repository and environment)", dashboard);
+            Print(string.Create(CultureInfo.InvariantCulture, $"`GET /` dashboard page, read token, whole page read ({pageBytes / 1024.0:N0} KB)"), page);
             Print("`ListAsync` newest 50", newest);
             Print("`ListAsync` one repository, newest 50", ofRepository);
             Print("`EnvironmentAsync` one environment's first page", history);
-            return dashboard.P95 < 100 ? 0 : 1;
+            return dashboard.P95 < 100 && page.P95 < 100 ? 0 : 1;
         }
         finally
         {
@@ -113,6 +129,7 @@ internal static class DashboardBenchmark
                         PayloadJson = """{"config":{"provider":"capistrano"},"notify":{"room":"ops","user":"alice","adapter":"slack"}}""",
                         Description = "Deploying from hubot-deploy",
                         CreatorLogin = "hubot",
+                        Deployer = "alice",
                         DeliveryId = Guid.NewGuid().ToString(),
                         ReceivedAt = at,
                         App = app,

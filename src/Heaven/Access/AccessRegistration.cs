@@ -51,6 +51,7 @@ public static class AccessRegistration
             options.SlidingExpiration = false;
             options.LoginPath = AccessEndpoints.SignInPath;
             options.ReturnUrlParameter = "returnUrl";
+            options.Events.OnRedirectToLogin = SignInRedirect.ToTheFormsPage(options.Events.OnRedirectToLogin);
             options.Events.OnRedirectToAccessDenied = context =>
                 PlainPage.WriteAsync(context.HttpContext, StatusCodes.Status403Forbidden, "Forbidden", "Your GitHub account may not do this on this Heaven.");
         });

@@ -16,6 +16,8 @@ namespace Heaven.Api;
 /// <c>GET /api/v1/deployments/{id}/log</c>: the masked log as plain text, or followed live as
 /// Server-Sent Events (<c>Accept: text/event-stream</c>): a <c>line</c> event per line whose id is the
 /// line's number (so <c>Last-Event-ID</c> resumes after it), then one <c>end</c> event with the outcome.
+/// Live output beyond <see cref="LivePace.Viewer"/> (a flood) comes as its newest lines after a <c>gap</c>
+/// event naming the lines left out, so viewers never cost the deploy; the plain text log keeps every line.
 /// Any node serves it; the node running the deploy sends each line as it is printed.
 /// </summary>
 internal static class DeploymentLogEndpoint
@@ -110,7 +112,8 @@ internal static class DeploymentLogEndpoint
 
         var pending = 0L;
         Task? keepAlive = null;
-        await using (var lines = follower.FollowAsync(id, fromLine, cancellationToken).GetAsyncEnumerator(cancellationToken))
+        var fullLog = (context.Request.PathBase + context.Request.Path).ToString();
+        await using (var lines = follower.FollowAsync(id, fromLine, LivePace.Viewer, cancellationToken).GetAsyncEnumerator(cancellationToken))
         {
             while (true)
             {
@@ -146,7 +149,7 @@ internal static class DeploymentLogEndpoint
                     break;
                 }
 
-                pending += WriteLine(output, lines.Current);
+                pending += lines.Current.Gap ? WriteGap(output, lines.Current, fullLog) : WriteLine(output, lines.Current.Line);
                 if (pending >= FlushBytes)
                 {
                     await output.FlushAsync(cancellationToken);
@@ -171,6 +174,28 @@ internal static class DeploymentLogEndpoint
             json.WriteStartObject();
             json.WriteString("stream", StreamName(line.Stream));
             json.WriteString("text", line.Text);
+            json.WriteEndObject();
+        }
+
+        Write(output, "\n\n");
+        return output.UnflushedBytes - before;
+    }
+
+    /// <summary>Lines left out of a live view of a flood: the id is the last one's, so a resume goes on after them.</summary>
+    private static long WriteGap(PipeWriter output, LogFollowItem gap, string fullLog)
+    {
+        var before = output.UnflushedBytes;
+        Write(output, "event: gap\nid: ");
+        Write(output, gap.Last.ToString(CultureInfo.InvariantCulture));
+        Write(output, "\ndata: ");
+        using (var json = new Utf8JsonWriter(output, JsonOptions))
+        {
+            json.WriteStartObject();
+            json.WriteNumber("first", gap.First);
+            json.WriteNumber("last", gap.Last);
+            json.WriteNumber("skipped", gap.SkippedLines);
+            json.WriteString("log", fullLog);
+            json.WriteString("text", string.Create(CultureInfo.InvariantCulture, $"{gap.SkippedLines} lines skipped here: they came faster than a live view shows them. The full log is at {fullLog}"));
             json.WriteEndObject();
         }
 

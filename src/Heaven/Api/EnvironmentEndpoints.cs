@@ -62,6 +62,7 @@ internal static class EnvironmentEndpoints
 
     private static async Task<IResult> RollbackAsync(string owner, string repo, string env, HttpContext context, DeploymentActions actions)
     {
+        env = EnvironmentAddress.FromRoute(env);
         var repository = $"{owner}/{repo}";
         if (await ApiCaller.RequireAsync(context, repository, RepositoryPermission.Deploy) is { } refused)
         {
@@ -73,6 +74,7 @@ internal static class EnvironmentEndpoints
 
     private static async Task<IResult> DeployCommitAsync(string owner, string repo, string env, HttpContext context, DeploymentActions actions)
     {
+        env = EnvironmentAddress.FromRoute(env);
         var repository = $"{owner}/{repo}";
         if (await ApiCaller.RequireAsync(context, repository, RepositoryPermission.Deploy) is { } refused)
         {
@@ -95,6 +97,7 @@ internal static class EnvironmentEndpoints
 
     private static async Task<IResult> LockAsync(string owner, string repo, string env, HttpContext context, DeploymentActions actions, ActivityQueries activity, TimeProvider time)
     {
+        env = EnvironmentAddress.FromRoute(env);
         var repository = $"{owner}/{repo}";
         if (await ApiCaller.RequireAsync(context, repository, RepositoryPermission.Deploy) is { } refused)
         {
@@ -132,6 +135,7 @@ internal static class EnvironmentEndpoints
 
     private static async Task<IResult> UnlockAsync(string owner, string repo, string env, HttpContext context, DeploymentActions actions)
     {
+        env = EnvironmentAddress.FromRoute(env);
         var repository = $"{owner}/{repo}";
         if (await ApiCaller.RequireAsync(context, repository, RepositoryPermission.Deploy) is { } refused)
         {

@@ -130,7 +130,7 @@ internal static class HeavenCli
         output.WriteLine("      show this help; 'heaven COMMAND --help' explains a command, its arguments and options");
         output.WriteLine();
         output.WriteLine("Settings come from appsettings.json, then environment variables (GitHub__Token, or the original");
-        output.WriteLine("Heaven's names such as GITHUB_TOKEN), then --Section:Key=VALUE arguments. See README.md for the full list.");
+        output.WriteLine("Heaven's names such as GITHUB_TOKEN), then --Section:Key=VALUE arguments. See docs/configuration.md for the full list.");
         output.WriteLine("Exit codes: 0 done, 1 the command ran and the answer is no (nothing to cancel, a failed deploy),");
         output.WriteLine("2 the command line or the settings are wrong (the message says what to change).");
     }

@@ -278,9 +278,12 @@ internal sealed partial class ProcessRunner : IProcessRunner
         }
 
         // .NET ignores SIGPIPE and a child inherits that: `yes | head` in a deploy script would print
-        // "Broken pipe" and fail. env (which execs, keeping the pid) gives the child the default back.
+        // "Broken pipe" and fail. Heaven started in the background by a non-interactive shell
+        // (`heaven &`) inherits SIGINT and SIGQUIT ignored, and a script could then never trap the
+        // SIGINT of a cancel. env (which execs, keeping the pid, inside the sandbox too) gives the
+        // deploy the default disposition of all three, however Heaven itself was started.
         startInfo.ArgumentList.Add(options.EnvPath);
-        startInfo.ArgumentList.Add("--default-signal=PIPE");
+        startInfo.ArgumentList.Add("--default-signal=PIPE,INT,QUIT");
         startInfo.ArgumentList.Add("--");
         startInfo.ArgumentList.Add(program);
         foreach (var argument in spec.Arguments)

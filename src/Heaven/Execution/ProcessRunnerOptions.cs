@@ -33,7 +33,7 @@ public sealed record ProcessRunnerOptions
     /// <summary>util-linux <c>setsid</c>, which puts the child in its own session and process group before it runs the program.</summary>
     public string SetsidPath { get; init; } = "/usr/bin/setsid";
 
-    /// <summary>GNU coreutils <c>env</c> (8.31 or newer), which restores the default SIGPIPE handling before it runs the program.</summary>
+    /// <summary>GNU coreutils <c>env</c> (8.31 or newer), which restores the default SIGPIPE, SIGINT and SIGQUIT handling before it runs the program.</summary>
     public string EnvPath { get; init; } = "/usr/bin/env";
 
     internal void Validate()

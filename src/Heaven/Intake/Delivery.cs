@@ -34,6 +34,12 @@ public sealed class Delivery
     /// </summary>
     public byte[]? Body { get; set; }
 
+    /// <summary>
+    /// The request's other headers as a JSON object (<see cref="StoredHeaders"/>: never signatures,
+    /// credentials, cookies, secrets or tokens); null for deliveries recorded before headers were kept.
+    /// </summary>
+    public string? Headers { get; set; }
+
     /// <summary>When an operator redelivered an earlier delivery: that delivery's id.</summary>
     public string? RedeliveryOf { get; set; }
 }

@@ -9,10 +9,11 @@ namespace Heaven.Intake;
 
 /// <summary>
 /// An authenticated, parsed delivery on its way to the database, with its body as sent (kept so it can
-/// be redelivered) and, for an operator's redelivery, the delivery it repeats.
+/// be redelivered), the request headers that are kept (<see cref="StoredHeaders"/>) and, for an
+/// operator's redelivery, the delivery it repeats.
 /// </summary>
 /// <param name="TraceParent">The intake span's context: the deployment or work item it creates continues that trace (written by another thread).</param>
-public sealed record IncomingDelivery(string DeliveryId, WebhookEvent Event, bool RepositoryAllowed, DateTime ReceivedAt, byte[]? Body = null, string? RedeliveryOf = null, string? TraceParent = null);
+public sealed record IncomingDelivery(string DeliveryId, WebhookEvent Event, bool RepositoryAllowed, DateTime ReceivedAt, byte[]? Body = null, string? RedeliveryOf = null, IReadOnlyList<KeyValuePair<string, string>>? Headers = null, string? TraceParent = null);
 
 /// <summary>What was durably recorded for a delivery.</summary>
 public sealed record RecordedDelivery(DeliveryResult Result, string Message, long? DeploymentId);
@@ -200,6 +201,7 @@ internal sealed partial class DeliveryRecorder(
                 ReceivedAt = incoming.ReceivedAt,
                 DeploymentId = outcome.FinalDeploymentId,
                 Body = incoming.Body,
+                Headers = StoredHeaders.ToJson(incoming.Headers),
                 RedeliveryOf = incoming.RedeliveryOf,
             });
         }
@@ -264,6 +266,7 @@ internal sealed partial class DeliveryRecorder(
                     PayloadJson = request.Payload.ToJson(),
                     Description = request.Description,
                     CreatorLogin = request.CreatorLogin,
+                    Deployer = request.Payload.Deployer(request.CreatorLogin),
                     DeliveryId = incoming.DeliveryId,
                     ReceivedAt = incoming.ReceivedAt,
                     StateChangedAt = incoming.ReceivedAt,

@@ -27,7 +27,8 @@ public enum RedeliveryStatus
 /// still holds: a deployment already recorded is never run twice, while an event for notifications or
 /// auto-deploy is recorded (and acted on) again. The body was verified when it arrived and has not
 /// left Heaven's database since, so its signature is not checked a second time (a rotated secret
-/// would otherwise make old deliveries impossible to repeat).
+/// would otherwise make old deliveries impossible to repeat). The headers stored with it (User-Agent,
+/// X-GitHub-Hook-ID, ...) go with it, so the redelivery shows the same sender as the original.
 /// </summary>
 public sealed class DeliveryReplay(IHeavenDatabase database, IDeliveryRecorder recorder, RepositoryAllowList allowList, TimeProvider time)
 {
@@ -36,18 +37,19 @@ public sealed class DeliveryReplay(IHeavenDatabase database, IDeliveryRecorder r
         ArgumentNullException.ThrowIfNull(deliveryId);
         string eventName;
         byte[]? body;
+        string? headers;
         await using (var db = await database.OpenAsync(cancellationToken))
         {
             var stored = await db.Deliveries.AsNoTracking()
                 .Where(d => d.DeliveryId == deliveryId)
-                .Select(d => new { d.Event, d.Body })
+                .Select(d => new { d.Event, d.Body, d.Headers })
                 .SingleOrDefaultAsync(cancellationToken);
             if (stored is null)
             {
                 return new RedeliveryOutcome(RedeliveryStatus.NotFound, $"There is no delivery {deliveryId} in the delivery log.");
             }
 
-            (eventName, body) = (stored.Event, stored.Body);
+            (eventName, body, headers) = (stored.Event, stored.Body, stored.Headers);
         }
 
         if (body is null)
@@ -70,7 +72,7 @@ public sealed class DeliveryReplay(IHeavenDatabase database, IDeliveryRecorder r
         try
         {
             recorded = await recorder.RecordAsync(
-                new IncomingDelivery(newId, parsed, allowList.Allows(parsed.Repository), time.GetUtcNow().UtcDateTime, body, deliveryId),
+                new IncomingDelivery(newId, parsed, allowList.Allows(parsed.Repository), time.GetUtcNow().UtcDateTime, body, deliveryId, StoredHeaders.Parse(headers)),
                 cancellationToken);
         }
         catch (DeliveryNotRecordedException e)

@@ -123,7 +123,7 @@ internal sealed partial class WebhookEndpoint(
         RecordedDelivery recorded;
         try
         {
-            recorded = await recorder.RecordAsync(new IncomingDelivery(deliveryId, parsed, allowed, time.GetUtcNow().UtcDateTime, bytes.ToArray(), TraceParent: HeavenTracing.CurrentTraceParent()), context.RequestAborted);
+            recorded = await recorder.RecordAsync(new IncomingDelivery(deliveryId, parsed, allowed, time.GetUtcNow().UtcDateTime, bytes.ToArray(), Headers: StoredHeaders.From(request.Headers), TraceParent: HeavenTracing.CurrentTraceParent()), context.RequestAborted);
         }
         catch (DeliveryNotRecordedException e)
         {

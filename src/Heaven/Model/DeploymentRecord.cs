@@ -38,6 +38,13 @@ public sealed class DeploymentRecord
 
     public string? CreatorLogin { get; set; }
 
+    /// <summary>
+    /// Who asked, as the pages show it (<see cref="DeploymentPayload.Deployer"/>), kept beside the
+    /// payload so lists need not read it; null on rows recorded before it was kept (read from the
+    /// payload then) and when nobody is named.
+    /// </summary>
+    public string? Deployer { get; set; }
+
     /// <summary>The delivery that brought it; redeliveries point at the same row.</summary>
     public required string DeliveryId { get; set; }
 

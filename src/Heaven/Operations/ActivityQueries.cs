@@ -10,8 +10,12 @@ namespace Heaven.Operations;
 /// <summary>A delivery in the delivery log (without its body).</summary>
 public sealed record DeliverySummary(long Id, string DeliveryId, string Event, string? Action, string? Repository, string Result, string Message, DateTimeOffset ReceivedAt, long? DeploymentId, bool CanRedeliver, string? RedeliveryOf);
 
-/// <summary>A delivery with its body: the headers that matter (event, delivery id) are its fields.</summary>
-public sealed record DeliveryDetail(DeliverySummary Delivery, string? Body);
+/// <summary>
+/// A delivery with its body and the request headers kept with it, in the order they came (never the
+/// signatures, credentials, cookies, secrets or tokens; X-GitHub-Event and X-GitHub-Delivery are the
+/// delivery's own fields). Empty for deliveries recorded before headers were kept.
+/// </summary>
+public sealed record DeliveryDetail(DeliverySummary Delivery, string? Body, IReadOnlyDictionary<string, string> Headers);
 
 /// <summary>An outbox item. <see cref="State"/>: <c>done</c>, <c>failed</c> (given up), <c>waiting</c> (for a retry) or <c>due</c>.</summary>
 /// <param name="DeploymentId">Heaven's deployment the item is about, also when its payload names GitHub's deployment id only.</param>
@@ -75,7 +79,8 @@ public sealed class ActivityQueries(IHeavenDatabase database, TimeProvider time)
         }
 
         var summary = new DeliverySummary(d.Id, d.DeliveryId, d.Event, d.Action, d.Repository, d.Result.ToString().ToLowerInvariant(), d.Message, DeploymentQueries.Utc(d.ReceivedAt), d.DeploymentId, d.Body is not null, d.RedeliveryOf);
-        return new DeliveryDetail(summary, d.Body is null ? null : System.Text.Encoding.UTF8.GetString(d.Body));
+        var headers = StoredHeaders.Parse(d.Headers).ToDictionary(h => h.Key, h => h.Value, StringComparer.OrdinalIgnoreCase);
+        return new DeliveryDetail(summary, d.Body is null ? null : System.Text.Encoding.UTF8.GetString(d.Body), headers);
     }
 
     /// <summary>

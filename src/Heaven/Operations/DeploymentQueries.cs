@@ -334,7 +334,11 @@ public sealed class DeploymentQueries(
     private sealed record EnvironmentIds(long? Latest = null, long? Current = null, long? Running = null, int Queued = 0);
 }
 
-/// <summary>The columns a summary needs (the payload only for who asked), read without tracking.</summary>
+/// <summary>
+/// The columns a summary needs, read without tracking. The payload only when a row lacks what it
+/// would tell (who asked, on rows recorded before that was kept; the provider asked for, before one
+/// ran): lists and the dashboard otherwise neither read nor parse it.
+/// </summary>
 internal sealed class SummaryRow
 {
     public static readonly Expression<Func<DeploymentRecord, SummaryRow>> Projection = d => new SummaryRow
@@ -352,8 +356,9 @@ internal sealed class SummaryRow
         StartedAt = d.StartedAt,
         FinishedAt = d.FinishedAt,
         StatusDescription = d.StatusDescription,
-        PayloadJson = d.PayloadJson,
+        PayloadJson = d.Deployer == null || d.Provider == null ? d.PayloadJson : null,
         CreatorLogin = d.CreatorLogin,
+        Deployer = d.Deployer,
         GistUrl = d.GistUrl,
         CancelRequestedBy = d.CancelRequestedBy,
     };
@@ -384,9 +389,11 @@ internal sealed class SummaryRow
 
     public string? StatusDescription { get; init; }
 
-    public string PayloadJson { get; init; } = "{}";
+    public string? PayloadJson { get; init; }
 
     public string? CreatorLogin { get; init; }
+
+    public string? Deployer { get; init; }
 
     public string? GistUrl { get; init; }
 
@@ -394,7 +401,7 @@ internal sealed class SummaryRow
 
     public DeploymentSummary ToSummary()
     {
-        var payload = DeploymentPayload.Parse(PayloadJson);
+        var payload = PayloadJson is null ? null : DeploymentPayload.Parse(PayloadJson);
         return new DeploymentSummary(
             Id,
             GitHubDeploymentId,
@@ -403,13 +410,13 @@ internal sealed class SummaryRow
             Ref,
             Sha,
             Task,
-            Provider ?? payload.Provider,
+            Provider ?? payload?.Provider,
             DeploymentStates.Name(State),
             DeploymentQueries.Utc(ReceivedAt),
             DeploymentQueries.Utc(StartedAt),
             DeploymentQueries.Utc(FinishedAt),
             StatusDescription,
-            payload.Deployer(CreatorLogin),
+            Deployer ?? payload?.Deployer(CreatorLogin),
             GistUrl,
             CancelRequestedBy);
     }

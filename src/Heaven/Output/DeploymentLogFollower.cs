@@ -41,12 +41,30 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
     /// The lines numbered <paramref name="fromLine"/> and later, as they come, ending once the deployment
     /// is finished and every stored line was given (at once for a finished deployment). A line printed
     /// on this node arrives as it is printed; on another node, within about <see cref="PollInterval"/>
-    /// of being stored.
+    /// of being stored. Every line comes: nothing is skipped for pace.
     /// </summary>
     public async IAsyncEnumerable<LogLine> FollowAsync(long deploymentId, long fromLine = 0, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
+        await foreach (var item in FollowAsync(deploymentId, fromLine, pace: null, cancellationToken))
+        {
+            yield return item.Line;
+        }
+    }
+
+    /// <summary>
+    /// As <see cref="FollowAsync(long, long, CancellationToken)"/>, for a viewer that is sent what it is
+    /// given: the lines there are when it starts come in full, and so do later ones while they come no
+    /// faster than <paramref name="pace"/> allows; of a flood beyond it only the newest lines come, after
+    /// one <see cref="LogFollowItem.Gap"/> naming exactly the lines left out, so a viewer behind a flood
+    /// costs the deploy nothing and still shows what it prints now. Without a pace, nothing is left out.
+    /// </summary>
+    public async IAsyncEnumerable<LogFollowItem> FollowAsync(long deploymentId, long fromLine, LivePace? pace, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
         var next = Math.Max(0, fromLine);
         var liveDone = false;
+        // Lines below this were there when the viewer came: they come in full. Later ones are live, and paced.
+        long? historyEnd = null;
+        var budget = pace is null ? null : new PaceBudget(pace, time);
         while (true)
         {
             var feed = liveDone ? null : liveLogs.Find(deploymentId);
@@ -58,10 +76,13 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
                 var state = await StateAsync(deploymentId, cancellationToken);
                 await foreach (var line in reader.ReadAsync(deploymentId, next, cancellationToken))
                 {
-                    yield return line;
+                    yield return LogFollowItem.Of(line);
                     next = line.Number + 1;
                 }
 
+                // A viewer that came before the deploy started (or on another node's deploy) has seen all
+                // there was: what its live feed brings later is paced.
+                historyEnd ??= next;
                 if (state is null || state.IsFinished)
                 {
                     yield break;
@@ -77,16 +98,47 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
                 continue;
             }
 
+            historyEnd ??= feed.Published;
             while (true)
             {
-                while (feed.TryRead(next, out var line))
+                var published = feed.Published;
+                if (budget is not null && next >= historyEnd && next < published)
                 {
-                    yield return line;
+                    // Live lines, paced: when the budget is spent, wait for it (a line every few
+                    // milliseconds never spends it), then send the newest lines it covers.
+                    var wait = budget.WaitBeforeSending();
+                    if (wait > TimeSpan.Zero)
+                    {
+                        await Task.Delay(wait, time, cancellationToken);
+                        continue;
+                    }
+
+                    var from = NewestAffordable(feed, next, published, budget.Available);
+                    if (from > next)
+                    {
+                        yield return LogFollowItem.Skipped(next, from - 1);
+                        next = from;
+                    }
+
+                    while (next < published && feed.TryRead(next, out var paced))
+                    {
+                        budget.Spend(Cost(paced));
+                        yield return LogFollowItem.Of(paced);
+                        next++;
+                    }
+
+                    // Overwritten meanwhile (the writer went a ring's length on): the next round skips to it.
+                    continue;
+                }
+
+                while ((budget is null || next < historyEnd) && feed.TryRead(next, out var line))
+                {
+                    yield return LogFollowItem.Of(line);
                     next++;
                 }
 
                 var complete = feed.IsComplete;
-                if (next < feed.Published)
+                if (next < feed.Published && (budget is null || next < historyEnd))
                 {
                     // Not in the ring: this viewer starts before it, or fell behind it. The database has the
                     // line, or will within the flush interval; or it was elided there, and the next stored
@@ -94,10 +146,10 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
                     var progressed = false;
                     await foreach (var stored in reader.ReadAsync(deploymentId, next, cancellationToken))
                     {
-                        yield return stored;
+                        yield return LogFollowItem.Of(stored);
                         next = stored.Number + 1;
                         progressed = true;
-                        if (feed.TryRead(next, out _))
+                        if (feed.TryRead(next, out _) || (budget is not null && next >= historyEnd))
                         {
                             break;
                         }
@@ -119,6 +171,12 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
                     continue;
                 }
 
+                if (next < feed.Published)
+                {
+                    // Live lines for the paced part above.
+                    continue;
+                }
+
                 if (complete)
                 {
                     // Every line is stored; the deployment is marked finished moments later.
@@ -130,4 +188,70 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
             }
         }
     }
+
+    /// <summary>What a line costs a viewer's budget: its text and about what an event around it takes.</summary>
+    private static long Cost(LogLine line) => line.Text.Length + 48;
+
+    /// <summary>The first of the newest lines before <paramref name="published"/> that <paramref name="available"/> covers (at least the newest one).</summary>
+    private static long NewestAffordable(LiveLogFeed feed, long next, long published, long available)
+    {
+        var from = published;
+        var cost = 0L;
+        while (from > next && feed.TryRead(from - 1, out var line))
+        {
+            cost += Cost(line);
+            if (cost > available && from < published)
+            {
+                break;
+            }
+
+            from--;
+        }
+
+        return from;
+    }
+
+    /// <summary>A token bucket of characters: full at <see cref="LivePace.BurstChars"/>, refilled at <see cref="LivePace.CharsPerSecond"/>.</summary>
+    private sealed class PaceBudget(LivePace pace, TimeProvider time)
+    {
+        private double available = pace.BurstChars;
+        private long stamp = time.GetTimestamp();
+
+        public long Available => (long)available;
+
+        /// <summary>Zero when there is enough to send a useful batch; else how long until there is.</summary>
+        public TimeSpan WaitBeforeSending()
+        {
+            var now = time.GetTimestamp();
+            available = Math.Min(pace.BurstChars, available + (time.GetElapsedTime(stamp, now).TotalSeconds * pace.CharsPerSecond));
+            stamp = now;
+            var least = Math.Min(pace.BurstChars, pace.CharsPerSecond / 4.0);
+            return available >= least ? TimeSpan.Zero : TimeSpan.FromSeconds((least - available) / pace.CharsPerSecond);
+        }
+
+        public void Spend(long chars) => available -= chars;
+    }
+}
+
+/// <summary>How much live output a viewer is sent: bursts up to <see cref="BurstChars"/>, then <see cref="CharsPerSecond"/>.</summary>
+public sealed record LivePace(long BurstChars, long CharsPerSecond)
+{
+    /// <summary>
+    /// A browser's or a script's share: far more than anyone reads (about 600 lines at once, 160 a second
+    /// after that), and little enough that hundreds of viewers of a flood cost its deploy nothing.
+    /// </summary>
+    public static readonly LivePace Viewer = new(64 * 1024, 16 * 1024);
+}
+
+/// <summary>One thing a paced viewer is sent: a line, or the lines numbered <see cref="First"/> to <see cref="Last"/> left out.</summary>
+public readonly record struct LogFollowItem(LogLine Line, long First, long Last)
+{
+    /// <summary>Lines were left out (they are in the stored log): <see cref="First"/> to <see cref="Last"/>, both included.</summary>
+    public bool Gap => Last >= First;
+
+    public long SkippedLines => Gap ? Last - First + 1 : 0;
+
+    public static LogFollowItem Of(LogLine line) => new(line, 0, -1);
+
+    public static LogFollowItem Skipped(long first, long last) => new(default, first, last);
 }

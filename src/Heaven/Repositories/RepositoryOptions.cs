@@ -81,6 +81,9 @@ public sealed class RepositoryOptions
     private static readonly string[] KnownSettings =
         ["Provider", "Providers", "Environments", "Command", "Concurrency", "AutoDeploy", "DeployKey", "HerokuApps", "ElasticBeanstalk", "Dpl", "BundlerPrivateSource", "WebhookSecret"];
 
+    /// <summary>The settings a repository may have (<c>Repositories:&lt;owner/name&gt;:X</c>), for the documentation test.</summary>
+    public static IReadOnlyList<string> SettingNames => KnownSettings;
+
     private static readonly string[] KnownAutoDeploySettings = ["Environments", "Contexts"];
     private static readonly string[] KnownBeanstalkSettings = ["Applications", "Environments"];
     private static readonly string[] KnownDplSettings = ["Providers", "Targets", "AllowScript", "AllowGemInstall"];

@@ -117,6 +117,54 @@ public sealed class ApiActionsTests : IDisposable
     }
 
     [Fact]
+    public async Task AnEnvironmentNamedWithASlash_IsAddressedWithAnEncodedSlash_ForDeployRollbackAndLock()
+    {
+        await using var harness = await DeployHarness.StartAsync();
+        var api = ApiClient.For(harness.Host, TokenScope.Deploy);
+        const string environment = "/repositories/octo/app/environments/production%2Feu";
+        var first = repository.CommitDeployScript("echo first");
+        var (firstGitHubId, _) = await harness.DeployAsync(repository, first, environment: "production/eu");
+        (await harness.WaitForFinalStatusAsync(repository, firstGitHubId)).State.ShouldBe("success");
+
+        var second = repository.CommitDeployScript("echo second");
+        await JsonAsync(await api.SendAsync(Request("POST", environment + "/deployments", $$"""{"sha":"{{second}}"}""")), HttpStatusCode.Created);
+        var deployed = harness.GitHub.CreatedDeployments.ShouldHaveSingleItem();
+        ((string?)deployed["request"]!["ref"], (string?)deployed["request"]!["environment"]).ShouldBe((second, "production/eu"));
+        (await RunCreatedAsync(harness, deployed)).ShouldBe("success");
+
+        await JsonAsync(await api.SendAsync(Request("POST", environment + "/rollback", null)), HttpStatusCode.Created);
+        var rolledBack = harness.GitHub.CreatedDeployments.Last();
+        ((string?)rolledBack["request"]!["ref"], (string?)rolledBack["request"]!["environment"]).ShouldBe((first, "production/eu"));
+
+        var locked = await JsonAsync(await api.SendAsync(Request("PUT", environment + "/lock", """{"reason":"eu freeze"}""")), HttpStatusCode.Created);
+        locked.GetProperty("environment").GetString().ShouldBe("production/eu");
+        var locks = await JsonAsync(await api.GetAsync("/locks"), HttpStatusCode.OK);
+        locks.EnumerateArray().Select(l => l.GetProperty("environment").GetString()).ShouldBe(["production/eu"]);
+        (await api.SendAsync(Request("DELETE", environment + "/lock", null))).StatusCode.ShouldBe(HttpStatusCode.NoContent);
+        (await JsonAsync(await api.GetAsync("/locks"), HttpStatusCode.OK)).GetArrayLength().ShouldBe(0);
+    }
+
+    [Fact]
+    public async Task AWrongMethodOnAKnownAddress_Is405WithAllow_AndAnUnknownAddressIs404()
+    {
+        await using var host = await HeavenTestHost.StartAsync();
+        var api = ApiClient.For(host, TokenScope.Admin);
+
+        var wrong = await api.SendAsync(Request("DELETE", "/deployments/12", null));
+        var problem = await ProblemAsync(wrong, HttpStatusCode.MethodNotAllowed);
+        wrong.Content.Headers.Allow.ShouldBe(["GET"]);
+        problem.GetProperty("detail").GetString()!.ShouldStartWith("DELETE is not allowed on /api/v1/deployments/12; it answers GET.");
+
+        var lockAddress = await api.SendAsync(Request("POST", "/repositories/octo/app/environments/production/lock", null));
+        await ProblemAsync(lockAddress, HttpStatusCode.MethodNotAllowed);
+        lockAddress.Content.Headers.Allow.ShouldBe(["DELETE", "PUT"]);
+
+        // The route's constraint holds: "abc" is no deployment id, so no method would do.
+        await ProblemAsync(await api.SendAsync(Request("DELETE", "/deployments/abc", null)), HttpStatusCode.NotFound);
+        await ProblemAsync(await api.SendAsync(Request("GET", "/no-such-thing", null)), HttpStatusCode.NotFound);
+    }
+
+    [Fact]
     public async Task ASignedInUser_ReadsWithReadPermission_ActsOnlyWithPush_AndOnlyWithTheAntiforgeryToken()
     {
         await using var github = await FakeGitHub.StartAsync();

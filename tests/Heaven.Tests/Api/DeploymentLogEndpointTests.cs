@@ -113,6 +113,91 @@ public sealed class DeploymentLogEndpointTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ViewersThatNeverRead_DoNotHoldUpAFlood_AndGetItsNewestLinesAfterAGapWithExactIds()
+    {
+        using var gate = new ScriptGate();
+        const int flood = 100_000;
+        var sha = repository.CommitDeployScript($"""
+            echo ready
+            {gate.Wait()}
+            seq 1 {flood}
+            """);
+        var (gitHubId, heavenId) = await harness.DeployAsync(repository, sha);
+        var path = $"/deployments/{heavenId}/log";
+        using var timeout = new CancellationTokenSource(DeployHarness.FinalStatusTimeout);
+
+        // Streams that are open from before the flood on, whose bodies nobody reads while it runs.
+        var idle = new List<HttpResponseMessage>();
+        for (var i = 0; i < 5; i++)
+        {
+            idle.Add(await Api.OpenEventStreamAsync(path, cancellationToken: timeout.Token));
+        }
+
+        await using var watched = Api.EventsAsync(path, cancellationToken: timeout.Token).GetAsyncEnumerator(timeout.Token);
+        var events = new List<ServerSentEvent>();
+        while (await watched.MoveNextAsync())
+        {
+            events.Add(watched.Current);
+            if (watched.Current.Event == "line" && Text(watched.Current) == "ready")
+            {
+                break;
+            }
+        }
+
+        gate.Open();
+        // The deploy finishes while six viewers read nothing at all.
+        (await harness.WaitForFinalStatusAsync(repository, gitHubId)).State.ShouldBe("success");
+
+        while (await watched.MoveNextAsync())
+        {
+            events.Add(watched.Current);
+        }
+
+        foreach (var response in idle)
+        {
+            response.Dispose();
+        }
+
+        events[^1].Event.ShouldBe("end");
+        var gaps = events.Where(e => e.Event == "gap").ToList();
+        gaps.ShouldNotBeEmpty();
+        // Every line number is either sent or named by a gap, once and in order, and ids are exact.
+        var covered = new List<long>();
+        foreach (var item in events.SkipLast(1))
+        {
+            if (item.Event == "line")
+            {
+                covered.Add(long.Parse(item.Id!));
+                continue;
+            }
+
+            item.Event.ShouldBe("gap");
+            using var gap = JsonDocument.Parse(item.Data);
+            var first = gap.RootElement.GetProperty("first").GetInt64();
+            var last = gap.RootElement.GetProperty("last").GetInt64();
+            long.Parse(item.Id!).ShouldBe(last);
+            gap.RootElement.GetProperty("skipped").GetInt64().ShouldBe(last - first + 1);
+            gap.RootElement.GetProperty("log").GetString().ShouldBe($"{ApiClient.Prefix}{path}");
+            gap.RootElement.GetProperty("text").GetString()!.ShouldContain($"{last - first + 1} lines skipped");
+            for (var n = first; n <= last; n++)
+            {
+                covered.Add(n);
+            }
+        }
+
+        var log = (await harness.LogAsync(heavenId)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        covered.ShouldBe(Enumerable.Range(0, log.Length).Select(i => (long)i));
+        // The newest lines came, and the stored log (and so the plain text) kept every line of the flood.
+        events.Where(e => e.Event == "line").Select(Text).ShouldContain(flood.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        log.Where(l => int.TryParse(l, out _)).Count().ShouldBe(flood);
+
+        // A viewer resuming after the gap goes on with the line after it.
+        var lastGap = gaps[^1];
+        var resumed = await Api.EventsAsync(path, lastEventId: lastGap.Id, cancellationToken: timeout.Token).ToListAsync(timeout.Token);
+        resumed[0].Id.ShouldBe((long.Parse(lastGap.Id!) + 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [Fact]
     public async Task PlainText_IsTheMaskedLog()
     {
         var token = DeployHarness.Token;

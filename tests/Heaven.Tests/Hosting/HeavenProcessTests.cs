@@ -123,6 +123,39 @@ public sealed class HeavenProcessTests
         Directory.GetFileSystemEntries(Path.Combine(directory.Path, "data-work")).ShouldBeEmpty();
     }
 
+    [Fact]
+    public async Task HeavenStartedWithInterruptsIgnored_StillLetsADeployScriptTrapTheSigintOfACancel()
+    {
+        using var directory = new TemporaryDirectory();
+        using var repository = new TestRepository();
+        await using var gitHub = await FakeGitHub.StartAsync();
+        var readyFile = Path.Combine(directory.Path, "ready");
+        var trappedFile = Path.Combine(directory.Path, "trapped");
+        var sha = repository.CommitDeployScript($"trap 'echo cleaned up > {trappedFile}; exit 0' INT\necho ready > {readyFile}\nwhile true; do sleep 0.1; done");
+        var environment = new Dictionary<string, string>
+        {
+            ["HEAVEN_DATA_DIR"] = Path.Combine(directory.Path, "data"),
+            ["GITHUB_WEBHOOK_SECRET"] = Secret,
+            ["GitHub__ApiUrl"] = gitHub.ApiUrl,
+            ["GitHub__Token"] = "process-test-token",
+            ["Output__MirrorToGist"] = "false",
+        };
+        var (body, gitHubId) = DeploymentWebhook.For(repository, sha);
+
+        // As `heaven &` from a script: Heaven itself runs with SIGINT and SIGQUIT ignored.
+        await using var heaven = await HeavenProcess.StartInBackgroundAsync(environment);
+        (await heaven.Client.SendAsync(Webhook.Request("deployment", body, Guid.NewGuid().ToString(), Secret))).StatusCode.ShouldBe(HttpStatusCode.Accepted);
+        await Poll.UntilAsync(() => File.Exists(readyFile), "the deploy script to set its trap and start waiting", state: () => heaven.Output);
+
+        var (exitCode, _, error) = await HeavenProcess.RunAsync(environment, "cancel", $"gh:{gitHubId}", "--by", "alice");
+        exitCode.ShouldBe(0, error);
+
+        var final = await gitHub.WaitForStatusAsync(s => s.DeploymentId == gitHubId && s.State is "error" or "failure" or "success");
+        final.Description.ShouldBe("Cancelled by alice");
+        File.Exists(trappedFile).ShouldBeTrue("the script's INT trap ran: the cancel's SIGINT reached it with its default disposition");
+        File.ReadAllText(trappedFile).Trim().ShouldBe("cleaned up");
+    }
+
     private static async Task<int> WaitForPidAsync(string path) =>
         (await Poll.ForAsync(
             () => File.Exists(path) && int.TryParse(File.ReadAllText(path).Trim(), out var pid) ? pid : (int?)null,

@@ -152,21 +152,8 @@ public static class TestArtifacts
     {
         var directory = Environment.GetEnvironmentVariable("HEAVEN_TEST_SCREENSHOTS") is { Length: > 0 } configured
             ? configured
-            : Path.Combine(RepositoryRoot() ?? AppContext.BaseDirectory, "TestResults", "screenshots");
+            : Path.Combine(RepositoryRoot.Path, "TestResults", "screenshots");
         Directory.CreateDirectory(directory);
         return directory;
-    }
-
-    private static string? RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Heaven.slnx")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        return null;
     }
 }

@@ -53,14 +53,29 @@ public sealed class HeavenProcess : IAsyncDisposable
     public static Task<HeavenProcess> StartAsync(IReadOnlyDictionary<string, string> environment, params string[] args) =>
         StartAsync(environment, runAs: null, args);
 
+    /// <summary>
+    /// Starts heaven as <c>heaven &amp;</c> from a non-interactive shell does: with SIGINT and SIGQUIT
+    /// ignored, a disposition that exec keeps and every child inherits unless it is reset.
+    /// </summary>
+    public static Task<HeavenProcess> StartInBackgroundAsync(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        StartAsync(environment, runAs: null, ignoreInterrupts: true, args);
+
     /// <summary>Starts heaven as <paramref name="runAs"/> (through setpriv; the test runs as root), or as the test's own user.</summary>
-    public static async Task<HeavenProcess> StartAsync(IReadOnlyDictionary<string, string> environment, Heaven.Execution.DeployUser? runAs, params string[] args)
+    public static Task<HeavenProcess> StartAsync(IReadOnlyDictionary<string, string> environment, Heaven.Execution.DeployUser? runAs, params string[] args) =>
+        StartAsync(environment, runAs, ignoreInterrupts: false, args);
+
+    private static async Task<HeavenProcess> StartAsync(IReadOnlyDictionary<string, string> environment, Heaven.Execution.DeployUser? runAs, bool ignoreInterrupts, string[] args)
     {
         var port = FreePort();
         var info = Command(["--urls", $"http://127.0.0.1:{port}", .. args], environment);
         if (runAs is not null)
         {
             info = AsUser(runAs.UserId.ToString(CultureInfo.InvariantCulture), runAs.GroupId.ToString(CultureInfo.InvariantCulture), info);
+        }
+
+        if (ignoreInterrupts)
+        {
+            info = WithInterruptsIgnored(info);
         }
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
@@ -133,6 +148,35 @@ public sealed class HeavenProcess : IAsyncDisposable
         }
 
         return Directory.EnumerateFiles(directory).All(f => (File.GetUnixFileMode(f) & UnixFileMode.OtherRead) != 0);
+    }
+
+    private static ProcessStartInfo WithInterruptsIgnored(ProcessStartInfo heaven)
+    {
+        var info = new ProcessStartInfo("/bin/sh")
+        {
+            RedirectStandardInput = heaven.RedirectStandardInput,
+            RedirectStandardOutput = heaven.RedirectStandardOutput,
+            RedirectStandardError = heaven.RedirectStandardError,
+            UseShellExecute = false,
+            WorkingDirectory = heaven.WorkingDirectory,
+        };
+        foreach (var arg in new[] { "-c", "trap '' INT QUIT; exec \"$0\" \"$@\"", heaven.FileName })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        foreach (var arg in heaven.ArgumentList)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        info.Environment.Clear();
+        foreach (var (name, value) in heaven.Environment)
+        {
+            info.Environment[name] = value;
+        }
+
+        return info;
     }
 
     private static ProcessStartInfo AsUser(string user, string group, ProcessStartInfo heaven)

@@ -7,7 +7,7 @@ namespace Heaven.Tests.Layering;
 
 /// <summary>
 /// The folders of src/Heaven (= namespaces) depend one way. <see cref="MayUse"/> is the layering,
-/// read from the bottom up; the README's "Code layout" section draws the same picture.
+/// read from the bottom up; docs/development.md's "Code layout" section draws the same picture.
 /// </summary>
 public sealed class LayeringTests(ITestOutputHelper output)
 {

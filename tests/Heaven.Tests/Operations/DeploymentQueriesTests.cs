@@ -1,6 +1,9 @@
+using System.Net;
+using System.Text.Json.Nodes;
 using Heaven.Model;
 using Heaven.Operations;
 using Heaven.Tests.Infrastructure;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Heaven.Tests.Operations;
@@ -107,6 +110,32 @@ public sealed class DeploymentQueriesTests
         (staging.Current!.Sha, staging.Running, staging.Queued, staging.Lock).ShouldBe((Sha('7'), (DeploymentSummary?)null, 0, (LockView?)null));
         var configured = dashboard.Repositories[1].Environments.Single();
         (configured.Current, configured.Latest).ShouldBe(((DeploymentSummary?)null, (DeploymentSummary?)null));
+    }
+
+    [Fact]
+    public async Task WhoAsked_IsKeptAtIntake_AndTheDashboardAndListsShowIt()
+    {
+        await using var host = await HeavenTestHost.StartAsync();
+        using var repository = new TestRepository("octo/intake");
+        var (body, gitHubId) = DeploymentWebhook.For(repository, Sha('a'), creator: "carol");
+        // hubot-deploy creates deployments as a bot on the chat user's behalf: the chat user is who asked.
+        var webhook = JsonNode.Parse(body)!;
+        webhook["deployment"]!["creator"]!["login"] = "hubot";
+        var response = await host.SendWebhookAsync("deployment", webhook.ToJsonString());
+        response.StatusCode.ShouldBe(HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync());
+
+        var stored = await host.QueryAsync(db => db.Deployments.AsNoTracking().SingleAsync(d => d.GitHubDeploymentId == gitHubId));
+        (stored.Deployer, stored.CreatorLogin).ShouldBe(("carol", "hubot"));
+        // Read from its column, not the payload: without the payload's notify section it is still carol.
+        await host.QueryAsync(db => db.Deployments.Where(d => d.Id == stored.Id)
+            .ExecuteUpdateAsync(set => set.SetProperty(d => d.PayloadJson, """{"config":{"provider":"shell"}}""")));
+
+        var queries = host.Services.GetRequiredService<DeploymentQueries>();
+        var dashboard = await queries.DashboardAsync(CancellationToken.None);
+        var production = dashboard.Repositories.ShouldHaveSingleItem().Environments.ShouldHaveSingleItem();
+        (production.Latest!.Creator, production.Latest.Provider, production.Latest.State).ShouldBe(("carol", "shell", "queued"));
+        (await queries.ListAsync(new DeploymentFilter(), CancellationToken.None)).ShouldHaveSingleItem().Creator.ShouldBe("carol");
+        (await queries.GetAsync(stored.Id, CancellationToken.None))!.Deployment.Creator.ShouldBe("carol");
     }
 
     [Fact]

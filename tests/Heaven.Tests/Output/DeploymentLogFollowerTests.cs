@@ -135,6 +135,58 @@ public sealed class DeploymentLogFollowerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task APacedViewerBehindAFlood_IsToldExactlyWhichLinesWereLeftOut_AndGetsTheNewest_WhileTheWriterNeverWaits()
+    {
+        var id = await AddRunningDeploymentAsync();
+        var outputs = host.Services.GetRequiredService<DeploymentOutputs>();
+        await using var log = outputs.OpenLog(id, new SecretMasker());
+        var follower = new DeploymentLogFollower(Database, host.Services.GetRequiredService<DeploymentLogReader>(), host.Services.GetRequiredService<LiveLogs>());
+        var pace = new LivePace(BurstChars: 4000, CharsPerSecond: 2000);
+        await log.WriteLineAsync(OutputStream.Stdout, "before", default);
+
+        using var timeout = new CancellationTokenSource(Budget);
+        var items = new List<LogFollowItem>();
+        await using (var followed = follower.FollowAsync(id, 0, pace, timeout.Token).GetAsyncEnumerator(timeout.Token))
+        {
+            (await followed.MoveNextAsync()).ShouldBeTrue();
+            items.Add(followed.Current);
+
+            // The viewer reads nothing while the flood is written: the writer goes on regardless.
+            const int flood = 20_000;
+            for (var i = 1; i <= flood; i++)
+            {
+                await log.WriteLineAsync(OutputStream.Stdout, $"flood {i}", default);
+            }
+
+            while (await followed.MoveNextAsync())
+            {
+                items.Add(followed.Current);
+                if (!followed.Current.Gap && followed.Current.Line.Number == flood)
+                {
+                    // A line at an ordinary pace after the flood comes in full.
+                    await log.WriteLineAsync(OutputStream.Stdout, "after", default);
+                }
+
+                if (!followed.Current.Gap && followed.Current.Line.Text == "after")
+                {
+                    await log.CompleteAsync(default);
+                    await FinishAsync(id);
+                }
+            }
+        }
+
+        items[0].ShouldBe(LogFollowItem.Of(new LogLine(0, OutputStream.Stdout, "before")));
+        var gap = items.Single(i => i.Gap);
+        gap.First.ShouldBe(1);
+        gap.SkippedLines.ShouldBeGreaterThan(15_000);
+        var after = items.SkipWhile(i => !i.Gap).Skip(1).Select(i => i.Line).ToList();
+        after.Select(l => l.Number).ShouldBe(Enumerable.Range((int)gap.Last + 1, after.Count).Select(n => (long)n));
+        after[^2].Text.ShouldBe("flood 20000");
+        after[^1].Text.ShouldBe("after");
+        after.SkipLast(1).ShouldAllBe(l => l.Text == $"flood {l.Number}");
+    }
+
+    [Fact]
     public async Task AFinishedDeployment_IsFollowedToItsEndAtOnce_AndAnUnknownOneEndsEmpty()
     {
         var id = await AddRunningDeploymentAsync();

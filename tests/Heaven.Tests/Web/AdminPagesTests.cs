@@ -115,7 +115,15 @@ public sealed class AdminPagesTests : IAsyncLifetime
     public async Task An_admin_sees_deliveries_with_the_encoded_body_and_redelivers_one_seeing_what_the_intake_answered()
     {
         const string pingId = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
-        (await site.Host.SendWebhookAsync("ping", Fixtures.Read("ping.json"), pingId)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        using (var request = Webhook.Request("ping", Fixtures.Read("ping.json"), pingId, HeavenTestHost.Secret))
+        {
+            request.Headers.Add("X-GitHub-Hook-ID", "4242");
+            request.Headers.Add("X-GitHub-Hook-Installation-Target-Type", "repository");
+            request.Headers.Add("X-Relay-Token", "relay-secret-value");
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Basic", "relay-secret-value");
+            (await site.Host.Client.SendAsync(request)).StatusCode.ShouldBe(HttpStatusCode.OK);
+        }
+
         using var browser = await site.SignInAsync(Admin);
 
         var (listStatus, list) = await GetAsync(browser, "/deliveries");
@@ -124,6 +132,16 @@ public sealed class AdminPagesTests : IAsyncLifetime
         list.ShouldContain($"<a href=\"/deliveries/{pingId}\">");
         list.ShouldContain("pong &lt;script&gt;window.__xss = 1&lt;/script&gt;");
         list.ShouldNotContain(HostileScript);
+
+        var (pingStatus, ping) = await GetAsync(browser, $"/deliveries/{pingId}");
+        pingStatus.ShouldBe(HttpStatusCode.OK);
+        ping.ShouldContain("<dt>X-GitHub-Hook-ID</dt><dd><code>4242</code></dd>");
+        ping.ShouldContain("<dt>User-Agent</dt><dd><code>GitHub-Hookshot/test</code></dd>");
+        ping.ShouldContain("<dt>X-GitHub-Hook-Installation-Target-Type</dt><dd><code>repository</code></dd>");
+        ping.ShouldNotContain("X-Hub-Signature", customMessage: "signatures are checked, not stored");
+        ping.ShouldNotContain("Authorization");
+        ping.ShouldNotContain("X-Relay-Token");
+        ping.ShouldNotContain("relay-secret-value");
 
         var (detailStatus, detail) = await GetAsync(browser, $"/deliveries/{HostileDeliveryId}");
         detailStatus.ShouldBe(HttpStatusCode.OK);
@@ -143,6 +161,15 @@ public sealed class AdminPagesTests : IAsyncLifetime
         var (copyStatus, copy) = await GetAsync(browser, $"/deliveries/{answered.Groups[1].Value}");
         copyStatus.ShouldBe(HttpStatusCode.OK);
         copy.ShouldContain($"<dt>Redelivery of</dt><dd><a href=\"/deliveries/{pingId}\">");
+        copy.ShouldContain("<dt>X-GitHub-Hook-ID</dt><dd><code>4242</code></dd>", customMessage: "a redelivery carries the original's headers");
+        copy.ShouldContain("<dt>User-Agent</dt><dd><code>GitHub-Hookshot/test</code></dd>");
+
+        var admin = ApiClient.For(site.Host, TokenScope.Admin);
+        var viaApi = System.Text.Json.JsonDocument.Parse(await (await admin.GetAsync($"/deliveries/{pingId}")).Content.ReadAsStringAsync()).RootElement;
+        var headers = viaApi.GetProperty("headers");
+        headers.GetProperty("X-GitHub-Hook-ID").GetString().ShouldBe("4242");
+        headers.GetProperty("User-Agent").GetString().ShouldBe("GitHub-Hookshot/test");
+        headers.EnumerateObject().Select(h => h.Name).ShouldNotContain(n => n.Contains("Signature", StringComparison.OrdinalIgnoreCase) || n == "Authorization" || n == "X-Relay-Token");
 
         (await GetAsync(browser, "/deliveries/no-such-delivery")).Status.ShouldBe(HttpStatusCode.NotFound);
         var forged = await browser.PostAsync($"/deliveries/{pingId}/redeliver", new FormUrlEncodedContent([]));

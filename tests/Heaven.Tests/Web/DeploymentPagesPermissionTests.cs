@@ -45,12 +45,47 @@ public sealed class DeploymentPagesPermissionTests : IAsyncLifetime
 
         foreach (var (path, fields) in Actions)
         {
-            var answer = await DeploymentPagesSite.PostFormAsync(browser, path, null, fields);
+            // A form posted after the session expired: back to the page it was on after sign-in,
+            // never to the action's address (a GET of it is no page) and without doing the action.
+            using var post = new HttpRequestMessage(HttpMethod.Post, path) { Content = new FormUrlEncodedContent(fields.Select(f => new KeyValuePair<string, string>(f.Item1, f.Item2))) };
+            post.Headers.Referrer = new Uri(site.Host.BaseAddress, site.EnvironmentPath + "?page=2");
+            var answer = await browser.SendAsync(post);
             answer.StatusCode.ShouldBe(HttpStatusCode.Redirect, path);
-            new Uri(site.Host.BaseAddress, answer.Headers.Location!).PathAndQuery.ShouldBe("/signin?returnUrl=" + Uri.EscapeDataString(path), path);
+            new Uri(site.Host.BaseAddress, answer.Headers.Location!).PathAndQuery.ShouldBe("/signin?returnUrl=" + Uri.EscapeDataString(site.EnvironmentPath + "?page=2"), path);
+
+            // Without a Referer of this server's: the dashboard.
+            using var foreign = new HttpRequestMessage(HttpMethod.Post, path) { Content = new FormUrlEncodedContent(fields.Select(f => new KeyValuePair<string, string>(f.Item1, f.Item2))) };
+            foreign.Headers.Referrer = new Uri("https://elsewhere.example" + site.EnvironmentPath);
+            var elsewhere = await browser.SendAsync(foreign);
+            new Uri(site.Host.BaseAddress, elsewhere.Headers.Location!).PathAndQuery.ShouldBe("/signin?returnUrl=%2F", path);
         }
 
         site.GitHub.CreatedDeployments.ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task AnEnvironmentNamedWithASlash_HasItsPage_AndItsFormsWork()
+    {
+        const string environment = "production/eu";
+        const string path = "/repos/octo/app/environments/production%2Feu";
+        var (gitHubId, _) = await site.Harness.DeployAsync(site.Repository, site.FirstSha, environment, "main", creator: DeploymentPagesSite.Deployer);
+        (await site.Harness.WaitForFinalStatusAsync(site.Repository, gitHubId)).State.ShouldBe("success");
+        using var browser = await site.SignedInAsync(DeploymentPagesSite.Deployer);
+
+        (await browser.GetStringAsync("/")).ShouldContain($"href=\"{path}\"");
+        var page = await browser.GetAsync(path);
+        var html = await page.Content.ReadAsStringAsync();
+        page.StatusCode.ShouldBe(HttpStatusCode.OK, html);
+        html.ShouldContain("octo/app · production/eu");
+        html.ShouldContain(site.FirstSha[..7]);
+        html.ShouldContain($"action=\"{path}/lock\"");
+
+        var token = await DeploymentPagesSite.FormTokenAsync(browser, path);
+        var locked = await DeploymentPagesSite.PostFormAsync(browser, path + "/lock", token, ("reason", "eu freeze"));
+        locked.StatusCode.ShouldBe(HttpStatusCode.Redirect);
+        locked.Headers.Location!.OriginalString.ShouldStartWith(path + "?notice=");
+        (await browser.GetStringAsync(path)).ShouldContain($"Locked by {DeploymentPagesSite.Deployer}: eu freeze");
+        (await browser.GetStringAsync(site.EnvironmentPath)).ShouldNotContain("eu freeze", customMessage: "production itself is not locked");
     }
 
     [Fact]

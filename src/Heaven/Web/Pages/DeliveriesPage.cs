@@ -124,6 +124,7 @@ internal static class DeliveriesPage
         var redeliveryOf = d.RedeliveryOf is { } original
             ? Html.Of($"<a href=\"{Html.Url("/deliveries/" + Uri.EscapeDataString(original))}\"><code>{original}</code></a>")
             : Html.Text("—");
+        var headers = detail.Headers.Select(h => Html.Of($"<dt>{h.Key}</dt><dd><code>{h.Value}</code></dd>"));
         var content = Html.Of($"""
             {outcome}
             <p><a href="/deliveries">All deliveries</a></p>
@@ -131,8 +132,9 @@ internal static class DeliveriesPage
             <dl class="delivery-headers">
             <dt>X-GitHub-Event</dt><dd><code>{d.Event}</code></dd>
             <dt>X-GitHub-Delivery</dt><dd><code>{d.DeliveryId}</code></dd>
+            {headers}
             </dl>
-            <p class="muted">Heaven keeps these two headers and the body; the signature was checked when the delivery arrived.</p>
+            <p class="muted">The signature headers were checked when the delivery arrived and are not stored, nor are credentials, cookies or headers naming a secret or token.</p>
             <h2>What Heaven made of it</h2>
             <dl class="delivery-facts">
             <dt>Received</dt><dd>{RelativeTime.Tag(d.ReceivedAt, kit.Now)}</dd>

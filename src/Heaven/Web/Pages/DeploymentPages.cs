@@ -25,11 +25,11 @@ public static class DeploymentPages
 
         const string environment = "/repos/{owner}/{repo}/environments/{environment}";
         endpoints.MapPost(environment + "/rollback", (HttpContext http, string owner, string repo, string environment, DeploymentActions actions) =>
-            OnEnvironmentAsync(http, owner, repo, environment, (repository, _, actor, token) => actions.RollbackAsync(repository, environment, actor, token)));
+            OnEnvironmentAsync(http, owner, repo, environment, (repository, environment, _, actor, token) => actions.RollbackAsync(repository, environment, actor, token)));
         endpoints.MapPost(environment + "/deploy", (HttpContext http, string owner, string repo, string environment, DeploymentActions actions) =>
-            OnEnvironmentAsync(http, owner, repo, environment, (repository, form, actor, token) => actions.DeployCommitAsync(repository, environment, form["sha"].ToString().Trim(), actor, token)));
+            OnEnvironmentAsync(http, owner, repo, environment, (repository, environment, form, actor, token) => actions.DeployCommitAsync(repository, environment, form["sha"].ToString().Trim(), actor, token)));
         endpoints.MapPost(environment + "/lock", (HttpContext http, string owner, string repo, string environment, DeploymentActions actions) =>
-            OnEnvironmentAsync(http, owner, repo, environment, (repository, form, actor, token) =>
+            OnEnvironmentAsync(http, owner, repo, environment, (repository, environment, form, actor, token) =>
             {
                 var reason = form["reason"].ToString().Trim();
                 var expires = form["expires"].ToString().Trim();
@@ -44,7 +44,7 @@ public static class DeploymentPages
                     : Task.FromResult(new ActionResult(ActionStatus.Invalid, $"'{expires}' is not a time; leave it empty to lock until unlocked."));
             }));
         endpoints.MapPost(environment + "/unlock", (HttpContext http, string owner, string repo, string environment, DeploymentActions actions) =>
-            OnEnvironmentAsync(http, owner, repo, environment, (repository, _, actor, token) => actions.UnlockAsync(repository, environment, actor, token)));
+            OnEnvironmentAsync(http, owner, repo, environment, (repository, environment, _, actor, token) => actions.UnlockAsync(repository, environment, actor, token)));
     }
 
     private static async Task<IResult> OnDeploymentAsync(HttpContext http, long id, DeploymentQueries queries, Func<string, CancellationToken, Task<ActionResult>> act)
@@ -64,8 +64,9 @@ public static class DeploymentPages
         });
     }
 
-    private static async Task<IResult> OnEnvironmentAsync(HttpContext http, string owner, string repo, string environment, Func<string, IFormCollection, string, CancellationToken, Task<ActionResult>> act)
+    private static async Task<IResult> OnEnvironmentAsync(HttpContext http, string owner, string repo, string segment, Func<string, string, IFormCollection, string, CancellationToken, Task<ActionResult>> act)
     {
+        var environment = EnvironmentAddress.FromRoute(segment);
         var page = PageContextFactory.For(http);
         var repository = $"{owner}/{repo}";
         if (await page.PermissionAsync(repository) < RepositoryPermission.Read)
@@ -73,7 +74,7 @@ public static class DeploymentPages
             return page.Missing($"{repository} · {environment}", $"There is no repository {repository} you may see.");
         }
 
-        return await ActAsync(page, repository, PageContext.EnvironmentPath(repository, environment), (form, actor) => act(repository, form, actor, page.Aborted));
+        return await ActAsync(page, repository, PageContext.EnvironmentPath(repository, environment), (form, actor) => act(repository, environment, form, actor, page.Aborted));
     }
 
     private static async Task<IResult> ActAsync(PageContext page, string repository, string back, Func<IFormCollection, string, Task<ActionResult>> act)

@@ -16,6 +16,7 @@ internal static class EnvironmentPage
 
     public static async Task<IResult> RenderAsync(HttpContext http, string owner, string repo, string environment, long? before, DeploymentQueries queries)
     {
+        environment = EnvironmentAddress.FromRoute(environment);
         var page = PageContextFactory.For(http);
         var repository = $"{owner}/{repo}";
         var title = $"{repository} · {environment}";

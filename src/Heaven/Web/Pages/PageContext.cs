@@ -72,7 +72,7 @@ internal sealed class PageContext(HttpContext http, IRepositoryAccess access, IA
     public Task<bool> FormIsGenuineAsync() => antiforgery.IsRequestValidAsync(http);
 
     public static string EnvironmentPath(string repository, string environment) =>
-        $"/repos/{repository}/environments/{Uri.EscapeDataString(environment)}";
+        $"/repos/{repository}/environments/{EnvironmentAddress.ToSegment(environment)}";
 
     public static string DeploymentPath(long id) => $"/deployments/{id}";
 

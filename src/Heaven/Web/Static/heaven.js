@@ -171,6 +171,33 @@
       if (following) lines.scrollTop = lines.scrollHeight;
     });
 
+    // Output faster than a live view shows (a flood): the server leaves lines out and says which; the
+    // marker links to the full log.
+    source.addEventListener('gap', (event) => {
+      const id = Number(event.lastEventId);
+      if (!Number.isInteger(id) || id <= lastShown) return;
+      let gap;
+      try {
+        gap = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      const element = document.createElement('div');
+      element.className = 'log-line log-gap';
+      element.dataset.line = String(id);
+      const skipped = Number.isInteger(gap.skipped) ? gap.skipped : 0;
+      element.append(`… ${skipped.toLocaleString()} lines skipped here: they came faster than a live view shows them. `);
+      if (typeof gap.log === 'string' && gap.log.startsWith('/')) {
+        const link = document.createElement('a');
+        link.href = gap.log;
+        link.textContent = 'The full log';
+        element.append(link);
+      }
+      lastShown = id;
+      lines.append(element);
+      if (following) lines.scrollTop = lines.scrollHeight;
+    });
+
     source.addEventListener('end', (event) => {
       source.close();
       let end = {};

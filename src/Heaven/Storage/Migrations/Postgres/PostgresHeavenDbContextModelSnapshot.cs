@@ -218,6 +218,10 @@ namespace Heaven.Storage.Migrations.Postgres
                         .HasColumnType("character varying(64)")
                         .HasColumnName("event");
 
+                    b.Property<string>("Headers")
+                        .HasColumnType("text")
+                        .HasColumnName("headers");
+
                     b.Property<string>("Message")
                         .IsRequired()
                         .HasMaxLength(512)
@@ -396,6 +400,10 @@ namespace Heaven.Storage.Migrations.Postgres
                         .HasMaxLength(128)
                         .HasColumnType("character varying(128)")
                         .HasColumnName("delivery_id");
+
+                    b.Property<string>("Deployer")
+                        .HasColumnType("text")
+                        .HasColumnName("deployer");
 
                     b.Property<string>("Description")
                         .HasColumnType("text")

@@ -205,6 +205,10 @@ namespace Heaven.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("event");
 
+                    b.Property<string>("Headers")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("headers");
+
                     b.Property<string>("Message")
                         .IsRequired()
                         .HasMaxLength(512)
@@ -379,6 +383,10 @@ namespace Heaven.Storage.Migrations.Sqlite
                         .HasMaxLength(128)
                         .HasColumnType("TEXT")
                         .HasColumnName("delivery_id");
+
+                    b.Property<string>("Deployer")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("deployer");
 
                     b.Property<string>("Description")
                         .HasColumnType("TEXT")
