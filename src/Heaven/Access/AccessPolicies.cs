@@ -97,6 +97,12 @@ internal sealed class AccessResultHandler : IAuthorizationMiddlewareResultHandle
 
     public async Task HandleAsync(RequestDelegate next, HttpContext context, AuthorizationPolicy policy, PolicyAuthorizationResult authorizeResult)
     {
+        if (!authorizeResult.Succeeded && context.GetEndpoint()?.Metadata.GetMetadata<NotFoundWhenRefused>() is not null)
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+
         if (!context.Request.Path.StartsWithSegments("/api", StringComparison.Ordinal) || authorizeResult.Succeeded)
         {
             await inner.HandleAsync(next, context, policy, authorizeResult);
@@ -123,6 +129,12 @@ internal sealed class AccessResultHandler : IAuthorizationMiddlewareResultHandle
         await Problem.WriteAsync(context, StatusCodes.Status403Forbidden, "Forbidden", detail);
     }
 }
+
+/// <summary>
+/// Endpoint metadata: a caller the endpoint's policy refuses is answered 404, as if there were nothing
+/// there, rather than told to sign in (for endpoints that only machines read, such as <c>/metrics</c>).
+/// </summary>
+public sealed class NotFoundWhenRefused;
 
 internal static class Problem
 {

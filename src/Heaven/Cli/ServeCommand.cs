@@ -24,7 +24,7 @@ internal static class ServeCommand
         await HeavenApp.StartAsync(app, cancellationToken);
         terminal.MaskWithServerMasker(app);
         var drained = await app.Services.GetRequiredService<NodeDrains>().ForThisNodeAsync(cancellationToken);
-        StartupReport.Write(app.Services, terminal.Output, drained);
+        StartupReport.Publish(app.Services, terminal.Output, drained);
         // Not the Ctrl+C token: once running, Ctrl+C and SIGTERM stop the server gracefully (GracefulShutdown).
         await app.WaitForShutdownAsync(CancellationToken.None);
         return 0;

@@ -6,6 +6,7 @@ using Heaven.Model;
 using Heaven.Providers;
 using Heaven.Repositories;
 using Heaven.Ssh;
+using Heaven.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Deployments;
@@ -79,12 +80,38 @@ internal sealed partial class DeployPipeline(
             // Disposed in reverse: the checkout, then the agent once nothing can use it any more, then the folder.
             await using var workspace = workspaces.Create(deployment.Id, isolated.User);
             await using var ssh = await credentials.CreateAsync(deployment.Id, OwnKey(deployment), output, masker, timeout, cancellationToken, workspace, isolated.IsIsolated);
-            await using var worktree = await checkout.PrepareAsync(
-                new CheckoutRequest(deployment.Repository, deployment.CloneUrl, deployment.Ref, deployment.Sha, deployment.Id, ssh.GitEnvironment, workspace), output, cancellationToken);
+            var checkoutSpan = HeavenTracing.Source.StartActivity(HeavenTracing.CheckoutSpan);
+            checkoutSpan?.SetTag(HeavenTracing.RepositoryAttribute, deployment.Repository).SetTag("vcs.ref.head.revision", deployment.Sha);
+            IWorktree worktree;
+            try
+            {
+                worktree = await checkout.PrepareAsync(
+                    new CheckoutRequest(deployment.Repository, deployment.CloneUrl, deployment.Ref, deployment.Sha, deployment.Id, ssh.GitEnvironment, workspace), output, cancellationToken);
+            }
+            catch (Exception e)
+            {
+                checkoutSpan?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.GetType().Name);
+                throw;
+            }
+            finally
+            {
+                checkoutSpan?.Dispose();
+            }
+
+            await using var disposeWorktree = worktree;
             // The owner mark lets this node, restarted after a crash, stop what the deploy left running.
             var environment = new Dictionary<string, string>(ssh.ToolEnvironment) { [ProcessRunner.RunOwnerVariable] = OwnerOf(node, deployment.Id) };
             var context = new DeployContext(deployment, deployment.Payload, worktree.Path, output, masker, logUrl, timeout) { ExtraEnvironment = environment, Workspace = workspace, Isolated = isolated.IsIsolated };
-            return await provider.DeployAsync(context, cancellationToken);
+            using var providerSpan = HeavenTracing.Source.StartActivity(HeavenTracing.ProviderSpan);
+            providerSpan?.SetTag(HeavenTracing.ProviderAttribute, provider.Name);
+            var outcome = await provider.DeployAsync(context, cancellationToken);
+            providerSpan?.SetTag("heaven.provider.result", outcome.Result.ToString());
+            if (outcome.Result != DeployResult.Success)
+            {
+                providerSpan?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, outcome.Result.ToString());
+            }
+
+            return outcome;
         }
         catch (Exception e) when (e is CheckoutException or CredentialsException or ProcessStartException)
         {

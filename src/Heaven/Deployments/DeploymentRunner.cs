@@ -2,6 +2,7 @@ using Heaven.GitHub;
 using Heaven.Model;
 using Heaven.Output;
 using Heaven.Providers;
+using Heaven.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Deployments;
@@ -18,11 +19,39 @@ internal sealed partial class DeploymentRunner(
     ILogLinks links,
     TimeProvider time,
     IOptions<DeploymentOptions> options,
+    HeavenMetrics metrics,
     ILogger<DeploymentRunner> logger)
 {
     /// <param name="stopping">The host is stopping now: the deploy ends as "not finished".</param>
     /// <param name="shutDown">Heaven's graceful stop ran out of time: the deploy is cancelled as by a cancel request and ends "Cancelled: Heaven was shut down".</param>
     public async Task RunAsync(ClaimedDeployment claim, CancellationToken stopping, CancellationToken shutDown)
+    {
+        var deployment = claim.Deployment;
+        // Every line logged while it runs, from any component, names the deployment (JSON logs: "Scopes").
+        using var logScope = logger.BeginScope("Deployment {DeploymentId} of {Repository}", deployment.Id, deployment.Repository);
+        var receivedAt = new DateTimeOffset(DateTime.SpecifyKind(deployment.ReceivedAt, DateTimeKind.Utc));
+        var waited = time.GetUtcNow() - receivedAt;
+        // The wait is over by now: its span runs from the intake to this claim, beside the run's.
+        HeavenTracing.StartChildOf(HeavenTracing.QueueWaitSpan, deployment.TraceParent, startTime: receivedAt)?.Dispose();
+        using var span = HeavenTracing.StartChildOf(HeavenTracing.DeploymentSpan, deployment.TraceParent);
+        span?.SetTag(HeavenTracing.DeploymentIdAttribute, deployment.Id)
+            .SetTag(HeavenTracing.GitHubDeploymentIdAttribute, deployment.GitHubDeploymentId)
+            .SetTag(HeavenTracing.DeliveryIdAttribute, deployment.DeliveryId)
+            .SetTag(HeavenTracing.RepositoryAttribute, deployment.Repository)
+            .SetTag(HeavenTracing.EnvironmentAttribute, deployment.Environment)
+            .SetTag(HeavenTracing.ProviderAttribute, deployment.Provider);
+        metrics.DeploymentStarted(waited);
+        try
+        {
+            await RunClaimedAsync(claim, span, stopping);
+        }
+        finally
+        {
+            metrics.DeploymentEnded();
+        }
+    }
+
+    private async Task RunClaimedAsync(ClaimedDeployment claim, System.Diagnostics.Activity? span, CancellationToken stopping)
     {
         var deployment = claim.Deployment;
         var started = time.GetTimestamp();
@@ -71,7 +100,8 @@ internal sealed partial class DeploymentRunner(
             }
         }
 
-        var (state, gitHubState, description) = DeployPipeline.Conclude(deployment, outcome, time.GetElapsedTime(started));
+        var took = time.GetElapsedTime(started);
+        var (state, gitHubState, description) = DeployPipeline.Conclude(deployment, outcome, took);
         await output.WriteLineAsync(OutputStream.Heaven, $"{state}: {description}", CancellationToken.None);
         // The log is complete before GitHub hears the outcome, so the link shows the whole story.
         await output.CompleteAsync(CancellationToken.None);
@@ -83,6 +113,12 @@ internal sealed partial class DeploymentRunner(
 
         var finished = await queue.FinishAsync(claim, state, new DeploymentStatusRequest(gitHubState, description, logUrl, environmentUrl, deployment.Environment), CancellationToken.None);
         Log.Finished(logger, deployment.Id, finished ? state.ToString() : "not recorded (lease lost)", description);
+        if (finished)
+        {
+            var metricState = state == DeploymentState.Cancelled ? "cancelled" : OctokitGitHub.StateName(gitHubState);
+            metrics.DeploymentFinished(metricState, deployment.Provider, took);
+            span?.SetTag(HeavenTracing.StateAttribute, metricState);
+        }
     }
 
     private static partial class Log

@@ -234,6 +234,7 @@ public sealed partial class OctokitGitHub
         var headers = response.Headers.Concat(response.Content.Headers)
             .GroupBy(h => h.Key, StringComparer.OrdinalIgnoreCase)
             .ToDictionary(g => g.Key, g => string.Join(",", g.SelectMany(h => h.Value)), StringComparer.OrdinalIgnoreCase);
+        ObserveRateLimit(headers);
         return new RawResponse((int)response.StatusCode, text, headers, response.Content.Headers.ContentType?.MediaType ?? "application/json", response.Headers.Location);
     }
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
+using Heaven.Telemetry;
 using Microsoft.Extensions.Options;
 using Octokit;
 
@@ -36,9 +37,11 @@ public sealed partial class OctokitGitHub : IGitHub, IGitHubRepositoryApi
     private readonly string? token;
     private readonly TimeSpan requestTimeout;
     private readonly TimeProvider time;
+    private readonly HeavenMetrics? metrics;
 
-    public OctokitGitHub(IOptions<GitHubOptions> options, TimeProvider time)
+    public OctokitGitHub(IOptions<GitHubOptions> options, TimeProvider time, HeavenMetrics? metrics = null)
     {
+        this.metrics = metrics;
         var settings = options.Value;
         token = string.IsNullOrEmpty(settings.Token) ? null : settings.Token;
         requestTimeout = settings.RequestTimeout;
@@ -219,7 +222,14 @@ public sealed partial class OctokitGitHub : IGitHub, IGitHubRepositoryApi
 
         try
         {
-            return await call();
+            var result = await call();
+            // GitHub sends the three rate-limit headers together; without them Octokit reads zeros.
+            if (client.GetLastApiInfo()?.RateLimit is { ResetAsUtcEpochSeconds: > 0 } limit)
+            {
+                metrics?.GitHubRateLimitRemaining(limit.Remaining);
+            }
+
+            return result;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -227,6 +237,7 @@ public sealed partial class OctokitGitHub : IGitHub, IGitHubRepositoryApi
         }
         catch (ApiException e)
         {
+            ObserveRateLimit(e.HttpResponse?.Headers);
             throw Translate(what, e);
         }
         catch (HttpRequestException e)
@@ -328,6 +339,15 @@ public sealed partial class OctokitGitHub : IGitHub, IGitHubRepositoryApi
     }
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    /// <summary>Records <c>X-RateLimit-Remaining</c> when a response carries it.</summary>
+    private void ObserveRateLimit(IReadOnlyDictionary<string, string>? headers)
+    {
+        if (long.TryParse(Header(headers, "X-RateLimit-Remaining"), NumberStyles.None, CultureInfo.InvariantCulture, out var remaining))
+        {
+            metrics?.GitHubRateLimitRemaining(remaining);
+        }
+    }
 
     private static string? Header(IReadOnlyDictionary<string, string>? headers, string name)
     {

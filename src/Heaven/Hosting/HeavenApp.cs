@@ -109,6 +109,8 @@ public static class HeavenApp
         services.AddWeb();
         services.AddHeavenAccess(builder.Configuration);
         services.AddHeavenApi();
+        builder.AddHeavenTelemetry();
+        ConsoleLogFormat.Configure(builder);
 
         // A failed start is reported once, as one line (HeavenApp.StartAsync); the host's own account
         // of it, with the stack trace, is left out. Later errors of the host are logged as usual.
@@ -126,6 +128,7 @@ public static class HeavenApp
         StaticAssets.Map(app);
         var api = app.MapGroup(ApiEndpoints.Prefix);
         api.MapApi();
+        TelemetrySetup.MapMetrics(app);
         Heaven.Web.Pages.DeploymentPages.Map(app);
         return app;
     }

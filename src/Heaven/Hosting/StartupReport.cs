@@ -15,8 +15,27 @@ using Microsoft.Extensions.Options;
 namespace Heaven.Hosting;
 
 /// <summary>What an operator needs to read once Heaven is up: where to point GitHub, and what is still missing.</summary>
-internal static class StartupReport
+internal static partial class StartupReport
 {
+    /// <summary>
+    /// Prints the report on <paramref name="output"/>, or, when the console log is JSON, logs it as one
+    /// JSON line like every other (masked as the terminal would have masked it).
+    /// </summary>
+    /// <param name="drained">The <c>heaven drain</c> that holds this node, if one does.</param>
+    public static void Publish(IServiceProvider services, TextWriter output, NodeDrain? drained = null)
+    {
+        if (!ConsoleLogFormat.IsJson(services.GetRequiredService<IConfiguration>()))
+        {
+            Write(services, output, drained);
+            return;
+        }
+
+        using var text = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
+        Write(services, text, drained);
+        var masker = services.GetRequiredService<Heaven.Model.ISecretMasker>();
+        Log.Report(services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(StartupReport).FullName!), masker.Mask(text.ToString().TrimEnd()));
+    }
+
     /// <param name="drained">The <c>heaven drain</c> that holds this node, if one does.</param>
     public static void Write(IServiceProvider services, TextWriter output, NodeDrain? drained = null)
     {
@@ -185,5 +204,11 @@ internal static class StartupReport
             .Replace("://[::]", "://" + host, StringComparison.Ordinal)
             .Replace("://0.0.0.0", "://" + host, StringComparison.Ordinal);
         return normalized.TrimEnd('/') + WebhookEndpoint.Path;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = 1, EventName = "StartupReport", Level = LogLevel.Information, Message = "{Report}")]
+        public static partial void Report(ILogger logger, string report);
     }
 }

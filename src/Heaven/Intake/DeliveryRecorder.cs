@@ -12,11 +12,12 @@ namespace Heaven.Intake;
 /// be redelivered), the request headers that are kept (<see cref="StoredHeaders"/>) and, for an
 /// operator's redelivery, the delivery it repeats.
 /// </summary>
+/// <param name="TraceParent">The intake span's context: the deployment or work item it creates continues that trace (written by another thread).</param>
 /// <remarks>
 /// <paramref name="Reconciled"/>: not a webhook, but an event reconciliation found on GitHub that no
 /// webhook brought (<see cref="ReconciledDelivery"/>); its decision says so in the delivery log.
 /// </remarks>
-public sealed record IncomingDelivery(string DeliveryId, WebhookEvent Event, bool RepositoryAllowed, DateTime ReceivedAt, byte[]? Body = null, string? RedeliveryOf = null, IReadOnlyList<KeyValuePair<string, string>>? Headers = null, bool Reconciled = false);
+public sealed record IncomingDelivery(string DeliveryId, WebhookEvent Event, bool RepositoryAllowed, DateTime ReceivedAt, byte[]? Body = null, string? RedeliveryOf = null, IReadOnlyList<KeyValuePair<string, string>>? Headers = null, bool Reconciled = false, string? TraceParent = null);
 
 /// <summary>What was durably recorded for a delivery.</summary>
 public sealed record RecordedDelivery(DeliveryResult Result, string Message, long? DeploymentId);
@@ -302,6 +303,7 @@ internal sealed partial class DeliveryRecorder(
                     ReceivedAt = incoming.ReceivedAt,
                     StateChangedAt = incoming.ReceivedAt,
                     State = DeploymentState.Queued,
+                    TraceParent = incoming.TraceParent,
                 };
                 db.Deployments.Add(record);
                 created[key] = record;
@@ -321,6 +323,7 @@ internal sealed partial class DeliveryRecorder(
                     PayloadJson = item.PayloadJson,
                     CreatedAt = incoming.ReceivedAt,
                     NotBefore = incoming.ReceivedAt,
+                    TraceParent = incoming.TraceParent,
                 });
                 return new Outcome(DeliveryResult.Accepted, $"The {item.Name} event was recorded for {(item.Kind == WorkItemKinds.DeploymentStatusEvent ? "notifications" : "auto-deploy")}.", null, null)
                 {

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Extensions.Options;
+using Heaven.Telemetry;
 using Microsoft.Net.Http.Headers;
 
 namespace Heaven.Intake;
@@ -21,6 +22,7 @@ internal sealed partial class WebhookEndpoint(
     IOptions<WebhookOptions> options,
     PendingBodyBudget pendingBodies,
     TimeProvider time,
+    HeavenMetrics metrics,
     ILogger<WebhookEndpoint> logger)
 {
     public const string Path = "/events";
@@ -36,6 +38,14 @@ internal sealed partial class WebhookEndpoint(
         var request = context.Request;
         var eventName = request.Headers["X-GitHub-Event"].ToString();
         var deliveryId = request.Headers["X-GitHub-Delivery"].ToString();
+        // The root of a deployment's trace (under the request's own span): the deployment row and the
+        // work items recorded here keep its context, and the later spans continue from it.
+        using var span = HeavenTracing.Source.StartActivity(HeavenTracing.IntakeSpan);
+        if (span is not null)
+        {
+            span.SetTag(HeavenTracing.EventAttribute, IsEventName(eventName) ? eventName : null);
+            span.SetTag(HeavenTracing.DeliveryIdAttribute, IsDeliveryId(deliveryId) ? deliveryId : null);
+        }
 
         var source = context.Connection.RemoteIpAddress;
         switch (await sourceAddresses.CheckAsync(source, context.RequestAborted))
@@ -113,7 +123,7 @@ internal sealed partial class WebhookEndpoint(
         RecordedDelivery recorded;
         try
         {
-            recorded = await recorder.RecordAsync(new IncomingDelivery(deliveryId, parsed, allowed, time.GetUtcNow().UtcDateTime, bytes.ToArray(), Headers: StoredHeaders.From(request.Headers)), context.RequestAborted);
+            recorded = await recorder.RecordAsync(new IncomingDelivery(deliveryId, parsed, allowed, time.GetUtcNow().UtcDateTime, bytes.ToArray(), Headers: StoredHeaders.From(request.Headers), TraceParent: HeavenTracing.CurrentTraceParent()), context.RequestAborted);
         }
         catch (DeliveryNotRecordedException e)
         {
@@ -121,6 +131,17 @@ internal sealed partial class WebhookEndpoint(
         }
 
         Log.Recorded(logger, eventName, deliveryId, parsed.Repository ?? "-", recorded.Result);
+        metrics.WebhookDelivery(MetricEventName(eventName), recorded.Result.ToString().ToLowerInvariant());
+        if (span is not null)
+        {
+            span.SetTag(HeavenTracing.RepositoryAttribute, parsed.Repository);
+            span.SetTag(HeavenTracing.DeploymentIdAttribute, recorded.DeploymentId);
+            if (parsed is WebhookEvent.Deployment deployment)
+            {
+                span.SetTag(HeavenTracing.GitHubDeploymentIdAttribute, deployment.Request.GitHubDeploymentId);
+            }
+        }
+
         var status = recorded.Result switch
         {
             DeliveryResult.Duplicate => StatusCodes.Status200OK,
@@ -135,6 +156,7 @@ internal sealed partial class WebhookEndpoint(
 
     private IResult Reject(int status, string message, string eventName, string deliveryId)
     {
+        metrics.WebhookDelivery(MetricEventName(eventName), "rejected");
         // Header values are the sender's words: only well-formed ones are repeated into the log.
         Log.Rejected(logger, status, IsEventName(eventName) ? eventName : "-", IsDeliveryId(deliveryId) ? deliveryId : "-", message);
         return Results.Json(
@@ -212,6 +234,13 @@ internal sealed partial class WebhookEndpoint(
     {
         public void Dispose() => Body?.Dispose();
     }
+
+    /// <summary>
+    /// The event as a metric label: the events Heaven knows by name, every other one as "other", so a
+    /// sender cannot grow the metrics with names of its own.
+    /// </summary>
+    private static string MetricEventName(string eventName) =>
+        eventName is "deployment" or "deployment_status" or "status" or "check_suite" or "ping" ? eventName : "other";
 
     private static bool IsJson(string? contentType) =>
         MediaTypeHeaderValue.TryParse(contentType, out var media) && media.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase);

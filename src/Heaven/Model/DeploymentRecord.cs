@@ -96,4 +96,10 @@ public sealed class DeploymentRecord
     public string? GistId { get; set; }
 
     public string? GistUrl { get; set; }
+
+    /// <summary>
+    /// The W3C <c>traceparent</c> of the span that took the deployment in: the worker, on whichever
+    /// node, continues the same trace from it. Null when nobody traced the intake.
+    /// </summary>
+    public string? TraceParent { get; set; }
 }

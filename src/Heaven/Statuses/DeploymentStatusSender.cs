@@ -69,6 +69,9 @@ internal sealed partial class DeploymentStatusSender(
             return new WorkItemOutcome.Failed("The stored status could not be read; it was not posted.");
         }
 
+        // The outbox's span for this attempt (WorkItemConsumer) says which status it carries.
+        System.Diagnostics.Activity.Current?.SetTag(Heaven.Telemetry.HeavenTracing.GitHubDeploymentIdAttribute, payload.GitHubDeploymentId)
+            .SetTag("github.deployment_status.state", OctokitGitHub.StateName(payload.State));
         try
         {
             await gitHub.CreateDeploymentStatusAsync(payload.Repository, payload.GitHubDeploymentId, payload.ToRequest(), cancellationToken);

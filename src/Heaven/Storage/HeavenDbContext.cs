@@ -60,6 +60,7 @@ public abstract class HeavenDbContext(DbContextOptions options) : DbContext(opti
             deployment.Property(d => d.StatusDescription).HasMaxLength(512);
             deployment.Property(d => d.GistId).HasMaxLength(128);
             deployment.Property(d => d.GistUrl).HasMaxLength(512);
+            deployment.Property(d => d.TraceParent).HasMaxLength(64);
         });
 
         modelBuilder.Entity<ServerKey>(key =>

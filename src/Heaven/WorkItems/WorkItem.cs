@@ -34,6 +34,13 @@ public sealed class WorkItem
     public string? LastError { get; set; }
 
     public DateTime? CompletedAt { get; set; }
+
+    /// <summary>
+    /// The W3C <c>traceparent</c> of the span that recorded the item (the intake, a deployment's run):
+    /// the span that does the work continues that trace. Null when nothing was traced. By default the span current where the item is made; a row read back
+    /// gets its stored value.
+    /// </summary>
+    public string? TraceParent { get; set; } = Heaven.Telemetry.HeavenTracing.CurrentTraceParent();
 }
 
 public enum WorkItemState

@@ -1,5 +1,6 @@
 using Heaven.Configuration;
 using Heaven.Storage;
+using Heaven.Telemetry;
 using Microsoft.EntityFrameworkCore;
 
 namespace Heaven.WorkItems;
@@ -86,13 +87,20 @@ internal sealed partial class WorkItemConsumer(
         return await due
             .OrderBy(w => w.Id)
             .Take(BatchSize)
-            .Select(w => new Candidate(w.Id, w.Kind, w.Attempts, w.CreatedAt, w.Repository, w.DeliveryId, w.DeploymentId, w.PayloadJson))
+            .Select(w => new Candidate(w.Id, w.Kind, w.Attempts, w.CreatedAt, w.Repository, w.DeliveryId, w.DeploymentId, w.PayloadJson, w.TraceParent))
             .ToListAsync(cancellationToken);
     }
 
     /// <summary>Does the item this node just claimed; <paramref name="attempt"/> is the claim's fencing token.</summary>
     private async Task HandleAsync(Candidate item, int attempt, CancellationToken cancellationToken)
     {
+        // Each attempt is a span in the trace of whatever recorded the item (a deployment's, for its statuses).
+        using var span = HeavenTracing.StartChildOf(item.Kind == WorkItemKinds.PostDeploymentStatus ? HeavenTracing.StatusSpan : HeavenTracing.OutboxSpan, item.TraceParent);
+        span?.SetTag(HeavenTracing.OutboxKindAttribute, item.Kind)
+            .SetTag("heaven.outbox.attempt", attempt)
+            .SetTag(HeavenTracing.DeploymentIdAttribute, item.DeploymentId)
+            .SetTag(HeavenTracing.DeliveryIdAttribute, item.DeliveryId)
+            .SetTag(HeavenTracing.RepositoryAttribute, item.Repository);
         WorkItemOutcome outcome;
         try
         {
@@ -115,6 +123,11 @@ internal sealed partial class WorkItemConsumer(
         {
             Log.Unexpected(logger, handler.Name, item.Id, e);
             outcome = new WorkItemOutcome.Retry($"{e.GetType().Name}: {e.Message}");
+        }
+
+        if (outcome is not WorkItemOutcome.Finished)
+        {
+            span?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, outcome.GetType().Name);
         }
 
         switch (outcome)
@@ -155,7 +168,7 @@ internal sealed partial class WorkItemConsumer(
         }
     }
 
-    private sealed record Candidate(long Id, string Kind, int Attempts, DateTime CreatedAt, string? Repository, string? DeliveryId, long? DeploymentId, string PayloadJson);
+    private sealed record Candidate(long Id, string Kind, int Attempts, DateTime CreatedAt, string? Repository, string? DeliveryId, long? DeploymentId, string PayloadJson, string? TraceParent);
 
     private static partial class Log
     {

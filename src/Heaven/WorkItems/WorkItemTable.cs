@@ -14,6 +14,7 @@ internal sealed class WorkItemTable : IEntityTypeConfiguration<WorkItem>
         item.Property(w => w.Repository).HasMaxLength(256);
         item.Property(w => w.DeliveryId).HasMaxLength(128);
         item.Property(w => w.LeaseOwner).HasMaxLength(256);
+        item.Property(w => w.TraceParent).HasMaxLength(64);
         item.Property(w => w.State).HasConversion<string>().HasMaxLength(16);
         item.HasIndex(w => new { w.State, w.Kind, w.NotBefore });
         item.HasIndex(w => new { w.DeploymentId, w.Id });

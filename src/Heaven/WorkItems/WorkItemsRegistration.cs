@@ -18,6 +18,7 @@ internal static class WorkItemsRegistration
 
         services.TryAddSingleton<WorkItemSignal>();
         services.TryAddSingleton<OutboxFlush>();
+        services.TryAddSingleton<Heaven.Telemetry.IOutboxStatistics, OutboxStatistics>();
         services.AddSingleton<THandler>();
         // Not AddHostedService: it keeps one service per implementation type, and every handler's
         // consumer is a WorkItemConsumer.

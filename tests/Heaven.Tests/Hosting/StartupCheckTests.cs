@@ -43,6 +43,7 @@ public sealed class StartupCheckTests
         ["LockOptions"] = ("Locks:DefaultTtl", "-01:00:00", "Locks:DefaultTtl must be a positive time span"),
         ["WebOptions"] = ("Web:PermissionCacheSeconds", "-1", "Web:PermissionCacheSeconds must be a number of seconds from 0 to 3600; got -1."),
         ["AutoDeployOptions"] = ("AutoDeploy:Delivery:PollInterval", "00:00:00", "AutoDeploy:Delivery:PollInterval must be a positive duration"),
+        ["MetricsOptions"] = ("Metrics:AllowFrom:0", "prometheus.internal", "Metrics:AllowFrom:0 must be an IP address or network such as 10.0.0.5 or 10.0.0.0/8; got 'prometheus.internal'."),
     };
 
     /// <summary>The options classes Heaven registers, read from its container (not listed by hand).</summary>

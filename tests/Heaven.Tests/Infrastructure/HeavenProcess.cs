@@ -11,6 +11,7 @@ public sealed class HeavenProcess : IAsyncDisposable
 {
     private readonly Process process;
     private readonly StringBuilder output = new();
+    private readonly List<string> standardOutput = [];
     private readonly TaskCompletionSource started = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private HeavenProcess(Process process, Uri baseAddress)
@@ -25,6 +26,18 @@ public sealed class HeavenProcess : IAsyncDisposable
     public HttpClient Client { get; }
 
     public int Id => process.Id;
+
+    /// <summary>The lines printed on standard output alone, in order.</summary>
+    public IReadOnlyList<string> StandardOutputLines
+    {
+        get
+        {
+            lock (output)
+            {
+                return [.. standardOutput];
+            }
+        }
+    }
 
     public string Output
     {
@@ -67,8 +80,8 @@ public sealed class HeavenProcess : IAsyncDisposable
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var heaven = new HeavenProcess(process, new Uri($"http://127.0.0.1:{port}"));
-        process.OutputDataReceived += (_, e) => heaven.OnLine(e.Data);
-        process.ErrorDataReceived += (_, e) => heaven.OnLine(e.Data);
+        process.OutputDataReceived += (_, e) => heaven.OnLine(e.Data, standardOutput: true);
+        process.ErrorDataReceived += (_, e) => heaven.OnLine(e.Data, standardOutput: false);
         process.Exited += (_, _) => heaven.started.TrySetException(new InvalidOperationException("heaven exited before it was running:\n" + heaven.Output));
         process.Start();
         process.StandardInput.Close();
@@ -262,7 +275,7 @@ public sealed class HeavenProcess : IAsyncDisposable
         process.Dispose();
     }
 
-    private void OnLine(string? line)
+    private void OnLine(string? line, bool standardOutput)
     {
         if (line is null)
         {
@@ -272,9 +285,14 @@ public sealed class HeavenProcess : IAsyncDisposable
         lock (output)
         {
             output.AppendLine(line);
+            if (standardOutput)
+            {
+                this.standardOutput.Add(line);
+            }
         }
 
-        if (line.StartsWith("Heaven is running.", StringComparison.Ordinal))
+        // The start-up report's first line, printed as it is or as the message of a JSON log line.
+        if (line.StartsWith("Heaven is running.", StringComparison.Ordinal) || line.Contains("\"Heaven is running.", StringComparison.Ordinal))
         {
             started.TrySetResult();
         }

@@ -17,26 +17,27 @@ public sealed class LayeringTests(ITestOutputHelper output)
         // The leaf: the deployment record and its states, the payload, the output-sink contracts.
         ["Model"] = [],
         ["Configuration"] = [],
+        ["Telemetry"] = ["Model", "Configuration"],
 
         // Infrastructure: knows the leaf only.
         ["Storage"] = ["Model", "Configuration"],
         ["Execution"] = ["Model", "Configuration"],
-        ["GitHub"] = ["Model", "Configuration"],
+        ["GitHub"] = ["Model", "Configuration", "Telemetry"],
         ["Masking"] = ["Model", "Configuration"],
         ["Checkout"] = ["Model", "Configuration", "Execution", "GitHub"],
         ["Ssh"] = ["Model", "Configuration", "Execution"],
         ["Repositories"] = ["Model", "Configuration"],
 
         // Components along the flow.
-        ["WorkItems"] = ["Model", "Configuration", "Storage"],
+        ["WorkItems"] = ["Model", "Configuration", "Storage", "Telemetry"],
         ["Locks"] = ["Model", "Configuration", "Storage"],
-        ["Statuses"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Masking"],
+        ["Statuses"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Masking", "Telemetry"],
         ["Output"] = ["Model", "Configuration", "Storage", "GitHub", "Masking"],
         ["Providers"] = ["Model", "Configuration", "Execution", "Ssh", "Checkout", "GitHub", "Masking", "Repositories"],
         ["Notifications"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Masking"],
         ["AutoDeploy"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Locks", "Repositories"],
-        ["Deployments"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Masking", "Execution", "Checkout", "Ssh", "Repositories", "Locks", "Statuses", "Output", "Providers"],
-        ["Intake"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Masking", "Repositories", "Deployments"],
+        ["Deployments"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Masking", "Execution", "Checkout", "Ssh", "Repositories", "Locks", "Statuses", "Output", "Providers", "Telemetry"],
+        ["Intake"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Masking", "Repositories", "Deployments", "Telemetry"],
         // Who may get in and what they may do: sign-in, API tokens, authorization.
         ["Access"] = ["Model", "Configuration", "Storage", "GitHub"],
         ["Retention"] = ["Model", "Configuration", "Storage", "WorkItems", "GitHub", "Checkout", "Output", "Intake", "AutoDeploy"],
@@ -50,8 +51,8 @@ public sealed class LayeringTests(ITestOutputHelper output)
         // What people use, and the composition on top.
         ["Web"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Checkout", "Output", "Deployments", "Operations", "Access"],
         ["Api"] = ["Model", "Configuration", "Storage", "Output", "Deployments", "Intake", "Operations", "Access"],
-        ["Hosting"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Reconciliation", "Access", "Operations", "Web", "Api"],
-        ["Cli"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Reconciliation", "Access", "Operations", "Web", "Api", "Hosting", "Diagnostics"],
+        ["Hosting"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Reconciliation", "Access", "Operations", "Web", "Api", "Telemetry"],
+        ["Cli"] = ["Model", "Configuration", "Storage", "Execution", "GitHub", "Masking", "Checkout", "Ssh", "Repositories", "WorkItems", "Locks", "Statuses", "Output", "Providers", "Notifications", "AutoDeploy", "Deployments", "Intake", "Retention", "Reconciliation", "Access", "Operations", "Web", "Api", "Hosting", "Diagnostics", "Telemetry"],
     };
 
     private static readonly Assembly Heaven = typeof(HeavenDbContext).Assembly;

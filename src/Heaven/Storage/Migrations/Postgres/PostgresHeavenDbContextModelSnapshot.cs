@@ -533,6 +533,11 @@ namespace Heaven.Storage.Migrations.Postgres
                         .HasColumnType("character varying(256)")
                         .HasColumnName("task");
 
+                    b.Property<string>("TraceParent")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("trace_parent");
+
                     b.Property<DateTime?>("WaitingSince")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("waiting_since");
@@ -721,6 +726,11 @@ namespace Heaven.Storage.Migrations.Postgres
                         .HasMaxLength(16)
                         .HasColumnType("character varying(16)")
                         .HasColumnName("state");
+
+                    b.Property<string>("TraceParent")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("trace_parent");
 
                     b.HasKey("Id")
                         .HasName("pk_work_items");

@@ -516,6 +516,11 @@ namespace Heaven.Storage.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("task");
 
+                    b.Property<string>("TraceParent")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("trace_parent");
+
                     b.Property<DateTime?>("WaitingSince")
                         .HasColumnType("TEXT")
                         .HasColumnName("waiting_since");
@@ -700,6 +705,11 @@ namespace Heaven.Storage.Migrations.Sqlite
                         .HasMaxLength(16)
                         .HasColumnType("TEXT")
                         .HasColumnName("state");
+
+                    b.Property<string>("TraceParent")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("trace_parent");
 
                     b.HasKey("Id")
                         .HasName("pk_work_items");
