@@ -43,7 +43,7 @@ internal sealed partial class DeploymentRunner(
         metrics.DeploymentStarted(waited);
         try
         {
-            await RunClaimedAsync(claim, span, stopping);
+            await RunClaimedAsync(claim, span, stopping, shutDown);
         }
         finally
         {
@@ -51,7 +51,7 @@ internal sealed partial class DeploymentRunner(
         }
     }
 
-    private async Task RunClaimedAsync(ClaimedDeployment claim, System.Diagnostics.Activity? span, CancellationToken stopping)
+    private async Task RunClaimedAsync(ClaimedDeployment claim, System.Diagnostics.Activity? span, CancellationToken stopping, CancellationToken shutDown)
     {
         var deployment = claim.Deployment;
         var started = time.GetTimestamp();
