@@ -24,6 +24,8 @@ internal sealed partial class DeployPipeline(
     NodeIdentity node,
     DeployIsolation isolation,
     Workspaces workspaces,
+    HeavenMetrics metrics,
+    TimeProvider time,
     ILogger<DeployPipeline> logger)
 {
     /// <summary>The <c>HEAVEN_RUN_OWNER</c> value of a deployment's processes; <c>node-id/</c> prefixes all of a node's.</summary>
@@ -102,6 +104,8 @@ internal sealed partial class DeployPipeline(
             // The owner mark lets this node, restarted after a crash, stop what the deploy left running.
             var environment = new Dictionary<string, string>(ssh.ToolEnvironment) { [ProcessRunner.RunOwnerVariable] = OwnerOf(node, deployment.Id) };
             var context = new DeployContext(deployment, deployment.Payload, worktree.Path, output, masker, logUrl, timeout) { ExtraEnvironment = environment, Workspace = workspace, Isolated = isolated.IsIsolated };
+            // The queue wait ends here, where the provider starts: what a person waits for after the 202.
+            metrics.ProviderStarting(time.GetUtcNow() - new DateTimeOffset(DateTime.SpecifyKind(deployment.ReceivedAt, DateTimeKind.Utc)));
             using var providerSpan = HeavenTracing.Source.StartActivity(HeavenTracing.ProviderSpan);
             providerSpan?.SetTag(HeavenTracing.ProviderAttribute, provider.Name);
             var outcome = await provider.DeployAsync(context, cancellationToken);

@@ -30,7 +30,6 @@ internal sealed partial class DeploymentRunner(
         // Every line logged while it runs, from any component, names the deployment (JSON logs: "Scopes").
         using var logScope = logger.BeginScope("Deployment {DeploymentId} of {Repository}", deployment.Id, deployment.Repository);
         var receivedAt = new DateTimeOffset(DateTime.SpecifyKind(deployment.ReceivedAt, DateTimeKind.Utc));
-        var waited = time.GetUtcNow() - receivedAt;
         // The wait is over by now: its span runs from the intake to this claim, beside the run's.
         HeavenTracing.StartChildOf(HeavenTracing.QueueWaitSpan, deployment.TraceParent, startTime: receivedAt)?.Dispose();
         using var span = HeavenTracing.StartChildOf(HeavenTracing.DeploymentSpan, deployment.TraceParent);
@@ -40,7 +39,7 @@ internal sealed partial class DeploymentRunner(
             .SetTag(HeavenTracing.RepositoryAttribute, deployment.Repository)
             .SetTag(HeavenTracing.EnvironmentAttribute, deployment.Environment)
             .SetTag(HeavenTracing.ProviderAttribute, deployment.Provider);
-        metrics.DeploymentStarted(waited);
+        metrics.DeploymentStarted();
         try
         {
             await RunClaimedAsync(claim, span, stopping, shutDown);

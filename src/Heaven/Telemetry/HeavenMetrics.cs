@@ -26,7 +26,7 @@ public sealed class HeavenMetrics
         Meter = meters.Create(MeterName);
         deploymentsFinished = Meter.CreateCounter<long>("heaven.deployments.finished", description: "Deployments this node ran to an end, by final state and provider.");
         deploymentDuration = Meter.CreateHistogram<double>("heaven.deployment.duration", "s", "How long deployments ran, from the claim to the final state, by provider.");
-        queueWait = Meter.CreateHistogram<double>("heaven.deployment.queue_wait", "s", "How long deployments waited from the webhook's 202 until a worker started them.");
+        queueWait = Meter.CreateHistogram<double>("heaven.deployment.queue_wait", "s", "How long deployments waited from the webhook's 202 until their provider started (checkout included).");
         deploymentsRunning = Meter.CreateUpDownCounter<long>("heaven.deployments.running", description: "Deployments running on this node now.");
         webhookDeliveries = Meter.CreateCounter<long>("heaven.webhook.deliveries", description: "Webhook deliveries received, by event and what Heaven did with them.");
         Meter.CreateObservableGauge("heaven.outbox.pending", () => Outbox(outbox).Select(s => new Measurement<long>(s.Pending, new KeyValuePair<string, object?>("kind", s.Kind))), description: "Outbox items not yet done, by kind.");
@@ -36,12 +36,11 @@ public sealed class HeavenMetrics
 
     public Meter Meter { get; }
 
-    /// <summary>A worker took a deployment that waited <paramref name="waited"/> since its webhook; pair with <see cref="DeploymentEnded"/>.</summary>
-    public void DeploymentStarted(TimeSpan waited)
-    {
-        deploymentsRunning.Add(1);
-        queueWait.Record(Math.Max(0, waited.TotalSeconds));
-    }
+    /// <summary>A worker took a deployment; pair with <see cref="DeploymentEnded"/>.</summary>
+    public void DeploymentStarted() => deploymentsRunning.Add(1);
+
+    /// <summary>A deployment's provider starts, <paramref name="waited"/> after its webhook was answered 202.</summary>
+    public void ProviderStarting(TimeSpan waited) => queueWait.Record(Math.Max(0, waited.TotalSeconds));
 
     /// <summary>The worker let go of the deployment, however it ended.</summary>
     public void DeploymentEnded() => deploymentsRunning.Add(-1);

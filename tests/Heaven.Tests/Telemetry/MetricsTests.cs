@@ -44,6 +44,26 @@ public sealed class MetricsTests
     }
 
     [Fact]
+    public async Task ADeploymentThatNeverReachesItsProvider_IsCountedFinished_ButNotAsAQueueWait()
+    {
+        // The queue wait is the 202 until the provider starts: a checkout that fails ends it nowhere.
+        await using var harness = await DeployHarness.StartAsync(new Dictionary<string, string?> { ["Output:MirrorToGist"] = "false" });
+        using var repository = new TestRepository();
+        repository.CommitDeployScript("echo deployed");
+        var missing = new string('d', 40);
+
+        var (gitHubId, _) = await harness.DeployAsync(repository, missing);
+        (await harness.WaitForFinalStatusAsync(repository, gitHubId)).State.ShouldBe("error");
+
+        var samples = await Poll.ForAsync(
+            () => ScrapeAsync(harness.Host.Client),
+            s => s.Value("heaven_deployments_finished_total", ("state", "error"), ("provider", "shell")) is not null,
+            "the errored deployment in /metrics");
+        samples.Value("heaven_deployments_finished_total", ("state", "error"), ("provider", "shell")).ShouldBe(1);
+        (samples.Value("heaven_deployment_queue_wait_seconds_count") ?? 0).ShouldBe(0);
+    }
+
+    [Fact]
     public async Task TheOutboxGauges_ShowPendingItemsPerKind_AndHowLongTheOldestWaited()
     {
         await using var host = await HeavenTestHost.StartAsync();
