@@ -51,14 +51,7 @@ public sealed class HeavenProcessTests
         var pidFile = Path.Combine(directory.Path, "orphan.pid");
         // The deploy starts a long job and waits for it, as a real deploy waits for a migration.
         var sha = repository.CommitDeployScript($"sleep 300 &\necho $! > {pidFile}\nwait");
-        var environment = new Dictionary<string, string>
-        {
-            ["HEAVEN_DATA_DIR"] = Path.Combine(directory.Path, "data"),
-            ["GITHUB_WEBHOOK_SECRET"] = Secret,
-            ["GitHub__ApiUrl"] = gitHub.ApiUrl,
-            ["GitHub__Token"] = "process-test-token",
-            ["Output__MirrorToGist"] = "false",
-        };
+        var environment = ServerEnvironment(directory, gitHub);
         var (body, gitHubId) = DeploymentWebhook.For(repository, sha);
 
         int orphan;
@@ -93,16 +86,9 @@ public sealed class HeavenProcessTests
         await using var gitHub = await FakeGitHub.StartAsync();
         // As the deploy user, in the sandbox: its pids mean nothing outside, so the probe is found by name.
         var sha = repository.CommitDeployScript($"{probe.Sleep()} &\nwait");
-        var environment = new Dictionary<string, string>
-        {
-            ["HEAVEN_DATA_DIR"] = Path.Combine(directory.Path, "data"),
-            ["GITHUB_WEBHOOK_SECRET"] = Secret,
-            ["GitHub__ApiUrl"] = gitHub.ApiUrl,
-            ["GitHub__Token"] = "process-test-token",
-            ["Output__MirrorToGist"] = "false",
-            ["Checkout__AllowLocalRepositories"] = "true",
-            ["Deployments__Isolation"] = "required",
-        };
+        var environment = ServerEnvironment(directory, gitHub);
+        environment["Checkout__AllowLocalRepositories"] = "true";
+        environment["Deployments__Isolation"] = "required";
         var (body, gitHubId) = DeploymentWebhook.For(repository, sha);
 
         await using (var first = await HeavenProcess.StartAsync(environment))
@@ -132,14 +118,7 @@ public sealed class HeavenProcessTests
         var readyFile = Path.Combine(directory.Path, "ready");
         var trappedFile = Path.Combine(directory.Path, "trapped");
         var sha = repository.CommitDeployScript($"trap 'echo cleaned up > {trappedFile}; exit 0' INT\necho ready > {readyFile}\nwhile true; do sleep 0.1; done");
-        var environment = new Dictionary<string, string>
-        {
-            ["HEAVEN_DATA_DIR"] = Path.Combine(directory.Path, "data"),
-            ["GITHUB_WEBHOOK_SECRET"] = Secret,
-            ["GitHub__ApiUrl"] = gitHub.ApiUrl,
-            ["GitHub__Token"] = "process-test-token",
-            ["Output__MirrorToGist"] = "false",
-        };
+        var environment = ServerEnvironment(directory, gitHub);
         var (body, gitHubId) = DeploymentWebhook.For(repository, sha);
 
         // As `heaven &` from a script: Heaven itself runs with SIGINT and SIGQUIT ignored.
@@ -155,6 +134,16 @@ public sealed class HeavenProcessTests
         File.Exists(trappedFile).ShouldBeTrue("the script's INT trap ran: the cancel's SIGINT reached it with its default disposition");
         File.ReadAllText(trappedFile).Trim().ShouldBe("cleaned up");
     }
+
+    /// <summary>A server on its own data directory, posting to <paramref name="gitHub"/>, without gists.</summary>
+    private static Dictionary<string, string> ServerEnvironment(TemporaryDirectory directory, FakeGitHub gitHub) => new()
+    {
+        ["HEAVEN_DATA_DIR"] = Path.Combine(directory.Path, "data"),
+        ["GITHUB_WEBHOOK_SECRET"] = Secret,
+        ["GitHub__ApiUrl"] = gitHub.ApiUrl,
+        ["GitHub__Token"] = "process-test-token",
+        ["Output__MirrorToGist"] = "false",
+    };
 
     private static async Task<int> WaitForPidAsync(string path) =>
         (await Poll.ForAsync(
