@@ -38,14 +38,7 @@ internal static partial class DataDirectoryModes
         }
 
         var problems = new List<string>();
-        // The configured path itself may be a link (/var/lib/heaven → /srv/heaven): that one is followed.
-        var directory = new DirectoryInfo(root);
-        if (directory.ResolveLinkTarget(returnFinalTarget: true) is DirectoryInfo target)
-        {
-            directory = target;
-        }
-
-        Walk(directory, problems, repair: true);
+        Walk(Resolved(root), problems, repair: true);
         if (problems.Count == 0)
         {
             return;
@@ -75,12 +68,7 @@ internal static partial class DataDirectoryModes
             return problems;
         }
 
-        var directory = new DirectoryInfo(root);
-        if (directory.ResolveLinkTarget(returnFinalTarget: true) is DirectoryInfo target)
-        {
-            directory = target;
-        }
-
+        var directory = Resolved(root);
         if (Status(directory.FullName) is { } status && status.OwnerId != EffectiveUserId())
         {
             problems.Add(string.Create(CultureInfo.InvariantCulture, $"{directory.FullName} belongs to user id {status.OwnerId}, and Heaven runs as user id {EffectiveUserId()}."));
@@ -88,6 +76,13 @@ internal static partial class DataDirectoryModes
 
         Walk(directory, problems, repair: false);
         return problems;
+    }
+
+    /// <summary>The configured path itself may be a link (/var/lib/heaven → /srv/heaven): that one is followed.</summary>
+    private static DirectoryInfo Resolved(string root)
+    {
+        var directory = new DirectoryInfo(root);
+        return directory.ResolveLinkTarget(returnFinalTarget: true) as DirectoryInfo ?? directory;
     }
 
     [UnsupportedOSPlatform("windows")]
