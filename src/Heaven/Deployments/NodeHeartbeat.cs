@@ -22,6 +22,8 @@ internal sealed partial class NodeHeartbeat(
 {
     private DateTime startedAt;
 
+    private static readonly TimeSpan StopWriteLimit = TimeSpan.FromSeconds(5);
+
     private DateTime? stoppingAt;
 
     private static string HostName => Clip(Environment.MachineName, 256);
@@ -51,13 +53,16 @@ internal sealed partial class NodeHeartbeat(
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
+        // An unreachable database must not hold the stop up: unrecorded, the node shows gone instead.
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(StopWriteLimit);
         try
         {
             var now = Now;
             stoppingAt ??= now;
-            await WriteAsync(now, stoppedAt: now, cancellationToken);
+            await WriteAsync(now, stoppedAt: now, bounded.Token);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e)
         {
             // Then the node is shown gone once its lease has passed, which is also true.
             Log.BeatFailed(logger, e);

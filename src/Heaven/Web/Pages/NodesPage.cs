@@ -17,6 +17,10 @@ internal static class NodesPage
             return kit.Page("Nodes", PageSection.Nodes, Render(nodes, kit.Now));
         });
 
+    /// <summary>"1.4.0+be0807e7655f…" as "1.4.0+be0807e": the commit a build carries, shortened as git does; the whole on hover.</summary>
+    internal static string ShortVersion(string version) =>
+        version.IndexOf('+', StringComparison.Ordinal) is var plus and >= 0 && version.Length - plus - 1 > 7 ? version[..(plus + 8)] : version;
+
     private static Html Render(IReadOnlyList<NodeView> nodes, DateTimeOffset now)
     {
         var explanation = Html.Of($"""
@@ -38,7 +42,7 @@ internal static class NodesPage
                 <tr class="node-{state}">
                 <td class="node-id">{node.Id}{self}</td>
                 <td class="node-host">{node.HostName}</td>
-                <td class="node-version">{node.Version}</td>
+                <td class="node-version" title="{node.Version}">{ShortVersion(node.Version)}</td>
                 <td class="node-state"><span class="badge node-state-{state}">{state}</span></td>
                 <td class="node-started">{RelativeTime.Tag(node.StartedAt, now)}</td>
                 <td class="node-heartbeat">{RelativeTime.Tag(node.LastHeartbeatAt, now)}</td>
