@@ -65,6 +65,19 @@ public sealed class NodeMembershipTests
         await host.Services.GetRequiredService<NodeDrains>().DrainAsync(allNodes: true, "everyone", CancellationToken.None);
         var all = (await ListAsync(host)).Single();
         (all.State, all.Drain?.RequestedBy, all.Drain?.IsForAllNodes).ShouldBe((NodeState.Draining, "everyone", true));
+
+        // SIGTERM's graceful stop: stopping from the next beat on, while it still heart-beats.
+        await host.Services.GetRequiredService<DeploymentDispatcher>().DrainForShutdownAsync(TimeSpan.Zero, CancellationToken.None);
+        var stopping = await Poll.ForAsync(
+            async () =>
+            {
+                clock.Advance(Beat);
+                return (await ListAsync(host)).Single();
+            },
+            n => n.State == NodeState.Stopping,
+            "the node to show it is stopping");
+        stopping.StoppingAt.ShouldNotBeNull().ShouldBeGreaterThan(started);
+        stopping.StoppedAt.ShouldBeNull();
     }
 
     [Fact]
