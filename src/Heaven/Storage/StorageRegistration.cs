@@ -127,13 +127,18 @@ internal static class StorageRegistration
     /// </summary>
     private static async Task RefuseNewerSchemaAsync(HeavenDbContext context, CancellationToken cancellationToken)
     {
-        var known = context.Database.GetMigrations().ToHashSet(StringComparer.Ordinal);
-        var applied = await context.Database.GetAppliedMigrationsAsync(cancellationToken);
-        var unknown = applied.Where(m => !known.Contains(m)).ToList();
-        if (unknown.Count > 0)
+        if (await UnknownMigrationsAsync(context, cancellationToken) is { Count: > 0 } unknown)
         {
             throw new NewerSchemaException(unknown);
         }
+    }
+
+    /// <summary>The migrations applied to the database that this build does not have: a newer Heaven's.</summary>
+    public static async Task<List<string>> UnknownMigrationsAsync(HeavenDbContext context, CancellationToken cancellationToken)
+    {
+        var known = context.Database.GetMigrations().ToHashSet(StringComparer.Ordinal);
+        var applied = await context.Database.GetAppliedMigrationsAsync(cancellationToken);
+        return [.. applied.Where(m => !known.Contains(m))];
     }
 }
 

@@ -41,6 +41,10 @@ public sealed class SchemaUpgradeTests
         StartupFailure.ShouldBeOneLine(exitCode, output, error, Refusal);
         error.ShouldContain(Advice);
         (await SqliteRowsAsync(file)).ShouldBe(before, "the refused node recorded nothing: not its start, not a migration");
+
+        // heaven doctor says the same, where it would otherwise call the database up to date.
+        var doctor = await Heaven.Tests.Cli.HeavenCliTests.RunAsync("doctor", "--DataDirectory", data, "--GitHub:ApiUrl=http://127.0.0.1:9");
+        doctor.Output.Split('\n').ShouldContain(l => l.StartsWith("FAIL  database: " + Refusal, StringComparison.Ordinal) && l.EndsWith(Advice, StringComparison.Ordinal), doctor.Output);
     }
 
     [PostgresFact]
