@@ -200,8 +200,8 @@ public sealed partial class DeploymentQueue(
         WriteFencedAsync(claim, state, status, null, cancellationToken);
 
     /// <summary>
-    /// Cancel: a queued deployment ends at once; a running one gets a flag its worker notices within
-    /// two seconds, wherever it runs.
+    /// Cancel: a queued deployment ends at once; a running one gets a flag, announced to every node so its
+    /// worker acts at once wherever it runs (and finds it within two seconds if the announcement is lost).
     /// </summary>
     public async Task<CancelOutcome> RequestCancelAsync(long deploymentId, string requestedBy, CancellationToken cancellationToken)
     {
