@@ -223,7 +223,7 @@ public sealed partial class DeploymentQueue(
             {
                 await db.SaveChangesAsync(cancellationToken);
                 statuses.Wake();
-                cluster.Announce(ClusterTopics.DeploymentFinished, Subject(deploymentId));
+                await cluster.AnnounceAsync(ClusterTopics.DeploymentFinished, Subject(deploymentId), cancellationToken);
                 return CancelOutcome.Cancelled;
             }
             catch (DbUpdateConcurrencyException)
@@ -241,8 +241,9 @@ public sealed partial class DeploymentQueue(
 
         await db.Deployments.Where(d => d.Id == deploymentId && d.State == DeploymentState.Running)
             .ExecuteUpdateAsync(s => s.SetProperty(d => d.CancelRequestedBy, requestedBy).SetProperty(d => d.CancelRequestedAt, Now), cancellationToken);
-        // The node running it stops it now rather than at its next look at the flag.
-        cluster.Announce(ClusterTopics.CancelRequested, Subject(deploymentId));
+        // The node running it stops it now rather than at its next look at the flag. Awaited: heaven
+        // cancel exits right after this.
+        await cluster.AnnounceAsync(ClusterTopics.CancelRequested, Subject(deploymentId), cancellationToken);
         return CancelOutcome.Requested;
     }
 
