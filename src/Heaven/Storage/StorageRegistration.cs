@@ -3,6 +3,7 @@ using System.Reflection;
 using Heaven.Configuration;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Heaven.Storage;
 
@@ -42,12 +43,12 @@ internal static class StorageRegistration
         catch (InvalidOperationException)
         {
             // A value that does not convert (Database:Provider=mysql): the start-up check names it.
-            return services;
+            return services.AddLocalClusterSignals();
         }
 
         if (options.Validate().Any())
         {
-            return services;
+            return services.AddLocalClusterSignals();
         }
 
         var (provider, connectionString) = options.Resolve(dataDirectory);
@@ -66,8 +67,22 @@ internal static class StorageRegistration
             services.AddPooledDbContextFactory<PostgresHeavenDbContext>(builder => builder.UseNpgsql(connectionString));
             services.AddSingleton<IHeavenDatabase>(sp => new HeavenDatabase<PostgresHeavenDbContext>(
                 sp.GetRequiredService<IDbContextFactory<PostgresHeavenDbContext>>(), provider));
+            // Several nodes may share this database: wake-ups travel between them through LISTEN/NOTIFY.
+            services.AddSingleton(sp => new ClusterSignals(connectionString, sp.GetRequiredService<ILogger<ClusterSignals>>()));
+            services.AddHostedService(sp => new ClusterListener(
+                connectionString,
+                sp.GetRequiredService<ClusterSignals>(),
+                sp.GetService<TimeProvider>() ?? TimeProvider.System,
+                sp.GetRequiredService<ILogger<ClusterListener>>()));
         }
 
+        return services.AddLocalClusterSignals();
+    }
+
+    /// <summary>Wake-ups within this process only: one node (SQLite), unless PostgreSQL registered its own.</summary>
+    private static IServiceCollection AddLocalClusterSignals(this IServiceCollection services)
+    {
+        services.TryAddSingleton(sp => new ClusterSignals(sp.GetRequiredService<ILogger<ClusterSignals>>()));
         return services;
     }
 
