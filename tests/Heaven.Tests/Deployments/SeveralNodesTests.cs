@@ -19,11 +19,13 @@ public sealed class SeveralNodesTests(ITestOutputHelper output)
     private const string Lost = "Heaven lost the worker running this deployment";
     private static readonly string[] Final = ["success", "failure", "error"];
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(3);
+    private readonly Stopwatch clock = Stopwatch.StartNew();
+
+    private void Phase(string what) => output.WriteLine($"{clock.Elapsed.TotalSeconds,6:F1} s  {what}");
 
     [PostgresServerFact]
     public async Task TwoHundredDeploymentsOnThreeNodes_EachRunOnce_NeverTwoAtOnceInAnEnvironment_ThroughAKillAndADrain()
     {
-        var clock = Stopwatch.StartNew();
         await using var postgres = await PostgresServer.StartAsync();
         await using var gitHub = await FakeGitHub.StartAsync();
         await using var chat = await FakeChat.StartAsync();
@@ -57,10 +59,12 @@ public sealed class SeveralNodesTests(ITestOutputHelper output)
                 }
             }
 
+            Phase("three nodes started");
             await SendAsync(0, 80);
             await Poll.UntilAsync(() => record.Lines().Count(l => l.Event == "end") >= 30, "30 deploys to finish", Long, () => record.ToString());
 
             // The kill: every node busy with deploys that hold, nothing half-sent anywhere.
+            Phase("30 deploys done; holding");
             record.Hold();
             await Poll.UntilAsync(
                 () => record.Holding().GroupBy(l => l.Node).Count(g => g.Count() == 3) == 3,
@@ -69,6 +73,7 @@ public sealed class SeveralNodesTests(ITestOutputHelper output)
                 () => record.ToString());
             await cluster.WaitUntilQuietAsync(Long);
             var lostIds = record.Holding().Where(l => l.Node == killedNode).Select(l => l.GitHubId).ToList();
+            Phase("quiet: killing");
             await cluster.KillAsync(killed);
             record.Release();
             await SendAsync(80, 140);
@@ -79,12 +84,14 @@ public sealed class SeveralNodesTests(ITestOutputHelper output)
                 await gitHub.WaitForStatusAsync(s => s.DeploymentId == id && s.State == "error", Long, $"deployment {id} to be reported lost");
             }
 
+            Phase("lost ones reported; restarting");
             await cluster.StartNodeAsync(killed);
             await SendAsync(140, 170);
 
             // The drain: the node finishes the deploys it runs, takes no more, and exits 0.
             record.Hold();
-            await Poll.UntilAsync(() => record.Holding().Any(l => l.Node == drainedNode), "the node to be drained to run a deploy", Long, () => record.ToString());
+            await Poll.UntilAsync(() => record.Holding().Count(l => l.Node == drainedNode) == 3, "the node to be drained to run three deploys (its Deployments:MaxParallel)", Long, () => record.ToString());
+            Phase("holding on the node to drain: SIGTERM");
             var drainedIds = record.Holding().Where(l => l.Node == drainedNode).Select(l => l.GitHubId).ToList();
             cluster[drained].Signal(HeavenProcess.Sigterm);
             await cluster[drained].WaitForOutputAsync("Stopping: this node takes no new deployments");
@@ -92,6 +99,7 @@ public sealed class SeveralNodesTests(ITestOutputHelper output)
             record.Release();
             (await cluster[drained].WaitForExitAsync(Long)).ShouldBe(0);
             cluster[drained].Output.ShouldContain($"Stopping: the {drainedIds.Count} running deploys finished");
+            Phase("drained node exited");
             await cluster.ForgetAsync(drained);
             await SendAsync(185, 200);
 
@@ -100,6 +108,7 @@ public sealed class SeveralNodesTests(ITestOutputHelper output)
                 await gitHub.WaitForStatusAsync(s => s.DeploymentId == id && Final.Contains(s.State), Long, $"deployment {id} to end");
             }
 
+            Phase("all 200 ended");
             await cluster.WaitUntilQuietAsync(Long);
             output.WriteLine($"200 deployments on three nodes, with a kill and a drain: {clock.Elapsed.TotalSeconds:F1} s");
 
@@ -147,7 +156,6 @@ public sealed class SeveralNodesTests(ITestOutputHelper output)
     [PostgresServerFact]
     public async Task PostgresStoppedAndStartedUnderThreeNodes_NodesSayUnhealthy_Refuse503_AndResumeWithoutARestart()
     {
-        var clock = Stopwatch.StartNew();
         await using var postgres = await PostgresServer.StartAsync();
         await using var gitHub = await FakeGitHub.StartAsync();
         await using var chat = await FakeChat.StartAsync();
@@ -172,9 +180,11 @@ public sealed class SeveralNodesTests(ITestOutputHelper output)
             sent.Add(await cluster.DeployAsync(i, repository, sha, $"through-{i}"));
         }
 
+        Phase("nodes started, deploys sent");
         await Poll.UntilAsync(() => record.Holding().Count == 3, "three deploys to hold", Long, () => record.ToString());
         await cluster.WaitUntilQuietAsync(Long);
 
+        Phase("quiet: stopping PostgreSQL");
         await postgres.StopAsync();
 
         var outage = new List<(string Body, long GitHubId, string DeliveryId)>();
@@ -198,6 +208,7 @@ public sealed class SeveralNodesTests(ITestOutputHelper output)
             outage.Add((body, id, delivery));
         }
 
+        Phase("every node refused: starting PostgreSQL");
         await postgres.StartAgainAsync();
 
         for (var node = 0; node < cluster.Count; node++)
@@ -210,6 +221,7 @@ public sealed class SeveralNodesTests(ITestOutputHelper output)
                 () => Task.FromResult(cluster[index].Output));
         }
 
+        Phase("every node healthy again");
         record.Release();
         // The refused deliveries left nothing behind: redelivered, each is taken as new (a recorded one would be a duplicate).
         for (var node = 0; node < cluster.Count; node++)
@@ -231,6 +243,7 @@ public sealed class SeveralNodesTests(ITestOutputHelper output)
             final.State.ShouldBe("success", $"deployment {id}: {final.Description}\n{cluster.Output()}");
         }
 
+        Phase("all ended");
         await cluster.WaitUntilQuietAsync(Long);
         output.WriteLine($"PostgreSQL restarted under three nodes: {clock.Elapsed.TotalSeconds:F1} s");
 

@@ -162,7 +162,8 @@ public sealed class HeavenCluster : IAsyncDisposable
     /// <summary>Outbox items not yet done (statuses to post, events to fan out, messages to send), on any node.</summary>
     public async Task<long> PendingWorkAsync()
     {
-        await using var connection = new NpgsqlConnection(connectionString);
+        // Not pooled: a connection from before a PostgreSQL restart would be a dead one.
+        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("SELECT count(*) FROM work_items WHERE state = 'Pending'", connection);
         return (long)(await command.ExecuteScalarAsync())!;
@@ -290,7 +291,7 @@ public sealed class HeavenCluster : IAsyncDisposable
 
 /// <summary>
 /// The shared file each deploy script of the several-node tests appends to, under flock, so its lines
-/// are in the order things happened: <c>start|hold|end repository/environment github-id node-id pid time</c>.
+/// (of a lock file beside it: .NET's own lock on the file it reads would clash with the scripts') are in the order things happened: <c>start|hold|end repository/environment github-id node-id pid time</c>.
 /// </summary>
 public sealed class DeployRecord
 {
@@ -309,7 +310,7 @@ public sealed class DeployRecord
     public string Script => $$"""
         record='{{Path}}'
         hold='{{HoldPath}}'
-        note() { ( flock 9; printf '%s %s/%s %s %s %s %s\n' "$1" "$HEAVEN_REPOSITORY" "$HEAVEN_ENVIRONMENT" "$HEAVEN_GITHUB_DEPLOYMENT_ID" "${HEAVEN_RUN_OWNER%%/*}" "$$" "$(date +%s.%N)" >&9 ) 9>>"$record"; }
+        note() { ( flock 9; printf '%s %s/%s %s %s %s %s\n' "$1" "$HEAVEN_REPOSITORY" "$HEAVEN_ENVIRONMENT" "$HEAVEN_GITHUB_DEPLOYMENT_ID" "${HEAVEN_RUN_OWNER%%/*}" "$$" "$(date +%s.%N)" >>"$record" ) 9>>"$record.lock"; }
         note start
         if [ -e "$hold" ]; then
           note hold
