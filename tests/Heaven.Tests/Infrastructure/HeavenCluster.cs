@@ -163,7 +163,7 @@ public sealed class HeavenCluster : IAsyncDisposable
     public async Task<long> PendingWorkAsync()
     {
         // Not pooled: a connection from before a PostgreSQL restart would be a dead one.
-        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false }.ConnectionString);
+        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, Timeout = 60, CommandTimeout = 60 }.ConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand("SELECT count(*) FROM work_items WHERE state = 'Pending'", connection);
         return (long)(await command.ExecuteScalarAsync())!;

@@ -33,8 +33,6 @@ public sealed class PostgresServer : IAsyncDisposable
         Port = Port,
         Username = "postgres",
         Database = "postgres",
-        // Each test's nodes open their own pools; short timeouts keep an outage short to notice.
-        Timeout = 5,
     }.ConnectionString;
 
     /// <summary>Why a test of this kind is skipped here (no PostgreSQL binaries, or root without a postgres user), or null.</summary>
