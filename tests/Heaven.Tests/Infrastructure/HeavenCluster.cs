@@ -92,7 +92,7 @@ public sealed class HeavenCluster : IAsyncDisposable
     }
 
     /// <summary>Starts node <paramref name="index"/> (again, after a kill or a stop: same data directory, same node id).</summary>
-    public async Task StartNodeAsync(int index) => nodes[index] = await HeavenProcess.StartAsync(settings[index]);
+    public async Task StartNodeAsync(int index) => nodes[index] = await HeavenProcess.StartAsync(settings[index], TimeSpan.FromMinutes(3));
 
     /// <summary>The node id kept in node <paramref name="index"/>'s data directory.</summary>
     public string NodeId(int index) => File.ReadAllText(Path.Combine(settings[index]["HEAVEN_DATA_DIR"], "node-id")).Trim();
