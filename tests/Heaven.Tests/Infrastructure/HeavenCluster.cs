@@ -291,7 +291,8 @@ public sealed class HeavenCluster : IAsyncDisposable
 
 /// <summary>
 /// The shared file each deploy script of the several-node tests appends to, under flock, so its lines
-/// (of a lock file beside it: .NET's own lock on the file it reads would clash with the scripts') are in the order things happened: <c>start|hold|end repository/environment github-id node-id pid time</c>.
+/// (of a lock file beside it: .NET's own lock on the file it reads would clash with the scripts') are in the order things happened: <c>start|hold|end repository/environment github-id node-id heaven-pid time</c>
+/// (setsid starts the script in place, so its parent is the heaven process).
 /// </summary>
 public sealed class DeployRecord
 {
@@ -310,7 +311,7 @@ public sealed class DeployRecord
     public string Script => $$"""
         record='{{Path}}'
         hold='{{HoldPath}}'
-        note() { ( flock 9; printf '%s %s/%s %s %s %s %s\n' "$1" "$HEAVEN_REPOSITORY" "$HEAVEN_ENVIRONMENT" "$HEAVEN_GITHUB_DEPLOYMENT_ID" "${HEAVEN_RUN_OWNER%%/*}" "$$" "$(date +%s.%N)" >>"$record" ) 9>>"$record.lock"; }
+        note() { ( flock 9; printf '%s %s/%s %s %s %s %s\n' "$1" "$HEAVEN_REPOSITORY" "$HEAVEN_ENVIRONMENT" "$HEAVEN_GITHUB_DEPLOYMENT_ID" "${HEAVEN_RUN_OWNER%%/*}" "$PPID" "$(date +%s.%N)" >>"$record" ) 9>>"$record.lock"; }
         note start
         if [ -e "$hold" ]; then
           note hold
