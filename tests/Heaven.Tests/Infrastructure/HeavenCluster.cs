@@ -178,6 +178,11 @@ public sealed class HeavenCluster : IAsyncDisposable
         Poll.UntilAsync(
             async () =>
             {
+                if (forwarding.IsFaulted)
+                {
+                    throw new InvalidOperationException("GitHub's side stopped sending statuses back", forwarding.Exception);
+                }
+
                 var statuses = GitHub.Statuses.Count;
                 return Forwarded == statuses
                     && Chat.Delivered("/hook").Count >= statuses
@@ -244,7 +249,8 @@ public sealed class HeavenCluster : IAsyncDisposable
                     ["sender"] = new JsonObject { ["login"] = "heaven-bot" },
                 };
                 var answer = await DeliverAsync(nextForward++, "deployment_status", body.ToJsonString(), $"status-{status.Id}", retryWhileUnavailable: true, token);
-                answer.ShouldBe(HttpStatusCode.Accepted, $"the deployment_status webhook of status {status.Id}");
+                // 200: an earlier try was recorded though its answer never came back; the node took it once.
+                answer.ShouldBeOneOf([HttpStatusCode.Accepted, HttpStatusCode.OK], $"the deployment_status webhook of status {status.Id}");
                 Volatile.Write(ref forwarded, i + 1);
             }
 
@@ -273,9 +279,9 @@ public sealed class HeavenCluster : IAsyncDisposable
                         return response.StatusCode;
                     }
                 }
-                catch (HttpRequestException)
+                catch (Exception e) when (e is HttpRequestException || (e is TaskCanceledException && !cancellationToken.IsCancellationRequested))
                 {
-                    // Stopped or killed a moment ago: the load balancer tries the next node.
+                    // Stopped or killed a moment ago, or too slow to answer: the load balancer tries the next node.
                 }
             }
 
