@@ -253,14 +253,26 @@ public sealed partial class DeploymentQueue(
     /// </summary>
     public async Task<int> ReapAsync(bool includeOwnLeases, CancellationToken cancellationToken)
     {
-        await using var db = await database.OpenAsync(cancellationToken);
         var now = Now;
-        var lost = await db.Deployments
-            .Where(d => d.State == DeploymentState.Running && (d.LeaseExpiresAt < now || (includeOwnLeases && d.LeaseOwner == node.Id)))
-            .ToListAsync(cancellationToken);
-        var reaped = 0;
-        foreach (var deployment in lost)
+        List<long> candidates;
+        await using (var db = await database.OpenAsync(cancellationToken))
         {
+            candidates = await Lost(db, now, includeOwnLeases).Select(d => d.Id).ToListAsync(cancellationToken);
+        }
+
+        var reaped = 0;
+        foreach (var id in candidates)
+        {
+            // Each in a context of its own: when another node's reaper (or the deploy's own worker) wrote
+            // one first, nothing of that refused write may ride along with the next one's save, least of
+            // all its "lost" status for a deployment that stays as it was.
+            await using var db = await database.OpenAsync(cancellationToken);
+            var deployment = await Lost(db, now, includeOwnLeases).SingleOrDefaultAsync(d => d.Id == id, cancellationToken);
+            if (deployment is null)
+            {
+                continue;
+            }
+
             DeploymentTransitions.Move(deployment, DeploymentState.Errored, now);
             deployment.LeaseGeneration++;
             deployment.LeaseExpiresAt = null;
@@ -274,8 +286,7 @@ public sealed partial class DeploymentQueue(
             }
             catch (DbUpdateConcurrencyException)
             {
-                // Its worker renewed or finished just now: it was not lost after all.
-                db.ChangeTracker.Clear();
+                // Its worker renewed or finished just now, or another node reaped it: not this one's to report.
             }
         }
 
@@ -286,6 +297,9 @@ public sealed partial class DeploymentQueue(
 
         return reaped;
     }
+
+    private IQueryable<DeploymentRecord> Lost(HeavenDbContext db, DateTime now, bool includeOwnLeases) =>
+        db.Deployments.Where(d => d.State == DeploymentState.Running && (d.LeaseExpiresAt < now || (includeOwnLeases && d.LeaseOwner == node.Id)));
 
     private async Task<bool> WriteFencedAsync(
         ClaimedDeployment claim,

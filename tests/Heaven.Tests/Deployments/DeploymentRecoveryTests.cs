@@ -81,28 +81,79 @@ public sealed class DeploymentRecoveryTests
         (await after.DeploymentAsync(heavenId)).State.ShouldBe(DeploymentState.Errored);
     }
 
-    private static Task<long> InsertRunningAsync(DeployHarness harness, TestRepository repository, string owner, TimeSpan leaseExpiresIn) =>
-        harness.Host.QueryAsync(db => AddRunningAsync(db, repository, owner, leaseExpiresIn));
+    [Fact]
+    public async Task ADeploymentWhoseWorkerSpokeUpMidReap_StaysItsWorkers_AndTheNextLostOneIsStillReportedOnce()
+    {
+        using var repository = new TestRepository();
+        // A lease of an hour: the reaper's own rounds (every 20 minutes) stay out of the way of the one this test makes.
+        await using var harness = await DeployHarness.StartAsync(
+            new Dictionary<string, string?> { ["Deployments:LeaseSeconds"] = "3600" },
+            overrideServices: services =>
+            {
+                services.AddSingleton<Heaven.Statuses.DeploymentStatusPoster>();
+                services.AddSingleton<Heaven.Statuses.IDeploymentStatusPoster>(s => new RenewsTheFirstOneMidReap(s.GetRequiredService<Heaven.Statuses.DeploymentStatusPoster>(), s.GetRequiredService<Heaven.Storage.IHeavenDatabase>()));
+            });
+        var spokeUp = await InsertRunningAsync(harness, repository, owner: "slow-node", leaseExpiresIn: TimeSpan.FromSeconds(-1), gitHubId: 4242, environment: "production");
+        var lost = await InsertRunningAsync(harness, repository, owner: "slow-node", leaseExpiresIn: TimeSpan.FromSeconds(-1), gitHubId: 4343, environment: "staging");
+        var queue = harness.Host.Services.GetRequiredService<DeploymentQueue>();
 
-    private static async Task<long> AddRunningAsync(Heaven.Storage.HeavenDbContext db, TestRepository repository, string owner, TimeSpan leaseExpiresIn)
+        var reaped = await queue.ReapAsync(includeOwnLeases: false, CancellationToken.None);
+
+        reaped.ShouldBe(1);
+        (await harness.DeploymentAsync(spokeUp)).State.ShouldBe(DeploymentState.Running);
+        (await harness.DeploymentAsync(lost)).State.ShouldBe(DeploymentState.Errored);
+        await harness.GitHub.WaitForStatusAsync(s => s.DeploymentId == 4343);
+        await harness.Host.IdleAsync(OutboxConsumer.StatusSender);
+        // The renewed one got no "lost" status riding along with the other's save; the lost one got one.
+        harness.Story(repository, 4242).ShouldBeEmpty();
+        harness.Story(repository, 4343).ShouldBe(["error: Heaven lost the worker running this deployment"]);
+    }
+
+    /// <summary>The worker of the first deployment the reaper reports renews its lease just before the reaper saves.</summary>
+    private sealed class RenewsTheFirstOneMidReap(Heaven.Statuses.IDeploymentStatusPoster inner, Heaven.Storage.IHeavenDatabase database) : Heaven.Statuses.IDeploymentStatusPoster
+    {
+        private int calls;
+
+        public async Task<Heaven.GitHub.DeploymentStatusRequest> EnqueueAsync(Heaven.Storage.HeavenDbContext db, long heavenDeploymentId, string repository, long gitHubDeploymentId, Heaven.GitHub.DeploymentStatusRequest status, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                await using var worker = await database.OpenAsync(cancellationToken);
+                await worker.Deployments.Where(d => d.Id == heavenDeploymentId)
+                    .ExecuteUpdateAsync(set => set.SetProperty(d => d.LeaseGeneration, d => d.LeaseGeneration + 1).SetProperty(d => d.LeaseExpiresAt, DateTime.UtcNow.AddHours(1)), cancellationToken);
+            }
+
+            return await inner.EnqueueAsync(db, heavenDeploymentId, repository, gitHubDeploymentId, status, cancellationToken);
+        }
+
+        public void Wake() => inner.Wake();
+
+        public Task PostAsync(long heavenDeploymentId, string repository, long gitHubDeploymentId, Heaven.GitHub.DeploymentStatusRequest status, CancellationToken cancellationToken) =>
+            inner.PostAsync(heavenDeploymentId, repository, gitHubDeploymentId, status, cancellationToken);
+    }
+
+    private static Task<long> InsertRunningAsync(DeployHarness harness, TestRepository repository, string owner, TimeSpan leaseExpiresIn, long gitHubId = 4242, string environment = "production") =>
+        harness.Host.QueryAsync(db => AddRunningAsync(db, repository, owner, leaseExpiresIn, gitHubId, environment));
+
+    private static async Task<long> AddRunningAsync(Heaven.Storage.HeavenDbContext db, TestRepository repository, string owner, TimeSpan leaseExpiresIn, long gitHubId = 4242, string environment = "production")
     {
         var now = DateTime.UtcNow;
         var deployment = new DeploymentRecord
         {
-            GitHubDeploymentId = 4242,
+            GitHubDeploymentId = gitHubId,
             Repository = repository.FullName,
             CloneUrl = repository.CloneUrl,
             Ref = "master",
             Sha = new string('a', 40),
             Task = "deploy",
-            Environment = "production",
+            Environment = environment,
             PayloadJson = """{"config":{"provider":"shell","deploy_script":"script/deploy"}}""",
             DeliveryId = Guid.NewGuid().ToString(),
             ReceivedAt = now,
             StateChangedAt = now,
             StartedAt = now,
             App = "app",
-            ExclusivityKey = Heaven.Model.ExclusivityKey.KeyOf(repository.FullName, "app", "production"),
+            ExclusivityKey = Heaven.Model.ExclusivityKey.KeyOf(repository.FullName, "app", environment),
             State = DeploymentState.Running,
             LeaseOwner = owner,
             LeaseGeneration = 1,

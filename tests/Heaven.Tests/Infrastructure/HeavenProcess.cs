@@ -53,6 +53,10 @@ public sealed class HeavenProcess : IAsyncDisposable
     public static Task<HeavenProcess> StartAsync(IReadOnlyDictionary<string, string> environment, params string[] args) =>
         StartAsync(environment, runAs: null, args);
 
+    /// <summary>As <see cref="StartAsync(IReadOnlyDictionary{string, string}, string[])"/>, waiting up to <paramref name="startTimeout"/> for it to run (several nodes starting at once on a busy machine).</summary>
+    public static Task<HeavenProcess> StartAsync(IReadOnlyDictionary<string, string> environment, TimeSpan startTimeout, params string[] args) =>
+        StartAsync(environment, runAs: null, ignoreInterrupts: false, args, startTimeout);
+
     /// <summary>
     /// Starts heaven as <c>heaven &amp;</c> from a non-interactive shell does: with SIGINT and SIGQUIT
     /// ignored, a disposition that exec keeps and every child inherits unless it is reset.
@@ -64,7 +68,7 @@ public sealed class HeavenProcess : IAsyncDisposable
     public static Task<HeavenProcess> StartAsync(IReadOnlyDictionary<string, string> environment, Heaven.Execution.DeployUser? runAs, params string[] args) =>
         StartAsync(environment, runAs, ignoreInterrupts: false, args);
 
-    private static async Task<HeavenProcess> StartAsync(IReadOnlyDictionary<string, string> environment, Heaven.Execution.DeployUser? runAs, bool ignoreInterrupts, string[] args)
+    private static async Task<HeavenProcess> StartAsync(IReadOnlyDictionary<string, string> environment, Heaven.Execution.DeployUser? runAs, bool ignoreInterrupts, string[] args, TimeSpan? startTimeout = null)
     {
         var port = FreePort();
         var info = Command(["--urls", $"http://127.0.0.1:{port}", .. args], environment);
@@ -87,7 +91,16 @@ public sealed class HeavenProcess : IAsyncDisposable
         process.StandardInput.Close();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        await heaven.started.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        try
+        {
+            await heaven.started.Task.WaitAsync(startTimeout ?? TimeSpan.FromSeconds(60));
+        }
+        catch (TimeoutException)
+        {
+            await heaven.DisposeAsync();
+            throw new TimeoutException("heaven did not say it was running in time; it printed:\n" + heaven.Output);
+        }
+
         return heaven;
     }
 
