@@ -16,27 +16,47 @@ internal static partial class ClusterBenchmark
 {
     private static readonly string[] FinalStates = ["success", "failure", "error"];
 
-    private static readonly string[] Kinds = ["intake", "claim", "renew", "start (status, gist)", "finish", "outbox", "log", "nodes (heartbeat, drains)", "locks", "transaction (BEGIN/COMMIT)", "other"];
+    private static readonly string[] Kinds =
+    [
+        "intake", "claim (with admission checks)", "start (state, gist, status text)", "renew", "cancel check", "finish", "outbox", "log", "deployment reads",
+        "nodes (heartbeat, drains)", "locks", Begin, "COMMIT / ROLLBACK", "SAVEPOINT / RELEASE (EF Core)", Discard, "other",
+    ];
+
+    /// <summary>Kinds the report lists even when none were counted: the ones a reader looks for.</summary>
+    private static readonly string[] Always = ["claim (with admission checks)", "renew", "finish", "outbox"];
+
+    // Npgsql sends these in the same write as the statement after them: no round-trip of their own.
+    private const string Begin = "BEGIN (sent with the next statement)";
+
+    private const string Discard = "DISCARD ALL (pool reset, sent with the next statement)";
 
     public static async Task<Section> RunAsync(BenchSettings settings)
     {
-        var deploys = Option("--cluster-deploys", 60);
+        var deploys = Option("--cluster-deploys", 40);
         var clients = Option("--cluster-clients", 6);
         var maxNodes = Option("--nodes", 3);
+        var rounds = Option("--rounds", 2);
         var samples = Option("--cross-samples", 20);
 
         await using var postgres = await PostgresServer.StartAsync();
         Console.Error.WriteLine($"  PostgreSQL {postgres.Version} on 127.0.0.1:{postgres.Port}");
         var baselineBefore = await BaselineAsync(settings, deploys, clients);
+        // 1, 2, 3 nodes, then 3, 2, 1, ...: a machine getting busier or quieter shifts every node count alike.
         var runs = new List<NodesRun>();
-        for (var nodes = 1; nodes <= maxNodes; nodes++)
+        for (var round = 0; round < rounds; round++)
         {
-            runs.Add(await ThroughputAsync(settings, postgres, nodes, deploys, clients));
+            for (var k = 1; k <= maxNodes; k++)
+            {
+                var nodes = round % 2 == 0 ? k : maxNodes + 1 - k;
+                runs.Add(await ThroughputAsync(settings, postgres, nodes, round, deploys, clients));
+            }
         }
+
+        runs = runs.GroupBy(r => r.Nodes).OrderBy(g => g.Key).Select(g => g.Aggregate(NodesRun.Merge)).ToList();
 
         var baselineAfter = await BaselineAsync(settings, deploys, clients);
         var cross = maxNodes >= 2 ? await CrossNodeAsync(settings, postgres, samples) : null;
-        return Report(settings, postgres, deploys, clients, (baselineBefore, baselineAfter), runs, cross);
+        return Report(settings, postgres, deploys, clients, rounds, (baselineBefore, baselineAfter), runs, cross);
     }
 
     private sealed record Cpu(long Postgres, long Heaven, long HeavenChildren, long Bench, long MachineBusy, long MachineTotal)
@@ -57,13 +77,21 @@ internal static partial class ClusterBenchmark
         public static Cpu operator -(Cpu a, Cpu b) =>
             new(a.Postgres - b.Postgres, a.Heaven - b.Heaven, a.HeavenChildren - b.HeavenChildren, a.Bench - b.Bench, a.MachineBusy - b.MachineBusy, a.MachineTotal - b.MachineTotal);
 
+        public static Cpu operator +(Cpu a, Cpu b) =>
+            new(a.Postgres + b.Postgres, a.Heaven + b.Heaven, a.HeavenChildren + b.HeavenChildren, a.Bench + b.Bench, a.MachineBusy + b.MachineBusy, a.MachineTotal + b.MachineTotal);
+
         /// <summary>Machine ticks are summed over all CPUs (100 a second each), like the processes' ticks.</summary>
         public long Others => Math.Max(0, MachineBusy - Postgres - Heaven - HeavenChildren - Bench);
     }
 
-    private sealed record NodesRun(int Nodes, List<DeployTimes> Deploys, double WallSeconds, Cpu Cpu, Dictionary<string, long> Statements, long Commits, double LoadBefore, double LoadAfter, int Failed)
+    private sealed record NodesRun(int Nodes, List<DeployTimes> Deploys, double WallSeconds, Cpu Cpu, Dictionary<string, long> Statements, long Commits, List<double> Loads, int Failed)
     {
         public double PerSecond => Deploys.Count / WallSeconds;
+
+        /// <summary>Several rounds of one node count as one: all their deploys over all their wall time.</summary>
+        public static NodesRun Merge(NodesRun a, NodesRun b) =>
+            new(a.Nodes, [.. a.Deploys, .. b.Deploys], a.WallSeconds + b.WallSeconds, a.Cpu + b.Cpu,
+                a.Statements.ToDictionary(kv => kv.Key, kv => kv.Value + b.Statements[kv.Key]), a.Commits + b.Commits, [.. a.Loads, .. b.Loads], a.Failed + b.Failed);
     }
 
     private sealed record Baseline(int Deploys, double WallSeconds, List<double> JobMs, double Load)
@@ -74,9 +102,9 @@ internal static partial class ClusterBenchmark
     private sealed record CrossRun(List<double> CrossMs, List<double> DirectMs, bool HeldThroughout);
 
     /// <summary>Deploys of <c>script/noop</c> by <paramref name="clients"/> senders, each sending its next webhook when its last deploy has its final status.</summary>
-    private static async Task<NodesRun> ThroughputAsync(BenchSettings settings, PostgresServer postgres, int nodes, int deploys, int clients)
+    private static async Task<NodesRun> ThroughputAsync(BenchSettings settings, PostgresServer postgres, int nodes, int round, int deploys, int clients)
     {
-        var database = $"heaven_nodes_{nodes}";
+        var database = $"heaven_nodes_{nodes}_round_{round + 1}";
         await postgres.CreateDatabaseAsync(database);
         var busy = await Machine.WaitForQuietAsync(Patience);
         Console.Error.WriteLine($"  {nodes} node(s): starting (machine {busy:P0} busy)");
@@ -110,7 +138,7 @@ internal static partial class ClusterBenchmark
             var loadAfter = LoadAverage();
             var statements = await postgres.StatementsAsync(database);
             var commits = await postgres.CommitsAsync(database) - commitsBefore;
-            SaveStatements(settings, $"cluster-statements-{nodes}-nodes.txt", statements, deploys);
+            SaveStatements(settings, $"cluster-statements-{nodes}-nodes-round-{round + 1}.txt", statements, deploys);
             var list = results.ToList();
             var wall = (list.Max(r => r.Final) - list.Min(r => r.Sent)).TotalSeconds;
             var byKind = Kinds.ToDictionary(k => k, _ => 0L);
@@ -120,11 +148,11 @@ internal static partial class ClusterBenchmark
             }
 
             Console.Error.WriteLine($"  {nodes} node(s): {list.Count / wall:0.0} deploys/s");
-            return new NodesRun(nodes, list, wall, cpu, byKind, commits, loadBefore, loadAfter, list.Count(r => r.FinalState != "success"));
+            return new NodesRun(nodes, list, wall, cpu, byKind, commits, [loadBefore, loadAfter], list.Count(r => r.FinalState != "success"));
         }
         finally
         {
-            await StopNodesAsync(settings, servers, $"cluster-{nodes}-nodes");
+            await StopNodesAsync(settings, servers, $"cluster-{nodes}-nodes-round-{round + 1}");
         }
     }
 
@@ -230,14 +258,14 @@ internal static partial class ClusterBenchmark
         return new Baseline(deploys, wall, jobs.ToList(), load);
     }
 
-    private static Section Report(BenchSettings settings, PostgresServer postgres, int deploys, int clients, (Baseline Before, Baseline After) baseline, List<NodesRun> runs, CrossRun? cross)
+    private static Section Report(BenchSettings settings, PostgresServer postgres, int deploys, int clients, int rounds, (Baseline Before, Baseline After) baseline, List<NodesRun> runs, CrossRun? cross)
     {
         var cores = Environment.ProcessorCount;
         var shell = (baseline.Before.PerSecond + baseline.After.PerSecond) / 2;
         var one = runs[0];
         var lines = new List<string>
         {
-            $"{deploys} deploys of `script/noop` (`exit 0`) per node count, by {clients} senders that each send a signed webhook, wait for its final status at the fake GitHub and send the next; " +
+            $"{deploys} deploys of `script/noop` (`exit 0`) per node count and round ({rounds} rounds: 1, 2, 3 nodes, then 3, 2, 1, …; the figures are over all rounds), by {clients} senders that each send a signed webhook, wait for its final status at the fake GitHub and send the next; " +
             "the webhooks go to the nodes in turn; each sender deploys to its own environment of one repository. " +
             $"Each node count gets fresh `heaven serve` processes and a fresh database on one PostgreSQL {postgres.Version} server of the benchmark's own (127.0.0.1, fsync off, pg_stat_statements), " +
             "Deployments:MaxParallel=16 and MaxParallelPerRepository=16 on every node, 3 warm-up deploys per node first. " +
@@ -246,7 +274,7 @@ internal static partial class ClusterBenchmark
             $"measured before and after the nodes: {baseline.Before.PerSecond:0.0} and {baseline.After.PerSecond:0.0} deploys/s (load average {baseline.Before.Load:0.0} and {baseline.After.Load:0.0}). " +
             $"The machine has **{cores} CPUs**: the nodes, PostgreSQL, git and the benchmark share them.",
             "",
-            "| nodes | deploys/s | × shell baseline | × 1 node | 202 → final p50 | p99 | 202 → `in_progress` p50 | p99 | load average (1 min) before / after | target | |",
+            "| nodes | deploys/s | × shell baseline | × 1 node | 202 → final p50 | p99 | 202 → `in_progress` p50 | p99 | load average (1 min) before and after each round | target | |",
             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         };
         foreach (var run in runs)
@@ -257,7 +285,7 @@ internal static partial class ClusterBenchmark
             var target = run.Nodes == 1 ? "" : "≥ 0.9 × 1 node";
             var met = run.Nodes == 1 ? "" : Stats.Met(ratio >= 0.9);
             lines.Add($"| {run.Nodes} | {run.PerSecond:0.00} | {run.PerSecond / shell:0.00} | {ratio:0.00} | {Stats.Ms(Stats.Percentile(final, 50))} | {Stats.Ms(Stats.Percentile(final, 99))} | " +
-                      $"{Stats.Ms(Stats.Percentile(start, 50))} | {Stats.Ms(Stats.Percentile(start, 99))} | {run.LoadBefore:0.0} / {run.LoadAfter:0.0} | {target} | {met} |");
+                      $"{Stats.Ms(Stats.Percentile(start, 50))} | {Stats.Ms(Stats.Percentile(start, 99))} | {string.Join(", ", run.Loads.Select(l => l.ToString("0.0", CultureInfo.InvariantCulture)))} | {target} | {met} |");
         }
 
         if (runs.Any(r => r.Failed > 0))
@@ -282,13 +310,13 @@ internal static partial class ClusterBenchmark
 
         lines.Add("");
         lines.Add("PostgreSQL statements per deploy (pg_stat_statements, counted in the node database from the first measured webhook to the last final status, polls of idle nodes included; " +
-                  "Npgsql sends a transaction's BEGIN with its first statement, so round-trips ≈ statements − BEGINs):");
+                  "round-trips = statements − the two kinds Npgsql sends in one write with the statement after them):");
         lines.Add("");
         lines.Add("| kind | " + string.Join(" | ", runs.Select(r => $"{r.Nodes} node{(r.Nodes == 1 ? "" : "s")}")) + " |");
         lines.Add("|---|" + string.Concat(runs.Select(_ => "---:|")));
         foreach (var kind in Kinds)
         {
-            if (runs.All(r => r.Statements[kind] == 0))
+            if (runs.All(r => r.Statements[kind] == 0) && !Always.Contains(kind))
             {
                 continue;
             }
@@ -297,6 +325,7 @@ internal static partial class ClusterBenchmark
         }
 
         lines.Add("| **all statements** | " + string.Join(" | ", runs.Select(r => $"**{r.Statements.Values.Sum() / (double)r.Deploys.Count:0.0}**")) + " |");
+        lines.Add("| **round-trips** | " + string.Join(" | ", runs.Select(r => $"**{(r.Statements.Values.Sum() - r.Statements[Begin] - r.Statements[Discard]) / (double)r.Deploys.Count:0.0}**")) + " |");
         lines.Add("| committed transactions | " + string.Join(" | ", runs.Select(r => $"{r.Commits / (double)r.Deploys.Count:0.0}")) + " |");
 
         var last = runs[^1];
@@ -338,50 +367,85 @@ internal static partial class ClusterBenchmark
     /// </summary>
     internal static string Classify(string query)
     {
-        var q = query.ToLowerInvariant();
-        if (TransactionControl().IsMatch(q))
+        var q = WhiteSpace().Replace(query.ToLowerInvariant(), " ").Trim();
+        bool Has(string text) => q.Contains(text, StringComparison.Ordinal);
+        bool Starts(string text) => q.StartsWith(text, StringComparison.Ordinal);
+
+        if (Starts("discard"))
         {
-            return "transaction (BEGIN/COMMIT)";
+            return Discard;
         }
 
-        if (q.Contains("skip locked", StringComparison.Ordinal))
+        if (Starts("begin") || Starts("start transaction"))
         {
-            return "claim";
+            return Begin;
         }
 
-        if (q.Contains("work_items", StringComparison.Ordinal))
+        if (Starts("commit") || Starts("rollback") || Starts("end"))
+        {
+            return "COMMIT / ROLLBACK";
+        }
+
+        if (Starts("savepoint") || Starts("release"))
+        {
+            return "SAVEPOINT / RELEASE (EF Core)";
+        }
+
+        if (Has("skip locked"))
+        {
+            return "claim (with admission checks)";
+        }
+
+        if (Has("work_items"))
         {
             return "outbox";
         }
 
-        if (q.Contains("deliveries", StringComparison.Ordinal) || q.StartsWith("insert into deployments", StringComparison.Ordinal) || q.StartsWith("insert into \"deployments\"", StringComparison.Ordinal))
+        // The delivery row, the deployment row, and the duplicate check of a batch of GitHub deployment ids.
+        if (Has("deliveries") || Starts("insert into deployments") || Starts("insert into \"deployments\"") || Has("git_hub_deployment_id = any"))
         {
             return "intake";
         }
 
-        if (q.Contains("deployment_log_chunks", StringComparison.Ordinal))
+        if (Has("deployment_log_chunks"))
         {
             return "log";
         }
 
-        if (q.Contains("node_drains", StringComparison.Ordinal) || NodesTable().IsMatch(q))
+        if (Has("node_drains") || NodesTable().IsMatch(q))
         {
             return "nodes (heartbeat, drains)";
         }
 
-        if (q.Contains("environment_locks", StringComparison.Ordinal))
+        if (Has("environment_locks"))
         {
             return "locks";
         }
 
-        if (q.StartsWith("update", StringComparison.Ordinal) && q.Contains("deployments", StringComparison.Ordinal))
+        if (Starts("update") && Has("deployments"))
         {
             if (RenewOnly().IsMatch(q))
             {
                 return "renew";
             }
 
-            return q.Contains("finished_at", StringComparison.Ordinal) ? "finish" : "start (status, gist)";
+            return Has("finished_at") ? "finish" : "start (state, gist, status text)";
+        }
+
+        if (Starts("select d.cancel_requested_by from deployments"))
+        {
+            return "cancel check";
+        }
+
+        // Admission: the per-repository count and whether the environment is busy.
+        if (Has("from deployments") && (Starts("select count(") || Starts("select exists")))
+        {
+            return "claim (with admission checks)";
+        }
+
+        if (Has("from deployments"))
+        {
+            return "deployment reads";
         }
 
         return "other";
@@ -501,13 +565,10 @@ internal static partial class ClusterBenchmark
         return index >= 0 && index + 1 < args.Length ? int.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
     }
 
-    [GeneratedRegex(@"^\s*(begin|commit|rollback|savepoint|release|start transaction|set transaction)\b")]
-    private static partial Regex TransactionControl();
-
     [GeneratedRegex(@"\b""?nodes""?\b")]
     private static partial Regex NodesTable();
 
-    [GeneratedRegex(@"set\s+""?lease_expires_at""?\s*=\s*\$\d+\s+(from|where|returning|$)")]
+    [GeneratedRegex(@"set ""?lease_expires_at""? = \$\d+ (from|where|returning)")]
     private static partial Regex RenewOnly();
 
     [GeneratedRegex(@"\s+")]
