@@ -213,7 +213,8 @@ internal static class ProcessCpu
     }
 
     /// <summary>cutime + cstime: the processes it started and waited for (for heaven: git, bash and the scripts).</summary>
-    public static long ChildTicks(int pid) => Ticks(pid, children: true) - Ticks(pid, children: false);
+    public static long ChildTicks(int pid) =>
+        Fields(pid) is { } fields ? long.Parse(fields[13], CultureInfo.InvariantCulture) + long.Parse(fields[14], CultureInfo.InvariantCulture) : 0;
 
     public static int ParentOf(int pid) => Fields(pid) is { } fields ? int.Parse(fields[1], CultureInfo.InvariantCulture) : -1;
 
