@@ -38,6 +38,7 @@ internal sealed class BenchRepository
         var root = Path.Combine(workDirectory, "repository");
         BarePath = Path.Combine(root, "origin.git");
         var work = Path.Combine(root, "work");
+        HoldRelease = Path.Combine(root, "hold-release");
         Git(root, "init", "--quiet", "--bare", "--initial-branch=main", BarePath);
         Git(root, "init", "--quiet", "--initial-branch=main", work);
         Write(work, "script/noop", "#!/usr/bin/env bash\nexit 0\n");
@@ -45,6 +46,7 @@ internal sealed class BenchRepository
         Write(work, "script/flood", $"#!/usr/bin/env bash\n# yes dies of SIGPIPE when head has its lines; head's status is the script's.\nyes '{FloodLine}' | head -n {FloodLines}\n");
         Write(work, "script/paused-flood", $"#!/usr/bin/env bash\nsleep {FloodPause.TotalSeconds:0}\nyes '{FloodLine}' | head -n {FloodLines}\n");
         Write(work, "script/livelog", $"#!/usr/bin/env bash\n# A line every 50 ms carrying the moment it was printed (Unix nanoseconds).\nfor i in $(seq 0 {LiveLogLines - 1}); do echo \"livelog $i $(date +%s%N)\"; sleep 0.05; done\n");
+        Write(work, "script/hold", $"#!/usr/bin/env bash\n# Runs until the benchmark creates its release file: keeps a node at its parallel limit.\nuntil [ -e '{HoldRelease}' ]; do sleep 0.05; done\n");
         Write(work, "README", "Heaven deploy benchmark\n");
         Git(work, "add", "--all");
         Git(work, "commit", "--quiet", "-m", "benchmark scripts");
@@ -56,6 +58,9 @@ internal sealed class BenchRepository
     public string BarePath { get; }
 
     public string WorkPath { get; }
+
+    /// <summary>The file whose creation ends every running <c>script/hold</c>.</summary>
+    public string HoldRelease { get; }
 
     public string Sha { get; }
 

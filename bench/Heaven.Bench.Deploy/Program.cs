@@ -5,7 +5,7 @@ using Heaven.Tests.Infrastructure;
 // Deploy engine benchmarks. Everything runs on 127.0.0.1: a fake GitHub in this process, the real
 // heaven executable in a child process (a fresh one per benchmark), a local git repository as the
 // clone source. Usage:
-//   dotnet run -c Release --project bench/Heaven.Bench.Deploy [-- --only overhead|parallel|output|probe|livelog]
+//   dotnet run -c Release --project bench/Heaven.Bench.Deploy [-- --only overhead|parallel|output|probe|livelog|cluster]
 //       [--deploys 100] [--parallel 50] [--floods 3] [--quiet-wait MINUTES] [--set Key=Value] [--markdown FILE] [--server-logs DIR] [--verbose]
 if (args is [FloodViewers.ChildFlag, var viewersOf, var viewerCount])
 {
@@ -39,10 +39,11 @@ try
                  ("output", Benchmarks.OutputAsync),
                  ("probe", OutputProbe.RunAsync),
                  ("livelog", LiveLogBenchmark.RunAsync),
+                 ("cluster", ClusterBenchmark.RunAsync),
              })
     {
-        // The probe only explains the output benchmark, and the live log has its own section: they run when asked for.
-        if ((only is not null && only != name) || (only is null && name is "probe" or "livelog"))
+        // The probe only explains the output benchmark; the live log and the cluster have their own sections: they run when asked for.
+        if ((only is not null && only != name) || (only is null && name is "probe" or "livelog" or "cluster"))
         {
             continue;
         }
