@@ -4,6 +4,7 @@ using Heaven.Locks;
 using Heaven.Model;
 using Heaven.Statuses;
 using Heaven.Storage;
+using Heaven.Telemetry;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 
@@ -25,6 +26,7 @@ public sealed partial class DeploymentQueue(
     EnvironmentLocks locks,
     NodeIdentity node,
     ClusterSignals cluster,
+    HeavenMetrics metrics,
     TimeProvider time,
     IOptions<DeploymentOptions> options,
     ILogger<DeploymentQueue> logger)
@@ -282,6 +284,7 @@ public sealed partial class DeploymentQueue(
                 await db.SaveChangesAsync(cancellationToken);
                 reaped++;
                 cluster.Announce(ClusterTopics.DeploymentFinished, Subject(deployment.Id));
+                metrics.DeploymentLost(deployment.Provider);
                 Log.Reaped(logger, deployment.Id, deployment.LeaseOwner ?? "-");
             }
             catch (DbUpdateConcurrencyException)

@@ -53,6 +53,14 @@ public sealed class HeavenMetrics
         deploymentDuration.Record(took.TotalSeconds, providerTag);
     }
 
+    /// <summary>
+    /// A deployment whose worker was lost (killed, hung, cut off) was reported <c>error</c> by this node's
+    /// reaper: counted as finished with state <c>lost</c>, so it can be alerted on apart from failed
+    /// deploys; no duration, since nobody saw it end.
+    /// </summary>
+    public void DeploymentLost(string? provider) =>
+        deploymentsFinished.Add(1, new KeyValuePair<string, object?>("state", "lost"), new KeyValuePair<string, object?>("provider", provider ?? "none"));
+
     public void WebhookDelivery(string eventName, string result) =>
         webhookDeliveries.Add(1, new KeyValuePair<string, object?>("event", eventName), new KeyValuePair<string, object?>("result", result));
 

@@ -2,6 +2,7 @@ using Heaven.Configuration;
 using Heaven.Deployments;
 using Heaven.Model;
 using Heaven.Tests.Infrastructure;
+using Heaven.Tests.Telemetry;
 using Heaven.WorkItems;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -25,6 +26,10 @@ public sealed class DeploymentRecoveryTests
         var deployment = await harness.DeploymentAsync(heavenId);
         deployment.State.ShouldBe(DeploymentState.Errored);
         deployment.LeaseGeneration.ShouldBe(2);
+        // Operators can alert on lost workers apart from failed deploys.
+        var samples = await MetricsTests.ScrapeAsync(harness.Host.Client);
+        samples.Value("heaven_deployments_finished_total", ("state", "lost"), ("provider", "none")).ShouldBe(1);
+        samples.Where(s => s.Name == "heaven_deployments_finished_total").Sum(s => s.Value).ShouldBe(1);
     }
 
     [Fact]
