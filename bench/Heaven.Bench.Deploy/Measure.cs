@@ -31,7 +31,9 @@ internal static class Stats
 
     public static string Rate(double bytesPerSecond) => (bytesPerSecond / (1024 * 1024)).ToString("0.0", CultureInfo.InvariantCulture) + " MB/s";
 
-    public static string Met(bool met) => met ? "**met**" : "**missed**";
+    public static string Times(double ratio) => ratio.ToString("0.00", CultureInfo.InvariantCulture) + "×";
+
+    public static string Met(bool met) => met ? "**met**" : "**not met**";
 }
 
 /// <summary>What the fake GitHub heard about one deployment.</summary>
@@ -181,6 +183,9 @@ internal static class Machine
         var total = after.Total - before.Total;
         return total <= 0 ? 0 : Math.Max(0, (double)(after.Busy - before.Busy - (after.Own - before.Own)) / total);
     }
+
+    /// <summary>The kernel's 1, 5 and 15 minute load averages, as uptime prints them.</summary>
+    public static string LoadAverage() => string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
 
     private static (long Busy, long Total) CpuTicks()
     {
