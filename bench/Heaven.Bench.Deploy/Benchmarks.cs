@@ -74,7 +74,8 @@ internal static class Benchmarks
             {
                 $"{settings.Deploys} sequential deploys of `script/noop` (`exit 0` under bash) to one environment, after 10 warm-up deploys (mirror fetched, JIT warm). " +
                 "Heaven: from the 202 arriving at the sender to the fake GitHub receiving the `success` status. " +
-                $"Without Heaven, after each of them, the same deployment by {ShellBaseline.Describe}: from bash's launch to its exit.",
+                $"Without Heaven, after each of them, the same deployment by {ShellBaseline.Describe(locked: false)}: from bash's launch to its exit " +
+                "(no `flock`: nothing else uses the mirror, and Heaven's lock is a system call, not a process).",
                 "",
                 "| deploy of `script/noop` | Heaven | bash, same run | Heaven − bash |",
                 "|---|---:|---:|---:|",
@@ -138,7 +139,7 @@ internal static class Benchmarks
             {
                 $"{count} deployments of `script/sleep` (`sleep 1`) to {count} environments of one repository, the {count} signed webhooks sent at once " +
                 "(Deployments:MaxParallel=64, MaxParallelPerRepository=64), after 5 warm-up deploys. Wall time: from the first send to the fake GitHub receiving the last final status. " +
-                $"Without Heaven, just before and just after: one bash starting the same {count} deployments at once as background jobs, each by {ShellBaseline.Describe}; " +
+                $"Without Heaven, just before and just after: one bash starting the same {count} deployments at once as background jobs, each by {ShellBaseline.Describe(locked: true)}; " +
                 "wall time from bash's launch to its exit (the last job's end); the baseline is the mean of the two.",
                 "",
                 "| measure | Heaven | bash jobs, same run | ratio | target | |",

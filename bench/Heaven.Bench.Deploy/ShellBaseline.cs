@@ -7,7 +7,7 @@ namespace Heaven.Bench.Deploy;
 /// The same work as a deployment, done without Heaven by bash launched from the benchmark: what each
 /// benchmark's figures are compared with, measured in the same run, so a slower or busier machine moves
 /// both sides. The steps are those of <c>GitCheckout</c> for a commit the mirror already has: under an
-/// exclusive lock on the mirror, <c>cat-file -e</c> (and a fetch only if the commit were missing), then a
+/// exclusive lock on the mirror (taken only by parallel jobs), <c>cat-file -e</c> (and a fetch only if the commit were missing), then a
 /// copy of the mirror (<c>clone --no-hardlinks --no-checkout</c>); outside the lock the origin URL and the
 /// checkout of the commit; then the deploy script in that folder with its output read by the benchmark, and
 /// the folder removed. Not done here, being Heaven's own work: the webhook, the claim, the statuses, the log
@@ -17,21 +17,28 @@ internal sealed class ShellBaseline
 {
     private const string DeployScript = """
         #!/usr/bin/env bash
-        # One deployment without Heaven: mirror, clone URL, commit, script (relative to the checkout), folder.
+        # One deployment without Heaven: mirror, clone URL, commit, script (relative to the checkout), folder,
+        # and "lock" when other jobs share the mirror.
         set -euo pipefail
-        # Builtins where bash has them: the baseline is the deployment's work, not the shell's.
-        mirror=$1 url=$2 sha=$3 script=$4 target=$5 folder=${5%/*}
-        mkdir -p "$folder"
-        {
-          flock 9
+        mirror=$1 url=$2 sha=$3 script=$4 target=$5 lock=${6:-}
+        # No process where bash or git can do without one (the clone makes the folders, ${..} is a
+        # builtin): on a busy machine each process start costs tens of milliseconds, and Heaven makes its
+        # folders and takes its lock in-process. flock(1) is a process, so only jobs that need it run it.
+        mirror_steps() {
           git --git-dir="$mirror" cat-file -e "$sha^{commit}" 2>/dev/null \
             || git --git-dir="$mirror" fetch --quiet --prune --no-tags origin '+refs/heads/*:refs/heads/*' '+refs/tags/*:refs/tags/*'
           git clone --quiet --no-hardlinks --no-checkout -- "$mirror" "$target"
-        } 9>"$mirror/bench.lock"
+        }
+        if [ -n "$lock" ]; then
+          { flock 9; mirror_steps; } 9>"$mirror/bench.lock"
+        else
+          mirror_steps
+        fi
         git --git-dir="$target/.git" config -- remote.origin.url "$url"
         git --git-dir="$target/.git" --work-tree="$target" checkout --quiet --detach "$sha"
-        (cd "$target" && "./$script")
-        rm -rf "$folder"
+        cd "$target"
+        "./$script"
+        rm -rf "${target%/*}"
         """;
 
     // N jobs of the script above, started at once in the background; the last to finish ends the run.
@@ -40,7 +47,7 @@ internal sealed class ShellBaseline
         set -euo pipefail
         deploy=$1 mirror=$2 url=$3 sha=$4 script=$5 folder=$6 count=$7
         for i in $(seq 1 "$count"); do
-          "$deploy" "$mirror" "$url" "$sha" "$script" "$folder/$i/checkout" &
+          "$deploy" "$mirror" "$url" "$sha" "$script" "$folder/$i/checkout" lock &
         done
         status=0
         for job in $(jobs -p); do wait "$job" || status=1; done
@@ -79,8 +86,8 @@ internal sealed class ShellBaseline
     }
 
     /// <summary>The same commands each benchmark names in its report.</summary>
-    public static string Describe =>
-        "bash running, under `flock` on the mirror, `git cat-file -e <sha>^{commit}` (a fetch only if it were missing, as Heaven does) and " +
+    public static string Describe(bool locked) =>
+        $"bash running{(locked ? ", under `flock` on the mirror," : "")} `git cat-file -e <sha>^{{commit}}` (a fetch only if it were missing, as Heaven does) and " +
         "`git clone --no-hardlinks --no-checkout <mirror> <folder>`, then `git config remote.origin.url`, `git checkout --detach <sha>`, " +
         "the script in the checkout with its output read by the benchmark, and `rm -rf` of the folder";
 
