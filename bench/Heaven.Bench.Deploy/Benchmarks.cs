@@ -69,7 +69,7 @@ internal static class Benchmarks
             var p50 = Stats.Percentile(raw, 50);
             var bareP50 = Stats.Percentile(bare, 50);
             string Row(string name, double p) =>
-                $"| {name} | {Stats.Ms(Stats.Percentile(raw, p))} | {Stats.Ms(Stats.Percentile(bare, p))} | +{Stats.Ms(Stats.Percentile(raw, p) - Stats.Percentile(bare, p))} |";
+                $"| {name} | {Stats.Ms(Stats.Percentile(raw, p))} | {Stats.Ms(Stats.Percentile(bare, p))} | {Stats.SignedMs(Stats.Percentile(raw, p) - Stats.Percentile(bare, p))} |";
             var lines = new List<string>
             {
                 $"{settings.Deploys} sequential deploys of `script/noop` (`exit 0` under bash) to one environment, after 10 warm-up deploys (mirror fetched, JIT warm). " +
@@ -85,7 +85,7 @@ internal static class Benchmarks
                 "",
                 "| check | Heaven | bash | Heaven − bash | target | |",
                 "|---|---:|---:|---:|---:|---|",
-                $"| p50 of a deploy | {Stats.Ms(p50)} | {Stats.Ms(bareP50)} | +{Stats.Ms(p50 - bareP50)} | ≤ bash + {OverheadTargetMs:0} ms | {Stats.Met(p50 - bareP50 <= OverheadTargetMs)} |",
+                $"| p50 of a deploy | {Stats.Ms(p50)} | {Stats.Ms(bareP50)} | {Stats.SignedMs(p50 - bareP50)} | ≤ bash + {OverheadTargetMs:0} ms | {Stats.Met(p50 - bareP50 <= OverheadTargetMs)} |",
                 "",
                 "| Heaven's deploy in parts | p50 | p95 | max |",
                 "|---|---:|---:|---:|",

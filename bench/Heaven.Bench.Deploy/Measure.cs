@@ -25,6 +25,9 @@ internal static class Stats
 
     public static string Ms(double value) => value.ToString("0.0", CultureInfo.InvariantCulture) + " ms";
 
+    /// <summary>A difference, signed: "+12.0 ms", "−3.5 ms".</summary>
+    public static string SignedMs(double value) => (value < 0 ? "−" : "+") + Ms(Math.Abs(value));
+
     public static string S(double seconds) => seconds.ToString("0.00", CultureInfo.InvariantCulture) + " s";
 
     public static string MB(double bytes) => (bytes / (1024 * 1024)).ToString("0.0", CultureInfo.InvariantCulture) + " MB";
