@@ -25,6 +25,12 @@ internal sealed class BenchRepository
 
     public static long FloodLines => FloodBytes / (FloodLine.Length + 1);
 
+    /// <summary>
+    /// How long <c>script/paused-flood</c> waits before its flood: time for a flood's viewers to attach,
+    /// as they would from their browsers while a deploy checks out, before the output starts.
+    /// </summary>
+    public static readonly TimeSpan FloodPause = TimeSpan.FromSeconds(3);
+
     private static long nextDeploymentId = 7_000_000;
 
     public BenchRepository(string workDirectory)
@@ -37,6 +43,7 @@ internal sealed class BenchRepository
         Write(work, "script/noop", "#!/usr/bin/env bash\nexit 0\n");
         Write(work, "script/sleep", "#!/usr/bin/env bash\nsleep 1\n");
         Write(work, "script/flood", $"#!/usr/bin/env bash\n# yes dies of SIGPIPE when head has its lines; head's status is the script's.\nyes '{FloodLine}' | head -n {FloodLines}\n");
+        Write(work, "script/paused-flood", $"#!/usr/bin/env bash\nsleep {FloodPause.TotalSeconds:0}\nyes '{FloodLine}' | head -n {FloodLines}\n");
         Write(work, "script/livelog", $"#!/usr/bin/env bash\n# A line every 50 ms carrying the moment it was printed (Unix nanoseconds).\nfor i in $(seq 0 {LiveLogLines - 1}); do echo \"livelog $i $(date +%s%N)\"; sleep 0.05; done\n");
         Write(work, "README", "Heaven deploy benchmark\n");
         Git(work, "add", "--all");

@@ -8,8 +8,18 @@ namespace Heaven.Bench.Deploy;
 /// Viewers of a deployment's live log over Server-Sent Events, signed in with a bearer token (the API
 /// requires sign-in). Every request goes through <see cref="Request"/>, the one place it is added.
 /// </summary>
-internal sealed class LogViewers(HeavenServer server, string bearerToken)
+internal sealed class LogViewers(Uri baseAddress, string bearerToken)
 {
+    public LogViewers(HeavenServer server, string bearerToken)
+        : this(server.BaseAddress, bearerToken)
+    {
+    }
+
+    /// <summary>The read token the viewers use, for viewers started in another process.</summary>
+    public string Token => bearerToken;
+
+    public Uri BaseAddress => baseAddress;
+
     /// <summary>
     /// Viewers with the token in <c>HEAVEN_BENCH_TOKEN</c>, or else with a read token made for the
     /// occasion against the server's own data directory (the API requires sign-in).
@@ -24,7 +34,7 @@ internal sealed class LogViewers(HeavenServer server, string bearerToken)
 
     private readonly HttpClient http = new(new SocketsHttpHandler { MaxConnectionsPerServer = 1000, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
     {
-        BaseAddress = server.BaseAddress,
+        BaseAddress = baseAddress,
         Timeout = Timeout.InfiniteTimeSpan,
     };
 

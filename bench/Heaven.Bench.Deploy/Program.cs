@@ -7,6 +7,11 @@ using Heaven.Tests.Infrastructure;
 // clone source. Usage:
 //   dotnet run -c Release --project bench/Heaven.Bench.Deploy [-- --only overhead|parallel|output|probe|livelog]
 //       [--deploys 100] [--parallel 50] [--floods 3] [--quiet-wait MINUTES] [--set Key=Value] [--markdown FILE] [--server-logs DIR] [--verbose]
+if (args is [FloodViewers.ChildFlag, var viewersOf, var viewerCount])
+{
+    return await FloodViewers.ChildAsync(new Uri(viewersOf), int.Parse(viewerCount, CultureInfo.InvariantCulture));
+}
+
 var only = Option("--only");
 var deploys = int.Parse(Option("--deploys") ?? "100", CultureInfo.InvariantCulture);
 var parallel = int.Parse(Option("--parallel") ?? "50", CultureInfo.InvariantCulture);

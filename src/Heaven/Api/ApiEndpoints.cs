@@ -47,6 +47,7 @@ internal static class ApiEndpoints
         DeploymentEndpoints.Map(api);
         EnvironmentEndpoints.Map(api);
         AdminEndpoints.Map(api);
+        NodeEndpoints.Map(api);
 
         // The document describes shapes, no data: readable without a token, so tools can fetch it.
         api.MapOpenApi(OpenApiPath).AllowAnonymous();

@@ -34,6 +34,12 @@ internal static class DeploymentLogEndpoint
 
     private static readonly byte[] KeepAlive = ": keepalive\n\n"u8.ToArray();
 
+    private static readonly JsonEncodedText StreamProperty = JsonEncodedText.Encode("stream");
+    private static readonly JsonEncodedText TextProperty = JsonEncodedText.Encode("text");
+    private static readonly JsonEncodedText Stdout = JsonEncodedText.Encode("stdout");
+    private static readonly JsonEncodedText Stderr = JsonEncodedText.Encode("stderr");
+    private static readonly JsonEncodedText HeavenStream = JsonEncodedText.Encode("heaven");
+
     public static void Map(RouteGroupBuilder api) =>
         api.MapGet("/deployments/{id:long}/log", async (long id, HttpContext context, DeploymentLogFollower follower, DeploymentLogReader reader, DeploymentQueries queries) =>
         {
@@ -113,6 +119,7 @@ internal static class DeploymentLogEndpoint
         var pending = 0L;
         Task? keepAlive = null;
         var fullLog = (context.Request.PathBase + context.Request.Path).ToString();
+        await using var json = new Utf8JsonWriter(output, JsonOptions);
         await using (var lines = follower.FollowAsync(id, fromLine, LivePace.Viewer, cancellationToken).GetAsyncEnumerator(cancellationToken))
         {
             while (true)
@@ -149,7 +156,7 @@ internal static class DeploymentLogEndpoint
                     break;
                 }
 
-                pending += lines.Current.Gap ? WriteGap(output, lines.Current, fullLog) : WriteLine(output, lines.Current.Line);
+                pending += lines.Current.Gap ? WriteGap(output, lines.Current, fullLog) : WriteLine(output, json, lines.Current.Line);
                 if (pending >= FlushBytes)
                 {
                     await output.FlushAsync(cancellationToken);
@@ -163,21 +170,20 @@ internal static class DeploymentLogEndpoint
         await output.FlushAsync(cancellationToken);
     }
 
-    private static long WriteLine(PipeWriter output, LogLine line)
+    private static long WriteLine(PipeWriter output, Utf8JsonWriter json, LogLine line)
     {
         var before = output.UnflushedBytes;
-        Write(output, "event: line\nid: ");
-        Write(output, line.Number.ToString(CultureInfo.InvariantCulture));
-        Write(output, "\ndata: ");
-        using (var json = new Utf8JsonWriter(output, JsonOptions))
-        {
-            json.WriteStartObject();
-            json.WriteString("stream", StreamName(line.Stream));
-            json.WriteString("text", line.Text);
-            json.WriteEndObject();
-        }
-
-        Write(output, "\n\n");
+        output.Write("event: line\nid: "u8);
+        WriteNumber(output, line.Number);
+        output.Write("\ndata: "u8);
+        // One writer for the whole stream, reset per line: a flood sends thousands of lines to each viewer.
+        json.Reset(output);
+        json.WriteStartObject();
+        json.WriteString(StreamProperty, StreamName(line.Stream));
+        json.WriteString(TextProperty, line.Text);
+        json.WriteEndObject();
+        json.Flush();
+        output.Write("\n\n"u8);
         return output.UnflushedBytes - before;
     }
 
@@ -217,12 +223,19 @@ internal static class DeploymentLogEndpoint
         Write(output, "\n\n");
     }
 
-    private static string StreamName(OutputStream stream) => stream switch
+    private static JsonEncodedText StreamName(OutputStream stream) => stream switch
     {
-        OutputStream.Stdout => "stdout",
-        OutputStream.Stderr => "stderr",
-        _ => "heaven",
+        OutputStream.Stdout => Stdout,
+        OutputStream.Stderr => Stderr,
+        _ => HeavenStream,
     };
+
+    private static void WriteNumber(PipeWriter output, long number)
+    {
+        var span = output.GetSpan(20);
+        number.TryFormat(span, out var written, provider: CultureInfo.InvariantCulture);
+        output.Advance(written);
+    }
 
     private static void Write(PipeWriter output, string ascii)
     {

@@ -26,6 +26,7 @@ internal static class HeavenCli
         UnlockCommand.Command,
         DrainCommand.Command,
         ResumeCommand.Command,
+        NodesCommand.Command,
         RotateLogLinksCommand.Command,
         AutoDeployLogCommand.Command,
         TokensCommand.Command,

@@ -1,5 +1,6 @@
 using Heaven.Configuration;
 using Heaven.Execution;
+using Heaven.Storage;
 using Microsoft.Extensions.Options;
 
 namespace Heaven.Deployments;
@@ -13,8 +14,9 @@ public interface IDeploymentSignal
 /// <summary>
 /// Claims queued deployments and runs them, up to <c>Deployments:MaxParallel</c> at a time on this
 /// node (the queue hands out repositories in turn, and at most <c>Deployments:MaxParallelPerRepository</c>
-/// of one repository). Woken immediately by the intake on this node; a short poll picks up work queued through
-/// another node and what a restart left behind. It claims nothing while the node is drained
+/// of one repository). Woken at once when a deployment is queued, one ends, a lock or a drain changes, on
+/// any node (<see cref="ClusterSignals"/>); a poll (<see cref="DeploymentOptions.DispatchPollInterval"/>)
+/// is the safety net for a wake-up that was lost, and picks up what a restart left behind. It claims nothing while the node is drained
 /// (<see cref="NodeDrains"/>) or stopping (<see cref="DrainForShutdownAsync"/>): deployments then stay
 /// queued for another node, for <c>heaven resume</c>, or for the next start.
 /// </summary>
@@ -24,11 +26,15 @@ internal sealed partial class DeploymentDispatcher(
     IProcessRunner processes,
     NodeDrains drains,
     NodeIdentity node,
+    ClusterSignals cluster,
     TimeProvider time,
     IOptions<DeploymentOptions> options,
     ILogger<DeploymentDispatcher> logger) : BackgroundService, IDeploymentSignal
 {
-    private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(2);
+    /// <summary>What makes every node's dispatcher look at the queue again.</summary>
+    private static readonly string[] WakingTopics =
+        [ClusterTopics.DeploymentQueued, ClusterTopics.DeploymentFinished, ClusterTopics.LocksChanged, ClusterTopics.DrainsChanged];
+
     /// <summary>How long cancelled deploys get to stop and report (their scripts get SIGINT, then SIGTERM, then SIGKILL) before the stop goes on without them.</summary>
     private static readonly TimeSpan CancelledRunsLimit = TimeSpan.FromSeconds(20);
 
@@ -41,15 +47,39 @@ internal sealed partial class DeploymentDispatcher(
     private volatile bool stopping;
     private NodeDrain? drain;
 
-    public void Notify() => wake.Release();
+    /// <summary>Deployments were committed to the queue: this node's dispatcher and every other node's claim now.</summary>
+    public void Notify() => cluster.Announce(ClusterTopics.DeploymentQueued);
+
+    /// <summary>One pending wake is enough however many announcements come while a round runs.</summary>
+    private void WakeOnce()
+    {
+        if (wake.CurrentCount == 0)
+        {
+            wake.Release();
+        }
+    }
 
     /// <summary>Whether this node is stopping (SIGTERM, Ctrl+C): it finishes what runs and claims nothing new.</summary>
     public bool Stopping => stopping;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var subscriptions = WakingTopics.Select(topic => cluster.Subscribe(topic, _ => WakeOnce())).ToList();
+        try
+        {
+            await DispatchAsync(stoppingToken);
+        }
+        finally
+        {
+            subscriptions.ForEach(s => s.Dispose());
+        }
+    }
+
+    private async Task DispatchAsync(CancellationToken stoppingToken)
+    {
         await RecoverAsync(stoppingToken);
         var maxParallel = options.Value.MaxParallel;
+        var pollInterval = options.Value.DispatchPollInterval;
         while (!stoppingToken.IsCancellationRequested)
         {
             var mayClaim = await MayClaimAsync(stoppingToken);
@@ -78,7 +108,7 @@ internal sealed partial class DeploymentDispatcher(
                 }
             }
 
-            using (var poll = new CancellationTokenSource(PollInterval, time))
+            using (var poll = new CancellationTokenSource(pollInterval, time))
             using (var either = CancellationTokenSource.CreateLinkedTokenSource(poll.Token, stoppingToken))
             {
                 try

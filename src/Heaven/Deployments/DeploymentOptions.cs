@@ -35,6 +35,15 @@ public sealed class DeploymentOptions : ISelfValidatingOptions
     public int LeaseSeconds { get; set; } = 30;
 
     /// <summary>
+    /// How often the dispatcher looks at the queue when nothing woke it: the safety net under the
+    /// wake-ups nodes announce to each other. Not a setting (tests stretch it to prove the wake-ups).
+    /// </summary>
+    internal TimeSpan DispatchPollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How often a running deploy's worker reads its cancel flag when no announcement came. Not a setting.</summary>
+    internal TimeSpan CancelPollInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// What a deployment to an environment that is already deploying does: <c>reject</c> (the
     /// original's "Already deploying."), <c>queue</c> or <c>supersede</c>. Repositories and their
     /// environments may set their own (<c>Repositories:&lt;repo&gt;[:Environments:&lt;env&gt;]:Concurrency</c>).

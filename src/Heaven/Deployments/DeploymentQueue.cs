@@ -24,6 +24,7 @@ public sealed partial class DeploymentQueue(
     DeploymentAdmission admission,
     EnvironmentLocks locks,
     NodeIdentity node,
+    ClusterSignals cluster,
     TimeProvider time,
     IOptions<DeploymentOptions> options,
     ILogger<DeploymentQueue> logger)
@@ -61,6 +62,8 @@ public sealed partial class DeploymentQueue(
                     await db.SaveChangesAsync(cancellationToken);
                     await transaction.CommitAsync(cancellationToken);
                     statuses.Wake();
+                    // Settled without running: ended, or a lock task done; superseded ones may have ended too.
+                    cluster.Announce(ClusterTopics.DeploymentFinished);
                     continue;
                 }
 
@@ -197,8 +200,8 @@ public sealed partial class DeploymentQueue(
         WriteFencedAsync(claim, state, status, null, cancellationToken);
 
     /// <summary>
-    /// Cancel: a queued deployment ends at once; a running one gets a flag its worker notices within
-    /// two seconds, wherever it runs.
+    /// Cancel: a queued deployment ends at once; a running one gets a flag, announced to every node so its
+    /// worker acts at once wherever it runs (and finds it within two seconds if the announcement is lost).
     /// </summary>
     public async Task<CancelOutcome> RequestCancelAsync(long deploymentId, string requestedBy, CancellationToken cancellationToken)
     {
@@ -220,6 +223,7 @@ public sealed partial class DeploymentQueue(
             {
                 await db.SaveChangesAsync(cancellationToken);
                 statuses.Wake();
+                await cluster.AnnounceAsync(ClusterTopics.DeploymentFinished, Subject(deploymentId), cancellationToken);
                 return CancelOutcome.Cancelled;
             }
             catch (DbUpdateConcurrencyException)
@@ -237,6 +241,9 @@ public sealed partial class DeploymentQueue(
 
         await db.Deployments.Where(d => d.Id == deploymentId && d.State == DeploymentState.Running)
             .ExecuteUpdateAsync(s => s.SetProperty(d => d.CancelRequestedBy, requestedBy).SetProperty(d => d.CancelRequestedAt, Now), cancellationToken);
+        // The node running it stops it now rather than at its next look at the flag. Awaited: heaven
+        // cancel exits right after this.
+        await cluster.AnnounceAsync(ClusterTopics.CancelRequested, Subject(deploymentId), cancellationToken);
         return CancelOutcome.Requested;
     }
 
@@ -262,6 +269,7 @@ public sealed partial class DeploymentQueue(
             {
                 await db.SaveChangesAsync(cancellationToken);
                 reaped++;
+                cluster.Announce(ClusterTopics.DeploymentFinished, Subject(deployment.Id));
                 Log.Reaped(logger, deployment.Id, deployment.LeaseOwner ?? "-");
             }
             catch (DbUpdateConcurrencyException)
@@ -322,8 +330,16 @@ public sealed partial class DeploymentQueue(
             statuses.Wake();
         }
 
+        if (state is not null)
+        {
+            // Viewers of its live log end now; a deployment waiting for its environment may start.
+            cluster.Announce(ClusterTopics.DeploymentFinished, Subject(deployment.Id));
+        }
+
         return true;
     }
+
+    private static string Subject(long deploymentId) => deploymentId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>
     /// The next queued deployment to look at: not yet looked at, or waiting for an environment that

@@ -2,6 +2,7 @@ using Heaven.GitHub;
 using Heaven.Model;
 using Heaven.Output;
 using Heaven.Providers;
+using Heaven.Storage;
 using Heaven.Telemetry;
 using Microsoft.Extensions.Options;
 
@@ -17,6 +18,7 @@ internal sealed partial class DeploymentRunner(
     DeployPipeline pipeline,
     IDeploymentOutputFactory outputs,
     ILogLinks links,
+    ClusterSignals cluster,
     TimeProvider time,
     IOptions<DeploymentOptions> options,
     HeavenMetrics metrics,
@@ -73,7 +75,7 @@ internal sealed partial class DeploymentRunner(
         await queue.ReportAsync(claim, new DeploymentStatusRequest(startState, StatusTexts.Deploying(deployment), logUrl, environmentUrl, deployment.Environment), stopping);
 
         ProviderOutcome outcome;
-        await using (var watch = new LeaseWatch(queue, claim, run, time, TimeSpan.FromSeconds(settings.LeaseSeconds), logger))
+        await using (var watch = new LeaseWatch(queue, claim, run, time, TimeSpan.FromSeconds(settings.LeaseSeconds), settings.CancelPollInterval, cluster, logger))
         {
             outcome = await pipeline.RunAsync(deployment, output, output.Masker, logUrl, TimeSpan.FromSeconds(settings.Timeout), run.Token);
             await watch.DisposeAsync();

@@ -15,6 +15,7 @@ internal static class DeploymentsRegistration
         services.AddSingleton(sp => NodeIdentity.Load(sp.GetRequiredService<DataDirectory>()));
         services.AddSingleton<DeploymentQueue>();
         services.AddSingleton<NodeDrains>();
+        services.AddSingleton<NodeMembership>();
         services.AddSingleton<ConcurrencyPolicies>();
         services.AddLocks();
         services.AddSingleton<DeployPipeline>();
@@ -42,6 +43,8 @@ internal static class DeploymentsRegistration
 
         services.AddSingleton<DeploymentDispatcher>();
         services.AddSingleton<IDeploymentSignal>(sp => sp.GetRequiredService<DeploymentDispatcher>());
+        // Before the dispatcher, so it stops after it: the node keeps heart-beating while its deploys drain.
+        services.AddHostedService<NodeHeartbeat>();
         services.AddHostedService(sp => sp.GetRequiredService<DeploymentDispatcher>());
         services.AddHostedService<DeploymentReaper>();
         return services;

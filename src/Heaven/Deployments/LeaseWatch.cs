@@ -1,13 +1,19 @@
+using System.Threading.Channels;
+using Heaven.Storage;
+
 namespace Heaven.Deployments;
 
 /// <summary>
-/// Runs beside a deploy: renews the lease, and notices within a second or two a cancel request made on
-/// any node, or that the lease was lost (then the deploy is stopped: someone else owns its fate).
+/// Runs beside a deploy: renews the lease, and notices a cancel request made on any node — at once
+/// when the request is announced (<see cref="ClusterTopics.CancelRequested"/>), else at its next look
+/// at the flag, about every second — or that the lease was lost (then the deploy is stopped: someone
+/// else owns its fate).
 /// </summary>
 internal sealed partial class LeaseWatch : IAsyncDisposable
 {
-    private static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(1);
-
+    private readonly TimeSpan pollInterval;
+    private readonly Channel<bool> lookNow = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+    private readonly IDisposable subscription;
     private readonly DeploymentQueue queue;
     private readonly ClaimedDeployment claim;
     private readonly CancellationTokenSource run;
@@ -18,7 +24,7 @@ internal sealed partial class LeaseWatch : IAsyncDisposable
     private readonly CancellationTokenSource stop = new();
     private readonly Task loop;
 
-    public LeaseWatch(DeploymentQueue queue, ClaimedDeployment claim, CancellationTokenSource run, TimeProvider time, TimeSpan lease, ILogger logger)
+    public LeaseWatch(DeploymentQueue queue, ClaimedDeployment claim, CancellationTokenSource run, TimeProvider time, TimeSpan lease, TimeSpan cancelPoll, ClusterSignals cluster, ILogger logger)
     {
         this.queue = queue;
         this.claim = claim;
@@ -26,6 +32,16 @@ internal sealed partial class LeaseWatch : IAsyncDisposable
         this.time = time;
         this.logger = logger;
         renewEvery = lease / 3;
+        // The lease is renewed on time however seldom the flag is polled.
+        pollInterval = cancelPoll < renewEvery ? cancelPoll : renewEvery;
+        var id = claim.Deployment.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        subscription = cluster.Subscribe(ClusterTopics.CancelRequested, subject =>
+        {
+            if (subject is null or "" || subject == id)
+            {
+                LookNow();
+            }
+        });
         loop = Task.Run(LoopAsync);
     }
 
@@ -40,7 +56,20 @@ internal sealed partial class LeaseWatch : IAsyncDisposable
         {
             try
             {
-                await Task.Delay(PollInterval, time, stop.Token);
+                using (var poll = new CancellationTokenSource(pollInterval, time))
+                using (var either = CancellationTokenSource.CreateLinkedTokenSource(poll.Token, stop.Token))
+                {
+                    try
+                    {
+                        await lookNow.Reader.WaitToReadAsync(either.Token);
+                        lookNow.Reader.TryRead(out _);
+                    }
+                    catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+                    {
+                        // The poll: a cancel whose announcement was lost is found here.
+                    }
+                }
+
                 if (CancelledBy is null && await queue.CancelRequestedByAsync(claim.Deployment.Id, stop.Token) is { } who)
                 {
                     CancelledBy = who;
@@ -74,8 +103,12 @@ internal sealed partial class LeaseWatch : IAsyncDisposable
         }
     }
 
+    /// <summary>One pending look covers any number of announcements.</summary>
+    private void LookNow() => lookNow.Writer.TryWrite(true);
+
     public async ValueTask DisposeAsync()
     {
+        subscription.Dispose();
         if (!stop.IsCancellationRequested)
         {
             await stop.CancelAsync();

@@ -7,10 +7,11 @@ namespace Heaven.Deployments;
 /// <summary>
 /// <c>heaven drain</c> and <c>heaven resume</c>: whether this node (or every node) claims new
 /// deployments. A drained node keeps answering webhooks (they are recorded and wait in the queue) and
-/// lets its running deploys finish; the dispatcher reads the switch on every round, so a running server
-/// follows it within its poll interval.
+/// lets its running deploys finish; the dispatcher reads the switch on every round, and a change is
+/// announced to every node (<see cref="ClusterTopics.DrainsChanged"/>), so a running server follows it at
+/// once (within its poll interval when the announcement is lost).
 /// </summary>
-public sealed class NodeDrains(IHeavenDatabase database, NodeIdentity node, TimeProvider time)
+public sealed class NodeDrains(IHeavenDatabase database, NodeIdentity node, TimeProvider time, ClusterSignals cluster)
 {
     /// <summary>This node's name, as <c>heaven drain</c> stores it.</summary>
     public string NodeId => node.Id;
@@ -48,6 +49,8 @@ public sealed class NodeDrains(IHeavenDatabase database, NodeIdentity node, Time
         try
         {
             await db.SaveChangesAsync(cancellationToken);
+            // Awaited: heaven drain exits right after this.
+            await cluster.AnnounceAsync(ClusterTopics.DrainsChanged, key, cancellationToken);
             return drain;
         }
         catch (DbUpdateException e) when (DatabaseErrors.IsUniqueViolation(e))
@@ -69,6 +72,7 @@ public sealed class NodeDrains(IHeavenDatabase database, NodeIdentity node, Time
         var lifted = db.NodeDrains.Where(d => allNodes || d.Node == nodeId);
         var requests = await lifted.AsNoTracking().ToListAsync(cancellationToken);
         await lifted.ExecuteDeleteAsync(cancellationToken);
+        await cluster.AnnounceAsync(ClusterTopics.DrainsChanged, allNodes ? NodeDrain.AllNodes : nodeId, cancellationToken);
         return requests;
     }
 }

@@ -143,6 +143,7 @@ public sealed class Doctor(IServiceProvider services)
 
         string? problem = null;
         IReadOnlyList<string> pending = [];
+        IReadOnlyList<string> unknown = [];
         try
         {
             await using var db = await database.OpenAsync(cancellationToken);
@@ -153,6 +154,7 @@ public sealed class Doctor(IServiceProvider services)
             else
             {
                 pending = [.. await db.Database.GetPendingMigrationsAsync(cancellationToken)];
+                unknown = await StorageRegistration.UnknownMigrationsAsync(db, cancellationToken);
             }
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -164,6 +166,10 @@ public sealed class Doctor(IServiceProvider services)
         if (problem is not null)
         {
             yield return CheckLine.Fail("database", problem);
+        }
+        else if (unknown.Count > 0)
+        {
+            yield return CheckLine.Fail("database", new NewerSchemaException(unknown).Message);
         }
         else if (pending.Count > 0)
         {

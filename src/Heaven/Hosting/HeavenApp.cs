@@ -146,6 +146,10 @@ public static class HeavenApp
         {
             await StorageRegistration.MigrateAsync(database, cancellationToken);
         }
+        catch (NewerSchemaException newer)
+        {
+            throw new StartupException(newer.Message);
+        }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // Connection errors may quote the connection string: name the engine and the error kind only.

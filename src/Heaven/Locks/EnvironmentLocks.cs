@@ -24,6 +24,7 @@ public sealed partial class EnvironmentLocks(
     IHeavenDatabase database,
     TimeProvider time,
     IOptions<LockOptions> options,
+    ClusterSignals cluster,
     ILogger<EnvironmentLocks> logger)
 {
     public const string UnknownUser = "Unknown";
@@ -109,6 +110,8 @@ public sealed partial class EnvironmentLocks(
             return new LockTaskOutcome(false, LockTexts.AlreadyLocked(repository, environment, winner?.LockedBy ?? UnknownUser, winner?.Reason));
         }
 
+        // Awaited: heaven lock exits right after this. Dispatchers on every node look again.
+        await cluster.AnnounceAsync(ClusterTopics.LocksChanged, key, cancellationToken);
         return outcome;
     }
 
@@ -191,6 +194,7 @@ public sealed partial class EnvironmentLocks(
 
         db.EnvironmentLocks.Remove(held);
         await db.SaveChangesAsync(cancellationToken);
+        await cluster.AnnounceAsync(ClusterTopics.LocksChanged, key, cancellationToken);
         Log.Unlocked(logger, held.Repository, held.Environment, by);
         return held;
     }

@@ -41,6 +41,17 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
     /// </summary>
     internal const int MaxBufferedBytes = 4 * 1024 * 1024;
 
+    /// <summary>
+    /// With several nodes, a viewer may be on another node, where only stored lines are seen: the first
+    /// line after a quiet spell is stored this soon, and lines keep following at least every
+    /// <see cref="SoonFlushSpacing"/> (bursts in between go in one transaction), not only every
+    /// <see cref="FlushInterval"/>.
+    /// </summary>
+    internal static readonly TimeSpan SoonFlushDelay = TimeSpan.FromMilliseconds(25);
+
+    /// <inheritdoc cref="SoonFlushDelay"/>
+    internal static readonly TimeSpan SoonFlushSpacing = TimeSpan.FromMilliseconds(100);
+
     private static readonly TimeSpan[] RetryDelays = [TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(4)];
 
     private readonly ISecretMasker masker;
@@ -85,6 +96,12 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
     private readonly Channel<bool> wake = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private readonly CancellationTokenSource stopping = new();
     private readonly ITimer timer;
+    private readonly ClusterSignals? cluster;
+    private readonly string subject;
+    // Only while several nodes share the database: the flush soon after a quiet spell (see SoonFlushDelay).
+    private readonly ITimer? soonTimer;
+    private int soonPending;
+    private long lastSoonFlush;
     private readonly Task flusher;
     private int timerDue;
     private Task? completion;
@@ -97,7 +114,8 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
         TimeProvider timeProvider,
         ILogger<DeploymentLog> logger,
         IDeploymentLogObserver? observer = null,
-        LiveLogs? liveLogs = null)
+        LiveLogs? liveLogs = null,
+        ClusterSignals? cluster = null)
     {
         ArgumentNullException.ThrowIfNull(masker);
         ArgumentNullException.ThrowIfNull(database);
@@ -121,6 +139,14 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
         maxPieceChars = (int)Math.Clamp(options.MaxLogBytes / 64, 1024, 65536);
 
         timer = timeProvider.CreateTimer(static state => ((DeploymentLog)state!).OnTimer(), this, FlushInterval, FlushInterval);
+        subject = deploymentId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (cluster is { SpansNodes: true })
+        {
+            this.cluster = cluster;
+            soonTimer = timeProvider.CreateTimer(static state => ((DeploymentLog)state!).OnSoonTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            lastSoonFlush = timeProvider.GetTimestamp();
+        }
+
         flusher = Task.Run(RunAsync);
     }
 
@@ -155,6 +181,18 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
         if (sealedOne)
         {
             wake.Writer.TryWrite(true);
+        }
+        else if (soonTimer is not null && Interlocked.Exchange(ref soonPending, 1) == 0)
+        {
+            var spacing = SoonFlushSpacing - timeProvider.GetElapsedTime(Interlocked.Read(ref lastSoonFlush));
+            try
+            {
+                soonTimer.Change(spacing > SoonFlushDelay ? spacing : SoonFlushDelay, Timeout.InfiniteTimeSpan);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Completed meanwhile: everything is being stored.
+            }
         }
 
         return wait is null ? default : new ValueTask(wait.WaitAsync(cancellationToken));
@@ -230,6 +268,11 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
         wake.Writer.TryComplete();
         await flusher;
         await timer.DisposeAsync();
+        if (soonTimer is not null)
+        {
+            await soonTimer.DisposeAsync();
+        }
+
         stopping.Dispose();
         storeLock.Dispose();
     }
@@ -237,6 +280,11 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
     private async Task CompleteCoreAsync(CancellationToken cancellationToken)
     {
         await timer.DisposeAsync();
+        if (soonTimer is not null)
+        {
+            await soonTimer.DisposeAsync();
+        }
+
         await DrainAsync(cancellationToken);
         if (Interlocked.Read(ref lostLines) > 0)
         {
@@ -258,6 +306,13 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
         {
             liveLogs!.Close(live);
         }
+    }
+
+    private void OnSoonTimer()
+    {
+        Interlocked.Exchange(ref lastSoonFlush, timeProvider.GetTimestamp());
+        Volatile.Write(ref soonPending, 0);
+        OnTimer();
     }
 
     private void OnTimer()
@@ -451,6 +506,8 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
             try
             {
                 await ExecuteAsync(plan, cancellationToken);
+                // Viewers following from other nodes read the new lines now.
+                cluster?.Announce(ClusterTopics.LogWritten, subject);
                 storedTail = plan.Tail;
                 storedTailBytes = plan.TailBytes;
                 elidedBytes = plan.ElidedBytes;

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Threading.Channels;
 using Heaven.Model;
 using Heaven.Storage;
 using Microsoft.EntityFrameworkCore;
@@ -14,10 +15,12 @@ public sealed record DeploymentLogState(DeploymentState State, string? Descripti
 
 /// <summary>
 /// Follows a deployment's log from a line on until the deployment is finished, on any node: the stored
-/// lines first, then, when this node writes the log, its live feed; otherwise the database every
-/// <see cref="PollInterval"/>. Every line comes once, in order; lines the stored log elided are skipped.
+/// lines first, then, when this node writes the log, its live feed; otherwise the database, as soon as
+/// the node writing it announces stored lines or the end (<see cref="ClusterSignals"/>), and every
+/// <see cref="PollInterval"/> in case an announcement was lost. Every line comes once, in order; lines
+/// the stored log elided are skipped.
 /// </summary>
-public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLogReader reader, LiveLogs liveLogs, TimeProvider? timeProvider = null)
+public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLogReader reader, LiveLogs liveLogs, TimeProvider? timeProvider = null, ClusterSignals? cluster = null)
 {
     /// <summary>How often the database is asked for new lines of a log written on another node.</summary>
     public static readonly TimeSpan PollInterval = DeploymentLog.FlushInterval;
@@ -26,6 +29,9 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
     private static readonly TimeSpan StoreWait = TimeSpan.FromMilliseconds(50);
 
     private readonly TimeProvider time = timeProvider ?? TimeProvider.System;
+
+    /// <summary>How long the database is left unasked when no announcement comes; tests stretch it to prove the announcements.</summary>
+    internal TimeSpan DatabasePollInterval { get; set; } = PollInterval;
 
     /// <summary>The deployment's state and status text; null when there is no such deployment.</summary>
     public async Task<DeploymentLogState?> StateAsync(long deploymentId, CancellationToken cancellationToken)
@@ -65,6 +71,19 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
         // Lines below this were there when the viewer came: they come in full. Later ones are live, and paced.
         long? historyEnd = null;
         var budget = pace is null ? null : new PaceBudget(pace, time);
+        // Before the first read, so lines stored between that read and the wait still wake it.
+        var announced = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+        var subject = deploymentId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        void Heard(string? about)
+        {
+            if (about is null or "" || about == subject)
+            {
+                announced.Writer.TryWrite(true);
+            }
+        }
+
+        using var linesStored = cluster?.Subscribe(ClusterTopics.LogWritten, Heard);
+        using var finished = cluster?.Subscribe(ClusterTopics.DeploymentFinished, Heard);
         while (true)
         {
             var feed = liveDone ? null : liveLogs.Find(deploymentId);
@@ -89,10 +108,14 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
                 }
 
                 // A deployment queued here may start here meanwhile: its live feed is looked for more often
-                // than the database is asked.
-                for (var waited = TimeSpan.Zero; waited < PollInterval && (liveDone || liveLogs.Find(deploymentId) is null); waited += StoreWait)
+                // than the database is asked. Stored lines or the end announced by another node end the wait.
+                var poll = DatabasePollInterval;
+                for (var waited = TimeSpan.Zero; waited < poll && (liveDone || liveLogs.Find(deploymentId) is null); waited += StoreWait)
                 {
-                    await Task.Delay(StoreWait, time, cancellationToken);
+                    if (await HeardWithinAsync(announced.Reader, StoreWait, cancellationToken))
+                    {
+                        break;
+                    }
                 }
 
                 continue;
@@ -186,6 +209,27 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
 
                 await feed.WaitForLineAsync(next, cancellationToken);
             }
+        }
+    }
+
+    /// <summary>Whether an announcement came within <paramref name="wait"/> (it is taken); without announcements (one node), just the wait.</summary>
+    private async Task<bool> HeardWithinAsync(ChannelReader<bool> heard, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        if (cluster is null)
+        {
+            await Task.Delay(wait, time, cancellationToken);
+            return false;
+        }
+
+        using var timeout = new CancellationTokenSource(wait, time);
+        using var either = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
+        try
+        {
+            return await heard.WaitToReadAsync(either.Token) && heard.TryRead(out _);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
         }
     }
 

@@ -16,7 +16,8 @@ public sealed class DeploymentOutputs(
     TimeProvider timeProvider,
     ILoggerFactory loggerFactory,
     IGitHub? gitHub = null,
-    LiveLogs? liveLogs = null)
+    LiveLogs? liveLogs = null,
+    ClusterSignals? cluster = null)
 {
     /// <summary>A masker with every server secret; add the deployment's own secrets to it.</summary>
     public SecretMasker CreateMasker() => serverMasker.CreateScope();
@@ -26,7 +27,7 @@ public sealed class DeploymentOutputs(
     /// (the gist mirror) sees the masked output too.
     /// </summary>
     public DeploymentLog OpenLog(long deploymentId, ISecretMasker masker, IDeploymentLogObserver? observer = null) =>
-        new(deploymentId, masker, database, options.Value, timeProvider, loggerFactory.CreateLogger<DeploymentLog>(), observer, liveLogs);
+        new(deploymentId, masker, database, options.Value, timeProvider, loggerFactory.CreateLogger<DeploymentLog>(), observer, liveLogs, cluster);
 
     /// <summary>A gist mirror, not yet started; null when gists are switched off or Heaven has no GitHub client.</summary>
     public GistMirror? CreateGistMirror(long deploymentId, string repository, string? logUrl = null) =>

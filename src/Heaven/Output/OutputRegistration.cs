@@ -22,7 +22,8 @@ internal static class OutputRegistration
             sp.GetService<TimeProvider>() ?? TimeProvider.System,
             sp.GetRequiredService<ILoggerFactory>(),
             sp.GetService<IGitHub>(),
-            sp.GetRequiredService<LiveLogs>()));
+            sp.GetRequiredService<LiveLogs>(),
+            sp.GetService<ClusterSignals>()));
         services.AddSingleton<IDeploymentOutputFactory, DeploymentOutputFactory>();
         return services;
     }

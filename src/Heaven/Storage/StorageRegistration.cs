@@ -1,7 +1,9 @@
 using System.Data.Common;
+using System.Reflection;
 using Heaven.Configuration;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Heaven.Storage;
 
@@ -41,12 +43,12 @@ internal static class StorageRegistration
         catch (InvalidOperationException)
         {
             // A value that does not convert (Database:Provider=mysql): the start-up check names it.
-            return services;
+            return services.AddLocalClusterSignals();
         }
 
         if (options.Validate().Any())
         {
-            return services;
+            return services.AddLocalClusterSignals();
         }
 
         var (provider, connectionString) = options.Resolve(dataDirectory);
@@ -65,17 +67,38 @@ internal static class StorageRegistration
             services.AddPooledDbContextFactory<PostgresHeavenDbContext>(builder => builder.UseNpgsql(connectionString));
             services.AddSingleton<IHeavenDatabase>(sp => new HeavenDatabase<PostgresHeavenDbContext>(
                 sp.GetRequiredService<IDbContextFactory<PostgresHeavenDbContext>>(), provider));
+            // Several nodes may share this database: wake-ups travel between them through LISTEN/NOTIFY.
+            services.AddSingleton(sp => new ClusterSignals(connectionString, sp.GetRequiredService<ILogger<ClusterSignals>>()));
+            services.AddHostedService(sp => new ClusterListener(
+                connectionString,
+                sp.GetRequiredService<ClusterSignals>(),
+                sp.GetService<TimeProvider>() ?? TimeProvider.System,
+                sp.GetRequiredService<ILogger<ClusterListener>>()));
         }
 
+        return services.AddLocalClusterSignals();
+    }
+
+    /// <summary>Wake-ups within this process only: one node (SQLite), unless PostgreSQL registered its own.</summary>
+    private static IServiceCollection AddLocalClusterSignals(this IServiceCollection services)
+    {
+        services.TryAddSingleton(sp => new ClusterSignals(sp.GetRequiredService<ILogger<ClusterSignals>>()));
         return services;
     }
 
-    /// <summary>Brings the schema up to date; several nodes may do this at once (EF takes a migration lock).</summary>
+    /// <summary>
+    /// Brings the schema up to date; several nodes may do this at once (on PostgreSQL one migrates while
+    /// the others wait on an advisory lock). Refuses (<see cref="NewerSchemaException"/>) a database a newer
+    /// Heaven migrated, before changing anything.
+    /// </summary>
     public static async Task MigrateAsync(IHeavenDatabase database, CancellationToken cancellationToken)
     {
         await using var context = await database.OpenAsync(cancellationToken);
         if (database.Provider == DatabaseProvider.Sqlite)
         {
+            // Before anything is set on the file: a refusal leaves it as it was.
+            await RefuseNewerSchemaAsync(context, cancellationToken);
+
             // WAL lets readers (health checks, the log page) run beside the single writer; it is a
             // property of the file, so setting it once is enough.
             await context.Database.OpenConnectionAsync(cancellationToken);
@@ -98,6 +121,7 @@ internal static class StorageRegistration
             await context.Database.ExecuteSqlRawAsync("SELECT pg_advisory_lock(7283920461)", cancellationToken);
             try
             {
+                await RefuseNewerSchemaAsync(context, cancellationToken);
                 await context.Database.MigrateAsync(cancellationToken);
             }
             finally
@@ -110,6 +134,38 @@ internal static class StorageRegistration
 
         await context.Database.MigrateAsync(cancellationToken);
     }
+
+    /// <summary>
+    /// A database that a newer Heaven has migrated holds tables and columns this build does not know
+    /// how to keep right (a rolling upgrade that reached this node last): this node refuses to start
+    /// rather than run beside them, and changes nothing.
+    /// </summary>
+    private static async Task RefuseNewerSchemaAsync(HeavenDbContext context, CancellationToken cancellationToken)
+    {
+        if (await UnknownMigrationsAsync(context, cancellationToken) is { Count: > 0 } unknown)
+        {
+            throw new NewerSchemaException(unknown);
+        }
+    }
+
+    /// <summary>The migrations applied to the database that this build does not have: a newer Heaven's.</summary>
+    public static async Task<List<string>> UnknownMigrationsAsync(HeavenDbContext context, CancellationToken cancellationToken)
+    {
+        var known = context.Database.GetMigrations().ToHashSet(StringComparer.Ordinal);
+        var applied = await context.Database.GetAppliedMigrationsAsync(cancellationToken);
+        return [.. applied.Where(m => !known.Contains(m))];
+    }
+}
+
+/// <summary>The database was migrated by a newer Heaven: its schema has migrations this build does not know.</summary>
+public sealed class NewerSchemaException(IReadOnlyList<string> unknownMigrations) : Exception(
+    $"The database was migrated by a newer Heaven: it has {(unknownMigrations.Count == 1 ? "migration" : "migrations")} {string.Join(", ", unknownMigrations)}, which this Heaven ({VersionOfThisBuild}) does not know. " +
+    "Upgrade this node to the version the other nodes run; nothing was changed in the database.")
+{
+    public IReadOnlyList<string> UnknownMigrations { get; } = unknownMigrations;
+
+    private static string VersionOfThisBuild =>
+        typeof(NewerSchemaException).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "this version";
 }
 
 /// <summary>Per-connection SQLite settings.</summary>

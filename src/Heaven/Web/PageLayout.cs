@@ -8,6 +8,7 @@ public enum PageSection
     Deliveries,
     Outbox,
     AutoDeploy,
+    Nodes,
     Tokens,
 }
 
@@ -39,6 +40,7 @@ public static class PageLayout
         (PageSection.Deliveries, "/deliveries", "Deliveries"),
         (PageSection.Outbox, "/outbox", "Outbox"),
         (PageSection.AutoDeploy, "/auto-deploy", "Auto-deploy"),
+        (PageSection.Nodes, "/nodes", "Nodes"),
         (PageSection.Tokens, "/tokens", "Tokens"),
     ];
 

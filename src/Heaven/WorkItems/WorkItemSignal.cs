@@ -1,9 +1,12 @@
+using Heaven.Storage;
+
 namespace Heaven.WorkItems;
 
 /// <summary>
-/// Wakes the consumers of work items on this node as soon as an item of their kind is recorded, so
-/// they need not wait for their next poll. Consumers still poll: items recorded by another node, and
-/// retries that became due, are only found that way.
+/// Wakes the consumers of work items as soon as an item of their kind is recorded, on this node and
+/// (through <see cref="ClusterSignals"/>, topic <see cref="ClusterTopics.WorkRecorded"/>) on every other
+/// node sharing the database, so they need not wait for their next poll. Consumers still poll: retries
+/// that became due, and items whose announcement was lost, are found that way.
 /// </summary>
 /// <remarks>
 /// No wake is lost, whatever the timing: every wake is counted per kind, and each waiter (one per
@@ -11,21 +14,57 @@ namespace Heaven.WorkItems;
 /// ever waited, makes the next wait return at once. A spare round costs one query; a lost wake costs
 /// a whole poll interval.
 /// </remarks>
-public sealed class WorkItemSignal(TimeProvider time)
+public sealed class WorkItemSignal
 {
+    private readonly TimeProvider time;
+    private readonly ClusterSignals? cluster;
     private readonly Lock gate = new();
     private readonly Dictionary<string, long> wakes = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Waiter> waiters = new(StringComparer.Ordinal);
 
+    /// <summary>Wakes that concern every kind: announcements may have been missed.</summary>
+    private long wakesOfAll;
+
+    /// <param name="cluster">Carries wakes to and from the other nodes; without it, wakes stay in this process.</param>
+    public WorkItemSignal(TimeProvider time, ClusterSignals? cluster = null)
+    {
+        this.time = time;
+        this.cluster = cluster;
+        // Lives as long as the process: the signal is a singleton.
+        cluster?.Subscribe(ClusterTopics.WorkRecorded, kind => WakeHere(string.IsNullOrEmpty(kind) ? null : kind));
+    }
+
     /// <summary>Items of <paramref name="kind"/> were committed (call after the commit, never before).</summary>
     public void Wake(string kind)
     {
+        if (cluster is null)
+        {
+            WakeHere(kind);
+        }
+        else
+        {
+            // Comes back to this node's subscription at once, and goes to the others.
+            cluster.Announce(ClusterTopics.WorkRecorded, kind);
+        }
+    }
+
+    /// <summary>Wakes this process's waiters of <paramref name="kind"/>, or all of them (null).</summary>
+    private void WakeHere(string? kind)
+    {
         lock (gate)
         {
-            wakes[kind] = wakes.GetValueOrDefault(kind) + 1;
+            if (kind is null)
+            {
+                wakesOfAll++;
+            }
+            else
+            {
+                wakes[kind] = wakes.GetValueOrDefault(kind) + 1;
+            }
+
             foreach (var waiter in waiters.Values)
             {
-                if (waiter.Matches(kind))
+                if (kind is null || waiter.Matches(kind))
                 {
                     waiter.Woken?.TrySetResult();
                     waiter.Woken = null;
@@ -117,7 +156,7 @@ public sealed class WorkItemSignal(TimeProvider time)
 
     private long Count(Waiter waiter)
     {
-        long count = 0;
+        var count = wakesOfAll;
         foreach (var (kind, n) in wakes)
         {
             if (waiter.Matches(kind))

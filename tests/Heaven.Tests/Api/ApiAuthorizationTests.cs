@@ -25,6 +25,7 @@ public sealed class ApiAuthorizationTests(ApiHostFixture fixture) : IClassFixtur
         { "PUT", $"{Environment}/staging/lock", """{"reason":"migrating"}""", TokenScope.Deploy, 201 },
         { "DELETE", $"{Environment}/qa/lock", null, TokenScope.Deploy, 404 },
         { "GET", "/locks", null, TokenScope.Read, 200 },
+        { "GET", "/nodes", null, TokenScope.Read, 200 },
         { "GET", "/antiforgery", null, TokenScope.Read, 200 },
         { "GET", "/tokens", null, TokenScope.Admin, 200 },
         { "POST", "/tokens", """{"name":"made-by-api","scope":"read"}""", TokenScope.Admin, 201 },

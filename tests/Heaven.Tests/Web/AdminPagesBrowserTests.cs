@@ -1,4 +1,7 @@
+using Heaven.Configuration;
+using Heaven.Deployments;
 using Heaven.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using static Heaven.Tests.Web.AdminPagesSite;
 using static Microsoft.Playwright.Assertions;
@@ -88,5 +91,41 @@ public sealed class AdminPagesBrowserTests(BrowserFixture browser) : IAsyncLifet
 
         const string question = "Revoke token ci-bot? Whatever uses it stops working at once.";
         await session.AssertCleanAsync(question, question);
+    }
+
+    [BrowserFact]
+    public async Task A_reader_sees_the_nodes_with_a_gone_one_and_exact_times_on_hover()
+    {
+        var now = site.Host.Services.GetRequiredService<TimeProvider>().GetUtcNow().UtcDateTime;
+        await site.Host.QueryAsync(async db =>
+        {
+            db.Nodes.Add(new NodeRecord { Id = "killed-host-0001", RunId = "r1", HostName = "killed-host", Version = "1.2.3", LeaseSeconds = 30, StartedAt = now.AddHours(-3), HeartbeatAt = now.AddMinutes(-5) });
+            return await db.SaveChangesAsync();
+        });
+        var self = site.Host.Services.GetRequiredService<NodeIdentity>().Id;
+        site.GitHub.OAuthUser = new FakeGitHubUser(Reader, 4343);
+        await using var session = await browser.OpenAsync(this);
+        var page = session.Page;
+
+        await page.GotoAsync(Url("/signin?returnUrl=%2Fnodes"));
+        await Expect(page.Locator("h1")).ToHaveTextAsync("Nodes");
+        await Expect(page.Locator("nav a[aria-current=page]")).ToHaveTextAsync("Nodes");
+        await Expect(page.Locator("table.nodes tbody tr")).ToHaveCountAsync(2);
+        var mine = page.Locator("table.nodes tbody tr").Nth(0);
+        await Expect(mine.Locator("td.node-id")).ToHaveTextAsync($"{self} this node");
+        await Expect(mine.Locator("td.node-state")).ToHaveTextAsync("running");
+        await Expect(mine.Locator("td.node-running")).ToHaveTextAsync("0");
+        await Expect(mine.Locator("td.node-version")).ToHaveAttributeAsync("title", NodeMembership.Version);
+        (await mine.Locator("td.node-state .badge").EvaluateAsync<bool>("badge => badge.getBoundingClientRect().height < 2.5 * parseFloat(getComputedStyle(badge).fontSize)")).ShouldBeTrue("the state badge stays on one line");
+        var gone = page.Locator("table.nodes tbody tr").Nth(1);
+        await Expect(gone.Locator("td.node-id")).ToHaveTextAsync("killed-host-0001");
+        await Expect(gone.Locator("td.node-host")).ToHaveTextAsync("killed-host");
+        await Expect(gone.Locator("td.node-version")).ToHaveTextAsync("1.2.3");
+        await Expect(gone.Locator("td.node-state")).ToHaveTextAsync("gone");
+        await Expect(gone.Locator("td.node-heartbeat time")).ToHaveTextAsync("5 min ago");
+        await Expect(gone.Locator("td.node-heartbeat time")).ToHaveAttributeAsync("title", now.AddMinutes(-5).ToString("yyyy-MM-dd HH:mm:ss 'UTC'", System.Globalization.CultureInfo.InvariantCulture));
+        await Expect(gone.Locator("td.node-started time")).ToHaveTextAsync("3 h ago");
+        await session.ScreenshotAsync("nodes");
+        await session.AssertCleanAsync();
     }
 }

@@ -25,7 +25,7 @@ public sealed class AdminPagesTests : IAsyncLifetime
     {
         using var browser = AccessTestKit.Browser(site.Host);
 
-        foreach (var path in new[] { "/deliveries", $"/deliveries/{HostileDeliveryId}", "/outbox", "/outbox?problems=1", "/auto-deploy", "/locks", "/tokens" })
+        foreach (var path in new[] { "/deliveries", $"/deliveries/{HostileDeliveryId}", "/outbox", "/outbox?problems=1", "/auto-deploy", "/locks", "/nodes", "/tokens" })
         {
             var answer = await browser.GetAsync(path);
             answer.StatusCode.ShouldBe(HttpStatusCode.Redirect, path);
@@ -70,6 +70,11 @@ public sealed class AdminPagesTests : IAsyncLifetime
         locks.ShouldContain($"<td class=\"locked-by\">{Deployer}</td>");
         locks.ShouldNotContain(SecretReason);
         locks.ShouldNotContain(">Unlock</button>", customMessage: "a reader may not unlock");
+
+        var (nodesStatus, nodes) = await GetAsync(browser, "/nodes");
+        nodesStatus.ShouldBe(HttpStatusCode.OK, "a reader may see the nodes");
+        nodes.ShouldContain($"<td class=\"node-id\">{site.Host.Services.GetRequiredService<Heaven.Configuration.NodeIdentity>().Id} <span class=\"badge\">this node</span></td>");
+        nodes.ShouldContain("<span class=\"badge node-state-running\">running</span>");
 
         var unlock = await PostFormAsync(browser, "/locks", "/locks/unlock", ("repository", App), ("environment", "production"));
         unlock.Status.ShouldBe(HttpStatusCode.Forbidden);

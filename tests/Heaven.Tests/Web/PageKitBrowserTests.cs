@@ -227,7 +227,7 @@ public sealed class PageKitBrowserTests(BrowserFixture browser) : IAsyncLifetime
         (await page.Locator("html").GetAttributeAsync("lang")).ShouldBe("en");
 
         var navigation = page.GetByRole(AriaRole.Navigation, new() { Name = "Main" });
-        foreach (var label in new[] { "Dashboard", "Locks", "Deliveries", "Outbox", "Auto-deploy", "Tokens" })
+        foreach (var label in new[] { "Dashboard", "Locks", "Deliveries", "Outbox", "Auto-deploy", "Nodes", "Tokens" })
         {
             var link = navigation.GetByRole(AriaRole.Link, new() { Name = label, Exact = true });
             await Expect(link).ToBeInViewportAsync(new() { Ratio = 1 });

@@ -107,6 +107,7 @@ public static class AdminPages
         OutboxPage.Map(endpoints);
         AutoDeployPage.Map(endpoints);
         LocksPage.Map(endpoints);
+        NodesPage.Map(endpoints);
         TokensPage.Map(endpoints);
     }
 

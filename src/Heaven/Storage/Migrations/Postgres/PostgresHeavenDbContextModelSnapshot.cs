@@ -207,6 +207,57 @@ namespace Heaven.Storage.Migrations.Postgres
                     b.ToTable("node_drains", (string)null);
                 });
 
+            modelBuilder.Entity("Heaven.Deployments.NodeRecord", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime>("HeartbeatAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("heartbeat_at");
+
+                    b.Property<string>("HostName")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)")
+                        .HasColumnName("host_name");
+
+                    b.Property<int>("LeaseSeconds")
+                        .HasColumnType("integer")
+                        .HasColumnName("lease_seconds");
+
+                    b.Property<string>("RunId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("run_id");
+
+                    b.Property<DateTime>("StartedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("started_at");
+
+                    b.Property<DateTime?>("StoppedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("stopped_at");
+
+                    b.Property<DateTime?>("StoppingAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("stopping_at");
+
+                    b.Property<string>("Version")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id")
+                        .HasName("pk_nodes");
+
+                    b.ToTable("nodes", (string)null);
+                });
+
             modelBuilder.Entity("Heaven.Intake.Delivery", b =>
                 {
                     b.Property<long>("Id")

@@ -196,6 +196,57 @@ namespace Heaven.Storage.Migrations.Sqlite
                     b.ToTable("node_drains", (string)null);
                 });
 
+            modelBuilder.Entity("Heaven.Deployments.NodeRecord", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<DateTime>("HeartbeatAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("heartbeat_at");
+
+                    b.Property<string>("HostName")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("host_name");
+
+                    b.Property<int>("LeaseSeconds")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("lease_seconds");
+
+                    b.Property<string>("RunId")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("run_id");
+
+                    b.Property<DateTime>("StartedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("started_at");
+
+                    b.Property<DateTime?>("StoppedAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("stopped_at");
+
+                    b.Property<DateTime?>("StoppingAt")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("stopping_at");
+
+                    b.Property<string>("Version")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("version");
+
+                    b.HasKey("Id")
+                        .HasName("pk_nodes");
+
+                    b.ToTable("nodes", (string)null);
+                });
+
             modelBuilder.Entity("Heaven.Intake.Delivery", b =>
                 {
                     b.Property<long>("Id")

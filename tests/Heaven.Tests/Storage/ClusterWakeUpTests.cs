@@ -1,0 +1,236 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using Heaven.Configuration;
+using Heaven.Deployments;
+using Heaven.Model;
+using Heaven.Operations;
+using Heaven.Output;
+using Heaven.Storage;
+using Heaven.Tests.Infrastructure;
+using Heaven.WorkItems;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Heaven.Tests.Storage;
+
+/// <summary>
+/// Two Heaven nodes on one PostgreSQL database wake each other (LISTEN/NOTIFY). Every poll that could
+/// find the change on its own is stretched to <see cref="SlowPoll"/>, and every wait here ends far
+/// sooner: what happens in time can only have been set off by the other node's announcement.
+/// </summary>
+[Collection(HeavyHostsCollection.Name)]
+public sealed class ClusterWakeUpTests
+{
+    /// <summary>Longer than any wait of these tests: a poll never fires while one runs.</summary>
+    private static readonly TimeSpan SlowPoll = TimeSpan.FromMinutes(10);
+
+    /// <summary>What an announced change may take on a loaded machine; far below <see cref="SlowPoll"/>.</summary>
+    private static readonly TimeSpan WakeBudget = TimeSpan.FromSeconds(60);
+
+    [PostgresFact]
+    public async Task ADeploymentQueuedOnABusyNode_IsStartedByTheOtherNode_LongBeforeItsPoll()
+    {
+        await using var database = await PostgresDatabase.CreateAsync();
+        await using var gitHub = await FakeGitHub.StartAsync();
+        using var repository = new TestRepository("octo/busy");
+        using var gate = new ScriptGate();
+        var sha = repository.CommitDeployScript($"echo \"running $DEPLOY_ENV\"\n{gate.Wait()}");
+        await using var first = await StartNodeAsync(database, gitHub, maxParallel: 1);
+        await using var second = await StartNodeAsync(database, gitHub, maxParallel: 1);
+
+        // One node takes the first deploy and is then at its limit.
+        var (holdingGitHubId, holding) = await first.DeployAsync(repository, sha, environment: "one");
+        var running = await Poll.ForAsync(() => first.DeploymentAsync(holding), d => d.State == DeploymentState.Running, "the first deploy to start", WakeBudget);
+        var (busy, other) = running.LeaseOwner == NodeOf(first) ? (first, second) : (second, first);
+
+        // Queued through the busy node: only the other node can run it, and only an announcement wakes it in time.
+        var (queuedGitHubId, queued) = await busy.DeployAsync(repository, sha, environment: "two");
+        var started = await Poll.ForAsync(() => busy.DeploymentAsync(queued), d => d.State != DeploymentState.Queued, "the other node to start the deployment queued on the busy one", WakeBudget);
+        gate.Open();
+
+        started.LeaseOwner.ShouldBe(NodeOf(other));
+        started.State.ShouldBeOneOf(DeploymentState.Running, DeploymentState.Succeeded);
+        (await first.WaitForFinalStatusAsync(repository, queuedGitHubId)).State.ShouldBe("success");
+        (await first.WaitForFinalStatusAsync(repository, holdingGitHubId)).State.ShouldBe("success");
+    }
+
+    [PostgresFact]
+    public async Task ACancelMadeOnOneNode_StopsTheDeployRunningOnAnother_LongBeforeItLooksAtTheFlag()
+    {
+        await using var database = await PostgresDatabase.CreateAsync();
+        await using var gitHub = await FakeGitHub.StartAsync();
+        using var repository = new TestRepository("octo/cancel");
+        using var scratch = new TemporaryDirectory();
+        var trapped = Path.Combine(scratch.Path, "trapped");
+        var sha = repository.CommitDeployScript($"""
+            trap 'touch {trapped}; echo "stopping on INT"; exit 130' INT
+            echo "deploying"
+            while true; do sleep 0.1; done
+            """);
+        await using var runner = await StartNodeAsync(database, gitHub, maxParallel: 1);
+        // Takes webhooks and API calls only: every deploy runs on the other node.
+        await using var front = await StartNodeAsync(database, gitHub, maxParallel: 0);
+
+        var (gitHubId, heavenId) = await front.DeployAsync(repository, sha);
+        await Poll.UntilAsync(async () => (await runner.LogAsync(heavenId)).Contains("deploying\n", StringComparison.Ordinal), "the deploy to run on the other node", WakeBudget);
+        (await runner.DeploymentAsync(heavenId)).LeaseOwner.ShouldBe(NodeOf(runner));
+
+        var result = await front.Host.Services.GetRequiredService<DeploymentActions>().CancelAsync(heavenId, "alice", CancellationToken.None);
+        result.Status.ShouldBe(ActionStatus.Done);
+
+        var final = await front.WaitForFinalStatusAsync(repository, gitHubId, WakeBudget);
+        final.Description.ShouldBe(StatusTexts.CancelledBy("alice"));
+        File.Exists(trapped).ShouldBeTrue("the deploy script's INT trap ran");
+        (await runner.LogAsync(heavenId)).ShouldContain("stopping on INT");
+    }
+
+    [PostgresFact]
+    public async Task AViewerOnOneNode_FollowsTheLiveLogOfADeployRunningOnAnother_ToItsEnd()
+    {
+        await using var database = await PostgresDatabase.CreateAsync();
+        await using var gitHub = await FakeGitHub.StartAsync();
+        using var repository = new TestRepository("octo/live");
+        using var gate = new ScriptGate();
+        var sha = repository.CommitDeployScript($"""
+            echo "first line"
+            {gate.Wait()}
+            echo "second line"
+            """);
+        await using var runner = await StartNodeAsync(database, gitHub, maxParallel: 1);
+        await using var viewer = await StartNodeAsync(database, gitHub, maxParallel: 0);
+        viewer.Host.Services.GetRequiredService<DeploymentLogFollower>().DatabasePollInterval = SlowPoll;
+
+        var (_, heavenId) = await viewer.DeployAsync(repository, sha);
+        using var timeout = new CancellationTokenSource(WakeBudget);
+        var seen = new List<ServerSentEvent>();
+        await foreach (var item in ApiClient.For(viewer.Host).EventsAsync($"/deployments/{heavenId}/log", cancellationToken: timeout.Token))
+        {
+            seen.Add(item);
+            if (item.Event == "line" && Text(item) == "first line")
+            {
+                // Printed on the other node after this viewer is following: it comes only through an announcement.
+                gate.Open();
+            }
+        }
+
+        (await viewer.DeploymentAsync(heavenId)).LeaseOwner.ShouldBe(NodeOf(runner));
+        seen[^1].Event.ShouldBe("end");
+        using (var end = JsonDocument.Parse(seen[^1].Data))
+        {
+            end.RootElement.GetProperty("state").GetString().ShouldBe("success");
+        }
+
+        var lines = seen.Where(e => e.Event == "line").Select(Text).ToList();
+        lines.ShouldContain("first line");
+        lines.ShouldContain("second line");
+        lines.IndexOf("second line").ShouldBeGreaterThan(lines.IndexOf("first line"));
+    }
+
+    [PostgresFact]
+    public async Task OutboxWorkRecordedOnOneNode_WakesThatKindsConsumersOnTheOther()
+    {
+        await using var database = await PostgresDatabase.CreateAsync();
+        await using var gitHub = await FakeGitHub.StartAsync();
+        await using var first = await StartNodeAsync(database, gitHub, maxParallel: 1);
+        await using var second = await StartNodeAsync(database, gitHub, maxParallel: 1);
+        var recording = first.Host.Services.GetRequiredService<WorkItemSignal>();
+        var waiting = second.Host.Services.GetRequiredService<WorkItemSignal>();
+        // A kind of its own: Heaven's consumers wait on theirs with the same signal.
+        const string kind = "cluster-test:chat";
+        using var timeout = new CancellationTokenSource(WakeBudget);
+
+        // A consumer on the other node, parked with a poll it never reaches here. Its first wait returns at
+        // once: the listener's (re)connect woke every consumer, for what it may have missed.
+        await waiting.WaitAsync("cluster-test:", TimeSpan.FromMilliseconds(1), timeout.Token);
+        var consumer = waiting.WaitAsync("cluster-test:", SlowPoll, timeout.Token);
+        await waiting.ParkedAsync(["cluster-test:"]);
+        await ListeningAsync(second);
+        consumer.IsCompleted.ShouldBeFalse();
+
+        recording.Wake(kind);
+
+        await consumer;
+        timeout.IsCancellationRequested.ShouldBeFalse();
+    }
+
+    [PostgresFact]
+    public async Task ResumingEveryNode_StartsWhatWaitedInTheQueue_WithoutWaitingForAPoll()
+    {
+        await using var database = await PostgresDatabase.CreateAsync();
+        await using var gitHub = await FakeGitHub.StartAsync();
+        using var repository = new TestRepository("octo/drained");
+        var sha = repository.CommitDeployScript("echo \"deployed while resumed\"");
+        await using var first = await StartNodeAsync(database, gitHub, maxParallel: 1);
+        await using var second = await StartNodeAsync(database, gitHub, maxParallel: 1);
+
+        // heaven drain --all: neither node claims, the deployment waits in the queue.
+        await first.Host.Services.GetRequiredService<NodeDrains>().DrainAsync(allNodes: true, "ops", CancellationToken.None);
+        var (gitHubId, heavenId) = await first.DeployAsync(repository, sha);
+        (await first.DeploymentAsync(heavenId)).State.ShouldBe(DeploymentState.Queued);
+
+        // heaven resume --all on the other node: its announcement sends both dispatchers to the queue.
+        await second.Host.Services.GetRequiredService<NodeDrains>().ResumeAsync(allNodes: true, CancellationToken.None);
+
+        (await first.WaitForFinalStatusAsync(repository, gitHubId, WakeBudget)).State.ShouldBe("success");
+    }
+
+    [PostgresFact]
+    public async Task TheListener_ReconnectsAfterItsConnectionIsTerminated_AndKeepsDeliveringWakeUps()
+    {
+        await using var database = await PostgresDatabase.CreateAsync();
+        await using var gitHub = await FakeGitHub.StartAsync();
+        await using var first = await StartNodeAsync(database, gitHub, maxParallel: 0);
+        await using var second = await StartNodeAsync(database, gitHub, maxParallel: 0);
+        var listener = await ListeningAsync(first);
+        var signals = first.Host.Services.GetRequiredService<ClusterSignals>();
+        var heard = Channel.CreateUnbounded<string?>();
+        using var subscription = signals.Subscribe("test-topic", subject => heard.Writer.TryWrite(subject));
+
+        var ended = await database.ScalarAsync<bool>(
+            $"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '{ClusterSignals.ListenerApplicationName} {signals.Origin}'");
+        ended.ShouldBeTrue();
+
+        // Back: it listens again and wakes every subscriber once, for what it may have missed meanwhile.
+        await Poll.UntilAsync(() => listener.Connections >= 2, "the listener to reconnect", WakeBudget);
+        using var timeout = new CancellationTokenSource(WakeBudget);
+        (await heard.Reader.ReadAsync(timeout.Token)).ShouldBeNull();
+
+        second.Host.Services.GetRequiredService<ClusterSignals>().Announce("test-topic", "after the reconnect");
+        (await heard.Reader.ReadAsync(timeout.Token)).ShouldBe("after the reconnect");
+    }
+
+    private static async Task<DeployHarness> StartNodeAsync(PostgresDatabase database, FakeGitHub gitHub, int maxParallel)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Database:Provider"] = "Postgres",
+            ["Database:ConnectionString"] = database.ConnectionString,
+            ["Deployments:MaxParallel"] = maxParallel.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Deployments:Timeout"] = "600",
+            // The lease is renewed every third of it, and the cancel flag is read at least that often.
+            ["Deployments:LeaseSeconds"] = "1800",
+        };
+        var node = await DeployHarness.StartAsync(settings, gitHub: gitHub, overrideServices: services => services.PostConfigure<DeploymentOptions>(options =>
+        {
+            options.DispatchPollInterval = SlowPoll;
+            options.CancelPollInterval = SlowPoll;
+        }));
+        await ListeningAsync(node);
+        return node;
+    }
+
+    /// <summary>The node's listener, once it has heard its channel at least once.</summary>
+    private static async Task<ClusterListener> ListeningAsync(DeployHarness node)
+    {
+        var listener = node.Host.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<ClusterListener>().Single();
+        await Poll.UntilAsync(() => listener.Connections >= 1, "the node to listen for the other nodes' wake-ups", WakeBudget);
+        return listener;
+    }
+
+    private static string NodeOf(DeployHarness node) => node.Host.Services.GetRequiredService<NodeIdentity>().Id;
+
+    private static string Text(ServerSentEvent item)
+    {
+        using var line = JsonDocument.Parse(item.Data);
+        return line.RootElement.GetProperty("text").GetString()!;
+    }
+}
