@@ -27,50 +27,70 @@ internal static class Benchmarks
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
-    /// <summary>Sequential no-op deploys: what Heaven itself adds between the 202 and the final status.</summary>
+    /// <summary>Deploy target: at most this much slower (p50) than the same steps done by bash.</summary>
+    public const double OverheadTargetMs = 50;
+
+    /// <summary>Parallel target: at most this many times the wall time of the same deploys as bash jobs.</summary>
+    public const double ParallelTargetRatio = 1.5;
+
+    /// <summary>Output target: at least this share of the rate of the same stream piped into a file.</summary>
+    public const double OutputTargetRatio = 0.5;
+
+    /// <summary>
+    /// Sequential no-op deploys, each followed by the same steps done by bash: what Heaven adds between
+    /// the 202 and the final status to the work a deployment needs anyway.
+    /// </summary>
     public static async Task<Section> OverheadAsync(BenchSettings settings)
     {
         await using var server = await HeavenServer.StartAsync(settings.WorkDirectory, settings.GitHub.ApiUrl, settings.Settings(), settings.Verbose);
         try
         {
             // Warm: the first deploy creates and fetches the mirror; the next ones warm the JIT and the pools.
+            var shell = new ShellBaseline(settings.WorkDirectory, settings.Repository);
             for (var i = 0; i < 10; i++)
             {
                 Deployments.EnsureSucceeded([await Deployments.DeployAsync(server, settings.GitHub, settings.Repository, "noop", "production")]);
+                await shell.DeployAsync("noop");
             }
 
-            // The script's own time: the same script run directly through setsid, output read, 30 times.
-            var direct = new List<double>();
-            for (var i = 0; i < 30; i++)
-            {
-                direct.Add((await DirectRun.RunAsync(settings.Repository.ScriptPath("noop"), settings.Repository.WorkPath)).Took.TotalMilliseconds);
-            }
-
-            var scriptMs = Stats.Median(direct);
+            // Alternately, so that whatever else the machine does falls on both sides alike.
             var runs = new List<DeployTimes>();
+            var bare = new List<double>();
             for (var i = 0; i < settings.Deploys; i++)
             {
                 runs.Add(await Deployments.DeployAsync(server, settings.GitHub, settings.Repository, "noop", "production"));
+                bare.Add((await shell.DeployAsync("noop")).TotalMilliseconds);
             }
 
             Deployments.EnsureSucceeded(runs);
             var raw = runs.Select(r => r.AcceptedToFinalMs).ToList();
-            var net = raw.Select(r => r - scriptMs).ToList();
             var toStart = runs.Select(r => r.AcceptedToInProgressMs).ToList();
             var toEnd = runs.Select(r => r.InProgressToFinalMs).ToList();
-            var p50 = Stats.Percentile(net, 50);
+            var p50 = Stats.Percentile(raw, 50);
+            var bareP50 = Stats.Percentile(bare, 50);
+            string Row(string name, double p) =>
+                $"| {name} | {Stats.Ms(Stats.Percentile(raw, p))} | {Stats.Ms(Stats.Percentile(bare, p))} | {Stats.SignedMs(Stats.Percentile(raw, p) - Stats.Percentile(bare, p))} |";
             var lines = new List<string>
             {
                 $"{settings.Deploys} sequential deploys of `script/noop` (`exit 0` under bash) to one environment, after 10 warm-up deploys (mirror fetched, JIT warm). " +
-                "t0 = the 202 arrives at the sender; t1 = the fake GitHub receives the `success` status. The script's own time is the median of 30 direct runs of the same script " +
-                $"through `setsid` with its output read: **{Stats.Ms(scriptMs)}**.",
+                "Heaven: from the 202 arriving at the sender to the fake GitHub receiving the `success` status. " +
+                $"Without Heaven, after each of them, the same deployment by {ShellBaseline.Describe(locked: false)}: from bash's launch to its exit " +
+                "(no `flock`: nothing else uses the mirror, and Heaven's lock is a system call, not a process).",
                 "",
-                "| measure | p50 | p95 | max | target | |",
+                "| deploy of `script/noop` | Heaven | bash, same run | Heaven − bash |",
+                "|---|---:|---:|---:|",
+                Row("p50", 50),
+                Row("p95", 95),
+                $"| max | {Stats.Ms(raw.Max())} | {Stats.Ms(bare.Max())} | |",
+                "",
+                "| check | Heaven | bash | Heaven − bash | target | |",
                 "|---|---:|---:|---:|---:|---|",
-                $"| 202 → final status, minus the script's own time | {Stats.Ms(p50)} | {Stats.Ms(Stats.Percentile(net, 95))} | {Stats.Ms(net.Max())} | p50 ≤ 100 ms | {Stats.Met(p50 <= 100)} |",
-                $"| 202 → final status (raw) | {Stats.Ms(Stats.Percentile(raw, 50))} | {Stats.Ms(Stats.Percentile(raw, 95))} | {Stats.Ms(raw.Max())} | | |",
-                $"| 202 → `in_progress` status | {Stats.Ms(Stats.Percentile(toStart, 50))} | {Stats.Ms(Stats.Percentile(toStart, 95))} | {Stats.Ms(toStart.Max())} | | |",
-                $"| `in_progress` → final status | {Stats.Ms(Stats.Percentile(toEnd, 50))} | {Stats.Ms(Stats.Percentile(toEnd, 95))} | {Stats.Ms(toEnd.Max())} | | |",
+                $"| p50 of a deploy | {Stats.Ms(p50)} | {Stats.Ms(bareP50)} | {Stats.SignedMs(p50 - bareP50)} | ≤ bash + {OverheadTargetMs:0} ms | {Stats.Met(p50 - bareP50 <= OverheadTargetMs)} |",
+                "",
+                "| Heaven's deploy in parts | p50 | p95 | max |",
+                "|---|---:|---:|---:|",
+                $"| 202 → `in_progress` status | {Stats.Ms(Stats.Percentile(toStart, 50))} | {Stats.Ms(Stats.Percentile(toStart, 95))} | {Stats.Ms(toStart.Max())} |",
+                $"| `in_progress` → final status | {Stats.Ms(Stats.Percentile(toEnd, 50))} | {Stats.Ms(Stats.Percentile(toEnd, 95))} | {Stats.Ms(toEnd.Max())} |",
             };
             var phases = await Phases.ReadAsync(server.DatabasePath, runs);
             lines.Add("");
@@ -83,18 +103,24 @@ internal static class Benchmarks
         }
     }
 
-    /// <summary>50 deploys to 50 environments at once, each <c>sleep 1</c>.</summary>
+    /// <summary>
+    /// 50 deploys to 50 environments at once, each <c>sleep 1</c>, between two runs of the same 50 as bash
+    /// jobs in parallel.
+    /// </summary>
     public static async Task<Section> ParallelAsync(BenchSettings settings)
     {
         await using var server = await HeavenServer.StartAsync(settings.WorkDirectory, settings.GitHub.ApiUrl, settings.Settings(("Deployments:MaxParallel", "64"), ("Deployments:MaxParallelPerRepository", "64")), settings.Verbose);
         try
         {
+            var shell = new ShellBaseline(settings.WorkDirectory, settings.Repository);
             for (var i = 0; i < 5; i++)
             {
                 Deployments.EnsureSucceeded([await Deployments.DeployAsync(server, settings.GitHub, settings.Repository, "noop", "warm-up")]);
+                await shell.DeployAsync("noop");
             }
 
             var count = settings.Parallel;
+            var bareBefore = (await shell.ParallelAsync("sleep", count)).TotalSeconds;
             var start = DateTimeOffset.UtcNow;
             var watch = Stopwatch.StartNew();
             var sends = await Task.WhenAll(Enumerable.Range(1, count).Select(i =>
@@ -103,21 +129,29 @@ internal static class Benchmarks
             var runs = await Task.WhenAll(sends.Select(s => Deployments.WaitAsync(settings.GitHub, s.GitHubId, s.Sent, s.Accepted, TimeSpan.FromSeconds(120))));
             Deployments.EnsureSucceeded(runs);
             var wall = (runs.Max(r => r.Final) - start).TotalSeconds;
+            var bareAfter = (await shell.ParallelAsync("sleep", count)).TotalSeconds;
+            var bare = (bareBefore + bareAfter) / 2;
+            var ratio = wall / bare;
             var toStart = runs.Select(r => (r.InProgress - start).TotalMilliseconds).ToList();
             var toEnd = runs.Select(r => (r.Final - start).TotalMilliseconds).ToList();
             var perDeploy = runs.Select(r => (r.Final - r.InProgress).TotalMilliseconds).ToList();
             var lines = new List<string>
             {
                 $"{count} deployments of `script/sleep` (`sleep 1`) to {count} environments of one repository, the {count} signed webhooks sent at once " +
-                "(Deployments:MaxParallel=64, MaxParallelPerRepository=64), after 5 warm-up deploys. Wall time: from the first send to the fake GitHub receiving the last final status.",
+                "(Deployments:MaxParallel=64, MaxParallelPerRepository=64), after 5 warm-up deploys. Wall time: from the first send to the fake GitHub receiving the last final status. " +
+                $"Without Heaven, just before and just after: one bash starting the same {count} deployments at once as background jobs, each by {ShellBaseline.Describe(locked: true)}; " +
+                "wall time from bash's launch to its exit (the last job's end); the baseline is the mean of the two.",
                 "",
-                "| measure | value | target | |",
-                "|---|---:|---:|---|",
-                $"| wall time, first send → last final status | {Stats.S(wall)} | ≤ 4 s | {Stats.Met(wall <= 4)} |",
-                $"| all {count} webhooks answered 202 | {Stats.S(allAccepted.TotalSeconds)} | | |",
-                $"| first / median / last `in_progress` status (from the first send) | {Stats.S(toStart.Min() / 1000)} / {Stats.S(Stats.Median(toStart) / 1000)} / {Stats.S(toStart.Max() / 1000)} | | |",
-                $"| first / median / last final status (from the first send) | {Stats.S(toEnd.Min() / 1000)} / {Stats.S(Stats.Median(toEnd) / 1000)} / {Stats.S(toEnd.Max() / 1000)} | | |",
-                $"| one deploy, `in_progress` → final: min / median / max | {Stats.S(perDeploy.Min() / 1000)} / {Stats.S(Stats.Median(perDeploy) / 1000)} / {Stats.S(perDeploy.Max() / 1000)} | | |",
+                "| measure | Heaven | bash jobs, same run | ratio | target | |",
+                "|---|---:|---:|---:|---:|---|",
+                $"| wall time, {count} deploys of `sleep 1` | {Stats.S(wall)} | {Stats.S(bare)} ({Stats.S(bareBefore)} before, {Stats.S(bareAfter)} after) | {Stats.Times(ratio)} | ≤ {Stats.Times(ParallelTargetRatio)} | {Stats.Met(ratio <= ParallelTargetRatio)} |",
+                "",
+                "| Heaven's run in parts | value |",
+                "|---|---:|",
+                $"| all {count} webhooks answered 202 | {Stats.S(allAccepted.TotalSeconds)} |",
+                $"| first / median / last `in_progress` status (from the first send) | {Stats.S(toStart.Min() / 1000)} / {Stats.S(Stats.Median(toStart) / 1000)} / {Stats.S(toStart.Max() / 1000)} |",
+                $"| first / median / last final status (from the first send) | {Stats.S(toEnd.Min() / 1000)} / {Stats.S(Stats.Median(toEnd) / 1000)} / {Stats.S(toEnd.Max() / 1000)} |",
+                $"| one deploy, `in_progress` → final: min / median / max | {Stats.S(perDeploy.Min() / 1000)} / {Stats.S(Stats.Median(perDeploy) / 1000)} / {Stats.S(perDeploy.Max() / 1000)} |",
             };
             var phases = await Phases.ReadAsync(server.DatabasePath, runs);
             lines.Add("");
@@ -132,17 +166,11 @@ internal static class Benchmarks
 
     /// <summary>
     /// Deploys printing 200 MiB of lines, one after another on one fresh server: throughput through
-    /// masking and storage, and the server's memory over its baseline before the first of them.
+    /// masking and storage beside the same stream piped into a file by bash just before each of them,
+    /// and the server's memory over its baseline before the first of them.
     /// </summary>
     public static async Task<Section> OutputAsync(BenchSettings settings)
     {
-        var flood = settings.Repository.ScriptPath("flood");
-        var generator = await DirectRun.RunAsync(flood, settings.Repository.WorkPath);
-        if (generator.Stdout != BenchRepository.FloodBytes)
-        {
-            throw new InvalidOperationException($"script/flood printed {generator.Stdout} bytes, not {BenchRepository.FloodBytes}");
-        }
-
         await using var server = await HeavenServer.StartAsync(settings.WorkDirectory, settings.GitHub.ApiUrl, settings.Settings(), settings.Verbose);
         try
         {
@@ -185,9 +213,18 @@ internal static class Benchmarks
                 }
             });
 
+            var shell = new ShellBaseline(settings.WorkDirectory, settings.Repository);
             var runs = new List<(DeployTimes Times, TimeSpan Cpu, long Peak, long After)>();
+            var pipes = new List<double>();
             for (var i = 0; i < settings.FloodRuns; i++)
             {
+                var (piped, pipedBytes) = await shell.PipeAsync("flood");
+                if (pipedBytes != BenchRepository.FloodBytes)
+                {
+                    throw new InvalidOperationException($"script/flood printed {pipedBytes} bytes, not {BenchRepository.FloodBytes}");
+                }
+
+                pipes.Add(BenchRepository.FloodBytes / piped.TotalSeconds);
                 var from = samples.Count;
                 var cpuBefore = server.CpuTime();
                 var run = await Deployments.DeployAsync(server, settings.GitHub, settings.Repository, "flood", "production", TimeSpan.FromMinutes(5));
@@ -214,13 +251,12 @@ internal static class Benchmarks
             var rates = runs.Select(r => BenchRepository.FloodBytes / (r.Times.InProgressToFinalMs / 1000)).ToList();
             var first = rates[0];
             var warm = rates.Count > 1 ? Stats.Median(rates.Skip(1).ToList()) : double.NaN;
-            var generatorRate = BenchRepository.FloodBytes / generator.Took.TotalSeconds;
+            var pipe = Stats.Median(pipes);
             var stored = await StoredLogAsync(server.DatabasePath);
             // Heaven's deployment ids start again in each fresh server; the gist id it recorded is unique.
             var gist = stored.GistId is { } gistId ? settings.GitHub.Gists.GetValueOrDefault(gistId) : null;
             var gistBytes = gist?.Files.Values.Sum(f => (long)Encoding.UTF8.GetByteCount(f)) ?? 0;
             var gistUpdates = gist is null ? 0 : settings.GitHub.RequestsTo("gist-update").Count(r => r.Path.EndsWith(gist.Id, StringComparison.Ordinal));
-            const double target = 50 * 1024 * 1024;
 
             var lines = new List<string>
             {
@@ -228,36 +264,38 @@ internal static class Benchmarks
                 $"`yes '<99 characters>' | head -n {BenchRepository.FloodLines}`, {BenchRepository.FloodLines:N0} lines, {Stats.MB(BenchRepository.FloodBytes)} on stdout. " +
                 "Defaults: Output:MaxLogBytes 50 MB (head and tail kept, the middle elided), gist mirror on (GistMaxBytes 4 MB, an update at most every 5 s). " +
                 $"Throughput = {Stats.MB(BenchRepository.FloodBytes)} / (`in_progress` → final status), so it includes the checkout, completing the log and the gist, and posting the status. " +
-                $"The generator alone, run through `setsid` into a pipe read by .NET: {Stats.S(generator.Took.TotalSeconds)} ({Stats.Rate(generatorRate)}). " +
+                "Without Heaven, just before each deploy: bash running `script/flood | cat > file` (a file in the same temporary folder as Heaven's database), " +
+                $"{Stats.MB(BenchRepository.FloodBytes)} / (launch → exit); the baseline is the median of the {pipes.Count} runs ({string.Join(", ", pipes.Select(Stats.Rate))}). " +
                 "Memory: the server process's RSS (/proc/<pid>/status) sampled every 100 ms from the first webhook to the end, and VmHWM after resetting it (`echo 5 > /proc/<pid>/clear_refs`) " +
                 "before the first; the baseline is the mean RSS over 1 s after the warm-up and 3 s of rest.",
                 "",
-                "| measure | value | target | |",
-                "|---|---:|---:|---|",
-                $"| throughput, first 200 MB deploy of a fresh server | {Stats.Rate(first)} | ≥ 50 MB/s | {Stats.Met(first >= target)} |",
+                "| measure | Heaven | pipe into a file, same run | ratio | target | |",
+                "|---|---:|---:|---:|---:|---|",
+                $"| throughput, first 200 MB deploy of a fresh server | {Stats.Rate(first)} | {Stats.Rate(pipe)} | {Stats.Times(first / pipe)} | ≥ {Stats.Times(OutputTargetRatio)} | {Stats.Met(first / pipe >= OutputTargetRatio)} |",
             };
             if (rates.Count > 1)
             {
-                lines.Add($"| throughput, later deploys (median of {rates.Count - 1}) | {Stats.Rate(warm)} | ≥ 50 MB/s | {Stats.Met(warm >= target)} |");
+                lines.Add($"| throughput, later deploys (median of {rates.Count - 1}) | {Stats.Rate(warm)} | {Stats.Rate(pipe)} | {Stats.Times(warm / pipe)} | ≥ {Stats.Times(OutputTargetRatio)} | {Stats.Met(warm / pipe >= OutputTargetRatio)} |");
             }
 
-            lines.Add($"| server peak RSS growth over baseline, all {runs.Count} deploys | {Stats.MB(growth)} (baseline {Stats.MB(baseline)}, peak {Stats.MB(peak)}) | ≤ 150 MB | {Stats.Met(growth <= 150 * 1024 * 1024)} |");
-            lines.Add($"| stored log of the last deploy | {stored.Chunks} chunks, {Stats.MB(stored.Bytes)} of text, {stored.Lines:N0} lines kept | ≤ 50 MB | {Stats.Met(stored.Bytes <= 50 * 1024 * 1024 + 1024 * 1024)} |");
+            // Memory has no baseline to divide by: the pipe holds 64 KB whatever the machine, and a server's budget is set in MB.
+            lines.Add($"| server peak RSS growth over baseline, all {runs.Count} deploys | {Stats.MB(growth)} (baseline {Stats.MB(baseline)}, peak {Stats.MB(peak)}) | | | ≤ 150 MB | {Stats.Met(growth <= 150 * 1024 * 1024)} |");
+            lines.Add($"| stored log of the last deploy | {stored.Chunks} chunks, {Stats.MB(stored.Bytes)} of text, {stored.Lines:N0} lines kept | | | ≤ 50 MB | {Stats.Met(stored.Bytes <= 50 * 1024 * 1024 + 1024 * 1024)} |");
             lines.Add(gist is null
-                ? "| gist of the last deploy | none (Output:MirrorToGist is off) | | |"
-                : $"| gist of the last deploy | {gist.Files.Count} files, {Stats.MB(gistBytes)}, {gistUpdates} updates | | |");
+                ? "| gist of the last deploy | none (Output:MirrorToGist is off) | | | | |"
+                : $"| gist of the last deploy | {gist.Files.Count} files, {Stats.MB(gistBytes)}, {gistUpdates} updates | | | | |");
             if (settings.Extra.Count > 0)
             {
                 lines.Add("");
                 lines.Add("Settings changed for this run: " + string.Join(", ", settings.Extra.Select(kv => $"`{kv.Key}={kv.Value}`")));
             }
             lines.Add("");
-            lines.Add("| deploy | `in_progress` → final | throughput | 202 → final | server CPU (user + system) | peak RSS during it | RSS 0.5 s after |");
-            lines.Add("|---|---:|---:|---:|---:|---:|---:|");
+            lines.Add("| deploy | `in_progress` → final | throughput | pipe just before | 202 → final | server CPU (user + system) | peak RSS during it | RSS 0.5 s after |");
+            lines.Add("|---|---:|---:|---:|---:|---:|---:|---:|");
             for (var i = 0; i < runs.Count; i++)
             {
                 var (times, cpu, peakOfRun, after) = runs[i];
-                lines.Add($"| {i + 1} | {Stats.S(times.InProgressToFinalMs / 1000)} | {Stats.Rate(rates[i])} | {Stats.S(times.AcceptedToFinalMs / 1000)} | {Stats.S(cpu.TotalSeconds)} | {Stats.MB(peakOfRun)} | {Stats.MB(after)} |");
+                lines.Add($"| {i + 1} | {Stats.S(times.InProgressToFinalMs / 1000)} | {Stats.Rate(rates[i])} | {Stats.Rate(pipes[i])} | {Stats.S(times.AcceptedToFinalMs / 1000)} | {Stats.S(cpu.TotalSeconds)} | {Stats.MB(peakOfRun)} | {Stats.MB(after)} |");
             }
 
             if (!peakReset)

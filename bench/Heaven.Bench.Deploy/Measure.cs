@@ -25,13 +25,18 @@ internal static class Stats
 
     public static string Ms(double value) => value.ToString("0.0", CultureInfo.InvariantCulture) + " ms";
 
+    /// <summary>A difference, signed: "+12.0 ms", "−3.5 ms".</summary>
+    public static string SignedMs(double value) => (value < 0 ? "−" : "+") + Ms(Math.Abs(value));
+
     public static string S(double seconds) => seconds.ToString("0.00", CultureInfo.InvariantCulture) + " s";
 
     public static string MB(double bytes) => (bytes / (1024 * 1024)).ToString("0.0", CultureInfo.InvariantCulture) + " MB";
 
     public static string Rate(double bytesPerSecond) => (bytesPerSecond / (1024 * 1024)).ToString("0.0", CultureInfo.InvariantCulture) + " MB/s";
 
-    public static string Met(bool met) => met ? "**met**" : "**missed**";
+    public static string Times(double ratio) => ratio.ToString("0.00", CultureInfo.InvariantCulture) + "×";
+
+    public static string Met(bool met) => met ? "**met**" : "**not met**";
 }
 
 /// <summary>What the fake GitHub heard about one deployment.</summary>
@@ -181,6 +186,9 @@ internal static class Machine
         var total = after.Total - before.Total;
         return total <= 0 ? 0 : Math.Max(0, (double)(after.Busy - before.Busy - (after.Own - before.Own)) / total);
     }
+
+    /// <summary>The kernel's 1, 5 and 15 minute load averages, as uptime prints them.</summary>
+    public static string LoadAverage() => string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
 
     private static (long Busy, long Total) CpuTicks()
     {

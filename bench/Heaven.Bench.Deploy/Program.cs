@@ -50,10 +50,11 @@ try
 
         var busy = await Machine.WaitForQuietAsync(TimeSpan.FromMinutes(patience));
         Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {name}...");
+        var loadBefore = Machine.LoadAverage();
         var before = Machine.Snapshot();
         var section = await benchmark(settings);
         var others = Machine.OthersShare(before, Machine.Snapshot());
-        section.Lines.Insert(0, $"_Machine load: CPUs {busy:P0} busy in the second before it started; other processes used {others:P0} of the CPUs while it ran._");
+        section.Lines.Insert(0, $"_Machine load: CPUs {busy:P0} busy in the second before it started; other processes used {others:P0} of the CPUs while it ran; load average (1, 5, 15 min) {loadBefore} before, {Machine.LoadAverage()} after._");
         section.Lines.Insert(1, "");
         sections.Add(section);
         Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {name} done");
