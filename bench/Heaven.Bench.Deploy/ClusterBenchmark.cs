@@ -30,9 +30,13 @@ internal static partial class ClusterBenchmark
 
     private const string Discard = "DISCARD ALL (pool reset, sent with the next statement)";
 
+    /// <summary>Deploys each node runs before the measured ones (<c>--cluster-warmup</c>).</summary>
+    private static int warmUp = 30;
+
     public static async Task<Section> RunAsync(BenchSettings settings)
     {
-        var deploys = Option("--cluster-deploys", 40);
+        var deploys = Option("--cluster-deploys", 120);
+        warmUp = Option("--cluster-warmup", 30);
         var clients = Option("--cluster-clients", 6);
         var maxNodes = Option("--nodes", 3);
         var rounds = Option("--rounds", 2);
@@ -111,10 +115,12 @@ internal static partial class ClusterBenchmark
         var servers = await StartNodesAsync(settings, postgres, database, Enumerable.Repeat(16, nodes).ToArray());
         try
         {
-            // Warm: each node fetches its own mirror and warms its JIT and pools.
+            // Warm: each node fetches its own mirror and warms its JIT and pools. A node that has run a few
+            // deploys only is still compiling its hot paths again (tiered JIT) in the background: a cost
+            // each fresh process pays once, which more nodes would otherwise pay more often in the window.
             await Task.WhenAll(servers.Select(async (server, k) =>
             {
-                for (var i = 0; i < 3; i++)
+                for (var i = 0; i < warmUp; i++)
                 {
                     Deployments.EnsureSucceeded([await Deployments.DeployAsync(server, settings.GitHub, settings.Repository, "noop", $"warm-{k}")]);
                 }
@@ -268,7 +274,7 @@ internal static partial class ClusterBenchmark
             $"{deploys} deploys of `script/noop` (`exit 0`) per node count and round ({rounds} rounds: 1, 2, 3 nodes, then 3, 2, 1, …; the figures are over all rounds), by {clients} senders that each send a signed webhook, wait for its final status at the fake GitHub and send the next; " +
             "the webhooks go to the nodes in turn; each sender deploys to its own environment of one repository. " +
             $"Each node count gets fresh `heaven serve` processes and a fresh database on one PostgreSQL {postgres.Version} server of the benchmark's own (127.0.0.1, fsync off, pg_stat_statements), " +
-            "Deployments:MaxParallel=16 and MaxParallelPerRepository=16 on every node, 3 warm-up deploys per node first. " +
+            $"Deployments:MaxParallel=16 and MaxParallelPerRepository=16 on every node, {warmUp} warm-up deploys per node first (one after another: a fresh process compiles its hot paths again after some tens of calls). " +
             $"Deploys/s = deploys / (first send → last final status). Shell baseline: the same {deploys} deploys as {clients} shell jobs at a time, each doing what Heaven's checkout does " +
             "for a commit its mirror has (`git cat-file -e`, `git clone --no-hardlinks --no-checkout` of the mirror, set origin, `git checkout --detach`), the script, `rm -rf`; " +
             $"measured before and after the nodes: {baseline.Before.PerSecond:0.0} and {baseline.After.PerSecond:0.0} deploys/s (load average {baseline.Before.Load:0.0} and {baseline.After.Load:0.0}). " +
