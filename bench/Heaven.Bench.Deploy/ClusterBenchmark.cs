@@ -60,7 +60,8 @@ internal static partial class ClusterBenchmark
 
         var baselineAfter = await BaselineAsync(settings, deploys, clients);
         var cross = maxNodes >= 2 ? await CrossNodeAsync(settings, postgres, samples) : null;
-        return Report(settings, postgres, deploys, clients, rounds, (baselineBefore, baselineAfter), runs, cross);
+        var liveLog = maxNodes >= 2 ? await CrossNodeLiveLogAsync(settings, postgres) : null;
+        return Report(settings, postgres, deploys, clients, rounds, (baselineBefore, baselineAfter), runs, cross, liveLog);
     }
 
     private sealed record Cpu(long Postgres, long Heaven, long HeavenChildren, long Bench, long MachineBusy, long MachineTotal)
@@ -104,6 +105,44 @@ internal static partial class ClusterBenchmark
     }
 
     private sealed record CrossRun(List<double> CrossMs, List<double> DirectMs, bool HeldThroughout);
+
+    private sealed record LiveLogRun((List<double> Latencies, int Exact, string Problem) One, (List<double> Latencies, int Exact, string Problem) Many);
+
+    private const int LiveLogViewers = 200;
+
+    private const int LiveLogReconnecting = 20;
+
+    /// <summary>
+    /// A live log followed on another node: node A runs <c>script/livelog</c>; node B takes webhooks only
+    /// (<c>Deployments:MaxParallel=0</c>) and serves the viewers, 1 and then 200 (20 of them dropping and
+    /// resuming with <c>Last-Event-ID</c>), so every line reaches them through the database and B's wake-up.
+    /// </summary>
+    private static async Task<LiveLogRun> CrossNodeLiveLogAsync(BenchSettings settings, PostgresServer postgres)
+    {
+        const string database = "heaven_cross_node_log";
+        await postgres.CreateDatabaseAsync(database);
+        await Machine.WaitForQuietAsync(Patience);
+        Console.Error.WriteLine("  cross-node live log: node A runs, node B (MaxParallel=0) serves the viewers");
+        var servers = await StartNodesAsync(settings, postgres, database, [16, 0]);
+        var (a, b) = (servers[0], servers[1]);
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                Deployments.EnsureSucceeded([await Deployments.DeployAsync(a, settings.GitHub, settings.Repository, "noop", "warm")]);
+            }
+
+            var viewers = await LogViewers.SignedInAsync(b, CancellationToken.None);
+            var one = await LiveLogBenchmark.LatencyAsync(settings, a, viewers, 1, 0);
+            var many = await LiveLogBenchmark.LatencyAsync(settings, a, viewers, LiveLogViewers, LiveLogReconnecting);
+            Console.Error.WriteLine($"  cross-node live log: p99 {Stats.Percentile(one.Latencies, 99):0} ms (1 viewer), {Stats.Percentile(many.Latencies, 99):0} ms ({LiveLogViewers} viewers)");
+            return new LiveLogRun(one, many);
+        }
+        finally
+        {
+            await StopNodesAsync(settings, servers, "cluster-cross-node-log");
+        }
+    }
 
     /// <summary>Deploys of <c>script/noop</c> by <paramref name="clients"/> senders, each sending its next webhook when its last deploy has its final status.</summary>
     private static async Task<NodesRun> ThroughputAsync(BenchSettings settings, PostgresServer postgres, int nodes, int round, int deploys, int clients)
@@ -264,7 +303,7 @@ internal static partial class ClusterBenchmark
         return new Baseline(deploys, wall, jobs.ToList(), load);
     }
 
-    private static Section Report(BenchSettings settings, PostgresServer postgres, int deploys, int clients, int rounds, (Baseline Before, Baseline After) baseline, List<NodesRun> runs, CrossRun? cross)
+    private static Section Report(BenchSettings settings, PostgresServer postgres, int deploys, int clients, int rounds, (Baseline Before, Baseline After) baseline, List<NodesRun> runs, CrossRun? cross, LiveLogRun? liveLog)
     {
         var cores = Environment.ProcessorCount;
         var shell = (baseline.Before.PerSecond + baseline.After.PerSecond) / 2;
@@ -356,6 +395,21 @@ internal static partial class ClusterBenchmark
             lines.Add("|---|---:|---:|---:|---:|---|");
             lines.Add($"| sent to A (at its limit), started by B: 202 → `in_progress` | {Stats.Ms(Stats.Median(cross.CrossMs))} | {Stats.Ms(p95)} | {Stats.Ms(cross.CrossMs.Max())} | p95 < 100 ms | {Stats.Met(p95 < 100)} |");
             lines.Add($"| sent to B (free), started by B: 202 → `in_progress` | {Stats.Ms(Stats.Median(cross.DirectMs))} | {Stats.Ms(Stats.Percentile(cross.DirectMs, 95))} | {Stats.Ms(cross.DirectMs.Max())} | | |");
+        }
+
+        if (liveLog is not null)
+        {
+            var (single, many) = (liveLog.One, liveLog.Many);
+            lines.Add("");
+            lines.Add($"Live log from another node: node A runs `script/livelog` (a line every 50 ms carrying the moment it was printed, {BenchRepository.LiveLogLines} lines); node B takes webhooks only " +
+                      $"(Deployments:MaxParallel=0) and serves the viewers over Server-Sent Events, 1 and then {LiveLogViewers} ({LiveLogReconnecting} of them drop after line 150 and resume with `Last-Event-ID`): " +
+                      "every line reaches them through the database and B's wake-up. Latency = arrival at the viewer − the time in the line.");
+            lines.Add("");
+            lines.Add("| measure | p50 | p99 | max | target | |");
+            lines.Add("|---|---:|---:|---:|---:|---|");
+            lines.Add($"| print on A → viewer on B, 1 viewer | {Stats.Ms(Stats.Median(single.Latencies))} | {Stats.Ms(Stats.Percentile(single.Latencies, 99))} | {Stats.Ms(single.Latencies.Max())} | p99 < 250 ms | {Stats.Met(Stats.Percentile(single.Latencies, 99) < 250)} |");
+            lines.Add($"| print on A → viewer on B, {LiveLogViewers} viewers | {Stats.Ms(Stats.Median(many.Latencies))} | {Stats.Ms(Stats.Percentile(many.Latencies, 99))} | {Stats.Ms(many.Latencies.Max())} | p99 < 250 ms | {Stats.Met(Stats.Percentile(many.Latencies, 99) < 250)} |");
+            lines.Add($"| viewers that got every line exactly once | {single.Exact + many.Exact} of {1 + LiveLogViewers}{many.Problem} | | | all | {Stats.Met(single.Exact + many.Exact == 1 + LiveLogViewers)} |");
         }
 
         if (settings.Extra.Count > 0)

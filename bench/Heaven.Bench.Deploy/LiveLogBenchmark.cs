@@ -65,7 +65,12 @@ internal static class LiveLogBenchmark
         return new Section("Live log", lines);
     }
 
-    private static async Task<(List<double> Latencies, int Exact, string Problem)> LatencyAsync(BenchSettings settings, HeavenServer server, LogViewers viewers, int count, int reconnecting)
+    /// <summary>
+    /// Sends <c>script/livelog</c> to <paramref name="server"/> and follows it with <paramref name="count"/>
+    /// viewers (on whichever node <paramref name="viewers"/> talks to): print → arrival of each line, and
+    /// how many viewers got every line exactly once.
+    /// </summary>
+    internal static async Task<(List<double> Latencies, int Exact, string Problem)> LatencyAsync(BenchSettings settings, HeavenServer server, LogViewers viewers, int count, int reconnecting)
     {
         var (gitHubId, heavenId, sent, accepted) = await SendAsync(server, settings.Repository, "livelog");
         using var stop = new CancellationTokenSource(TimeSpan.FromMinutes(3));
