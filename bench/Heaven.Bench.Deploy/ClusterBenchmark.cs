@@ -517,7 +517,7 @@ internal static partial class ClusterBenchmark
             ("Database:Provider", "Postgres"),
             ("Database:ConnectionString", postgres.NodeConnectionString(database)),
             ("Deployments:MaxParallel", limit.ToString(CultureInfo.InvariantCulture)),
-            ("Deployments:MaxParallelPerRepository", limit.ToString(CultureInfo.InvariantCulture))), settings.Verbose)).ToList();
+            ("Deployments:MaxParallelPerRepository", Math.Max(1, limit).ToString(CultureInfo.InvariantCulture))), settings.Verbose)).ToList();
         try
         {
             return (await Task.WhenAll(starting)).ToList();
