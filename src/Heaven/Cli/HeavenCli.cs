@@ -1,4 +1,3 @@
-using System.Reflection;
 using Heaven.Configuration;
 
 namespace Heaven.Cli;
@@ -105,12 +104,6 @@ internal static class HeavenCli
         }
     }
 
-    /// <summary>The version Heaven was built as (the assembly's informational version).</summary>
-    public static string Version =>
-        typeof(HeavenCli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
-        ?? typeof(HeavenCli).Assembly.GetName().Version?.ToString()
-        ?? "unknown";
-
     private static CliCommand? Find(string name) => Commands.FirstOrDefault(c => c.Name == name);
 
     private static int Unknown(string command, TextWriter error)
@@ -150,7 +143,7 @@ internal static class VersionCommand
         "",
         (_, terminal, _) =>
         {
-            terminal.Output.WriteLine($"heaven {HeavenCli.Version}");
+            terminal.Output.WriteLine($"heaven {HeavenVersion.Current}");
             return Task.FromResult(0);
         })
     {

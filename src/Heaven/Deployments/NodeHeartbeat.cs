@@ -28,7 +28,7 @@ internal sealed partial class NodeHeartbeat(
 
     private static string HostName => Clip(Environment.MachineName, 256);
 
-    private static string Version => Clip(NodeMembership.Version, 128);
+    private static string Version => Clip(HeavenVersion.Current, 128);
 
     private DateTime Now => time.GetUtcNow().UtcDateTime;
 

@@ -1,4 +1,3 @@
-using System.Reflection;
 using Heaven.Configuration;
 using Heaven.Model;
 using Heaven.Storage;
@@ -54,12 +53,6 @@ public sealed class NodeMembership(IHeavenDatabase database, NodeIdentity node, 
 {
     /// <summary>How long a gone or stopped node stays listed after its last heartbeat.</summary>
     public static readonly TimeSpan KeptFor = TimeSpan.FromDays(7);
-
-    /// <summary>The version this build of Heaven is (the assembly's informational version, as <c>heaven --version</c> prints it).</summary>
-    public static string Version { get; } =
-        typeof(NodeMembership).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
-        ?? typeof(NodeMembership).Assembly.GetName().Version?.ToString()
-        ?? "unknown";
 
     /// <summary>
     /// What a node is at <paramref name="now"/>. Gone is decided as the reaper decides a deployment lost:

@@ -1,5 +1,4 @@
 using System.Data.Common;
-using System.Reflection;
 using Heaven.Configuration;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
@@ -159,13 +158,10 @@ internal static class StorageRegistration
 
 /// <summary>The database was migrated by a newer Heaven: its schema has migrations this build does not know.</summary>
 public sealed class NewerSchemaException(IReadOnlyList<string> unknownMigrations) : Exception(
-    $"The database was migrated by a newer Heaven: it has {(unknownMigrations.Count == 1 ? "migration" : "migrations")} {string.Join(", ", unknownMigrations)}, which this Heaven ({VersionOfThisBuild}) does not know. " +
+    $"The database was migrated by a newer Heaven: it has {(unknownMigrations.Count == 1 ? "migration" : "migrations")} {string.Join(", ", unknownMigrations)}, which this Heaven ({HeavenVersion.Current}) does not know. " +
     "Upgrade this node to the version the other nodes run; nothing was changed in the database.")
 {
     public IReadOnlyList<string> UnknownMigrations { get; } = unknownMigrations;
-
-    private static string VersionOfThisBuild =>
-        typeof(NewerSchemaException).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "this version";
 }
 
 /// <summary>Per-connection SQLite settings.</summary>

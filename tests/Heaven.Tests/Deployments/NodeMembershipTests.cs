@@ -40,7 +40,7 @@ public sealed class NodeMembershipTests
 
         var self = (await ListAsync(host)).ShouldHaveSingleItem();
         (self.Id, self.RunId, self.HostName, self.State, self.ThisNode).ShouldBe((node.Id, node.RunId, Environment.MachineName, NodeState.Running, true));
-        self.Version.ShouldBe(Heaven.Cli.HeavenCli.Version);
+        self.Version.ShouldBe(Heaven.Configuration.HeavenVersion.Current);
         (self.StartedAt, self.LastHeartbeatAt, self.LeaseSeconds, self.RunningDeployments).ShouldBe((started, started, LeaseSeconds, 0));
 
         // Renewed a beat later, by the clock alone; moving the clock by less than the lease each time,

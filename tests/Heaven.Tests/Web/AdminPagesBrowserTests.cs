@@ -115,7 +115,7 @@ public sealed class AdminPagesBrowserTests(BrowserFixture browser) : IAsyncLifet
         await Expect(mine.Locator("td.node-id")).ToHaveTextAsync($"{self} this node");
         await Expect(mine.Locator("td.node-state")).ToHaveTextAsync("running");
         await Expect(mine.Locator("td.node-running")).ToHaveTextAsync("0");
-        await Expect(mine.Locator("td.node-version")).ToHaveAttributeAsync("title", NodeMembership.Version);
+        await Expect(mine.Locator("td.node-version")).ToHaveAttributeAsync("title", Heaven.Configuration.HeavenVersion.Current);
         (await mine.Locator("td.node-state .badge").EvaluateAsync<bool>("badge => badge.getBoundingClientRect().height < 2.5 * parseFloat(getComputedStyle(badge).fontSize)")).ShouldBeTrue("the state badge stays on one line");
         var gone = page.Locator("table.nodes tbody tr").Nth(1);
         await Expect(gone.Locator("td.node-id")).ToHaveTextAsync("killed-host-0001");
