@@ -225,7 +225,7 @@ public sealed partial class DeploymentQueue(
             {
                 await db.SaveChangesAsync(cancellationToken);
                 statuses.Wake();
-                await cluster.AnnounceAsync(ClusterTopics.DeploymentFinished, Subject(deploymentId), cancellationToken);
+                await cluster.AnnounceAsync(ClusterTopics.DeploymentFinished, ClusterTopics.Subject(deploymentId), cancellationToken);
                 return CancelOutcome.Cancelled;
             }
             catch (DbUpdateConcurrencyException)
@@ -245,7 +245,7 @@ public sealed partial class DeploymentQueue(
             .ExecuteUpdateAsync(s => s.SetProperty(d => d.CancelRequestedBy, requestedBy).SetProperty(d => d.CancelRequestedAt, Now), cancellationToken);
         // The node running it stops it now rather than at its next look at the flag. Awaited: heaven
         // cancel exits right after this.
-        await cluster.AnnounceAsync(ClusterTopics.CancelRequested, Subject(deploymentId), cancellationToken);
+        await cluster.AnnounceAsync(ClusterTopics.CancelRequested, ClusterTopics.Subject(deploymentId), cancellationToken);
         return CancelOutcome.Requested;
     }
 
@@ -283,7 +283,7 @@ public sealed partial class DeploymentQueue(
             {
                 await db.SaveChangesAsync(cancellationToken);
                 reaped++;
-                cluster.Announce(ClusterTopics.DeploymentFinished, Subject(deployment.Id));
+                cluster.Announce(ClusterTopics.DeploymentFinished, ClusterTopics.Subject(deployment.Id));
                 metrics.DeploymentLost(deployment.Provider);
                 Log.Reaped(logger, deployment.Id, deployment.LeaseOwner ?? "-");
             }
@@ -350,13 +350,11 @@ public sealed partial class DeploymentQueue(
         if (state is not null)
         {
             // Viewers of its live log end now; a deployment waiting for its environment may start.
-            cluster.Announce(ClusterTopics.DeploymentFinished, Subject(deployment.Id));
+            cluster.Announce(ClusterTopics.DeploymentFinished, ClusterTopics.Subject(deployment.Id));
         }
 
         return true;
     }
-
-    private static string Subject(long deploymentId) => deploymentId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>
     /// The next queued deployment to look at: not yet looked at, or waiting for an environment that

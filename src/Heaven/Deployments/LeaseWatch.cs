@@ -34,14 +34,7 @@ internal sealed partial class LeaseWatch : IAsyncDisposable
         renewEvery = lease / 3;
         // The lease is renewed on time however seldom the flag is polled.
         pollInterval = cancelPoll < renewEvery ? cancelPoll : renewEvery;
-        var id = claim.Deployment.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        subscription = cluster.Subscribe(ClusterTopics.CancelRequested, subject =>
-        {
-            if (subject is null or "" || subject == id)
-            {
-                LookNow();
-            }
-        });
+        subscription = cluster.SubscribeToDeployment(ClusterTopics.CancelRequested, claim.Deployment.Id, LookNow);
         loop = Task.Run(LoopAsync);
     }
 

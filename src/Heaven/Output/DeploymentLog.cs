@@ -139,7 +139,7 @@ public sealed partial class DeploymentLog : IOutputSink, IAsyncDisposable
         maxPieceChars = (int)Math.Clamp(options.MaxLogBytes / 64, 1024, 65536);
 
         timer = timeProvider.CreateTimer(static state => ((DeploymentLog)state!).OnTimer(), this, FlushInterval, FlushInterval);
-        subject = deploymentId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        subject = ClusterTopics.Subject(deploymentId);
         if (cluster is { SpansNodes: true })
         {
             this.cluster = cluster;

@@ -73,17 +73,9 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
         var budget = pace is null ? null : new PaceBudget(pace, time);
         // Before the first read, so lines stored between that read and the wait still wake it.
         var announced = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
-        var subject = deploymentId.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        void Heard(string? about)
-        {
-            if (about is null or "" || about == subject)
-            {
-                announced.Writer.TryWrite(true);
-            }
-        }
-
-        using var linesStored = cluster?.Subscribe(ClusterTopics.LogWritten, Heard);
-        using var finished = cluster?.Subscribe(ClusterTopics.DeploymentFinished, Heard);
+        void Heard() => announced.Writer.TryWrite(true);
+        using var linesStored = cluster?.SubscribeToDeployment(ClusterTopics.LogWritten, deploymentId, Heard);
+        using var finished = cluster?.SubscribeToDeployment(ClusterTopics.DeploymentFinished, deploymentId, Heard);
         while (true)
         {
             var feed = liveDone ? null : liveLogs.Find(deploymentId);

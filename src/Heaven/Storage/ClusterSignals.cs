@@ -132,6 +132,23 @@ public sealed partial class ClusterSignals : IAsyncDisposable
         return subscription;
     }
 
+    /// <summary>
+    /// As <see cref="Subscribe"/>, for the announcements of <paramref name="topic"/> about one deployment:
+    /// <paramref name="handler"/> is called for those about it and for those about none in particular (an
+    /// empty subject, or null when anything may have been missed).
+    /// </summary>
+    public IDisposable SubscribeToDeployment(string topic, long deploymentId, Action handler)
+    {
+        var subject = ClusterTopics.Subject(deploymentId);
+        return Subscribe(topic, about =>
+        {
+            if (about is null or "" || about == subject)
+            {
+                handler();
+            }
+        });
+    }
+
     /// <summary>Wakes every subscriber (subject null): announcements may have been missed.</summary>
     internal void WakeAll()
     {

@@ -27,4 +27,7 @@ public static class ClusterTopics
 
     /// <summary>A node or every node was drained or resumed: dispatchers look again.</summary>
     public const string DrainsChanged = "drains";
+
+    /// <summary>The subject of the announcements about one deployment.</summary>
+    public static string Subject(long deploymentId) => deploymentId.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
