@@ -42,7 +42,7 @@ internal static partial class ClusterBenchmark
         var rounds = Option("--rounds", 2);
         var samples = Option("--cross-samples", 20);
 
-        await using var postgres = await PostgresServer.StartAsync();
+        await using var postgres = await CountingPostgres.StartAsync();
         Console.Error.WriteLine($"  PostgreSQL {postgres.Version} on 127.0.0.1:{postgres.Port}");
         var baselineBefore = await BaselineAsync(settings, deploys, clients);
         // 1, 2, 3 nodes, then 3, 2, 1, ...: a machine getting busier or quieter shifts every node count alike.
@@ -66,7 +66,7 @@ internal static partial class ClusterBenchmark
 
     private sealed record Cpu(long Postgres, long Heaven, long HeavenChildren, long Bench, long MachineBusy, long MachineTotal)
     {
-        public static Cpu Read(PostgresServer postgres, IEnumerable<HeavenServer> servers)
+        public static Cpu Read(CountingPostgres postgres, IEnumerable<HeavenServer> servers)
         {
             var list = servers.ToList();
             var (busy, total, _) = Machine.Snapshot();
@@ -117,7 +117,7 @@ internal static partial class ClusterBenchmark
     /// (<c>Deployments:MaxParallel=0</c>) and serves the viewers, 1 and then 200 (20 of them dropping and
     /// resuming with <c>Last-Event-ID</c>), so every line reaches them through the database and B's wake-up.
     /// </summary>
-    private static async Task<LiveLogRun> CrossNodeLiveLogAsync(BenchSettings settings, PostgresServer postgres)
+    private static async Task<LiveLogRun> CrossNodeLiveLogAsync(BenchSettings settings, CountingPostgres postgres)
     {
         const string database = "heaven_cross_node_log";
         await postgres.CreateDatabaseAsync(database);
@@ -145,7 +145,7 @@ internal static partial class ClusterBenchmark
     }
 
     /// <summary>Deploys of <c>script/noop</c> by <paramref name="clients"/> senders, each sending its next webhook when its last deploy has its final status.</summary>
-    private static async Task<NodesRun> ThroughputAsync(BenchSettings settings, PostgresServer postgres, int nodes, int round, int deploys, int clients)
+    private static async Task<NodesRun> ThroughputAsync(BenchSettings settings, CountingPostgres postgres, int nodes, int round, int deploys, int clients)
     {
         var database = $"heaven_nodes_{nodes}_round_{round + 1}";
         await postgres.CreateDatabaseAsync(database);
@@ -206,7 +206,7 @@ internal static partial class ClusterBenchmark
     /// must be started by node B. 202 → <c>in_progress</c> at GitHub, beside the same for deployments
     /// sent to B itself.
     /// </summary>
-    private static async Task<CrossRun> CrossNodeAsync(BenchSettings settings, PostgresServer postgres, int samples)
+    private static async Task<CrossRun> CrossNodeAsync(BenchSettings settings, CountingPostgres postgres, int samples)
     {
         const string database = "heaven_cross_node";
         await postgres.CreateDatabaseAsync(database);
@@ -303,7 +303,7 @@ internal static partial class ClusterBenchmark
         return new Baseline(deploys, wall, jobs.ToList(), load);
     }
 
-    private static Section Report(BenchSettings settings, PostgresServer postgres, int deploys, int clients, int rounds, (Baseline Before, Baseline After) baseline, List<NodesRun> runs, CrossRun? cross, LiveLogRun? liveLog)
+    private static Section Report(BenchSettings settings, CountingPostgres postgres, int deploys, int clients, int rounds, (Baseline Before, Baseline After) baseline, List<NodesRun> runs, CrossRun? cross, LiveLogRun? liveLog)
     {
         var cores = Environment.ProcessorCount;
         var shell = (baseline.Before.PerSecond + baseline.After.PerSecond) / 2;
@@ -511,7 +511,7 @@ internal static partial class ClusterBenchmark
         return "other";
     }
 
-    private static async Task<List<HeavenServer>> StartNodesAsync(BenchSettings settings, PostgresServer postgres, string database, int[] maxParallel)
+    private static async Task<List<HeavenServer>> StartNodesAsync(BenchSettings settings, CountingPostgres postgres, string database, int[] maxParallel)
     {
         var starting = maxParallel.Select(limit => HeavenServer.StartAsync(settings.WorkDirectory, settings.GitHub.ApiUrl, settings.Settings(
             ("Database:Provider", "Postgres"),

@@ -7,7 +7,7 @@ namespace Heaven.Tests.Infrastructure;
 
 /// <summary>
 /// A PostgreSQL server of the test's own, which the test may stop and start again (the shared one of
-/// <see cref="PostgresDatabase"/> must never be restarted): Debian's initdb and pg_ctl, run as the
+/// <c>PostgresDatabase</c> must never be restarted): Debian's initdb and pg_ctl, run as the
 /// <c>postgres</c> user when the test runs as root (initdb refuses root), listening on 127.0.0.1 only
 /// on a free port, trust authentication and no durability. Removed on dispose.
 /// </summary>
@@ -15,12 +15,14 @@ public sealed class PostgresServer : IAsyncDisposable
 {
     private readonly string bin;
     private readonly string folder;
+    private readonly string[] settings;
     private bool running;
 
-    private PostgresServer(string bin, string folder, int port)
+    private PostgresServer(string bin, string folder, int port, string[] settings)
     {
         this.bin = bin;
         this.folder = folder;
+        this.settings = settings;
         Port = port;
     }
 
@@ -41,13 +43,16 @@ public sealed class PostgresServer : IAsyncDisposable
         : Heaven.Execution.Posix.EffectiveUserId == 0 && !UserExists("postgres") ? "runs as root but there is no postgres user to run PostgreSQL as"
         : null;
 
-    /// <summary>Creates a cluster in a new temporary folder and starts it.</summary>
-    public static async Task<PostgresServer> StartAsync()
+    /// <summary>
+    /// Creates a cluster in a new temporary folder and starts it, with <paramref name="serverSettings"/>
+    /// (<c>name=value</c>, e.g. <c>shared_preload_libraries=pg_stat_statements</c>) besides its own.
+    /// </summary>
+    public static async Task<PostgresServer> StartAsync(params string[] serverSettings)
     {
         var bin = FindBin() ?? throw new InvalidOperationException(SkipReason);
         var folder = Path.Combine(Path.GetTempPath(), "heaven-pg-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
-        var server = new PostgresServer(bin, folder, 0);
+        var server = new PostgresServer(bin, folder, 0, serverSettings);
         try
         {
             if (AsPostgresUser)
@@ -83,6 +88,9 @@ public sealed class PostgresServer : IAsyncDisposable
         await StartAsync(Port);
         running = true;
     }
+
+    /// <summary>The postmaster's process id (its backends are its children).</summary>
+    public int PostmasterProcessId => int.Parse(File.ReadLines(Path.Combine(DataFolder, "postmaster.pid")).First(), System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The server's log, for a failure message.</summary>
     public string Log => File.Exists(Path.Combine(folder, "server.log")) ? File.ReadAllText(Path.Combine(folder, "server.log")) : "";
@@ -135,7 +143,8 @@ public sealed class PostgresServer : IAsyncDisposable
     {
         Port = port;
         // Loopback only, its socket in its own folder, no durability: a server for one test.
-        var options = $"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
+        var options = $"-c listen_addresses=127.0.0.1 -p {port} -k {folder} -c max_connections=200 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            + string.Concat(settings.Select(setting => $" -c {setting}"));
         return PgAsync("pg_ctl", "-D", DataFolder, "-l", Path.Combine(folder, "server.log"), "-w", "-t", "60", "-o", options, "start");
     }
 
@@ -188,30 +197,4 @@ public sealed class PostgresServer : IAsyncDisposable
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
-}
-
-/// <summary>
-/// A test that starts (and restarts) a PostgreSQL server of its own (<see cref="PostgresServer"/>):
-/// skipped, saying why, where PostgreSQL's binaries are not installed.
-/// </summary>
-public sealed class PostgresServerFactAttribute : FactAttribute
-{
-    public PostgresServerFactAttribute()
-    {
-        if (PostgresServer.SkipReason is { } reason)
-        {
-            Skip = reason;
-        }
-    }
-}
-
-/// <summary>
-/// Three real <c>heaven</c> processes on a PostgreSQL server of their own, killed, drained and left
-/// without their database. Each such test keeps both cores busy for a while, so the collection runs
-/// alone, after the parallel ones.
-/// </summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class SeveralNodesCollection
-{
-    public const string Name = "several heaven nodes";
 }

@@ -84,3 +84,29 @@ public sealed class BrowserCollection : ICollectionFixture<BrowserFixture>
 {
     public const string Name = "browser";
 }
+
+/// <summary>
+/// A test that starts (and restarts) a PostgreSQL server of its own (<see cref="PostgresServer"/>):
+/// skipped, saying why, where PostgreSQL's binaries are not installed.
+/// </summary>
+public sealed class PostgresServerFactAttribute : FactAttribute
+{
+    public PostgresServerFactAttribute()
+    {
+        if (PostgresServer.SkipReason is { } reason)
+        {
+            Skip = reason;
+        }
+    }
+}
+
+/// <summary>
+/// Three real <c>heaven</c> processes on a PostgreSQL server of their own, killed, drained and left
+/// without their database. Each such test keeps both cores busy for a while, so the collection runs
+/// alone, after the parallel ones.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class SeveralNodesCollection
+{
+    public const string Name = "several heaven nodes";
+}

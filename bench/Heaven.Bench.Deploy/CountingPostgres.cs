@@ -1,37 +1,21 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
+using Heaven.Tests.Infrastructure;
 using Npgsql;
 
 namespace Heaven.Bench.Deploy;
 
 /// <summary>
-/// The cluster benchmark's own PostgreSQL server: initdb and pg_ctl from the newest
-/// /usr/lib/postgresql/*/bin, run as the <c>postgres</c> user when the benchmark runs as root (initdb
-/// refuses root), on 127.0.0.1 and a free port, without durability (fsync off), with
-/// pg_stat_statements loaded so every statement the nodes send is counted. Removed on dispose.
-/// A server of its own: the counts and the CPU time of its processes are the benchmark's alone.
+/// The cluster benchmark's own PostgreSQL server (the test suite's <see cref="PostgresServer"/>: initdb
+/// and pg_ctl from the newest /usr/lib/postgresql/*/bin, as the <c>postgres</c> user when run as root,
+/// 127.0.0.1, a free port, fsync off; removed on dispose), with pg_stat_statements loaded so every
+/// statement the nodes send is counted. A server of its own: the counts and the CPU time of its
+/// processes are the benchmark's alone.
 /// </summary>
-internal sealed class PostgresServer : IAsyncDisposable
+internal sealed class CountingPostgres(PostgresServer server) : IAsyncDisposable
 {
-    private readonly string root;
-    private readonly string bin;
-    private readonly bool asPostgresUser;
-
-    private PostgresServer(string root, string bin, bool asPostgresUser, int port)
-    {
-        this.root = root;
-        this.bin = bin;
-        this.asPostgresUser = asPostgresUser;
-        Port = port;
-    }
-
-    public int Port { get; }
+    public int Port => server.Port;
 
     public string Version { get; private set; } = "";
-
-    private string DataPath => Path.Combine(root, "data");
 
     public string ConnectionString(string database) =>
         new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = Port, Username = "postgres", Database = database, Pooling = false }.ConnectionString;
@@ -40,42 +24,24 @@ internal sealed class PostgresServer : IAsyncDisposable
     public string NodeConnectionString(string database) =>
         new NpgsqlConnectionStringBuilder { Host = "127.0.0.1", Port = Port, Username = "postgres", Database = database }.ConnectionString;
 
-    public static async Task<PostgresServer> StartAsync()
+    public static async Task<CountingPostgres> StartAsync()
     {
-        var bin = Directory.Exists("/usr/lib/postgresql")
-            ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin"))
-                .Where(d => File.Exists(Path.Combine(d, "initdb")) && File.Exists(Path.Combine(d, "pg_ctl")))
-                .OrderByDescending(d => int.TryParse(Path.GetFileName(Path.GetDirectoryName(d)), out var v) ? v : 0)
-                .FirstOrDefault()
-            : null;
-        if (bin is null)
+        if (PostgresServer.SkipReason is { } missing)
         {
-            throw new InvalidOperationException("PostgreSQL's initdb was not found under /usr/lib/postgresql/*/bin (install Debian's postgresql package).");
+            throw new InvalidOperationException($"The cluster benchmark {missing}.");
         }
 
-        var root = Directory.CreateTempSubdirectory("heaven-bench-pg-").FullName;
-        var asPostgresUser = Environment.UserName == "root";
-        if (asPostgresUser)
-        {
-            await RunAsync("chown", ["postgres:", root]);
-        }
-
-        var server = new PostgresServer(root, bin, asPostgresUser, FreePort());
+        var counting = new CountingPostgres(await PostgresServer.StartAsync(
+            "shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all", "pg_stat_statements.max=10000"));
         try
         {
-            await server.PgAsync("initdb", ["-D", server.DataPath, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"]);
-            var options = string.Join(' ',
-                "-c listen_addresses=127.0.0.1", $"-p {server.Port}", $"-k {root}", "-c max_connections=200",
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-                "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all -c pg_stat_statements.max=10000");
-            await server.PgAsync("pg_ctl", ["-D", server.DataPath, "-l", Path.Combine(root, "server.log"), "-w", "-t", "60", "-o", options, "start"]);
-            await server.ExecuteAsync("postgres", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
-            server.Version = (await server.ScalarAsync("postgres", "SHOW server_version"))?.ToString() ?? "";
-            return server;
+            await counting.ExecuteAsync("postgres", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+            counting.Version = (await counting.ScalarAsync("postgres", "SHOW server_version"))?.ToString() ?? "";
+            return counting;
         }
         catch
         {
-            await server.DisposeAsync();
+            await counting.DisposeAsync();
             throw;
         }
     }
@@ -129,7 +95,7 @@ internal sealed class PostgresServer : IAsyncDisposable
     /// </summary>
     public TimeSpan CpuTime()
     {
-        var postmaster = int.Parse(File.ReadLines(Path.Combine(DataPath, "postmaster.pid")).First(), CultureInfo.InvariantCulture);
+        var postmaster = server.PostmasterProcessId;
         var ticks = ProcessCpu.Ticks(postmaster, children: true);
         foreach (var directory in Directory.EnumerateDirectories("/proc"))
         {
@@ -142,58 +108,7 @@ internal sealed class PostgresServer : IAsyncDisposable
         return ProcessCpu.FromTicks(ticks);
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            if (File.Exists(Path.Combine(DataPath, "postmaster.pid")))
-            {
-                await PgAsync("pg_ctl", ["-D", DataPath, "-m", "immediate", "-w", "-t", "30", "stop"]);
-            }
-        }
-        catch (InvalidOperationException e)
-        {
-            Console.Error.WriteLine($"  PostgreSQL did not stop: {e.Message}");
-        }
-
-        try
-        {
-            Directory.Delete(root, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
-
-    private Task PgAsync(string program, string[] args) =>
-        asPostgresUser
-            ? RunAsync("runuser", ["-u", "postgres", "--", Path.Combine(bin, program), .. args])
-            : RunAsync(Path.Combine(bin, program), args);
-
-    private static async Task RunAsync(string program, string[] args)
-    {
-        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = "/" };
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"{program} did not start.");
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{Path.GetFileName(program)} {string.Join(' ', args.Take(2))} exited with {process.ExitCode}: {await error}{await output}");
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public ValueTask DisposeAsync() => server.DisposeAsync();
 }
 
 /// <summary>CPU time of processes from /proc/pid/stat, in clock ticks (100 a second).</summary>
