@@ -558,30 +558,11 @@ internal static partial class ClusterBenchmark
     }
 
     /// <summary>
-    /// Waits for the final status like <see cref="Deployments.WaitAsync"/>, but looks every 10 ms: the
+    /// Waits for the final status as <see cref="Deployments.WaitAsync"/> does, looking every 10 ms: the
     /// times are GitHub's arrival times either way, and a tight loop per sender would take CPU from the nodes.
     /// </summary>
-    private static async Task<DeployTimes> FinalAsync(FakeGitHub gitHub, long id, DateTimeOffset sent, DateTimeOffset accepted)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            var statuses = gitHub.StatusesFor(BenchRepository.FullName, id);
-            var final = statuses.FirstOrDefault(s => FinalStates.Contains(s.State));
-            if (final is not null)
-            {
-                var started = statuses.FirstOrDefault(s => s.State is "in_progress" or "pending");
-                return new DeployTimes(id, sent, accepted, started?.At ?? final.At, final.At, final.State, final.Description);
-            }
-
-            if (deadline.Elapsed > TimeSpan.FromMinutes(3))
-            {
-                throw new TimeoutException($"deployment {id}: no final status within 3 minutes; statuses: {string.Join(", ", statuses.Select(s => s.State))}");
-            }
-
-            await Task.Delay(10);
-        }
-    }
+    private static Task<DeployTimes> FinalAsync(FakeGitHub gitHub, long id, DateTimeOffset sent, DateTimeOffset accepted) =>
+        Deployments.WaitAsync(gitHub, id, sent, accepted, TimeSpan.FromMinutes(3), lookEvery: TimeSpan.FromMilliseconds(10));
 
     private static async Task ShellAsync(string program, string[] args)
     {

@@ -62,8 +62,11 @@ internal static class Deployments
         return (id, sent, DateTimeOffset.UtcNow);
     }
 
-    /// <summary>Waits for the final status of a deployment; times are when the fake GitHub received the statuses.</summary>
-    public static async Task<DeployTimes> WaitAsync(FakeGitHub gitHub, long id, DateTimeOffset sent, DateTimeOffset accepted, TimeSpan timeout)
+    /// <summary>
+    /// Waits for the final status of a deployment, looking every <paramref name="lookEvery"/> (2 ms by
+    /// default); times are when the fake GitHub received the statuses, however often it looks.
+    /// </summary>
+    public static async Task<DeployTimes> WaitAsync(FakeGitHub gitHub, long id, DateTimeOffset sent, DateTimeOffset accepted, TimeSpan timeout, TimeSpan? lookEvery = null)
     {
         var deadline = Stopwatch.StartNew();
         while (true)
@@ -81,7 +84,7 @@ internal static class Deployments
                 throw new TimeoutException($"deployment {id}: no final status within {timeout.TotalSeconds} s; statuses: {string.Join(", ", statuses.Select(s => s.State))}");
             }
 
-            await Task.Delay(2);
+            await Task.Delay(lookEvery ?? TimeSpan.FromMilliseconds(2));
         }
     }
 
