@@ -14,12 +14,23 @@ public interface IDeploymentSignal
 /// <summary>
 /// Claims queued deployments and runs them, up to <c>Deployments:MaxParallel</c> at a time on this
 /// node (the queue hands out repositories in turn, and at most <c>Deployments:MaxParallelPerRepository</c>
-/// of one repository). Woken at once when a deployment is queued, one ends, a lock or a drain changes, on
-/// any node (<see cref="ClusterSignals"/>); a poll (<see cref="DeploymentOptions.DispatchPollInterval"/>)
-/// is the safety net for a wake-up that was lost, and picks up what a restart left behind. It claims nothing while the node is drained
+/// of one repository). Woken at once when a deployment is queued or one of its own ends, and when a
+/// lock or a drain changes on any node (<see cref="ClusterSignals"/>); a poll
+/// (<see cref="DeploymentOptions.DispatchPollInterval"/>) is the safety net for a wake-up that was lost,
+/// and picks up what a restart left behind. It claims nothing while the node is drained
 /// (<see cref="NodeDrains"/>) or stopping (<see cref="DrainForShutdownAsync"/>): deployments then stay
 /// queued for another node, for <c>heaven resume</c>, or for the next start.
 /// </summary>
+/// <remarks>
+/// Several nodes: a node whose intake queued a deployment (or whose deploy ended, freeing a slot and
+/// an environment) looks first itself, and wakes the others (<see cref="ClusterTopics.DeploymentQueued"/>)
+/// only when it may have left work it cannot take: no free slot, drained or stopping, a repository at
+/// its <c>Deployments:MaxParallelPerRepository</c> here. A node with no free slot, drained or stopping
+/// ignores the others' announcements (its own ending deploy, or the resume, wakes it). So a deploy
+/// costs the nodes that do not run it nothing, and one queued on a full node still starts elsewhere
+/// within a round trip. The drain switch is read again when a drain changes, and at least once a poll
+/// interval, rather than on every round.
+/// </remarks>
 internal sealed partial class DeploymentDispatcher(
     DeploymentQueue queue,
     DeploymentRunner runner,
@@ -31,9 +42,6 @@ internal sealed partial class DeploymentDispatcher(
     IOptions<DeploymentOptions> options,
     ILogger<DeploymentDispatcher> logger) : BackgroundService, IDeploymentSignal
 {
-    /// <summary>What makes every node's dispatcher look at the queue again.</summary>
-    private static readonly string[] WakingTopics =
-        [ClusterTopics.DeploymentQueued, ClusterTopics.DeploymentFinished, ClusterTopics.LocksChanged, ClusterTopics.DrainsChanged];
 
     /// <summary>How long cancelled deploys get to stop and report (their scripts get SIGINT, then SIGTERM, then SIGKILL) before the stop goes on without them.</summary>
     private static readonly TimeSpan CancelledRunsLimit = TimeSpan.FromSeconds(20);
@@ -41,14 +49,45 @@ internal sealed partial class DeploymentDispatcher(
     private readonly SemaphoreSlim wake = new(0, int.MaxValue);
 
     // Written by the loop only, under its own lock; read under the lock by the stop.
-    private readonly Dictionary<long, Task> running = [];
+    private readonly Dictionary<long, Run> running = [];
     private readonly CancellationTokenSource shutDown = new();
     private readonly TaskCompletionSource claimingStopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile bool stopping;
-    private NodeDrain? drain;
+    private volatile NodeDrain? drain;
 
-    /// <summary>Deployments were committed to the queue: this node's dispatcher and every other node's claim now.</summary>
-    public void Notify() => cluster.Announce(ClusterTopics.DeploymentQueued);
+    /// <summary>Set while the loop runs: only then can this node take what its intake queues.</summary>
+    private volatile bool dispatching;
+
+    /// <summary>How many deploys run here, for the wake-ups (read outside the loop).</summary>
+    private volatile int runningCount;
+
+    /// <summary>1 when this node queued a deployment or ended one since its last round: that round tells the others what it leaves.</summary>
+    private int lookForOthers;
+
+    /// <summary>Counts drain announcements; the cached drain switch is good while it matches the count read with it.</summary>
+    private int drainChanges;
+
+    private int drainReadAt = -1;
+    private long drainReadTime;
+
+    /// <summary>
+    /// Deployments were committed to the queue. On one node, or when this node can take them now, its
+    /// dispatcher looks (and wakes the others if it leaves some); otherwise every node's dispatcher does.
+    /// </summary>
+    public void Notify()
+    {
+        if (cluster.SpansNodes && CanTakeMore)
+        {
+            Interlocked.Exchange(ref lookForOthers, 1);
+            WakeOnce();
+            return;
+        }
+
+        cluster.Announce(ClusterTopics.DeploymentQueued);
+    }
+
+    /// <summary>Whether this node would claim a deployment now, as far as it knows without asking the database.</summary>
+    private bool CanTakeMore => dispatching && !stopping && drain is null && runningCount < options.Value.MaxParallel;
 
     /// <summary>One pending wake is enough however many announcements come while a round runs.</summary>
     private void WakeOnce()
@@ -64,13 +103,38 @@ internal sealed partial class DeploymentDispatcher(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var subscriptions = WakingTopics.Select(topic => cluster.Subscribe(topic, _ => WakeOnce())).ToList();
+        var subscriptions = new List<IDisposable>
+        {
+            cluster.Subscribe(ClusterTopics.LocksChanged, _ => WakeOnce()),
+            // Counted before the wake, so the round it sets off reads the switch again.
+            cluster.Subscribe(ClusterTopics.DrainsChanged, _ =>
+            {
+                Interlocked.Increment(ref drainChanges);
+                WakeOnce();
+            }),
+        };
+        // Another node's queued deployment is worth a look only with a free slot; a full node is woken by its own next ending deploy.
+        subscriptions.Add(cluster.Subscribe(ClusterTopics.DeploymentQueued, _ =>
+        {
+            if (!cluster.SpansNodes || CanTakeMore)
+            {
+                WakeOnce();
+            }
+        }));
+        // An ending deploy frees a slot and an environment: this node looks, and tells the others what it cannot take.
+        subscriptions.Add(cluster.SubscribeHere(ClusterTopics.DeploymentFinished, _ =>
+        {
+            Interlocked.Exchange(ref lookForOthers, 1);
+            WakeOnce();
+        }));
+        dispatching = true;
         try
         {
             await DispatchAsync(stoppingToken);
         }
         finally
         {
+            dispatching = false;
             subscriptions.ForEach(s => s.Dispose());
         }
     }
@@ -82,9 +146,17 @@ internal sealed partial class DeploymentDispatcher(
         var pollInterval = options.Value.DispatchPollInterval;
         while (!stoppingToken.IsCancellationRequested)
         {
+            var othersMayTake = Interlocked.Exchange(ref lookForOthers, 0) == 1;
             var mayClaim = await MayClaimAsync(stoppingToken);
-            while (mayClaim && running.Count < maxParallel)
+            var leftSome = !mayClaim;
+            while (mayClaim)
             {
+                if (running.Count >= maxParallel)
+                {
+                    leftSome = true;
+                    break;
+                }
+
                 ClaimedDeployment? claim;
                 try
                 {
@@ -93,19 +165,28 @@ internal sealed partial class DeploymentDispatcher(
                 catch (Exception e) when (e is not OperationCanceledException)
                 {
                     Log.ClaimFailed(logger, e);
+                    leftSome = true;
                     break;
                 }
 
                 if (claim is null)
                 {
+                    // Nothing this node can take; another could take what this node's per-repository limit holds back.
+                    leftSome = AtRepositoryLimit();
                     break;
                 }
 
                 var id = claim.Deployment.Id;
                 lock (running)
                 {
-                    running[id] = Task.Run(() => RunAsync(claim, stoppingToken), CancellationToken.None);
+                    running[id] = new Run(Task.Run(() => RunAsync(claim, stoppingToken), CancellationToken.None), claim.Deployment.Repository);
+                    runningCount = running.Count;
                 }
+            }
+
+            if (othersMayTake && leftSome)
+            {
+                cluster.AnnounceElsewhere(ClusterTopics.DeploymentQueued);
             }
 
             using (var poll = new CancellationTokenSource(pollInterval, time))
@@ -127,10 +208,12 @@ internal sealed partial class DeploymentDispatcher(
 
             lock (running)
             {
-                foreach (var done in running.Where(r => r.Value.IsCompleted).Select(r => r.Key).ToList())
+                foreach (var done in running.Where(r => r.Value.Task.IsCompleted).Select(r => r.Key).ToList())
                 {
                     running.Remove(done);
                 }
+
+                runningCount = running.Count;
             }
         }
 
@@ -138,7 +221,7 @@ internal sealed partial class DeploymentDispatcher(
         Task[] left;
         lock (running)
         {
-            left = [.. running.Values];
+            left = [.. running.Values.Select(r => r.Task)];
         }
 
         await Task.WhenAll(left);
@@ -160,7 +243,7 @@ internal sealed partial class DeploymentDispatcher(
         Task[] runs;
         lock (running)
         {
-            runs = [.. running.Values.Where(r => !r.IsCompleted)];
+            runs = [.. running.Values.Select(r => r.Task).Where(r => !r.IsCompleted)];
         }
 
         var all = Task.WhenAll(runs);
@@ -207,10 +290,19 @@ internal sealed partial class DeploymentDispatcher(
             return false;
         }
 
+        // On one node `heaven drain` is a command beside the server and tells it nothing: read every round.
+        var changes = Volatile.Read(ref drainChanges);
+        if (cluster.SpansNodes && changes == drainReadAt && time.GetElapsedTime(drainReadTime) < options.Value.DispatchPollInterval)
+        {
+            return drain is null;
+        }
+
         NodeDrain? now;
         try
         {
+            var readTime = time.GetTimestamp();
             now = await drains.ForThisNodeAsync(cancellationToken);
+            (drainReadAt, drainReadTime) = (changes, readTime);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -231,6 +323,19 @@ internal sealed partial class DeploymentDispatcher(
         drain = now;
         return now is null;
     }
+
+    /// <summary>Whether a repository runs <c>Deployments:MaxParallelPerRepository</c> deploys here (its further deployments wait for a slot of it here, or another node).</summary>
+    private bool AtRepositoryLimit()
+    {
+        lock (running)
+        {
+            return running.Values.Where(r => !r.Task.IsCompleted)
+                .CountBy(r => r.Repository, StringComparer.Ordinal)
+                .Any(c => c.Value >= options.Value.MaxParallelPerRepository);
+        }
+    }
+
+    private sealed record Run(Task Task, string Repository);
 
     private async Task RunAsync(ClaimedDeployment claim, CancellationToken stoppingToken)
     {

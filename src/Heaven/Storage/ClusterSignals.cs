@@ -89,6 +89,25 @@ public sealed partial class ClusterSignals : IAsyncDisposable
     }
 
     /// <summary>
+    /// As <see cref="Announce"/>, for the other nodes only: this node's subscribers are not called. For a
+    /// node that looked itself and found work it cannot take (no free slot, drained) — waking its own
+    /// subscribers again would only repeat that look. Nothing happens on SQLite (one node).
+    /// </summary>
+    public void AnnounceElsewhere(string topic, string subject = "")
+    {
+        if (outgoing is null)
+        {
+            return;
+        }
+
+        outgoing.Writer.TryWrite(Payload(topic, subject));
+        lock (gate)
+        {
+            sending ??= Task.Run(SendLoopAsync);
+        }
+    }
+
+    /// <summary>
     /// As <see cref="Announce"/>, and returns once the other nodes' announcement was handed to the
     /// database: for a command that exits right after its change (<c>heaven drain</c>).
     /// </summary>
@@ -115,9 +134,18 @@ public sealed partial class ClusterSignals : IAsyncDisposable
     /// with its subject; with null when anything may have been missed (the listening connection was
     /// re-established), so the subscriber looks at everything it watches. Dispose the result to stop.
     /// </summary>
-    public IDisposable Subscribe(string topic, Action<string?> handler)
+    public IDisposable Subscribe(string topic, Action<string?> handler) => Add(new Subscription(this, topic, handler, hereOnly: false));
+
+    /// <summary>
+    /// As <see cref="Subscribe"/>, for the announcements made in this process only: for a subscriber that
+    /// acts on what its own node did, while the other nodes act on theirs (a dispatcher looks at the queue
+    /// when a deploy of its own node ended, not at every end in the cluster).
+    /// </summary>
+    public IDisposable SubscribeHere(string topic, Action<string?> handler) => Add(new Subscription(this, topic, handler, hereOnly: true));
+
+    private Subscription Add(Subscription subscription)
     {
-        var subscription = new Subscription(this, topic, handler);
+        var topic = subscription.Topic;
         lock (gate)
         {
             if (!subscriptions.TryGetValue(topic, out var list))
@@ -154,7 +182,11 @@ public sealed partial class ClusterSignals : IAsyncDisposable
     {
         foreach (var subscription in Snapshot(topic: null))
         {
-            subscription.Call(null);
+            // What may have been missed came from elsewhere.
+            if (!subscription.HereOnly)
+            {
+                subscription.Call(null);
+            }
         }
     }
 
@@ -167,14 +199,17 @@ public sealed partial class ClusterSignals : IAsyncDisposable
             return;
         }
 
-        Deliver(parts[1], parts[2]);
+        Deliver(parts[1], parts[2], fromHere: false);
     }
 
-    private void Deliver(string topic, string subject)
+    private void Deliver(string topic, string subject, bool fromHere = true)
     {
         foreach (var subscription in Snapshot(topic))
         {
-            subscription.Call(subject);
+            if (fromHere || !subscription.HereOnly)
+            {
+                subscription.Call(subject);
+            }
         }
     }
 
@@ -252,8 +287,12 @@ public sealed partial class ClusterSignals : IAsyncDisposable
         }
     }
 
-    private sealed class Subscription(ClusterSignals owner, string topic, Action<string?> handler) : IDisposable
+    private sealed class Subscription(ClusterSignals owner, string topic, Action<string?> handler, bool hereOnly) : IDisposable
     {
+        public string Topic => topic;
+
+        public bool HereOnly => hereOnly;
+
         public void Call(string? subject)
         {
             try

@@ -34,10 +34,16 @@ public sealed class WorkItemSignal
         cluster?.Subscribe(ClusterTopics.WorkRecorded, kind => WakeHere(string.IsNullOrEmpty(kind) ? null : kind));
     }
 
-    /// <summary>Items of <paramref name="kind"/> were committed (call after the commit, never before).</summary>
+    /// <summary>
+    /// Items of <paramref name="kind"/> were committed (call after the commit, never before). When this
+    /// process runs a consumer of the kind that will look soon, only it is woken: the other nodes would
+    /// each spend a query to find the items taken, and they still find them at their poll should this
+    /// node die first. Otherwise (a command-line process, a node without that consumer, or one stuck in a
+    /// round for longer than its poll interval) every node is woken.
+    /// </summary>
     public void Wake(string kind)
     {
-        if (cluster is null)
+        if (cluster is null || (cluster.SpansNodes && SentHereSoon(kind)))
         {
             WakeHere(kind);
         }
@@ -45,6 +51,15 @@ public sealed class WorkItemSignal
         {
             // Comes back to this node's subscription at once, and goes to the others.
             cluster.Announce(ClusterTopics.WorkRecorded, kind);
+        }
+    }
+
+    /// <summary>Whether a consumer of <paramref name="kind"/> in this process is waiting, or in a round that began less than its poll interval ago.</summary>
+    private bool SentHereSoon(string kind)
+    {
+        lock (gate)
+        {
+            return waiters.Values.Any(w => w.Matches(kind) && (w.Parked || time.GetElapsedTime(w.RoundStartedAt) < w.Poll));
         }
     }
 
@@ -66,6 +81,11 @@ public sealed class WorkItemSignal
             {
                 if (kind is null || waiter.Matches(kind))
                 {
+                    if (waiter.Parked)
+                    {
+                        waiter.RoundStartedAt = time.GetTimestamp();
+                    }
+
                     waiter.Woken?.TrySetResult();
                     waiter.Woken = null;
                     waiter.Parked = false;
@@ -91,10 +111,12 @@ public sealed class WorkItemSignal
         lock (gate)
         {
             waiter = WaiterFor(kindsOrPrefixes);
+            waiter.Poll = poll;
             var count = Count(waiter);
             if (count != waiter.Seen)
             {
                 waiter.Seen = count;
+                waiter.RoundStartedAt = time.GetTimestamp();
                 return;
             }
 
@@ -118,6 +140,7 @@ public sealed class WorkItemSignal
         {
             waiter.Seen = Count(waiter);
             waiter.Parked = false;
+            waiter.RoundStartedAt = time.GetTimestamp();
         }
     }
 
@@ -179,6 +202,12 @@ public sealed class WorkItemSignal
         public bool Parked { get; set; }
 
         public TaskCompletionSource? OnParked { get; set; }
+
+        /// <summary>When its consumer's current round began (its last wait ended).</summary>
+        public long RoundStartedAt { get; set; }
+
+        /// <summary>The poll interval of its consumer's last wait: a round longer than that counts as stuck.</summary>
+        public TimeSpan Poll { get; set; }
 
         public bool Matches(string kind) => keys.Any(key =>
             key.EndsWith(':') ? kind.StartsWith(key, StringComparison.Ordinal) : string.Equals(key, kind, StringComparison.Ordinal));

@@ -28,6 +28,33 @@ public sealed class ClusterSignalsTests
     }
 
     [Fact]
+    public void ASubscriberOfThisNodesOwnAnnouncements_HearsThem_ButNotTheOtherNodes()
+    {
+        var here = new List<string?>();
+        var everywhere = new List<string?>();
+        using var own = signals.SubscribeHere(ClusterTopics.DeploymentFinished, here.Add);
+        using var all = signals.Subscribe(ClusterTopics.DeploymentFinished, everywhere.Add);
+
+        signals.Announce(ClusterTopics.DeploymentFinished, "1");
+        signals.Received($"another-node|{ClusterTopics.DeploymentFinished}|2");
+        signals.WakeAll();
+
+        here.ShouldBe(["1"]);
+        everywhere.ShouldBe(["1", "2", null]);
+    }
+
+    [Fact]
+    public void AnAnnouncementForTheOtherNodes_WakesNoSubscriberHere()
+    {
+        var heard = new List<string?>();
+        using var subscription = signals.Subscribe(ClusterTopics.DeploymentQueued, heard.Add);
+
+        signals.AnnounceElsewhere(ClusterTopics.DeploymentQueued);
+
+        heard.ShouldBeEmpty();
+    }
+
+    [Fact]
     public void AFailingSubscriber_DoesNotKeepTheAnnouncementFromTheOthers()
     {
         var heard = new List<string?>();

@@ -54,6 +54,105 @@ public sealed class ClusterWakeUpTests
     }
 
     [PostgresFact]
+    public async Task ADeploymentQueuedOnANodeThatCanRunIt_RunsThere_AndWakesNoOtherNode()
+    {
+        await using var database = await PostgresDatabase.CreateAsync();
+        await using var gitHub = await FakeGitHub.StartAsync();
+        using var repository = new TestRepository("octo/quiet");
+        var sha = repository.CommitDeployScript("echo \"deployed\"");
+        await using var first = await StartNodeAsync(database, gitHub, maxParallel: 2);
+        await using var second = await StartNodeAsync(database, gitHub, maxParallel: 2);
+        var heard = Channel.CreateUnbounded<string>();
+        var woke = new List<string>();
+        using var queued = second.Host.Services.GetRequiredService<ClusterSignals>().Subscribe(ClusterTopics.DeploymentQueued, subject => Heard(ClusterTopics.DeploymentQueued, subject));
+        using var work = second.Host.Services.GetRequiredService<ClusterSignals>().Subscribe(ClusterTopics.WorkRecorded, subject => Heard(ClusterTopics.WorkRecorded, subject));
+        using var marker = second.Host.Services.GetRequiredService<ClusterSignals>().Subscribe("test-marker", subject => heard.Writer.TryWrite(subject ?? ""));
+
+        var (gitHubId, heavenId) = await first.DeployAsync(repository, sha);
+        (await first.WaitForFinalStatusAsync(repository, gitHubId, WakeBudget)).State.ShouldBe("success");
+
+        // Announcements of one node reach the others in the order it sent them: once this one is heard,
+        // any the deploy set off would have been heard before it.
+        first.Host.Services.GetRequiredService<ClusterSignals>().Announce("test-marker", "after the deploy");
+        using var timeout = new CancellationTokenSource(WakeBudget);
+        (await heard.Reader.ReadAsync(timeout.Token)).ShouldBe("after the deploy");
+        (await first.DeploymentAsync(heavenId)).LeaseOwner.ShouldBe(NodeOf(first));
+        lock (woke)
+        {
+            // Neither a claim round nor an outbox round on the node that did not run it.
+            woke.ShouldBeEmpty();
+        }
+
+        void Heard(string topic, string? subject)
+        {
+            // Null: the listener (re)connected and wakes everyone once, whatever happened.
+            if (subject is not null)
+            {
+                lock (woke)
+                {
+                    woke.Add($"{topic} {subject}");
+                }
+            }
+        }
+    }
+
+    [PostgresFact]
+    public async Task ADeploymentQueuedOnANodeAtItsRepositoryLimit_IsStartedByTheOtherNode_LongBeforeItsPoll()
+    {
+        await using var database = await PostgresDatabase.CreateAsync();
+        await using var gitHub = await FakeGitHub.StartAsync();
+        using var repository = new TestRepository("octo/limited");
+        using var gate = new ScriptGate();
+        var sha = repository.CommitDeployScript($"echo \"running $DEPLOY_ENV\"\n{gate.Wait()}");
+        await using var first = await StartNodeAsync(database, gitHub, maxParallel: 4, perRepository: 1);
+        await using var second = await StartNodeAsync(database, gitHub, maxParallel: 4, perRepository: 1);
+
+        // The node that took the webhook runs it: it had a free slot.
+        var (holdingGitHubId, holding) = await first.DeployAsync(repository, sha, environment: "one");
+        var running = await Poll.ForAsync(() => first.DeploymentAsync(holding), d => d.State == DeploymentState.Running, "the first deploy to start", WakeBudget);
+        running.LeaseOwner.ShouldBe(NodeOf(first));
+
+        // Free slots, but none for this repository: the node looks, leaves it, and hands it to the other.
+        var (queuedGitHubId, queued) = await first.DeployAsync(repository, sha, environment: "two");
+        var started = await Poll.ForAsync(() => first.DeploymentAsync(queued), d => d.State != DeploymentState.Queued, "the other node to start the deployment the first left", WakeBudget);
+        gate.Open();
+
+        started.LeaseOwner.ShouldBe(NodeOf(second));
+        (await first.WaitForFinalStatusAsync(repository, queuedGitHubId)).State.ShouldBe("success");
+        (await first.WaitForFinalStatusAsync(repository, holdingGitHubId)).State.ShouldBe("success");
+    }
+
+    [PostgresFact]
+    public async Task ADrainOfARunningNode_IsFollowedAtOnce_AndWhatItsIntakeQueuesThenRunsOnTheOtherNode()
+    {
+        await using var database = await PostgresDatabase.CreateAsync();
+        await using var gitHub = await FakeGitHub.StartAsync();
+        using var repository = new TestRepository("octo/drain-one");
+        var sha = repository.CommitDeployScript("echo \"deployed\"");
+        await using var drained = await StartNodeAsync(database, gitHub, maxParallel: 2);
+        await using var other = await StartNodeAsync(database, gitHub, maxParallel: 2);
+        // The server has read its drain switch (none) and would keep that for its whole (stretched) poll.
+        var (warmGitHubId, warm) = await drained.DeployAsync(repository, sha, environment: "warm-up");
+        (await drained.WaitForFinalStatusAsync(repository, warmGitHubId, WakeBudget)).State.ShouldBe("success");
+        (await drained.DeploymentAsync(warm)).LeaseOwner.ShouldBe(NodeOf(drained));
+
+        // heaven drain on that node's machine: a process of its own, whose announcement comes through the database.
+        var heard = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var listening = drained.Host.Services.GetRequiredService<ClusterSignals>().Subscribe(ClusterTopics.DrainsChanged, _ => heard.TrySetResult());
+        var command = new NodeDrains(
+            drained.Host.Services.GetRequiredService<IHeavenDatabase>(),
+            drained.Host.Services.GetRequiredService<NodeIdentity>(),
+            TimeProvider.System,
+            other.Host.Services.GetRequiredService<ClusterSignals>());
+        await command.DrainAsync(allNodes: false, "ops", CancellationToken.None);
+        await heard.Task.WaitAsync(WakeBudget);
+
+        var (gitHubId, heavenId) = await drained.DeployAsync(repository, sha, environment: "after-drain");
+        (await drained.WaitForFinalStatusAsync(repository, gitHubId, WakeBudget)).State.ShouldBe("success");
+        (await drained.DeploymentAsync(heavenId)).LeaseOwner.ShouldBe(NodeOf(other));
+    }
+
+    [PostgresFact]
     public async Task ACancelMadeOnOneNode_StopsTheDeployRunningOnAnother_LongBeforeItLooksAtTheFlag()
     {
         await using var database = await PostgresDatabase.CreateAsync();
@@ -198,13 +297,14 @@ public sealed class ClusterWakeUpTests
         (await heard.Reader.ReadAsync(timeout.Token)).ShouldBe("after the reconnect");
     }
 
-    private static async Task<DeployHarness> StartNodeAsync(PostgresDatabase database, FakeGitHub gitHub, int maxParallel)
+    private static async Task<DeployHarness> StartNodeAsync(PostgresDatabase database, FakeGitHub gitHub, int maxParallel, int perRepository = 4)
     {
         var settings = new Dictionary<string, string?>
         {
             ["Database:Provider"] = "Postgres",
             ["Database:ConnectionString"] = database.ConnectionString,
             ["Deployments:MaxParallel"] = maxParallel.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Deployments:MaxParallelPerRepository"] = perRepository.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Deployments:Timeout"] = "600",
             // The lease is renewed every third of it, and the cancel flag is read at least that often.
             ["Deployments:LeaseSeconds"] = "1800",
