@@ -7,9 +7,10 @@ namespace Heaven.Deployments;
 /// <summary>
 /// <c>heaven drain</c> and <c>heaven resume</c>: whether this node (or every node) claims new
 /// deployments. A drained node keeps answering webhooks (they are recorded and wait in the queue) and
-/// lets its running deploys finish; the dispatcher reads the switch on every round, and a change is
-/// announced to every node (<see cref="ClusterTopics.DrainsChanged"/>), so a running server follows it at
-/// once (within its poll interval when the announcement is lost).
+/// lets its running deploys finish. A change is announced to every node
+/// (<see cref="ClusterTopics.DrainsChanged"/>), so a running server follows it at once; on PostgreSQL the
+/// dispatcher reads the switch again then and at least once a poll interval (so within it when the
+/// announcement is lost), on SQLite on every round (the command's announcement stays in its own process).
 /// </summary>
 public sealed class NodeDrains(IHeavenDatabase database, NodeIdentity node, TimeProvider time, ClusterSignals cluster)
 {

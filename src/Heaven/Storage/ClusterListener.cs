@@ -6,7 +6,7 @@ namespace Heaven.Storage;
 /// This node's ear on PostgreSQL: one dedicated connection that <c>LISTEN</c>s on
 /// <see cref="ClusterSignals.Channel"/> and hands other nodes' announcements to <see cref="ClusterSignals"/>.
 /// When the connection breaks (PostgreSQL restarted, a proxy or an administrator ended it) it
-/// reconnects with a growing pause; after every (re)connect it wakes every subscriber once, because
+/// reconnects with a growing pause; after every (re)connect it wakes every subscriber of other nodes' announcements once, because
 /// announcements sent while it was away are gone. Meanwhile the components poll as they always do.
 /// </summary>
 internal sealed partial class ClusterListener(string connectionString, ClusterSignals signals, TimeProvider time, ILogger<ClusterListener> logger) : BackgroundService

@@ -3,10 +3,11 @@ using Heaven.Storage;
 namespace Heaven.WorkItems;
 
 /// <summary>
-/// Wakes the consumers of work items as soon as an item of their kind is recorded, on this node and
-/// (through <see cref="ClusterSignals"/>, topic <see cref="ClusterTopics.WorkRecorded"/>) on every other
-/// node sharing the database, so they need not wait for their next poll. Consumers still poll: retries
-/// that became due, and items whose announcement was lost, are found that way.
+/// Wakes the consumers of work items as soon as an item of their kind is recorded, on this node and,
+/// when this node will not send it soon itself (see <see cref="Wake"/>), through
+/// <see cref="ClusterSignals"/> (topic <see cref="ClusterTopics.WorkRecorded"/>) on every other node
+/// sharing the database, so they need not wait for their next poll. Consumers still poll: retries
+/// that became due, and items whose announcement was lost or never sent, are found that way.
 /// </summary>
 /// <remarks>
 /// No wake is lost, whatever the timing: every wake is counted per kind, and each waiter (one per
