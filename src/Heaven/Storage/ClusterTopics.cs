@@ -7,10 +7,10 @@ namespace Heaven.Storage;
 /// </summary>
 public static class ClusterTopics
 {
-    /// <summary>A deployment was queued (subject: its id): dispatchers claim.</summary>
+    /// <summary>Deployments were queued that the announcing node does not run itself (no free slot, drained, its per-repository limit): dispatchers with a free slot claim.</summary>
     public const string DeploymentQueued = "queued";
 
-    /// <summary>A deployment ended (subject: its id, or empty when several may have): live log viewers end, dispatchers claim (an environment or a slot is free).</summary>
+    /// <summary>A deployment ended (subject: its id, or empty when several may have): live log viewers end; the dispatcher of the node that announced it claims (an environment or a slot is free), and announces <see cref="DeploymentQueued"/> for what it leaves.</summary>
     public const string DeploymentFinished = "finished";
 
     /// <summary>A cancel was requested for a running deployment (subject: its id): the node running it stops it.</summary>

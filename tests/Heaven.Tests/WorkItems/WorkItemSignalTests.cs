@@ -1,5 +1,7 @@
+using Heaven.Storage;
 using Heaven.Tests.Infrastructure;
 using Heaven.WorkItems;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Heaven.Tests.WorkItems;
 
@@ -21,6 +23,31 @@ public sealed class WorkItemSignalTests
         signal.Wake("deployment_status");
 
         await waiting.WaitAsync(TimeSpan.FromSeconds(5));
+    }
+
+    [Fact]
+    public async Task OnSeveralNodes_AWakeOfAKindThisNodeSends_StaysHere_UnlessItsConsumerIsBusyLongerThanItsPoll()
+    {
+        // Spans nodes; nothing listens on port 1, so what is announced goes nowhere (and says so in a log).
+        await using var cluster = new ClusterSignals("Host=127.0.0.1;Port=1;Username=nobody;Timeout=1", NullLogger<ClusterSignals>.Instance);
+        var local = new WorkItemSignal(clock, cluster);
+        var announced = new List<string?>();
+        using var listening = cluster.Subscribe(ClusterTopics.WorkRecorded, announced.Add);
+        var waiting = local.WaitAsync("notify:", Poll, CancellationToken.None);
+        await local.ParkedAsync(["notify:"]);
+
+        local.Wake("notify:slack");
+        await waiting.WaitAsync(TimeSpan.FromSeconds(5));
+        // No consumer of this kind here: every node is told.
+        local.Wake("deployment_status");
+        // The consumer is in a round now: it takes this in its next one.
+        local.Wake("notify:teams");
+        announced.ShouldBe(["deployment_status"]);
+
+        // A round longer than its poll interval: the other nodes had better help.
+        clock.Advance(Poll + TimeSpan.FromSeconds(1));
+        local.Wake("notify:chat");
+        announced.ShouldBe(["deployment_status", "notify:chat"]);
     }
 
     [Fact]
