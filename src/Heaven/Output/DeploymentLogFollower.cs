@@ -130,7 +130,7 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
                         // Written on another node (or queued): from here on this viewer follows the reader
                         // this node's viewers of it share, which reads each stored chunk once for all of
                         // them, to the end (also if the deployment starts here meanwhile).
-                        sharing = await shared.AttachAsync(deploymentId, cancellationToken);
+                        sharing = await shared.AttachAsync(deploymentId, next, cancellationToken);
                         continue;
                     }
 

@@ -11,8 +11,8 @@ namespace Heaven.Output;
 /// hundreds of viewers cost the database what one does.
 /// </summary>
 /// <remarks>
-/// A reader starts with its first viewer, at the end of the stored log (viewers read what was stored
-/// before from the database, once each), completes its feed once the deployment is finished and every
+/// A reader starts with its first viewer, where that viewer's own read of the stored log ended (viewers
+/// read what was stored before they came from the database, once each), completes its feed once the deployment is finished and every
 /// stored line is published, and stops as soon as its last viewer leaves.
 /// </remarks>
 internal sealed partial class SharedLogReaders(
@@ -64,16 +64,19 @@ internal sealed partial class SharedLogReaders(
 
     /// <summary>
     /// Joins (or starts) the deployment's shared reader; its feed holds the lines stored from about now
-    /// on. Dispose the result to leave: the last viewer to leave stops the reader.
+    /// on. A viewer that starts it has read the stored lines before <paramref name="nextLine"/>: the
+    /// reader goes on from there (or from the end of the stored log, if that comes first), so no line
+    /// stored meanwhile is missing from the feed. Dispose the result to leave: the last viewer to leave
+    /// stops the reader.
     /// </summary>
-    public async Task<Viewer> AttachAsync(long deploymentId, CancellationToken cancellationToken)
+    public async Task<Viewer> AttachAsync(long deploymentId, long nextLine, CancellationToken cancellationToken)
     {
         SharedReader shared;
         lock (gate)
         {
             if (!readers.TryGetValue(deploymentId, out shared!))
             {
-                shared = new SharedReader(this, deploymentId);
+                shared = new SharedReader(this, deploymentId, nextLine);
                 readers[deploymentId] = shared;
                 shared.Start();
             }
@@ -146,7 +149,7 @@ internal sealed partial class SharedLogReaders(
     }
 
     /// <summary>The reader of one deployment's stored log.</summary>
-    internal sealed class SharedReader(SharedLogReaders owner, long deploymentId)
+    internal sealed class SharedReader(SharedLogReaders owner, long deploymentId, long firstLine)
     {
         private readonly CancellationTokenSource stop = new();
         private readonly TaskCompletionSource<LiveLogFeed> started = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -183,7 +186,9 @@ internal sealed partial class SharedLogReaders(
                     {
                         if (feed is null)
                         {
-                            feed = new LiveLogFeed(deploymentId, await owner.reader.StoredEndAsync(deploymentId, cancellationToken));
+                            // A line its first viewer has (seen live on the node running the deploy, before
+                            // it was stored) need not be stored yet: the reader starts no later than the stored end.
+                            feed = new LiveLogFeed(deploymentId, Math.Min(firstLine, await owner.reader.StoredEndAsync(deploymentId, cancellationToken)));
                             started.TrySetResult(feed);
                         }
 

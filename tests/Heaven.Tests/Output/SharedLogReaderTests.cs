@@ -288,6 +288,37 @@ public sealed class SharedLogReaderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AReaderStartsWhereItsFirstViewersReadEnded_SoLinesStoredMeanwhileAreInItsFeed_ButNoLaterThanTheStoredEnd()
+    {
+        var id = await AddRunningDeploymentAsync();
+        var follower = SharingFollower(Database, NoPoll);
+        await using var log = OtherNodesLog(id);
+        // Stored after the viewer read lines 0 and 1 itself, before it started the reader.
+        await WriteAsync(log, id, 0, 4);
+        using var timeout = new CancellationTokenSource(Budget);
+
+        using (var viewer = await follower.SharedReaders!.AttachAsync(id, 2, timeout.Token))
+        {
+            await Poll.UntilAsync(() => viewer.Feed.Published == 4, "the reader has read what was stored");
+            viewer.Feed.TryRead(2, out var line).ShouldBeTrue();
+            line.ShouldBe(new LogLine(2, OutputStream.Stdout, "line 2"));
+            viewer.Feed.TryRead(1, out _).ShouldBeFalse();
+        }
+
+        await Poll.UntilAsync(() => follower.SharedReaders.Running == 0, "the reader stops with its viewer");
+
+        // A viewer resuming after a line it saw live elsewhere, not stored yet: the reader starts at the stored end.
+        using (var ahead = await follower.SharedReaders.AttachAsync(id, 6, timeout.Token))
+        {
+            ahead.Feed.Published.ShouldBe(4);
+            await WriteAsync(log, id, 4, 1);
+            await Poll.UntilAsync(() => ahead.Feed.Published == 5, "the reader has the line stored next");
+            ahead.Feed.TryRead(4, out var stored).ShouldBeTrue();
+            stored.Text.ShouldBe("line 4");
+        }
+    }
+
+    [Fact]
     public void ALiveFeed_StartsWhereItIsTold_AndJumpsOverNumbers_WhichItThenNeverHolds()
     {
         var feed = new LiveLogFeed(1, firstLine: 10);
