@@ -15,12 +15,15 @@ public sealed record DeploymentLogState(DeploymentState State, string? Descripti
 
 /// <summary>
 /// Follows a deployment's log from a line on until the deployment is finished, on any node: the stored
-/// lines first, then, when this node writes the log, its live feed; otherwise the database, as soon as
-/// the node writing it announces stored lines or the end (<see cref="ClusterSignals"/>), and every
-/// <see cref="PollInterval"/> in case an announcement was lost. Every line comes once, in order; lines
-/// the stored log elided are skipped.
+/// lines first, then, when this node writes the log, its live feed. When another node writes it (several
+/// nodes on PostgreSQL), this node's viewers of it share one reader of the stored log
+/// (<see cref="SharedLogReaders"/>), which reads each chunk once as soon as the writing node announces
+/// it (<see cref="ClusterSignals"/>) and every <see cref="PollInterval"/> in case an announcement was
+/// lost, and follow its feed as they follow a local one. With one node (SQLite) a viewer of a
+/// deployment not written here reads the database itself. Every line comes once, in order; lines the
+/// stored log elided are skipped.
 /// </summary>
-public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLogReader reader, LiveLogs liveLogs, TimeProvider? timeProvider = null, ClusterSignals? cluster = null)
+public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLogReader reader, LiveLogs liveLogs, TimeProvider? timeProvider = null, ClusterSignals? cluster = null, ILogger<DeploymentLogFollower>? logger = null)
 {
     /// <summary>How often the database is asked for new lines of a log written on another node.</summary>
     public static readonly TimeSpan PollInterval = DeploymentLog.FlushInterval;
@@ -32,6 +35,25 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
 
     /// <summary>How long the database is left unasked when no announcement comes; tests stretch it to prove the announcements.</summary>
     internal TimeSpan DatabasePollInterval { get; set; } = PollInterval;
+
+    private SharedLogReaders? sharedReaders;
+
+    /// <summary>
+    /// Whether viewers of a log written elsewhere share one reader of it: when nodes share the database.
+    /// With one node (announcements stay in the process) a viewer reads the database itself.
+    /// </summary>
+    internal bool SharesReads { get; init; } = cluster is { SpansNodes: true };
+
+    /// <summary>The readers this node's viewers share, one per deployment another node writes; null when <see cref="SharesReads"/> is off.</summary>
+    internal SharedLogReaders? SharedReaders => SharesReads && cluster is not null
+        ? LazyInitializer.EnsureInitialized(ref sharedReaders, () => new SharedLogReaders(
+            reader,
+            StateAsync,
+            () => DatabasePollInterval,
+            cluster,
+            time,
+            (ILogger?)logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance))
+        : null;
 
     /// <summary>The deployment's state and status text; null when there is no such deployment.</summary>
     public async Task<DeploymentLogState?> StateAsync(long deploymentId, CancellationToken cancellationToken)
@@ -76,131 +98,155 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
         void Heard() => announced.Writer.TryWrite(true);
         using var linesStored = cluster?.SubscribeToDeployment(ClusterTopics.LogWritten, deploymentId, Heard);
         using var finished = cluster?.SubscribeToDeployment(ClusterTopics.DeploymentFinished, deploymentId, Heard);
-        while (true)
+        var shared = SharedReaders;
+        SharedLogReaders.Viewer? sharing = null;
+        try
         {
-            var feed = liveDone ? null : liveLogs.Find(deploymentId);
-            if (feed is null)
-            {
-                // Written on another node, or not (any more) on this one: the database alone. The state
-                // is read first: output is stored before a deployment is marked finished, so a read after
-                // seeing it finished finds every line.
-                var state = await StateAsync(deploymentId, cancellationToken);
-                await foreach (var line in reader.ReadAsync(deploymentId, next, cancellationToken))
-                {
-                    yield return LogFollowItem.Of(line);
-                    next = line.Number + 1;
-                }
-
-                // A viewer that came before the deploy started (or on another node's deploy) has seen all
-                // there was: what its live feed brings later is paced.
-                historyEnd ??= next;
-                if (state is null || state.IsFinished)
-                {
-                    yield break;
-                }
-
-                // A deployment queued here may start here meanwhile: its live feed is looked for more often
-                // than the database is asked. Stored lines or the end announced by another node end the wait.
-                var poll = DatabasePollInterval;
-                for (var waited = TimeSpan.Zero; waited < poll && (liveDone || liveLogs.Find(deploymentId) is null); waited += StoreWait)
-                {
-                    if (await HeardWithinAsync(announced.Reader, StoreWait, cancellationToken))
-                    {
-                        break;
-                    }
-                }
-
-                continue;
-            }
-
-            historyEnd ??= feed.Published;
             while (true)
             {
-                var published = feed.Published;
-                if (budget is not null && next >= historyEnd && next < published)
+                var feed = sharing?.Feed ?? (liveDone ? null : liveLogs.Find(deploymentId));
+                if (feed is null)
                 {
-                    // Live lines, paced: when the budget is spent, wait for it (a line every few
-                    // milliseconds never spends it), then send the newest lines it covers.
-                    var wait = budget.WaitBeforeSending();
-                    if (wait > TimeSpan.Zero)
+                    // Written on another node, or not (any more) on this one: the database alone. The state
+                    // is read first: output is stored before a deployment is marked finished, so a read after
+                    // seeing it finished finds every line.
+                    var state = await StateAsync(deploymentId, cancellationToken);
+                    await foreach (var line in reader.ReadAsync(deploymentId, next, cancellationToken))
                     {
-                        await Task.Delay(wait, time, cancellationToken);
+                        yield return LogFollowItem.Of(line);
+                        next = line.Number + 1;
+                    }
+
+                    // A viewer that came before the deploy started (or on another node's deploy) has seen all
+                    // there was: what its live feed brings later is paced.
+                    historyEnd ??= next;
+                    if (state is null || state.IsFinished)
+                    {
+                        yield break;
+                    }
+
+                    if (shared is not null && !liveDone && liveLogs.Find(deploymentId) is null)
+                    {
+                        // Written on another node (or queued): from here on this viewer follows the reader
+                        // this node's viewers of it share, which reads each stored chunk once for all of
+                        // them, to the end (also if the deployment starts here meanwhile).
+                        sharing = await shared.AttachAsync(deploymentId, next, cancellationToken);
                         continue;
                     }
 
-                    var from = NewestAffordable(feed, next, published, budget.Available);
-                    if (from > next)
+                    // A deployment queued here may start here meanwhile: its live feed is looked for more often
+                    // than the database is asked. Stored lines or the end announced by another node end the wait.
+                    var poll = DatabasePollInterval;
+                    for (var waited = TimeSpan.Zero; waited < poll && (liveDone || liveLogs.Find(deploymentId) is null); waited += StoreWait)
                     {
-                        yield return LogFollowItem.Skipped(next, from - 1);
-                        next = from;
-                    }
-
-                    while (next < published && feed.TryRead(next, out var paced))
-                    {
-                        budget.Spend(Cost(paced));
-                        yield return LogFollowItem.Of(paced);
-                        next++;
-                    }
-
-                    // Overwritten meanwhile (the writer went a ring's length on): the next round skips to it.
-                    continue;
-                }
-
-                while ((budget is null || next < historyEnd) && feed.TryRead(next, out var line))
-                {
-                    yield return LogFollowItem.Of(line);
-                    next++;
-                }
-
-                var complete = feed.IsComplete;
-                if (next < feed.Published && (budget is null || next < historyEnd))
-                {
-                    // Not in the ring: this viewer starts before it, or fell behind it. The database has the
-                    // line, or will within the flush interval; or it was elided there, and the next stored
-                    // line is the one to go on with.
-                    var progressed = false;
-                    await foreach (var stored in reader.ReadAsync(deploymentId, next, cancellationToken))
-                    {
-                        yield return LogFollowItem.Of(stored);
-                        next = stored.Number + 1;
-                        progressed = true;
-                        if (feed.TryRead(next, out _) || (budget is not null && next >= historyEnd))
+                        if (await HeardWithinAsync(announced.Reader, StoreWait, cancellationToken))
                         {
                             break;
                         }
                     }
 
-                    if (!progressed)
+                    continue;
+                }
+
+                historyEnd ??= feed.Published;
+                while (true)
+                {
+                    var published = feed.Published;
+                    if (budget is not null && next >= historyEnd && next < published)
                     {
-                        if (complete)
+                        // Live lines, paced: when the budget is spent, wait for it (a line every few
+                        // milliseconds never spends it), then send the newest lines it covers.
+                        var wait = budget.WaitBeforeSending();
+                        if (wait > TimeSpan.Zero)
                         {
-                            // Stored everything there is: what is missing was elided or could not be stored.
-                            next = feed.Published;
+                            await Task.Delay(wait, time, cancellationToken);
+                            continue;
                         }
-                        else
+
+                        var from = NewestAffordable(feed, next, published, budget.Available);
+                        if (from > next)
                         {
-                            await Task.Delay(StoreWait, time, cancellationToken);
+                            yield return LogFollowItem.Skipped(next, from - 1);
+                            next = from;
                         }
+
+                        while (next < published && feed.TryRead(next, out var paced))
+                        {
+                            budget.Spend(Cost(paced));
+                            yield return LogFollowItem.Of(paced);
+                            next++;
+                        }
+
+                        // Overwritten meanwhile (the writer went a ring's length on): the next round skips to it.
+                        continue;
                     }
 
-                    continue;
-                }
+                    while ((budget is null || next < historyEnd) && feed.TryRead(next, out var line))
+                    {
+                        yield return LogFollowItem.Of(line);
+                        next++;
+                    }
 
-                if (next < feed.Published)
-                {
-                    // Live lines for the paced part above.
-                    continue;
-                }
+                    var complete = feed.IsComplete;
+                    if (next < feed.Published && (budget is null || next < historyEnd))
+                    {
+                        // Not in the ring: this viewer starts before it, or fell behind it. The database has the
+                        // line, or will within the flush interval; or it was elided there, and the next stored
+                        // line is the one to go on with.
+                        var progressed = false;
+                        await foreach (var stored in reader.ReadAsync(deploymentId, next, cancellationToken))
+                        {
+                            yield return LogFollowItem.Of(stored);
+                            next = stored.Number + 1;
+                            progressed = true;
+                            if (feed.TryRead(next, out _) || (budget is not null && next >= historyEnd))
+                            {
+                                break;
+                            }
+                        }
 
-                if (complete)
-                {
-                    // Every line is stored; the deployment is marked finished moments later.
-                    liveDone = true;
-                    break;
-                }
+                        if (!progressed)
+                        {
+                            if (complete)
+                            {
+                                // Stored everything there is: what is missing was elided or could not be stored.
+                                next = feed.Published;
+                            }
+                            else
+                            {
+                                await Task.Delay(StoreWait, time, cancellationToken);
+                            }
+                        }
 
-                await feed.WaitForLineAsync(next, cancellationToken);
+                        continue;
+                    }
+
+                    if (next < feed.Published)
+                    {
+                        // Live lines for the paced part above.
+                        continue;
+                    }
+
+                    if (complete)
+                    {
+                        if (sharing is not null)
+                        {
+                            // A shared reader completes once the deployment is finished and every stored line is in.
+                            yield break;
+                        }
+
+                        // Every line is stored; the deployment is marked finished moments later.
+                        liveDone = true;
+                        break;
+                    }
+
+                    await feed.WaitForLineAsync(next, cancellationToken);
+                }
             }
+        }
+        finally
+        {
+            sharing?.Dispose();
         }
     }
 

@@ -45,6 +45,15 @@ public sealed class DeploymentLogReader(IHeavenDatabase database)
         }
     }
 
+    /// <summary>The number after the last stored line (0 when nothing is stored yet): where a reader of lines still to come starts.</summary>
+    public async Task<long> StoredEndAsync(long deploymentId, CancellationToken cancellationToken)
+    {
+        await using var db = await database.OpenAsync(cancellationToken);
+        return await db.LogChunks.AsNoTracking()
+            .Where(c => c.DeploymentId == deploymentId)
+            .MaxAsync(c => (long?)(c.FirstLine + c.LineCount), cancellationToken) ?? 0;
+    }
+
     /// <summary>The whole log as plain text (no stream marks), for the log page and downloads, without holding it in memory.</summary>
     public async Task WriteTextAsync(long deploymentId, TextWriter writer, CancellationToken cancellationToken)
     {

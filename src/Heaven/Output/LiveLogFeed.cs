@@ -3,11 +3,13 @@ using Heaven.Model;
 namespace Heaven.Output;
 
 /// <summary>
-/// The most recent lines of one deployment whose log this node is writing, for viewers who follow it
-/// live: a ring the writer fills as it numbers lines and viewers read without ever holding the writer up.
+/// The most recent lines of one deployment's log, for viewers who follow it live: a ring the writer fills
+/// and viewers read without ever holding the writer up. The writer is the <see cref="DeploymentLog"/>
+/// when this node writes the log, or the <see cref="SharedLogReaders">shared reader</see> of its stored
+/// lines when another node does.
 /// </summary>
 /// <remarks>
-/// <para>One writer (the <see cref="DeploymentLog"/>, under its own lock, in line order) and any number of
+/// <para>One writer (in line order: the <see cref="DeploymentLog"/> under its own lock, or a shared reader's loop) and any number of
 /// readers, without a shared lock: each slot carries its line number, set last by the writer and
 /// checked by a reader before and after it copies the slot (a sequence lock per slot). A reader that
 /// finds its line overwritten was too slow for the ring and reads the database instead.</para>
@@ -31,9 +33,13 @@ internal sealed class LiveLogFeed
     private int complete;
     private TaskCompletionSource? waiting;
 
-    public LiveLogFeed(long deploymentId)
+    /// <param name="deploymentId">Whose log.</param>
+    /// <param name="firstLine">The first line that will be published: viewers read the lines before it elsewhere (the database).</param>
+    public LiveLogFeed(long deploymentId, long firstLine = 0)
     {
         DeploymentId = deploymentId;
+        published = firstLine;
+        oldest = firstLine;
         for (var i = 0; i < slots.Length; i++)
         {
             slots[i].Number = Writing;
@@ -48,16 +54,27 @@ internal sealed class LiveLogFeed
     /// <summary>True once every line is stored and no more will come.</summary>
     public bool IsComplete => Volatile.Read(ref complete) != 0;
 
-    /// <summary>Adds the next line. Called by the log's writer only, under its lock, with consecutive numbers.</summary>
+    /// <summary>
+    /// Adds the next line. Called by the one writer only, with rising numbers: consecutive ones while the
+    /// log is written here; a shared reader of the stored log jumps over the lines it elided, which the
+    /// ring then never holds (a viewer reading one of them goes to the database, which has the next line).
+    /// </summary>
     public void Publish(long number, OutputStream stream, string text)
     {
-        if (number != published)
+        if (number < published)
         {
             return;
         }
 
         while (oldest < number && (number - oldest >= Capacity || ringChars + text.Length > MaxChars))
         {
+            if (oldest >= published)
+            {
+                // Only jumped-over numbers are left: their slots hold nothing to evict.
+                oldest = number;
+                break;
+            }
+
             ref var old = ref slots[oldest & (Capacity - 1)];
             Interlocked.Exchange(ref old.Number, Writing);
             ringChars -= old.Text?.Length ?? 0;

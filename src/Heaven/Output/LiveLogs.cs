@@ -4,7 +4,8 @@ namespace Heaven.Output;
 
 /// <summary>
 /// The live feeds of the deployment logs this node is writing now. A log is here from its first line
-/// until every line is stored; other nodes' deployments never are (their viewers read the database).
+/// until every line is stored; other nodes' deployments never are (their viewers here share a reader of
+/// the stored log, <see cref="SharedLogReaders"/>).
 /// </summary>
 public sealed class LiveLogs
 {

@@ -273,6 +273,88 @@ public sealed class ClusterWakeUpTests
     }
 
     [PostgresFact]
+    public async Task ViewersOnOneNode_OfADeployRunningOnAnother_ShareOneReader_AndEachGetEveryLineOnce_AlsoOneResuming()
+    {
+        const int viewers = 5;
+        await using var database = await PostgresDatabase.CreateAsync();
+        await using var gitHub = await FakeGitHub.StartAsync();
+        using var repository = new TestRepository("octo/shared");
+        using var gate = new ScriptGate();
+        var sha = repository.CommitDeployScript($"""
+            echo "line 1"
+            echo "line 2"
+            echo "line 3"
+            {gate.Wait()}
+            echo "line 4"
+            echo "line 5"
+            """);
+        await using var runner = await StartNodeAsync(database, gitHub, maxParallel: 1);
+        await using var viewer = await StartNodeAsync(database, gitHub, maxParallel: 0);
+        var follower = viewer.Host.Services.GetRequiredService<DeploymentLogFollower>();
+        follower.DatabasePollInterval = SlowPoll;
+
+        var (_, heavenId) = await viewer.DeployAsync(repository, sha);
+        using var timeout = new CancellationTokenSource(WakeBudget);
+        var path = $"/deployments/{heavenId}/log";
+        var seen = Enumerable.Range(0, viewers + 1).Select(_ => new List<ServerSentEvent>()).ToList();
+        Task Follow(List<ServerSentEvent> events, string? lastEventId) => Task.Run(async () =>
+        {
+            await foreach (var item in ApiClient.For(viewer.Host).EventsAsync(path, lastEventId, timeout.Token))
+            {
+                lock (events)
+                {
+                    events.Add(item);
+                }
+            }
+        });
+        bool Saw(List<ServerSentEvent> events, string text)
+        {
+            lock (events)
+            {
+                return events.Any(e => e.Event == "line" && Text(e) == text);
+            }
+        }
+
+        var following = seen.Take(viewers).Select(events => Follow(events, null)).ToList();
+        await Poll.UntilAsync(() => seen.Take(viewers).All(events => Saw(events, "line 3")), "every viewer has the lines before the gate", WakeBudget);
+
+        // A browser reconnecting after "line 1" joins the same reader.
+        string resumeAfter;
+        lock (seen[0])
+        {
+            resumeAfter = seen[0].Single(e => e.Event == "line" && Text(e) == "line 1").Id!;
+        }
+
+        following.Add(Follow(seen[viewers], resumeAfter));
+        await Poll.UntilAsync(() => Saw(seen[viewers], "line 3"), "the resumed viewer catches up", WakeBudget);
+        await Poll.UntilAsync(() => follower.SharedReaders!.ViewersOf(heavenId) == viewers + 1, "every viewer follows the one shared reader", WakeBudget);
+        follower.SharedReaders!.Count.ShouldBe(1);
+
+        // Printed on the other node after every viewer is following: it comes only through announcements.
+        gate.Open();
+        await Poll.SignalAsync(Task.WhenAll(following), "every viewer ends", WakeBudget);
+
+        foreach (var events in seen)
+        {
+            events[^1].Event.ShouldBe("end");
+            var lines = events.Where(e => e.Event == "line").ToList();
+            lines.Select(e => long.Parse(e.Id!, System.Globalization.CultureInfo.InvariantCulture)).ShouldBeInOrder(SortDirection.Ascending);
+            lines.Select(e => e.Id).Distinct().Count().ShouldBe(lines.Count);
+        }
+
+        foreach (var events in seen.Take(viewers))
+        {
+            events.Where(e => e.Event == "line").Select(Text).Where(t => t.StartsWith("line ", StringComparison.Ordinal))
+                .ShouldBe(["line 1", "line 2", "line 3", "line 4", "line 5"]);
+        }
+
+        var resumed = seen[viewers].Where(e => e.Event == "line").ToList();
+        resumed[0].Id.ShouldBe((long.Parse(resumeAfter, System.Globalization.CultureInfo.InvariantCulture) + 1).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        resumed.Select(Text).Where(t => t.StartsWith("line ", StringComparison.Ordinal)).ShouldBe(["line 2", "line 3", "line 4", "line 5"]);
+        await Poll.UntilAsync(() => follower.SharedReaders.Count == 0 && follower.SharedReaders.Running == 0, "the reader is gone with the deployment", WakeBudget);
+    }
+
+    [PostgresFact]
     public async Task TheListener_ReconnectsAfterItsConnectionIsTerminated_AndKeepsDeliveringWakeUps()
     {
         await using var database = await PostgresDatabase.CreateAsync();
