@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Heaven.Model;
@@ -55,8 +56,53 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
             (ILogger?)logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance))
         : null;
 
-    /// <summary>The deployment's state and status text; null when there is no such deployment.</summary>
+    /// <summary>How many finished deployments' states are kept in memory (a finished state never changes).</summary>
+    private const int FinishedStatesKept = 1024;
+
+    private readonly ConcurrentDictionary<long, DeploymentLogState> finishedStates = new();
+    private readonly ConcurrentDictionary<long, Lazy<Task<DeploymentLogState?>>> stateReads = new();
+
+    /// <summary>
+    /// The deployment's state and status text; null when there is no such deployment. Viewers of one
+    /// deployment ask together (hundreds of them when it ends): callers at the same moment share one
+    /// read, and a finished state, which never changes, is kept and not read again.
+    /// </summary>
     public async Task<DeploymentLogState?> StateAsync(long deploymentId, CancellationToken cancellationToken)
+    {
+        if (finishedStates.TryGetValue(deploymentId, out var finished))
+        {
+            return finished;
+        }
+
+        var read = stateReads.GetOrAdd(deploymentId, id => new Lazy<Task<DeploymentLogState?>>(() => ReadStateForAllAsync(id)));
+        return await read.Value.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>One read of a state for whoever asks meanwhile; no one caller's cancellation ends it for the others.</summary>
+    private async Task<DeploymentLogState?> ReadStateForAllAsync(long deploymentId)
+    {
+        try
+        {
+            var state = await ReadStateAsync(deploymentId, CancellationToken.None);
+            if (state is { IsFinished: true })
+            {
+                if (finishedStates.Count >= FinishedStatesKept)
+                {
+                    finishedStates.Clear();
+                }
+
+                finishedStates[deploymentId] = state;
+            }
+
+            return state;
+        }
+        finally
+        {
+            stateReads.TryRemove(deploymentId, out _);
+        }
+    }
+
+    private async Task<DeploymentLogState?> ReadStateAsync(long deploymentId, CancellationToken cancellationToken)
     {
         await using var db = await database.OpenAsync(cancellationToken);
         return await db.Deployments.AsNoTracking()
@@ -111,10 +157,15 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
                     // is read first: output is stored before a deployment is marked finished, so a read after
                     // seeing it finished finds every line.
                     var state = await StateAsync(deploymentId, cancellationToken);
-                    await foreach (var line in reader.ReadAsync(deploymentId, next, cancellationToken))
+                    // After this node's live feed completed, every line there will be was in it (and is
+                    // stored): only the end is awaited, without reading the log again per viewer.
+                    if (!liveDone)
                     {
-                        yield return LogFollowItem.Of(line);
-                        next = line.Number + 1;
+                        await foreach (var line in reader.ReadAsync(deploymentId, next, cancellationToken))
+                        {
+                            yield return LogFollowItem.Of(line);
+                            next = line.Number + 1;
+                        }
                     }
 
                     // A viewer that came before the deploy started (or on another node's deploy) has seen all
@@ -137,9 +188,11 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
                     // A deployment queued here may start here meanwhile: its live feed is looked for more often
                     // than the database is asked. Stored lines or the end announced by another node end the wait.
                     var poll = DatabasePollInterval;
-                    for (var waited = TimeSpan.Zero; waited < poll && (liveDone || liveLogs.Find(deploymentId) is null); waited += StoreWait)
+                    // No feed to look for once this node's completed: the end's announcement, or the poll.
+                    var step = liveDone ? poll : StoreWait;
+                    for (var waited = TimeSpan.Zero; waited < poll && (liveDone || liveLogs.Find(deploymentId) is null); waited += step)
                     {
-                        if (await HeardWithinAsync(announced.Reader, StoreWait, cancellationToken))
+                        if (await HeardWithinAsync(announced.Reader, step, cancellationToken))
                         {
                             break;
                         }

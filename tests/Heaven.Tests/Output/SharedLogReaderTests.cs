@@ -257,7 +257,8 @@ public sealed class SharedLogReaderTests : IAsyncLifetime
         await using var log = new DeploymentLog(id, new SecretMasker(), Database, new OutputOptions { MaxLogBytes = 64 * 1024 }, TimeProvider.System, NullLogger<DeploymentLog>.Instance);
         using var timeout = new CancellationTokenSource(Budget);
         var following = Enumerable.Range(0, 2).Select(_ => follower.FollowAsync(id, 0, timeout.Token).ToListAsync(timeout.Token).AsTask()).ToList();
-        await Poll.UntilAsync(() => follower.SharedReaders!.ViewersOf(id) == 2, "every viewer follows the shared reader");
+        // Its first round under way: it listens, so the announcement below sets off a second one.
+        await Poll.UntilAsync(() => follower.SharedReaders!.ViewersOf(id) == 2 && follower.SharedReaders.Rounds >= 1, "every viewer follows the shared reader, which has started");
 
         // Stored in many flushes, most of it elided, before one announcement sends the reader to look.
         const int total = 6000;
@@ -341,6 +342,53 @@ public sealed class SharedLogReaderTests : IAsyncLifetime
         near.TryRead(3, out _).ShouldBeFalse();
         near.TryRead(5, out var five).ShouldBeTrue();
         five.Text.ShouldBe("five");
+    }
+
+    [Fact]
+    public async Task ManyViewersOfADeployRunningHere_EndWithItWithoutEachReadingTheLogAgain()
+    {
+        const int viewers = 40;
+        var id = await AddRunningDeploymentAsync();
+        var counted = new CountingDatabase(Database);
+        var liveLogs = new LiveLogs();
+        var follower = new DeploymentLogFollower(counted, new DeploymentLogReader(counted), liveLogs, TimeProvider.System, Signals);
+        await using var log = new DeploymentLog(id, new SecretMasker(), Database, new OutputOptions(), TimeProvider.System, NullLogger<DeploymentLog>.Instance, liveLogs: liveLogs);
+        await log.WriteLineAsync(OutputStream.Stdout, "line 0", default);
+
+        using var timeout = new CancellationTokenSource(Budget);
+        var seen = Enumerable.Range(0, viewers).Select(_ => new List<LogLine>()).ToList();
+        var following = seen.Select(lines => Task.Run(async () =>
+        {
+            await foreach (var line in follower.FollowAsync(id, 0, timeout.Token))
+            {
+                lock (lines)
+                {
+                    lines.Add(line);
+                }
+            }
+        })).ToList();
+        await Poll.UntilAsync(() => seen.All(lines => Count(lines) == 1), "every viewer follows the live log");
+
+        // The end as a deploy here ends: the last lines, every line stored, the deployment marked finished.
+        var opensBefore = counted.Opens;
+        for (var i = 1; i < 10; i++)
+        {
+            await log.WriteLineAsync(OutputStream.Stdout, $"line {i}", default);
+        }
+
+        await log.CompleteAsync(default);
+        await FinishAsync(id);
+        Signals.Announce(ClusterTopics.DeploymentFinished, ClusterTopics.Subject(id));
+        await Poll.SignalAsync(Task.WhenAll(following), "every viewer ends with the deployment");
+
+        foreach (var lines in seen)
+        {
+            lines.Select(l => l.Text).ShouldBe(Enumerable.Range(0, 10).Select(n => $"line {n}"));
+        }
+
+        // Each viewer reading the log again and the state twice would be at least 2 × viewers reads; the
+        // lines all came live, and the finished state is read once for all of them.
+        (counted.Opens - opensBefore).ShouldBeLessThan(viewers + (viewers / 2));
     }
 
     private static int Count(List<LogLine> lines)
