@@ -106,7 +106,7 @@ internal static partial class ClusterBenchmark
 
     private sealed record CrossRun(List<double> CrossMs, List<double> DirectMs, bool HeldThroughout);
 
-    private sealed record LiveLogRun((List<double> Latencies, int Exact, string Problem) One, (List<double> Latencies, int Exact, string Problem) Many);
+    private sealed record LiveLogRun(LatencyRun One, LatencyRun Many);
 
     private const int LiveLogViewers = 200;
 
@@ -403,12 +403,14 @@ internal static partial class ClusterBenchmark
             lines.Add("");
             lines.Add($"Live log from another node: node A runs `script/livelog` (a line every 50 ms carrying the moment it was printed, {BenchRepository.LiveLogLines} lines); node B takes webhooks only " +
                       $"(Deployments:MaxParallel=0) and serves the viewers over Server-Sent Events, 1 and then {LiveLogViewers} ({LiveLogReconnecting} of them drop after line 150 and resume with `Last-Event-ID`): " +
-                      "every line reaches them through the database and B's wake-up. Latency = arrival at the viewer − the time in the line.");
+                      "every line reaches them through the database and B's wake-up. Latency = arrival at the viewer − the time in the line, for the lines printed after the viewer's stream opened " +
+                      "(lines printed while it was still connecting are history to it, counted apart).");
             lines.Add("");
             lines.Add("| measure | p50 | p99 | max | target | |");
             lines.Add("|---|---:|---:|---:|---:|---|");
             lines.Add($"| print on A → viewer on B, 1 viewer | {Stats.Ms(Stats.Median(single.Latencies))} | {Stats.Ms(Stats.Percentile(single.Latencies, 99))} | {Stats.Ms(single.Latencies.Max())} | p99 < 250 ms | {Stats.Met(Stats.Percentile(single.Latencies, 99) < 250)} |");
             lines.Add($"| print on A → viewer on B, {LiveLogViewers} viewers | {Stats.Ms(Stats.Median(many.Latencies))} | {Stats.Ms(Stats.Percentile(many.Latencies, 99))} | {Stats.Ms(many.Latencies.Max())} | p99 < 250 ms | {Stats.Met(Stats.Percentile(many.Latencies, 99) < 250)} |");
+            lines.Add($"| lines printed while a viewer was connecting (read as history, left out above), {LiveLogViewers} viewers: count {many.CatchUp.Count:N0} | {(many.CatchUp.Count == 0 ? "—" : Stats.Ms(Stats.Median(many.CatchUp)))} | {(many.CatchUp.Count == 0 ? "—" : Stats.Ms(Stats.Percentile(many.CatchUp, 99)))} | {(many.CatchUp.Count == 0 ? "—" : Stats.Ms(many.CatchUp.Max()))} | | |");
             lines.Add($"| viewers that got every line exactly once | {single.Exact + many.Exact} of {1 + LiveLogViewers}{many.Problem} | | | all | {Stats.Met(single.Exact + many.Exact == 1 + LiveLogViewers)} |");
         }
 

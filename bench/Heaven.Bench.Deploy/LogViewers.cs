@@ -58,7 +58,7 @@ internal sealed class LogViewers(Uri baseAddress, string bearerToken)
     /// lines it drops the connection once and resumes with <c>Last-Event-ID</c>, as a browser does. A
     /// <c>gap</c> event (lines left out of a flood) is passed on with a negative number: minus the lines it names.
     /// </summary>
-    public async Task<bool> FollowAsync(long deploymentId, Action<long, string> onLine, long? dropAfter, CancellationToken cancellationToken)
+    public async Task<bool> FollowAsync(long deploymentId, Action<long, string> onLine, long? dropAfter, CancellationToken cancellationToken, Action? onConnected = null)
     {
         long? last = null;
         var dropped = dropAfter is null;
@@ -66,6 +66,7 @@ internal sealed class LogViewers(Uri baseAddress, string bearerToken)
         {
             using var response = await http.SendAsync(Request(deploymentId, last), HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             response.EnsureSuccessStatusCode();
+            onConnected?.Invoke();
             await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
             var reconnect = false;
             await foreach (var item in ServerSentEvents.ReadAsync(body, cancellationToken))
