@@ -204,34 +204,7 @@ public sealed class DeploymentLogFollowerTests : IAsyncLifetime
         (await Follower.FollowAsync(id + 1000, 0, timeout.Token).ToListAsync(timeout.Token)).ShouldBeEmpty();
     }
 
-    private Task<long> AddRunningDeploymentAsync() => host.QueryAsync(async db =>
-    {
-        var now = DateTime.UtcNow;
-        var deployment = new DeploymentRecord
-        {
-            GitHubDeploymentId = Random.Shared.NextInt64(1, long.MaxValue),
-            Repository = "octo/app",
-            CloneUrl = "https://github.com/octo/app.git",
-            Ref = "master",
-            Sha = new string('a', 40),
-            Task = "deploy",
-            Environment = "production",
-            PayloadJson = """{"config":{"provider":"shell"}}""",
-            DeliveryId = Guid.NewGuid().ToString(),
-            ReceivedAt = now,
-            StateChangedAt = now,
-            StartedAt = now,
-            App = "app",
-            ExclusivityKey = ExclusivityKey.KeyOf("octo/app", "app", "production"),
-            State = DeploymentState.Running,
-        };
-        db.Deployments.Add(deployment);
-        await db.SaveChangesAsync();
-        return deployment.Id;
-    });
+    private Task<long> AddRunningDeploymentAsync() => FollowedDeployments.AddRunningAsync(host);
 
-    private Task FinishAsync(long id) => host.QueryAsync(db =>
-        db.Deployments.Where(d => d.Id == id).ExecuteUpdateAsync(set => set
-            .SetProperty(d => d.State, DeploymentState.Succeeded)
-            .SetProperty(d => d.StatusDescription, "Deployed")));
+    private Task FinishAsync(long id) => FollowedDeployments.FinishAsync(host, id);
 }

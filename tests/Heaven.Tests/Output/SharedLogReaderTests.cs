@@ -44,17 +44,7 @@ public sealed class SharedLogReaderTests : IAsyncLifetime
         await WriteAsync(log, id, 0, 5);
 
         using var timeout = new CancellationTokenSource(Budget);
-        var seen = Enumerable.Range(0, viewers).Select(_ => new List<LogLine>()).ToList();
-        var following = seen.Select(lines => Task.Run(async () =>
-        {
-            await foreach (var line in follower.FollowAsync(id, 0, timeout.Token))
-            {
-                lock (lines)
-                {
-                    lines.Add(line);
-                }
-            }
-        })).ToList();
+        var (seen, following) = FollowAll(follower, id, viewers, timeout.Token);
         await Poll.UntilAsync(() => follower.SharedReaders!.ViewersOf(id) == viewers, "every viewer follows the shared reader");
         var readsBefore = counted.Opens;
 
@@ -356,17 +346,7 @@ public sealed class SharedLogReaderTests : IAsyncLifetime
         await log.WriteLineAsync(OutputStream.Stdout, "line 0", default);
 
         using var timeout = new CancellationTokenSource(Budget);
-        var seen = Enumerable.Range(0, viewers).Select(_ => new List<LogLine>()).ToList();
-        var following = seen.Select(lines => Task.Run(async () =>
-        {
-            await foreach (var line in follower.FollowAsync(id, 0, timeout.Token))
-            {
-                lock (lines)
-                {
-                    lines.Add(line);
-                }
-            }
-        })).ToList();
+        var (seen, following) = FollowAll(follower, id, viewers, timeout.Token);
         await Poll.UntilAsync(() => seen.All(lines => Count(lines) == 1), "every viewer follows the live log");
 
         // The end as a deploy here ends: the last lines, every line stored, the deployment marked finished.
@@ -389,6 +369,23 @@ public sealed class SharedLogReaderTests : IAsyncLifetime
         // Each viewer reading the log again and the state twice would be at least 2 × viewers reads; the
         // lines all came live, and the finished state is read once for all of them.
         (counted.Opens - opensBefore).ShouldBeLessThan(viewers + (viewers / 2));
+    }
+
+    /// <summary>Viewers following the log from its first line, each collecting what it gets.</summary>
+    private static (List<List<LogLine>> Seen, List<Task> Following) FollowAll(DeploymentLogFollower follower, long id, int viewers, CancellationToken cancellationToken)
+    {
+        var seen = Enumerable.Range(0, viewers).Select(_ => new List<LogLine>()).ToList();
+        var following = seen.Select(lines => Task.Run(async () =>
+        {
+            await foreach (var line in follower.FollowAsync(id, 0, cancellationToken))
+            {
+                lock (lines)
+                {
+                    lines.Add(line);
+                }
+            }
+        })).ToList();
+        return (seen, following);
     }
 
     private static int Count(List<LogLine> lines)
@@ -423,36 +420,9 @@ public sealed class SharedLogReaderTests : IAsyncLifetime
         Signals.Announce(ClusterTopics.LogWritten, ClusterTopics.Subject(id));
     }
 
-    private Task<long> AddRunningDeploymentAsync() => host.QueryAsync(async db =>
-    {
-        var now = DateTime.UtcNow;
-        var deployment = new DeploymentRecord
-        {
-            GitHubDeploymentId = Random.Shared.NextInt64(1, long.MaxValue),
-            Repository = "octo/app",
-            CloneUrl = "https://github.com/octo/app.git",
-            Ref = "master",
-            Sha = new string('a', 40),
-            Task = "deploy",
-            Environment = "production",
-            PayloadJson = """{"config":{"provider":"shell"}}""",
-            DeliveryId = Guid.NewGuid().ToString(),
-            ReceivedAt = now,
-            StateChangedAt = now,
-            StartedAt = now,
-            App = "app",
-            ExclusivityKey = ExclusivityKey.KeyOf("octo/app", "app", "production"),
-            State = DeploymentState.Running,
-        };
-        db.Deployments.Add(deployment);
-        await db.SaveChangesAsync();
-        return deployment.Id;
-    });
+    private Task<long> AddRunningDeploymentAsync() => FollowedDeployments.AddRunningAsync(host);
 
-    private Task FinishAsync(long id) => host.QueryAsync(db =>
-        db.Deployments.Where(d => d.Id == id).ExecuteUpdateAsync(set => set
-            .SetProperty(d => d.State, DeploymentState.Succeeded)
-            .SetProperty(d => d.StatusDescription, "Deployed")));
+    private Task FinishAsync(long id) => FollowedDeployments.FinishAsync(host, id);
 
     /// <summary>Counts how often the database is opened: every query a reader or a viewer makes.</summary>
     private sealed class CountingDatabase(IHeavenDatabase inner) : IHeavenDatabase
