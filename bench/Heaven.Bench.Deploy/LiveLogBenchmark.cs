@@ -32,10 +32,12 @@ internal static class LiveLogBenchmark
         var with = new List<double>();
         var cpuWithout = new List<double>();
         var cpuWith = new List<double>();
+        var systemWithout = new List<double>();
+        var systemWith = new List<double>();
         for (var i = 0; i < Math.Max(1, settings.FloodRuns - 1); i++)
         {
-            without.Add(await FloodAsync(settings, server, viewers, 0, cpuWithout));
-            with.Add(await FloodAsync(settings, server, viewers, ManyViewers, cpuWith));
+            without.Add(await FloodAsync(settings, server, viewers, 0, cpuWithout, systemWithout));
+            with.Add(await FloodAsync(settings, server, viewers, ManyViewers, cpuWith, systemWith));
         }
 
         var withoutRate = Stats.Median(without);
@@ -59,6 +61,7 @@ internal static class LiveLogBenchmark
             $"| viewers that got every line exactly once (incl. {Reconnecting} reconnected) | {one.Exact + many.Exact} of {1 + ManyViewers}{many.Problem} | all | {Stats.Met(one.Exact + many.Exact == 1 + ManyViewers)} |",
             $"| flood throughput without viewers / with {ManyViewers} (median) | {Stats.Rate(withoutRate)} / {Stats.Rate(withRate)}: {cost.ToString("P1", CultureInfo.InvariantCulture)} lower | ≤ 10 % lower | {Stats.Met(cost <= 0.10)} |",
             $"| server CPU per flood without viewers / with {ManyViewers} (median) | {Stats.Median(cpuWithout):F2} s / {Stats.Median(cpuWith):F2} s: {((Stats.Median(cpuWith) / Stats.Median(cpuWithout)) - 1).ToString("P1", CultureInfo.InvariantCulture)} more | (explains the row above) | |",
+            $"| of which in the kernel (system time), without viewers / with {ManyViewers} (median) | {Stats.Median(systemWithout):F2} s / {Stats.Median(systemWith):F2} s | | |",
             "",
             $"Flood runs without viewers: {string.Join(", ", without.Select(Stats.Rate))}; with {ManyViewers} viewers: {string.Join(", ", with.Select(Stats.Rate))}. " +
             $"Server CPU per flood without viewers: {string.Join(", ", cpuWithout.Select(c => c.ToString("F2", CultureInfo.InvariantCulture) + " s"))}; with: {string.Join(", ", cpuWith.Select(c => c.ToString("F2", CultureInfo.InvariantCulture) + " s"))}. " +
@@ -127,10 +130,10 @@ internal static class LiveLogBenchmark
         return new LatencyRun(latencies, catchUp, exact, problem);
     }
 
-    private static async Task<double> FloodAsync(BenchSettings settings, HeavenServer server, LogViewers viewers, int count, List<double> serverCpu)
+    private static async Task<double> FloodAsync(BenchSettings settings, HeavenServer server, LogViewers viewers, int count, List<double> serverCpu, List<double> serverSystem)
     {
         var watching = count > 0 ? await FloodViewers.StartAsync(viewers.BaseAddress, viewers.Token, count) : null;
-        var cpuBefore = CpuSeconds(server.ProcessId);
+        var (userBefore, systemBefore) = CpuSeconds(server.ProcessId);
         var (gitHubId, heavenId, sent, accepted) = await SendAsync(server, settings.Repository, "paused-flood");
         if (watching is not null)
         {
@@ -145,20 +148,22 @@ internal static class LiveLogBenchmark
             Interlocked.Add(ref floodGaps, watching.Gaps);
         }
 
-        serverCpu.Add(CpuSeconds(server.ProcessId) - cpuBefore);
+        var (userAfter, systemAfter) = CpuSeconds(server.ProcessId);
+        serverCpu.Add(userAfter + systemAfter - userBefore - systemBefore);
+        serverSystem.Add(systemAfter - systemBefore);
         Deployments.EnsureSucceeded([run]);
         await Task.Delay(1000);
         // The pause before the flood is no part of it.
         return BenchRepository.FloodBytes / ((run.InProgressToFinalMs - BenchRepository.FloodPause.TotalMilliseconds) / 1000);
     }
 
-    /// <summary>The CPU time a process has used (user + system, its own threads only: not the deploy's processes), from /proc.</summary>
-    private static double CpuSeconds(int processId)
+    /// <summary>The CPU time a process has used in user code and in the kernel (its own threads only: not the deploy's processes), from /proc.</summary>
+    private static (double User, double System) CpuSeconds(int processId)
     {
         var stat = File.ReadAllText($"/proc/{processId}/stat");
         // The fields after the command name (which may hold spaces), from the state (field 3) on: utime and stime are fields 14 and 15.
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return (double.Parse(fields[11], CultureInfo.InvariantCulture) + double.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+        return (double.Parse(fields[11], CultureInfo.InvariantCulture) / 100.0, double.Parse(fields[12], CultureInfo.InvariantCulture) / 100.0);
     }
 
     private static async Task<(long GitHubId, long HeavenId, DateTimeOffset Sent, DateTimeOffset Accepted)> SendAsync(HeavenServer server, BenchRepository repository, string script)
