@@ -75,17 +75,7 @@ public sealed partial class ClusterSignals : IAsyncDisposable
     public void Announce(string topic, string subject = "")
     {
         Deliver(topic, subject);
-        if (outgoing is null)
-        {
-            return;
-        }
-
-        outgoing.Writer.TryWrite(Payload(topic, subject));
-        lock (gate)
-        {
-            // Started on first use, so a process that never announces (a CLI command) opens no connection.
-            sending ??= Task.Run(SendLoopAsync);
-        }
+        AnnounceElsewhere(topic, subject);
     }
 
     /// <summary>
@@ -103,6 +93,7 @@ public sealed partial class ClusterSignals : IAsyncDisposable
         outgoing.Writer.TryWrite(Payload(topic, subject));
         lock (gate)
         {
+            // Started on first use, so a process that never announces (a CLI command) opens no connection.
             sending ??= Task.Run(SendLoopAsync);
         }
     }
