@@ -312,6 +312,12 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
             return false;
         }
 
+        return await HeardWithinAsync(heard, wait, time, cancellationToken);
+    }
+
+    /// <summary>Whether an announcement came on <paramref name="heard"/> within <paramref name="wait"/> (it is taken); the shared readers wait the same way.</summary>
+    internal static async Task<bool> HeardWithinAsync(ChannelReader<bool> heard, TimeSpan wait, TimeProvider time, CancellationToken cancellationToken)
+    {
         using var timeout = new CancellationTokenSource(wait, time);
         using var either = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
         try

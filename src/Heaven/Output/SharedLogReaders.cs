@@ -203,7 +203,8 @@ internal sealed partial class SharedLogReaders(
                         Log.ReadFailed(owner.logger, deploymentId, e.GetType().Name);
                     }
 
-                    await HeardWithinAsync(announced.Reader, owner.pollInterval(), cancellationToken);
+                    // An announcement, or the poll interval passing without one: look again either way.
+                    await DeploymentLogFollower.HeardWithinAsync(announced.Reader, owner.pollInterval(), owner.time, cancellationToken);
                 }
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -241,23 +242,6 @@ internal sealed partial class SharedLogReaders(
             }
 
             return false;
-        }
-
-        private async Task HeardWithinAsync(ChannelReader<bool> heard, TimeSpan wait, CancellationToken cancellationToken)
-        {
-            using var timeout = new CancellationTokenSource(wait, owner.time);
-            using var either = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
-            try
-            {
-                if (await heard.WaitToReadAsync(either.Token))
-                {
-                    heard.TryRead(out _);
-                }
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // The poll interval passed without an announcement: look anyway.
-            }
         }
     }
 
