@@ -89,14 +89,63 @@ internal static partial class ClusterBenchmark
         public long Others => Math.Max(0, MachineBusy - Postgres - Heaven - HeavenChildren - Bench);
     }
 
-    private sealed record NodesRun(int Nodes, List<DeployTimes> Deploys, double WallSeconds, Cpu Cpu, Dictionary<string, long> Statements, long Commits, List<double> Loads, int Failed)
+    private sealed record NodesRun(int Nodes, List<DeployTimes> Deploys, double WallSeconds, Cpu Cpu, Dictionary<string, long> Statements, long Commits, List<double> Loads, int Failed, List<WarmUp> WarmUps)
     {
         public double PerSecond => Deploys.Count / WallSeconds;
 
         /// <summary>Several rounds of one node count as one: all their deploys over all their wall time.</summary>
         public static NodesRun Merge(NodesRun a, NodesRun b) =>
             new(a.Nodes, [.. a.Deploys, .. b.Deploys], a.WallSeconds + b.WallSeconds, a.Cpu + b.Cpu,
-                a.Statements.ToDictionary(kv => kv.Key, kv => kv.Value + b.Statements[kv.Key]), a.Commits + b.Commits, [.. a.Loads, .. b.Loads], a.Failed + b.Failed);
+                a.Statements.ToDictionary(kv => kv.Key, kv => kv.Value + b.Statements[kv.Key]), a.Commits + b.Commits, [.. a.Loads, .. b.Loads], a.Failed + b.Failed, [.. a.WarmUps, .. b.WarmUps]);
+    }
+
+    /// <summary>How many warm-up deploys each node ran, and how many methods the busiest compiler of them compiled in the last batch.</summary>
+    private sealed record WarmUp(int DeploysPerNode, long LastBatchCompiled, bool Settled);
+
+    /// <summary>
+    /// Methods a node compiled per warm-up deploy below which its JIT counts as settled: the wave of
+    /// recompiling thousands of methods optimised is over; a warmed-up node still compiles one or a few
+    /// a deploy now and then (reflection's call stubs after a collection, generic code on first use).
+    /// </summary>
+    private const long SettledPerDeploy = 5;
+
+    private static long SettledBelow => SettledPerDeploy * warmUp;
+
+    /// <summary>Warm-up batches at most (of <see cref="warmUp"/> deploys per node each).</summary>
+    private const int MaxWarmUpBatches = 12;
+
+    private static async Task<WarmUp> WarmUpAsync(BenchSettings settings, List<HeavenServer> servers)
+    {
+        var compiled = await Task.WhenAll(servers.Select(CompiledMethodsAsync));
+        for (var batch = 1; ; batch++)
+        {
+            await Task.WhenAll(servers.Select(async (server, k) =>
+            {
+                for (var i = 0; i < warmUp; i++)
+                {
+                    Deployments.EnsureSucceeded([await Deployments.DeployAsync(server, settings.GitHub, settings.Repository, "noop", $"warm-{k}")]);
+                }
+            }));
+            var now = await Task.WhenAll(servers.Select(CompiledMethodsAsync));
+            var most = now.Zip(compiled, (after, before) => after - before).Max();
+            compiled = now;
+            Console.Error.WriteLine($"    warm-up batch {batch}: at most {most} methods compiled by a node");
+            if (most < SettledBelow || batch == MaxWarmUpBatches)
+            {
+                return new WarmUp(batch * warmUp, most, most < SettledBelow);
+            }
+        }
+    }
+
+    /// <summary>The methods a node's JIT compiled so far, from its <c>/metrics</c> (the runtime's own meter).</summary>
+    private static async Task<long> CompiledMethodsAsync(HeavenServer server)
+    {
+        var text = await server.Client.GetStringAsync("/metrics");
+        return (long)text.Split('\n')
+            .Where(line => line.StartsWith("dotnet_jit_compiled_methods_total", StringComparison.Ordinal))
+            // name value [timestamp], or name{labels} value [timestamp]
+            .Select(line => line.Contains('{', StringComparison.Ordinal) ? line[(line.LastIndexOf('}') + 1)..] : line[line.IndexOf(' ', StringComparison.Ordinal)..])
+            .Sum(rest => double.Parse(rest.Split(' ', StringSplitOptions.RemoveEmptyEntries)[0], CultureInfo.InvariantCulture));
     }
 
     private sealed record Baseline(int Deploys, double WallSeconds, List<double> JobMs, double Load)
@@ -154,16 +203,13 @@ internal static partial class ClusterBenchmark
         var servers = await StartNodesAsync(settings, postgres, database, Enumerable.Repeat(16, nodes).ToArray());
         try
         {
-            // Warm: each node fetches its own mirror and warms its JIT and pools. A node that has run a few
-            // deploys only is still compiling its hot paths again (tiered JIT) in the background: a cost
-            // each fresh process pays once, which more nodes would otherwise pay more often in the window.
-            await Task.WhenAll(servers.Select(async (server, k) =>
-            {
-                for (var i = 0; i < warmUp; i++)
-                {
-                    Deployments.EnsureSucceeded([await Deployments.DeployAsync(server, settings.GitHub, settings.Repository, "noop", $"warm-{k}")]);
-                }
-            }));
+            // Warm: each node fetches its own mirror and warms its pools, and its JIT: a fresh process runs
+            // its busy code unoptimised first and compiles it again, optimised, after some tens of calls (and
+            // once more after profiling it), in the background. Measured before that has settled, more nodes
+            // pay that once-per-process cost more often in the window (each runs fewer of the deploys), which
+            // is a start-up cost, not what a node costs: batches of warm-up deploys go on until none of the
+            // nodes compiled more than a few methods during the last one.
+            var warmedUp = await WarmUpAsync(settings, servers);
 
             await postgres.ResetStatementsAsync();
             var commitsBefore = await postgres.CommitsAsync(database);
@@ -193,7 +239,7 @@ internal static partial class ClusterBenchmark
             }
 
             Console.Error.WriteLine($"  {nodes} node(s): {list.Count / wall:0.0} deploys/s");
-            return new NodesRun(nodes, list, wall, cpu, byKind, commits, [loadBefore, loadAfter], list.Count(r => r.FinalState != "success"));
+            return new NodesRun(nodes, list, wall, cpu, byKind, commits, [loadBefore, loadAfter], list.Count(r => r.FinalState != "success"), [warmedUp]);
         }
         finally
         {
@@ -313,7 +359,11 @@ internal static partial class ClusterBenchmark
             $"{deploys} deploys of `script/noop` (`exit 0`) per node count and round ({rounds} rounds: 1, 2, 3 nodes, then 3, 2, 1, …; the figures are over all rounds), by {clients} senders that each send a signed webhook, wait for its final status at the fake GitHub and send the next; " +
             "the webhooks go to the nodes in turn; each sender deploys to its own environment of one repository. " +
             $"Each node count gets fresh `heaven serve` processes and a fresh database on one PostgreSQL {postgres.Version} server of the benchmark's own (127.0.0.1, fsync off, pg_stat_statements), " +
-            $"Deployments:MaxParallel=16 and MaxParallelPerRepository=16 on every node, {warmUp} warm-up deploys per node first (one after another: a fresh process compiles its hot paths again after some tens of calls). " +
+            $"Deployments:MaxParallel=16 and MaxParallelPerRepository=16 on every node, warm-up deploys on every node first (one after another, in batches of {warmUp}) until each node's JIT has settled: " +
+            $"none of them compiled {SettledBelow} methods or more in the last batch (`dotnet_jit_compiled_methods_total` at its `/metrics`; at most {MaxWarmUpBatches} batches). " +
+            "A fresh process runs its busy code unoptimised first and compiles it again, optimised, after some tens of calls and once more after profiling it; measured before that settles, " +
+            "more nodes pay this once-per-process cost more often in the window, since each runs fewer of the deploys. " +
+            $"Warm-up deploys per node: {string.Join("; ", runs.Select(r => $"{r.Nodes} node{(r.Nodes == 1 ? "" : "s")}: " + string.Join(" and ", r.WarmUps.Select(w => w.DeploysPerNode + (w.Settled ? "" : " (not settled: " + w.LastBatchCompiled + " in the last batch)")))))}. " +
             $"Deploys/s = deploys / (first send → last final status). Shell baseline: the same {deploys} deploys as {clients} shell jobs at a time, each doing what Heaven's checkout does " +
             "for a commit its mirror has (`git cat-file -e`, `git clone --no-hardlinks --no-checkout` of the mirror, set origin, `git checkout --detach`), the script, `rm -rf`; " +
             $"measured before and after the nodes: {baseline.Before.PerSecond:0.0} and {baseline.After.PerSecond:0.0} deploys/s (load average {baseline.Before.Load:0.0} and {baseline.After.Load:0.0}). " +

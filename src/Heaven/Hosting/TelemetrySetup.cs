@@ -23,6 +23,9 @@ internal static class TelemetrySetup
     /// <summary>The standard OpenTelemetry variable; its neighbours (headers, protocol) are read by the exporter itself.</summary>
     public const string OtlpEndpointSetting = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
+    /// <summary>The meter .NET itself publishes its GC, JIT, thread pool and CPU figures on.</summary>
+    public const string RuntimeMeterName = "System.Runtime";
+
     public static void AddHeavenTelemetry(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -38,6 +41,8 @@ internal static class TelemetrySetup
             .WithMetrics(metrics =>
             {
                 metrics.AddMeter(HeavenMetrics.MeterName)
+                    // The runtime's own (GC, JIT, thread pool, CPU time): what a node's memory and CPU go to.
+                    .AddMeter(RuntimeMeterName)
                     .AddAspNetCoreInstrumentation()
                     .AddHttpClientInstrumentation()
                     .AddPrometheusExporter();

@@ -44,6 +44,20 @@ public sealed class MetricsTests
     }
 
     [Fact]
+    public async Task TheRuntimesOwnMetrics_ShowWhatTheNodesMemoryAndCpuGoTo()
+    {
+        await using var harness = await DeployHarness.StartAsync();
+
+        var samples = await ScrapeAsync(harness.Host.Client);
+
+        // Code compiled so far (a fresh node compiles its hot paths as it warms up), collections, CPU time.
+        samples.Where(s => s.Name == "dotnet_jit_compiled_methods_total").Sum(s => s.Value).ShouldBeGreaterThan(1000);
+        samples.Where(s => s.Name == "dotnet_gc_collections_total").ShouldNotBeEmpty();
+        samples.Where(s => s.Name == "dotnet_process_cpu_time_seconds_total").Sum(s => s.Value).ShouldBeGreaterThan(0);
+        samples.Where(s => s.Name == "dotnet_thread_pool_thread_count").ShouldNotBeEmpty();
+    }
+
+    [Fact]
     public async Task ADeploymentThatNeverReachesItsProvider_IsCountedFinished_ButNotAsAQueueWait()
     {
         // The queue wait is the 202 until the provider starts: a checkout that fails ends it nowhere.
