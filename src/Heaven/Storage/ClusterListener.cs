@@ -51,7 +51,8 @@ internal sealed partial class ClusterListener(string connectionString, ClusterSi
 
                 lost = false;
                 retry = FirstRetry;
-                // Whatever was announced before LISTEN took effect is looked at now.
+                signals.Hearing = true;
+                // Whatever was announced before LISTEN took effect (or while it was down) is looked at now.
                 signals.WakeAll();
                 while (true)
                 {
@@ -60,10 +61,13 @@ internal sealed partial class ClusterListener(string connectionString, ClusterSi
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
+                signals.Hearing = false;
                 return;
             }
             catch (Exception e)
             {
+                // Polls are the only way to see other nodes' changes until LISTEN is back.
+                signals.Hearing = false;
                 if (!lost)
                 {
                     Log.Lost(logger, e.GetType().Name, e.Message);

@@ -67,6 +67,18 @@ public sealed partial class ClusterSignals : IAsyncDisposable
     /// <summary>Whether announcements reach other nodes (PostgreSQL).</summary>
     public bool SpansNodes => sender is not null;
 
+    private volatile bool hearing;
+
+    /// <summary>
+    /// Whether this node hears the other nodes' announcements now (its <c>LISTEN</c> connection is up):
+    /// while it does, polls are only a safety net and may be far apart.
+    /// </summary>
+    public bool Hearing
+    {
+        get => hearing;
+        internal set => hearing = value;
+    }
+
     /// <summary>
     /// Something of <paramref name="topic"/> (about <paramref name="subject"/>) was committed: wakes this
     /// node's subscribers now and, on PostgreSQL, the other nodes' within a round trip. Call it after the

@@ -13,6 +13,14 @@ public sealed class StatusDeliveryOptions : ISelfValidatingOptions
     /// <summary>How often the sender looks for retries that became due and for items another node or an earlier run left.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How long a sender that hears the other nodes' announcements (PostgreSQL, <c>LISTEN</c> up) and was
+    /// not woken for a whole <see cref="PollInterval"/> waits at most before it looks again, unless an item
+    /// becomes due sooner: what others record is announced, so this poll only finds what a node left that
+    /// died between recording and announcing. Not a setting; tests stretch it.
+    /// </summary>
+    internal TimeSpan QuietPoll { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>The wait after the first failed attempt; it doubles with every further failure.</summary>
     public TimeSpan RetryBase { get; set; } = TimeSpan.FromSeconds(1);
 

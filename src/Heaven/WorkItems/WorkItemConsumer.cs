@@ -39,9 +39,68 @@ internal sealed partial class WorkItemConsumer(
                 await WorkItemLease.ReleaseLeftoverLeasesAsync(database, node.Id, node.LeaseOwner, time, logger, cancellationToken);
             },
             RoundAsync,
-            cancellationToken => signal.WaitAsync(handler.WakeUpKinds, Delivery.PollInterval, cancellationToken),
+            IdleAsync,
             e => Log.LoopFailed(logger, handler.Name, e),
             stoppingToken);
+
+    /// <summary>The last wait ran out without a wake-up: nothing was announced for a whole poll interval.</summary>
+    private bool quiet;
+
+    /// <summary>
+    /// Waits for a wake-up or the next poll. A node that hears the others' announcements and was not woken
+    /// for a whole poll interval asks when its next pending item becomes due (a retry, a lease running out)
+    /// and sleeps until then, or <see cref="StatusDeliveryOptions.QuietPoll"/>, instead of asking for due
+    /// work every second: idle nodes then cost the database (and their own CPU) next to nothing. Without
+    /// the announcements (one node, or the <c>LISTEN</c> connection down) it polls every
+    /// <see cref="StatusDeliveryOptions.PollInterval"/>.
+    /// </summary>
+    private async Task IdleAsync(CancellationToken cancellationToken)
+    {
+        var poll = Delivery.PollInterval;
+        var longest = Delivery.QuietPoll;
+        TimeSpan? wait = null;
+        if (quiet && signal.HearsOtherNodes && longest > poll)
+        {
+            var nextDue = await NextDueAsync(cancellationToken);
+            var untilDue = nextDue is { } due ? due - time.GetUtcNow().UtcDateTime : longest;
+            wait = untilDue < poll ? poll : untilDue > longest ? longest : untilDue;
+        }
+
+        quiet = !await signal.WaitAsync(handler.WakeUpKinds, poll, cancellationToken, wait);
+    }
+
+    /// <summary>
+    /// When the earliest pending item this consumer handles (or is woken for) becomes due, of those not
+    /// held back behind an earlier one of their series (they follow it); null when there is none.
+    /// </summary>
+    private async Task<DateTime?> NextDueAsync(CancellationToken cancellationToken)
+    {
+        await using var db = await database.OpenAsync(cancellationToken);
+        var pending = Pending(db, handler.Kinds.Concat(handler.WakeUpKinds).Distinct(StringComparer.Ordinal).ToList());
+        return await HeadsOfSeries(pending, pending).MinAsync(w => (DateTime?)w.NotBefore, cancellationToken);
+    }
+
+    /// <summary>The pending items of <paramref name="kinds"/> and of the handler's prefix.</summary>
+    private IQueryable<WorkItem> Pending(HeavenDbContext db, List<string> kinds)
+    {
+        var prefix = handler.KindPrefix;
+        var pending = db.WorkItems.Where(w => w.State == WorkItemState.Pending);
+        return prefix is null
+            ? pending.Where(w => kinds.Contains(w.Kind))
+            : pending.Where(w => kinds.Contains(w.Kind) || w.Kind.StartsWith(prefix));
+    }
+
+    /// <summary>
+    /// Of <paramref name="items"/>, those no earlier item of <paramref name="pending"/> of the same series
+    /// (see <see cref="IWorkItemHandler.Order"/>) holds back: one waiting for a retry, or being done by another node.
+    /// </summary>
+    private IQueryable<WorkItem> HeadsOfSeries(IQueryable<WorkItem> pending, IQueryable<WorkItem> items) =>
+        handler.Order switch
+        {
+            WorkItemOrder.OnePerDeployment => items.Where(w => !pending.Any(earlier => earlier.DeploymentId == w.DeploymentId && earlier.Id < w.Id)),
+            WorkItemOrder.OnePerKind => items.Where(w => !pending.Any(earlier => earlier.Kind == w.Kind && earlier.Id < w.Id)),
+            _ => items,
+        };
 
     /// <summary>One round; returns how much was done (items tried, plus the handler's own work).</summary>
     private async Task<int> RoundAsync(CancellationToken cancellationToken)
@@ -68,22 +127,10 @@ internal sealed partial class WorkItemConsumer(
     private async Task<List<Candidate>> DueAsync(CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow().UtcDateTime;
-        var kinds = handler.Kinds.ToList();
-        var prefix = handler.KindPrefix;
         await using var db = await database.OpenAsync(cancellationToken);
-        var pending = db.WorkItems.Where(w => w.State == WorkItemState.Pending);
-        pending = prefix is null
-            ? pending.Where(w => kinds.Contains(w.Kind))
-            : pending.Where(w => kinds.Contains(w.Kind) || w.Kind.StartsWith(prefix));
-        var due = pending.Where(w => w.NotBefore <= now);
-        // Head of line: an earlier item of the same series still pending (waiting for a retry, or
-        // being done by another node) holds the later ones back.
-        due = handler.Order switch
-        {
-            WorkItemOrder.OnePerDeployment => due.Where(w => !pending.Any(earlier => earlier.DeploymentId == w.DeploymentId && earlier.Id < w.Id)),
-            WorkItemOrder.OnePerKind => due.Where(w => !pending.Any(earlier => earlier.Kind == w.Kind && earlier.Id < w.Id)),
-            _ => due,
-        };
+        var pending = Pending(db, handler.Kinds.ToList());
+        // Head of line: an earlier item of the same series still pending holds the later ones back.
+        var due = HeadsOfSeries(pending, pending.Where(w => w.NotBefore <= now));
         return await due
             .OrderBy(w => w.Id)
             .Take(BatchSize)

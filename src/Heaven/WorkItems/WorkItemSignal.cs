@@ -101,10 +101,18 @@ public sealed class WorkItemSignal
     /// matches <c>notify:slack</c>); any other key is one exact kind.
     /// </summary>
     public Task WaitAsync(string kindOrPrefix, TimeSpan poll, CancellationToken cancellationToken) =>
-        WaitAsync([kindOrPrefix], poll, cancellationToken);
+        WaitAsync([kindOrPrefix], poll, cancellationToken, null);
 
-    /// <summary>As <see cref="WaitAsync(string, TimeSpan, CancellationToken)"/>, woken by any of several kinds or prefixes.</summary>
-    public async Task WaitAsync(IReadOnlyCollection<string> kindsOrPrefixes, TimeSpan poll, CancellationToken cancellationToken)
+    /// <summary>Whether other nodes' announcements reach this node now (see <see cref="ClusterSignals.Hearing"/>); false with one node.</summary>
+    public bool HearsOtherNodes => cluster is { SpansNodes: true, Hearing: true };
+
+    /// <summary>
+    /// As <see cref="WaitAsync(string, TimeSpan, CancellationToken)"/>, woken by any of several kinds or
+    /// prefixes; waits <paramref name="quietWait"/> instead of <paramref name="poll"/> when given (a
+    /// consumer whose work is announced polls seldom). <paramref name="poll"/> stays how long a round may
+    /// take before the consumer counts as stuck. True when woken, false when the wait ran out.
+    /// </summary>
+    public async Task<bool> WaitAsync(IReadOnlyCollection<string> kindsOrPrefixes, TimeSpan poll, CancellationToken cancellationToken, TimeSpan? quietWait = null)
     {
         ArgumentOutOfRangeException.ThrowIfZero(kindsOrPrefixes.Count);
         Waiter waiter;
@@ -118,7 +126,7 @@ public sealed class WorkItemSignal
             {
                 waiter.Seen = count;
                 waiter.RoundStartedAt = time.GetTimestamp();
-                return;
+                return true;
             }
 
             waiter.Woken ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -128,13 +136,15 @@ public sealed class WorkItemSignal
             waiter.OnParked = null;
         }
 
+        var wasWoken = true;
         try
         {
-            await woken.WaitAsync(poll, time, cancellationToken);
+            await woken.WaitAsync(quietWait ?? poll, time, cancellationToken);
         }
         catch (TimeoutException)
         {
             // The poll interval passed: the consumer looks for work recorded elsewhere.
+            wasWoken = false;
         }
 
         lock (gate)
@@ -143,11 +153,13 @@ public sealed class WorkItemSignal
             waiter.Parked = false;
             waiter.RoundStartedAt = time.GetTimestamp();
         }
+
+        return wasWoken;
     }
 
     /// <summary>
     /// For tests, instead of sleeping "to let it go to sleep": completes when the consumer that waits
-    /// with <paramref name="kindsOrPrefixes"/> is parked in <see cref="WaitAsync(IReadOnlyCollection{string}, TimeSpan, CancellationToken)"/>
+    /// with <paramref name="kindsOrPrefixes"/> is parked in <see cref="WaitAsync(IReadOnlyCollection{string}, TimeSpan, CancellationToken, TimeSpan?)"/>
     /// (its round is over and no wake is pending) — at once when it is now, unless <paramref name="next"/>
     /// asks for its next park after this call.
     /// </summary>

@@ -45,7 +45,7 @@ public static class OutboxConsumers
             timeout,
             items => $"{kind} work items: " + (items.Count == 0 ? "none" : string.Join("; ", items.Select(i => $"{i.Id} {i.State} attempts={i.Attempts} error={i.LastError}"))));
 
-    /// <summary>The keys each consumer waits with, exactly as it passes them to <see cref="WorkItemSignal.WaitAsync(IReadOnlyCollection{string}, TimeSpan, CancellationToken)"/>.</summary>
+    /// <summary>The keys each consumer waits with, exactly as it passes them to <see cref="WorkItemSignal.WaitAsync(IReadOnlyCollection{string}, TimeSpan, CancellationToken, TimeSpan?)"/>.</summary>
     private static string[] KindsOf(OutboxConsumer consumer) => consumer switch
     {
         OutboxConsumer.StatusSender => [WorkItemKinds.PostDeploymentStatus],

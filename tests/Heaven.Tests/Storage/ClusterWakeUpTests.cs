@@ -379,7 +379,53 @@ public sealed class ClusterWakeUpTests
         (await heard.Reader.ReadAsync(timeout.Token)).ShouldBe("after the reconnect");
     }
 
-    private static async Task<DeployHarness> StartNodeAsync(PostgresDatabase database, FakeGitHub gitHub, int maxParallel, int perRepository = 4)
+    [PostgresFact]
+    public async Task AnIdleNodeThatHearsTheOthers_LooksForDueStatusesOnlyWhenOneBecomesDue_AndEverySecondWhileItCannotHear()
+    {
+        await using var database = await PostgresDatabase.CreateAsync();
+        await using var gitHub = await FakeGitHub.StartAsync();
+        using var repository = new TestRepository("octo/idle");
+        var sha = repository.CommitDeployScript("echo \"deployed\"");
+        await using var node = await StartNodeAsync(database, gitHub, maxParallel: 2, quietPoll: SlowPoll);
+        var signal = node.Host.Services.GetRequiredService<WorkItemSignal>();
+        string[] statuses = [WorkItemKinds.PostDeploymentStatus];
+
+        // GitHub refuses the first status until its rate limit resets, seconds away: that status waits for
+        // the reset and the deployment's later ones wait behind it. The sender goes quiet meanwhile (no
+        // announcement comes) and must still look again when the retry becomes due, not at its quiet poll.
+        var reset = DateTimeOffset.UtcNow.AddSeconds(5);
+        gitHub.RateLimitExhaustedNext("statuses", reset);
+        var (gitHubId, _) = await node.DeployAsync(repository, sha);
+        (await node.WaitForFinalStatusAsync(repository, gitHubId, WakeBudget)).State.ShouldBe("success");
+        gitHub.StatusesFor(repository.FullName, gitHubId).Select(s => s.State).ShouldBe(["in_progress", "success"]);
+
+        // Idle now, and hearing the other nodes: after at most one ordinary poll it sleeps until woken,
+        // where it would otherwise look every second.
+        Task nextLook;
+        var looks = 0;
+        while (true)
+        {
+            nextLook = signal.ParkedAsync(statuses, next: true);
+            if (await Task.WhenAny(nextLook, Task.Delay(TimeSpan.FromSeconds(3))) != nextLook)
+            {
+                break;
+            }
+
+            looks++;
+            looks.ShouldBeLessThan(3, "an idle sender that hears the other nodes kept looking for work every few seconds");
+        }
+
+        // Without the other nodes' announcements (the LISTEN connection lost) it polls every second again.
+        node.Host.Services.GetRequiredService<ClusterSignals>().Hearing = false;
+        signal.Wake(WorkItemKinds.PostDeploymentStatus);
+        await Poll.SignalAsync(nextLook, "the woken sender to finish its round", WakeBudget);
+        for (var i = 0; i < 3; i++)
+        {
+            await node.Host.IdleAsync(OutboxConsumer.StatusSender, next: true, WakeBudget);
+        }
+    }
+
+    private static async Task<DeployHarness> StartNodeAsync(PostgresDatabase database, FakeGitHub gitHub, int maxParallel, int perRepository = 4, TimeSpan? quietPoll = null)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -395,7 +441,7 @@ public sealed class ClusterWakeUpTests
         {
             options.DispatchPollInterval = SlowPoll;
             options.CancelPollInterval = SlowPoll;
-        }));
+        }).PostConfigure<StatusDeliveryOptions>(options => options.QuietPoll = quietPoll ?? options.QuietPoll));
         await ListeningAsync(node);
         return node;
     }
