@@ -16,6 +16,9 @@ internal static class LiveLogBenchmark
     private static long floodLines;
     private static long floodGaps;
 
+    /// <summary>CPU time of the viewers' own process per flood with viewers, from the flood's webhook to its final status.</summary>
+    private static readonly List<double> viewersCpu = [];
+
     public static async Task<Section> RunAsync(BenchSettings settings)
     {
         await using var server = await HeavenServer.StartAsync(settings.WorkDirectory, settings.GitHub.ApiUrl, settings.Settings(), settings.Verbose);
@@ -62,6 +65,7 @@ internal static class LiveLogBenchmark
             $"| flood throughput without viewers / with {ManyViewers} (median) | {Stats.Rate(withoutRate)} / {Stats.Rate(withRate)}: {cost.ToString("P1", CultureInfo.InvariantCulture)} lower | ≤ 10 % lower | {Stats.Met(cost <= 0.10)} |",
             $"| server CPU per flood without viewers / with {ManyViewers} (median) | {Stats.Median(cpuWithout):F2} s / {Stats.Median(cpuWith):F2} s: {((Stats.Median(cpuWith) / Stats.Median(cpuWithout)) - 1).ToString("P1", CultureInfo.InvariantCulture)} more | (explains the row above) | |",
             $"| of which in the kernel (system time), without viewers / with {ManyViewers} (median) | {Stats.Median(systemWithout):F2} s / {Stats.Median(systemWith):F2} s | | |",
+            $"| the viewers' own process (reading and parsing every event; at `nice -n 19`), CPU per flood (median) | {Stats.Median(viewersCpu):F2} s | | |",
             "",
             $"Flood runs without viewers: {string.Join(", ", without.Select(Stats.Rate))}; with {ManyViewers} viewers: {string.Join(", ", with.Select(Stats.Rate))}. " +
             $"Server CPU per flood without viewers: {string.Join(", ", cpuWithout.Select(c => c.ToString("F2", CultureInfo.InvariantCulture) + " s"))}; with: {string.Join(", ", cpuWith.Select(c => c.ToString("F2", CultureInfo.InvariantCulture) + " s"))}. " +
@@ -134,6 +138,7 @@ internal static class LiveLogBenchmark
     {
         var watching = count > 0 ? await FloodViewers.StartAsync(viewers.BaseAddress, viewers.Token, count) : null;
         var (userBefore, systemBefore) = CpuSeconds(server.ProcessId);
+        var (viewersUserBefore, viewersSystemBefore) = watching is null ? (0, 0) : CpuSeconds(watching.ProcessId);
         var (gitHubId, heavenId, sent, accepted) = await SendAsync(server, settings.Repository, "paused-flood");
         if (watching is not null)
         {
@@ -143,6 +148,8 @@ internal static class LiveLogBenchmark
         var run = await Deployments.WaitAsync(settings.GitHub, gitHubId, sent, accepted, TimeSpan.FromMinutes(5));
         if (watching is not null)
         {
+            var (viewersUser, viewersSystem) = CpuSeconds(watching.ProcessId);
+            viewersCpu.Add(viewersUser + viewersSystem - viewersUserBefore - viewersSystemBefore);
             await watching.DisposeAsync();
             Interlocked.Add(ref floodLines, watching.Lines);
             Interlocked.Add(ref floodGaps, watching.Gaps);

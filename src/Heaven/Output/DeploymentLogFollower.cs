@@ -34,6 +34,11 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
 
     private readonly TimeProvider time = timeProvider ?? TimeProvider.System;
 
+    private PaceClock? clock;
+
+    /// <summary>The ticks paced viewers wait for, one timer for all of them.</summary>
+    private PaceClock paceClock => LazyInitializer.EnsureInitialized(ref clock, () => new PaceClock(time));
+
     /// <summary>How long the database is left unasked when no announcement comes; tests stretch it to prove the announcements.</summary>
     internal TimeSpan DatabasePollInterval { get; set; } = PollInterval;
 
@@ -139,6 +144,7 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
         // Lines below this were there when the viewer came: they come in full. Later ones are live, and paced.
         long? historyEnd = null;
         var budget = pace is null ? null : new PaceBudget(pace, time);
+        var ticked = false;
         // Before the first read, so lines stored between that read and the wait still wake it.
         var announced = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
         void Heard() => announced.Writer.TryWrite(true);
@@ -208,13 +214,20 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
                     if (budget is not null && next >= historyEnd && next < published)
                     {
                         // Live lines, paced: when the budget is spent, wait for it (a line every few
-                        // milliseconds never spends it), then send the newest lines it covers.
-                        var wait = budget.WaitBeforeSending();
+                        // milliseconds never spends it) on the tick all paced viewers share, then send
+                        // the newest lines it covers.
+                        var wait = ticked ? TimeSpan.Zero : budget.WaitBeforeSending();
                         if (wait > TimeSpan.Zero)
                         {
-                            await Task.Delay(wait, time, cancellationToken);
+                            await paceClock.WaitAsync(wait, cancellationToken);
+                            ticked = true;
                             continue;
                         }
+
+                        // Woken by the tick nearest to when the budget sufficed, maybe a little before it:
+                        // what is short now is made up before the next batch.
+                        ticked = false;
+                        budget.Refill();
 
                         var from = NewestAffordable(feed, next, published, budget.Available);
                         if (from > next)
@@ -360,14 +373,20 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
 
         public long Available => (long)available;
 
-        /// <summary>Zero when there is enough to send a useful batch; else how long until there is.</summary>
+        /// <summary>Zero when there is enough to send a useful batch (a round's worth); else how long until there is.</summary>
         public TimeSpan WaitBeforeSending()
+        {
+            Refill();
+            var least = Math.Min(pace.BurstChars, pace.CharsPerSecond * PaceClock.Period.TotalSeconds);
+            return available >= least ? TimeSpan.Zero : TimeSpan.FromSeconds((least - available) / pace.CharsPerSecond);
+        }
+
+        /// <summary>Adds what the time since the last refill earned, up to the burst.</summary>
+        public void Refill()
         {
             var now = time.GetTimestamp();
             available = Math.Min(pace.BurstChars, available + (time.GetElapsedTime(stamp, now).TotalSeconds * pace.CharsPerSecond));
             stamp = now;
-            var least = Math.Min(pace.BurstChars, pace.CharsPerSecond / 4.0);
-            return available >= least ? TimeSpan.Zero : TimeSpan.FromSeconds((least - available) / pace.CharsPerSecond);
         }
 
         public void Spend(long chars) => available -= chars;
