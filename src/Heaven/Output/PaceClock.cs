@@ -8,7 +8,7 @@ namespace Heaven.Output;
 /// Each viewer of a flood waiting on a timer of its own woke on its own (200 viewers: 800 separate
 /// wake-ups a second, each a timer, a thread-pool dispatch and a thread woken from sleep, which
 /// together cost the deploy's process more CPU than the batches themselves). On shared ticks they wake
-/// together: one timer, and the thread pool runs their batches back to back.
+/// together: one timer, and their batches run back to back on the thread the tick fires on.
 /// </remarks>
 internal sealed class PaceClock(TimeProvider time)
 {
@@ -42,7 +42,8 @@ internal sealed class PaceClock(TimeProvider time)
 
             if (!waiting.TryGetValue(tick, out ticked!))
             {
-                ticked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                // Continuations run where the tick fires (see Fire), not each dispatched on its own.
+                ticked = new TaskCompletionSource();
                 waiting.Add(tick, ticked);
             }
 
@@ -110,7 +111,9 @@ internal sealed class PaceClock(TimeProvider time)
             }
         }
 
-        // Outside the gate: the viewers' batches run on the thread pool, not on the timer's thread.
+        // Outside the gate, and on this thread: the viewers' batches run one after another up to their
+        // next wait (a batch is written to its connection's buffer and the send handed to the server),
+        // one thread-pool item for all of them rather than one each, beside the deploy they watch.
         foreach (var ticked in due ?? [])
         {
             ticked.TrySetResult();
