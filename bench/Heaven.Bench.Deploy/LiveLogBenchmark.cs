@@ -53,7 +53,7 @@ internal static class LiveLogBenchmark
             "for the lines printed after the viewer's stream opened (lines printed while it was still connecting are history to it and are counted apart). " +
             $"With {ManyViewers} viewers, {Reconnecting} of them drop the connection after line 150 and resume with `Last-Event-ID`. " +
             $"Throughput: `script/paused-flood` ({Stats.MB(BenchRepository.FloodBytes)} after a {BenchRepository.FloodPause.TotalSeconds:0} s pause, which is left out of the rate) alone and with {ManyViewers} viewers attached from the 202 on, alternately, {without.Count} of each; viewers stop when the final status arrives. " +
-            "The flood's viewers run in a process of their own at `nice -n 19`, standing in for browsers on other machines (in the benchmark's process they took the deploy's CPU on this 2-core machine); " +
+            "The flood's viewers run in a process of their own at `nice -n 19`, standing in for browsers on other machines (in the benchmark's process they took the deploy's CPU on this 2-core machine), on one processor's worth of threads that never spin, and count the events from the bytes; " +
             "the server's own CPU time per flood (its threads, not the deploy's processes) shows what the viewers cost Heaven.",
             "",
             "| measure | value | target | |",
@@ -65,7 +65,7 @@ internal static class LiveLogBenchmark
             $"| flood throughput without viewers / with {ManyViewers} (median) | {Stats.Rate(withoutRate)} / {Stats.Rate(withRate)}: {cost.ToString("P1", CultureInfo.InvariantCulture)} lower | ≤ 10 % lower | {Stats.Met(cost <= 0.10)} |",
             $"| server CPU per flood without viewers / with {ManyViewers} (median) | {Stats.Median(cpuWithout):F2} s / {Stats.Median(cpuWith):F2} s: {((Stats.Median(cpuWith) / Stats.Median(cpuWithout)) - 1).ToString("P1", CultureInfo.InvariantCulture)} more | (explains the row above) | |",
             $"| of which in the kernel (system time), without viewers / with {ManyViewers} (median) | {Stats.Median(systemWithout):F2} s / {Stats.Median(systemWith):F2} s | | |",
-            $"| the viewers' own process (reading and parsing every event; at `nice -n 19`), CPU per flood (median) | {Stats.Median(viewersCpu):F2} s | | |",
+            $"| the viewers' own process (reading and counting every event), CPU per flood (median) | {Stats.Median(viewersCpu):F2} s | | |",
             "",
             $"Flood runs without viewers: {string.Join(", ", without.Select(Stats.Rate))}; with {ManyViewers} viewers: {string.Join(", ", with.Select(Stats.Rate))}. " +
             $"Server CPU per flood without viewers: {string.Join(", ", cpuWithout.Select(c => c.ToString("F2", CultureInfo.InvariantCulture) + " s"))}; with: {string.Join(", ", cpuWith.Select(c => c.ToString("F2", CultureInfo.InvariantCulture) + " s"))}. " +
