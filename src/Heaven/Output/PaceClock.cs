@@ -56,6 +56,18 @@ internal sealed class PaceClock(TimeProvider time)
         return ticked.Task.WaitAsync(cancellationToken);
     }
 
+    /// <summary>Whether the timer is set for a tick: only while a viewer waits.</summary>
+    internal bool Armed
+    {
+        get
+        {
+            lock (gate)
+            {
+                return armedFor != long.MaxValue;
+            }
+        }
+    }
+
     private static long TickNearest(TimeSpan sinceOrigin) => (long)Math.Round(sinceOrigin / Period, MidpointRounding.AwayFromZero);
 
     /// <summary>Under the gate: the timer fires at <paramref name="tick"/>.</summary>

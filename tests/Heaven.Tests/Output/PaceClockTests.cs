@@ -32,8 +32,10 @@ public sealed class PaceClockTests
         var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-12-03T12:00:00Z", CultureInfo.InvariantCulture));
         var clock = new PaceClock(time);
 
+        clock.Armed.ShouldBeFalse();
         var first = clock.WaitAsync(TimeSpan.FromMilliseconds(250), default);
         var second = clock.WaitAsync(TimeSpan.FromMilliseconds(400), default);
+        clock.Armed.ShouldBeTrue();
 
         time.Advance(TimeSpan.FromMilliseconds(250));
         first.IsCompletedSuccessfully.ShouldBeTrue();
@@ -42,6 +44,7 @@ public sealed class PaceClockTests
         second.IsCompletedSuccessfully.ShouldBeTrue();
 
         // Nothing waits: no tick is kept armed, and a later wait is still served on time.
+        clock.Armed.ShouldBeFalse();
         time.Advance(TimeSpan.FromSeconds(10));
         var later = clock.WaitAsync(TimeSpan.FromMilliseconds(250), default);
         time.Advance(TimeSpan.FromMilliseconds(249));
