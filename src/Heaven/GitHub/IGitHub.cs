@@ -110,6 +110,9 @@ public sealed record NewDeploymentRequest(
 /// </summary>
 public interface IGitHubRepositoryApi
 {
+    /// <summary>Deployments a page of <see cref="GetDeploymentsIfChangedAsync"/> holds: GitHub's most.</summary>
+    const int DeploymentsPerPage = 100;
+
     /// <summary><c>GET /repos/{repo}/compare/{base}...{head}</c>.</summary>
     Task<GitHubComparison> CompareAsync(string repository, string @base, string head, CancellationToken cancellationToken);
 
@@ -132,10 +135,11 @@ public interface IGitHubRepositoryApi
     Task<GitHubDeployment> CreateDeploymentAsync(string repository, NewDeploymentRequest request, CancellationToken cancellationToken);
 
     /// <summary>
-    /// <c>GET /repos/{repo}/deployments</c> (the newest 100, newest first) as GitHub's JSON, asked with
-    /// <c>If-None-Match</c> when an <paramref name="etag"/> is known: a 304 costs no rate limit.
+    /// <c>GET /repos/{repo}/deployments</c>, page <paramref name="page"/> (1 = the newest 100; newest
+    /// first) as GitHub's JSON, asked with <c>If-None-Match</c> when an <paramref name="etag"/> is known:
+    /// a 304 costs no rate limit.
     /// </summary>
-    Task<ConditionalJson> GetDeploymentsIfChangedAsync(string repository, string? etag, CancellationToken cancellationToken);
+    Task<ConditionalJson> GetDeploymentsIfChangedAsync(string repository, int page, string? etag, CancellationToken cancellationToken);
 
     /// <summary><c>GET /repos/{repo}/deployments/{id}/statuses</c> (newest first) as GitHub's JSON, conditionally.</summary>
     Task<ConditionalJson> GetDeploymentStatusesIfChangedAsync(string repository, long deploymentId, string? etag, CancellationToken cancellationToken);

@@ -141,8 +141,12 @@ public sealed partial class OctokitGitHub
         return ReadDeployment(created);
     }
 
-    public Task<ConditionalJson> GetDeploymentsIfChangedAsync(string repository, string? etag, CancellationToken cancellationToken) =>
-        GetIfChangedAsync($"Listing the deployments of {repository}", Repo(repository, "deployments?per_page=100"), etag, cancellationToken);
+    public Task<ConditionalJson> GetDeploymentsIfChangedAsync(string repository, int page, string? etag, CancellationToken cancellationToken) =>
+        GetIfChangedAsync(
+            $"Listing the deployments of {repository}",
+            Repo(repository, $"deployments?per_page={IGitHubRepositoryApi.DeploymentsPerPage.ToString(CultureInfo.InvariantCulture)}&page={page.ToString(CultureInfo.InvariantCulture)}"),
+            etag,
+            cancellationToken);
 
     public Task<ConditionalJson> GetDeploymentStatusesIfChangedAsync(string repository, long deploymentId, string? etag, CancellationToken cancellationToken) =>
         GetIfChangedAsync(

@@ -52,6 +52,9 @@ public sealed partial class Reconciler(
     TimeProvider time,
     ILogger<Reconciler> logger)
 {
+    /// <summary>Pages of deployments read a pass: a look-back holding more than 1,000 deployments is cut to its newest 1,000 (and logged).</summary>
+    internal const int MaxListingPages = 10;
+
     /// <summary>Deliveries may be recorded a little after the status they report was created on GitHub's clock.</summary>
     private static readonly TimeSpan ClockMargin = TimeSpan.FromMinutes(10);
 
@@ -157,17 +160,10 @@ public sealed partial class Reconciler(
     private async Task ReconcileRepositoryAsync(string repository, List<ReconciliationDecision> decisions, CancellationToken cancellationToken)
     {
         var since = time.GetUtcNow() - options.Value.LookBackSpan;
-        var listing = await AskAsync($"deployments {repository}", etag => gitHub.GetDeploymentsIfChangedAsync(repository, etag, cancellationToken));
-        // Newest first: the look-back ends at the first older one.
-        var recent = (listing.Body as JsonArray ?? [])
-            .OfType<JsonObject>()
-            .TakeWhile(d => GitHubJson.Time(d["created_at"]) is { } created && created >= since)
-            .Where(d => Id(d["id"]) > 0)
-            .Reverse()
-            .ToList();
+        var (recent, listing) = await ListLookBackAsync(repository, since, cancellationToken);
         if (recent.Count == 0)
         {
-            listing.Keep();
+            listing();
             return;
         }
 
@@ -200,7 +196,44 @@ public sealed partial class Reconciler(
             }
         }
 
-        listing.Keep();
+        listing();
+    }
+
+    /// <summary>
+    /// GitHub's deployments of <paramref name="repository"/> created since <paramref name="since"/>,
+    /// oldest first, read page by page (newest first, 100 a page) until a page ends before the look-back
+    /// or is not full, at most <see cref="MaxListingPages"/>; and what keeps the pages' answers once
+    /// they are handled. Each page is asked conditionally: in a quiet repository all are 304s.
+    /// </summary>
+    private async Task<(List<JsonObject> Recent, Action Keep)> ListLookBackAsync(string repository, DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        var recent = new List<JsonObject>();
+        var pages = new List<Answer>();
+        for (var page = 1; page <= MaxListingPages; page++)
+        {
+            var number = page;
+            var listing = await AskAsync(
+                page == 1 ? $"deployments {repository}" : $"deployments {repository} page {number}",
+                etag => gitHub.GetDeploymentsIfChangedAsync(repository, number, etag, cancellationToken));
+            pages.Add(listing);
+            var listed = (listing.Body as JsonArray ?? []).OfType<JsonObject>().ToList();
+            // Newest first: the look-back ends at the first older one.
+            var inLookBack = listed.TakeWhile(d => GitHubJson.Time(d["created_at"]) is { } created && created >= since).ToList();
+            recent.AddRange(inLookBack.Where(d => Id(d["id"]) > 0));
+            if (inLookBack.Count < listed.Count || listed.Count < IGitHubRepositoryApi.DeploymentsPerPage)
+            {
+                break;
+            }
+
+            if (page == MaxListingPages)
+            {
+                Log.LookBackCut(logger, repository, MaxListingPages * IGitHubRepositoryApi.DeploymentsPerPage);
+            }
+        }
+
+        // Oldest first, as they happened; a deployment moved to the next page while it was read is there twice.
+        recent = recent.DistinctBy(d => Id(d["id"])).Reverse().ToList();
+        return (recent, () => pages.ForEach(p => p.Keep()));
     }
 
     /// <summary>A deployment Heaven never received: taken in when Heaven would run it and nobody has reported on it.</summary>
@@ -422,6 +455,9 @@ public sealed partial class Reconciler(
 
         [LoggerMessage(Level = LogLevel.Debug, Message = "Another node reconciled {Repository} in this interval")]
         public static partial void TurnTaken(ILogger logger, string repository);
+
+        [LoggerMessage(Level = LogLevel.Warning, Message = "{Repository} has more than {Read} deployments in Reconciliation:LookBack; reconciliation looked at the newest {Read} only (a shorter Reconciliation:Interval and LookBack cover them all)")]
+        public static partial void LookBackCut(ILogger logger, string repository, int read);
 
         [LoggerMessage(Level = LogLevel.Warning, Message = "Reconciliation of {Repository} did not finish; the next pass tries again: {Error}")]
         public static partial void Failed(ILogger logger, string repository, string error);

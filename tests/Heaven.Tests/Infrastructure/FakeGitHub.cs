@@ -288,12 +288,16 @@ public sealed partial class FakeGitHub : FakeHttpServer
     /// A deployment that exists on GitHub before the test (made by hand or by another system), with
     /// its statuses in order (the last is the current one). Returns its id.
     /// </summary>
-    public long AddDeployment(string repository, string sha, string environment, JsonObject? payload = null, string @ref = "main", params string[] statesInOrder)
+    public long AddDeployment(string repository, string sha, string environment, JsonObject? payload = null, string @ref = "main", params string[] statesInOrder) =>
+        AddDeployment(repository, sha, environment, payload, @ref, null, statesInOrder);
+
+    /// <summary>As GitHub holds them: each one added is newer than the ones before (a second apart, from ten minutes ago), unless <paramref name="createdAt"/> says when.</summary>
+    public long AddDeployment(string repository, string sha, string environment, JsonObject? payload, string @ref, DateTimeOffset? createdAt, params string[] statesInOrder)
     {
         lock (Gate)
         {
             var id = nextId++;
-            var at = DateTimeOffset.UtcNow.AddMinutes(-deployments.Count - 10);
+            var at = createdAt ?? DateTimeOffset.UtcNow.AddMinutes(-10).AddSeconds(deployments.Count);
             var deployment = new JsonObject
             {
                 ["url"] = $"{ApiUrl}repos/{repository}/deployments/{id}",
@@ -574,17 +578,20 @@ public sealed partial class FakeGitHub : FakeHttpServer
         return Json(201, answer);
     }
 
-    /// <summary>Newest first, filtered by <c>environment</c> and <c>sha</c>, at most <c>per_page</c> (GitHub's default 30).</summary>
+    /// <summary>Newest first, filtered by <c>environment</c> and <c>sha</c>, at most <c>per_page</c> (GitHub's default 30) from <c>page</c> on (1 = the newest).</summary>
     private FakeReply ListDeployments(Match match, IQueryCollection query)
     {
         var environment = query["environment"].ToString();
         var sha = query["sha"].ToString();
         var perPage = int.TryParse(query["per_page"], CultureInfo.InvariantCulture, out var n) ? Math.Clamp(n, 1, 100) : 30;
+        var page = int.TryParse(query["page"], CultureInfo.InvariantCulture, out var p) ? Math.Max(1, p) : 1;
         var listed = deployments
             .Where(d => (string?)d["repository_url"] == $"{ApiUrl}repos/{Repo(match)}")
             .Where(d => environment.Length == 0 || (string?)d["environment"] == environment)
             .Where(d => sha.Length == 0 || (string?)d["sha"] == sha)
             .Reverse()
+            .OrderByDescending(d => DateTimeOffset.Parse((string)d["created_at"]!, CultureInfo.InvariantCulture))
+            .Skip((page - 1) * perPage)
             .Take(perPage)
             .Select(d =>
             {

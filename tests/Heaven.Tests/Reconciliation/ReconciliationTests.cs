@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Heaven.Configuration;
 using Heaven.Intake;
 using Heaven.Reconciliation;
 using Heaven.Tests.Infrastructure;
@@ -9,6 +10,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Heaven.Tests.Reconciliation;
 
@@ -154,6 +156,81 @@ public sealed class ReconciliationTests : IAsyncLifetime
             var etag = (await client.SendAsync(now)).Headers.ETag!.ToString();
             request.Header("If-None-Match").ShouldBe(etag);
         }
+    }
+
+    [Fact]
+    public async Task ABusyRepository_IsReadPageByPage_SoAMissedDeploymentOnTheSecondPageIsTakenIn_AndAnIdlePassCostsOnly304s()
+    {
+        var host = await StartAsync(new() { ["Reconciliation:LookBack"] = "86400" });
+        await KnowTheRepositoryAsync(host);
+        // The oldest of them.
+        var missed = gitHub.AddDeployment(Repository, new string('e', 40), "production", ShellPayload());
+        var others = Enumerable.Range(0, 149)
+            .Select(_ => gitHub.AddDeployment(Repository, new string('f', 40), "production", new JsonObject { ["config"] = new JsonObject { ["provider"] = "octodeploy" } }))
+            .ToList();
+
+        var report = await ReconcileAsync(host);
+
+        // 150 deployments in the look-back: the newest 100 on page 1, the missed one among the 50 on page 2.
+        var taken = report.Decisions.Where(d => d.Result is not null).ShouldHaveSingleItem();
+        (taken.Kind, taken.GitHubId, taken.Result).ShouldBe(("deployment", missed, DeliveryResult.Accepted));
+        report.Decisions.Select(d => d.GitHubId).Order().ShouldBe(others.Append(missed).Order());
+        (await host.QueryAsync(db => db.Deployments.SingleAsync())).GitHubDeploymentId.ShouldBe(missed);
+        gitHub.RequestsTo("deployments-list").Select(r => r.Query).ShouldBe(["?per_page=100&page=1", "?per_page=100&page=2"]);
+
+        var before = gitHub.RequestsTo("deployments-list").Count;
+        (await ReconcileAsync(host)).Decisions.Where(d => d.Result is not null).ShouldBeEmpty();
+        var again = gitHub.RequestsTo("deployments-list").Skip(before).ToList();
+        again.Select(r => r.Query).ShouldBe(["?per_page=100&page=1", "?per_page=100&page=2"]);
+        again.ShouldAllBe(r => r.Status == 304 && r.Header("If-None-Match") != null);
+    }
+
+    [Fact]
+    public async Task APageEndingBeforeTheLookBack_IsTheLastOneRead()
+    {
+        var host = await StartAsync(new() { ["Reconciliation:LookBack"] = "86400" });
+        await KnowTheRepositoryAsync(host);
+        var octodeploy = new JsonObject { ["config"] = new JsonObject { ["provider"] = "octodeploy" } };
+        // Two older than the look-back, then 99 in it: page 1 holds the 99 and one of the old ones.
+        gitHub.AddDeployment(Repository, new string('f', 40), "production", octodeploy, "main", DateTimeOffset.UtcNow.AddDays(-3));
+        gitHub.AddDeployment(Repository, new string('f', 40), "production", octodeploy, "main", DateTimeOffset.UtcNow.AddDays(-2));
+        for (var i = 0; i < 99; i++)
+        {
+            gitHub.AddDeployment(Repository, new string('f', 40), "production", octodeploy);
+        }
+
+        var report = await ReconcileAsync(host);
+
+        report.Decisions.Count.ShouldBe(99);
+        gitHub.RequestsTo("deployments-list").Select(r => r.Query).ShouldBe(["?per_page=100&page=1"]);
+    }
+
+    [Fact]
+    public async Task TwoNodesOnOneDatabase_ReconcileARepositoryOnceAnInterval_WhicheverComesFirst()
+    {
+        var host = await StartAsync();
+        await KnowTheRepositoryAsync(host);
+        gitHub.AddDeployment(Repository, new string('f', 40), "production", new JsonObject { ["config"] = new JsonObject { ["provider"] = "octodeploy" } });
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var options = Options.Create(new ReconciliationOptions { Interval = 300 });
+        var nodeA = ActivatorUtilities.CreateInstance<Reconciler>(host.Services, options, clock, new NodeIdentity("node-a"));
+        var nodeB = ActivatorUtilities.CreateInstance<Reconciler>(host.Services, options, clock, new NodeIdentity("node-b"));
+        int Listings() => gitHub.RequestsTo("deployments-list").Count;
+
+        (await nodeA.ReconcileAsync(CancellationToken.None)).Decisions.ShouldHaveSingleItem();
+        Listings().ShouldBe(1);
+        // The other node in the same interval: its turn was taken, so it asks GitHub nothing.
+        (await nodeB.ReconcileAsync(CancellationToken.None)).Decisions.ShouldBeEmpty();
+        Listings().ShouldBe(1);
+        (await host.QueryAsync(db => db.ReconciliationTurns.SingleAsync())).Node.ShouldBe("node-a");
+
+        // An interval later the repository is due again, for whichever node passes first.
+        clock.Advance(TimeSpan.FromSeconds(300));
+        (await nodeB.ReconcileAsync(CancellationToken.None)).Decisions.ShouldHaveSingleItem();
+        Listings().ShouldBe(2);
+        (await nodeA.ReconcileAsync(CancellationToken.None)).Decisions.ShouldBeEmpty();
+        Listings().ShouldBe(2);
+        (await host.QueryAsync(db => db.ReconciliationTurns.SingleAsync())).Node.ShouldBe("node-b");
     }
 
     [Fact]
