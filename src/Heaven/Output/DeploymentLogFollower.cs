@@ -216,18 +216,19 @@ public sealed class DeploymentLogFollower(IHeavenDatabase database, DeploymentLo
                         // Live lines, paced: when the budget is spent, wait for it (a line every few
                         // milliseconds never spends it) on the tick all paced viewers share, then send
                         // the newest lines it covers.
-                        var wait = ticked ? TimeSpan.Zero : budget.WaitBeforeSending();
-                        if (wait > TimeSpan.Zero)
+                        if (ticked)
+                        {
+                            // Woken by the tick nearest to when the budget sufficed, maybe a little before it:
+                            // what is short now is made up before the next batch.
+                            ticked = false;
+                            budget.Refill();
+                        }
+                        else if (budget.WaitBeforeSending() is var wait && wait > TimeSpan.Zero)
                         {
                             await paceClock.WaitAsync(wait, cancellationToken);
                             ticked = true;
                             continue;
                         }
-
-                        // Woken by the tick nearest to when the budget sufficed, maybe a little before it:
-                        // what is short now is made up before the next batch.
-                        ticked = false;
-                        budget.Refill();
 
                         var from = NewestAffordable(feed, next, published, budget.Available);
                         if (from > next)

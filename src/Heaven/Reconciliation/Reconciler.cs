@@ -160,10 +160,10 @@ public sealed partial class Reconciler(
     private async Task ReconcileRepositoryAsync(string repository, List<ReconciliationDecision> decisions, CancellationToken cancellationToken)
     {
         var since = time.GetUtcNow() - options.Value.LookBackSpan;
-        var (recent, listing) = await ListLookBackAsync(repository, since, cancellationToken);
+        var (recent, keepPages) = await ListLookBackAsync(repository, since, cancellationToken);
         if (recent.Count == 0)
         {
-            listing();
+            keepPages();
             return;
         }
 
@@ -196,7 +196,7 @@ public sealed partial class Reconciler(
             }
         }
 
-        listing();
+        keepPages();
     }
 
     /// <summary>
@@ -213,7 +213,7 @@ public sealed partial class Reconciler(
         {
             var number = page;
             var listing = await AskAsync(
-                page == 1 ? $"deployments {repository}" : $"deployments {repository} page {number}",
+                $"deployments {repository} page {number}",
                 etag => gitHub.GetDeploymentsIfChangedAsync(repository, number, etag, cancellationToken));
             pages.Add(listing);
             var listed = (listing.Body as JsonArray ?? []).OfType<JsonObject>().ToList();

@@ -7,11 +7,16 @@ namespace Heaven.Tests.Output;
 /// <summary>The ticks paced viewers of a flood share, so that they wake together and not each on its own.</summary>
 public sealed class PaceClockTests
 {
+    private static (FakeTimeProvider Time, PaceClock Clock) Started()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-12-03T12:00:00Z", CultureInfo.InvariantCulture));
+        return (time, new PaceClock(time));
+    }
+
     [Fact]
     public void ViewersDueNearTheSameMoment_WakeOnTheSameTick_AndNoneBeforeIt()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-12-03T12:00:00Z", CultureInfo.InvariantCulture));
-        var clock = new PaceClock(time);
+        var (time, clock) = Started();
 
         var early = clock.WaitAsync(TimeSpan.FromMilliseconds(200), default);
         time.Advance(TimeSpan.FromMilliseconds(30));
@@ -29,8 +34,7 @@ public sealed class PaceClockTests
     [Fact]
     public void AViewerDueNearerTheNextTick_WaitsForThatOne_AndTheClockStopsWhenNobodyWaits()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-12-03T12:00:00Z", CultureInfo.InvariantCulture));
-        var clock = new PaceClock(time);
+        var (time, clock) = Started();
 
         clock.Armed.ShouldBeFalse();
         var first = clock.WaitAsync(TimeSpan.FromMilliseconds(250), default);
@@ -56,8 +60,7 @@ public sealed class PaceClockTests
     [Fact]
     public void AWaitWhoseNearestTickHasPassed_EndsAtOnce_AndACancelledWaitEndsCancelled()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-12-03T12:00:00Z", CultureInfo.InvariantCulture));
-        var clock = new PaceClock(time);
+        var (time, clock) = Started();
 
         var waited = clock.WaitAsync(TimeSpan.FromMilliseconds(250), default);
         time.Advance(TimeSpan.FromMilliseconds(250));
