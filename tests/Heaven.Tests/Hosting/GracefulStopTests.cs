@@ -68,7 +68,7 @@ public sealed class GracefulStopTests
         await using var gitHub = await FakeGitHub.StartAsync();
         var (started, interrupted) = (Path.Combine(directory.Path, "started"), Path.Combine(directory.Path, "interrupted"));
         // Never let through: only the drain's end stops it.
-        var sha = repository.CommitDeployScript($"trap \"touch '{interrupted}'; exit 130\" INT\ntouch '{started}'\n{gate.Wait()}");
+        var sha = repository.CommitDeployScript($"trap \"wait; touch '{interrupted}'; exit 130\" INT\ntouch '{started}'\n{gate.WaitTrappably()}");
         var (body, gitHubId) = DeploymentWebhook.For(repository, sha);
 
         await using var heaven = await HeavenProcess.StartAsync(Settings(directory, gitHub, drainTimeout: 1));

@@ -19,6 +19,24 @@ public sealed class ScriptGate : IDisposable
         $"for _ in $(seq {seconds * 20}); do [ -e '{Path}' ] && break; sleep 0.05; done";
 
     /// <summary>
+    /// Like <see cref="Wait"/>, for a script whose SIGINT trap the test relies on (see <see cref="TrappableSleep"/>).
+    /// </summary>
+    public string WaitTrappably(int seconds = 120) =>
+        $"for _ in $(seq {seconds * 10}); do [ -e '{Path}' ] && break; {TrappableSleep}; done";
+
+    /// <summary>
+    /// A tenth of a second's pause that a SIGINT trap always cuts short. Bash skips its SIGINT trap when
+    /// the foreground command it waits for exits normally (it takes that as the command having handled
+    /// the interrupt itself), and a foreground <c>sleep</c> that the signal reaches between fork and exec,
+    /// while bash's own handler is still in place, does exit normally: on a busy machine about one
+    /// interrupt in a few hundred went unnoticed until the SIGTERM after it. <c>wait</c> for a background
+    /// sleep is cut short by the trap instead. A trap using it should begin with <c>wait</c>, so that the
+    /// sleep (which ignores SIGINT, as a script's background commands do) is not left behind for Heaven
+    /// to report as a leftover process.
+    /// </summary>
+    public const string TrappableSleep = "sleep 0.1 & wait $!";
+
+    /// <summary>
     /// Like <see cref="Wait"/>, but each deploy may also be let through alone (<see cref="Open(long)"/>
     /// with its Heaven deployment id), so a test can free one slot at a time.
     /// </summary>

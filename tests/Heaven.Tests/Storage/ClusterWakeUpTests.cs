@@ -161,9 +161,9 @@ public sealed class ClusterWakeUpTests
         using var scratch = new TemporaryDirectory();
         var trapped = Path.Combine(scratch.Path, "trapped");
         var sha = repository.CommitDeployScript($"""
-            trap 'touch {trapped}; echo "stopping on INT"; exit 130' INT
+            trap 'wait; touch {trapped}; echo "stopping on INT"; exit 130' INT
             echo "deploying"
-            while true; do sleep 0.1; done
+            while true; do {ScriptGate.TrappableSleep}; done
             """);
         await using var runner = await StartNodeAsync(database, gitHub, maxParallel: 1);
         // Takes webhooks and API calls only: every deploy runs on the other node.
