@@ -33,8 +33,13 @@ for rid in "${rids[@]}"; do
     # --artifacts-path keeps this build's intermediate files apart from src/Heaven/obj and bin, so a
     # publish never disturbs (or is disturbed by) the ordinary build that `dotnet run` and the tests use.
     # DebugType=embedded: stack traces keep their line numbers without a separate .pdb.
+    # PublishReadyToRun: Heaven's own code and its libraries are compiled ahead of time, as the runtime
+    # already is, so the server and every operator command start in about half the time (the JIT has
+    # little left to do) and the first deploys do not run on unoptimised code; the file grows by about
+    # 55 MB and the publish takes minutes instead of seconds (bench/RESULTS.md, "Published program").
+    # PublishDocumentationFile=false: the XML documentation is for editors, not for the server.
     dotnet publish "$ROOT/src/Heaven/Heaven.csproj" -c Release -r "$rid" --self-contained true \
-        -p:PublishSingleFile=true -p:DebugType=embedded \
+        -p:PublishSingleFile=true -p:DebugType=embedded -p:PublishReadyToRun=true -p:PublishDocumentationFile=false \
         --artifacts-path "$ROOT/artifacts/publish-build" -o "$output" -nologo -v q
     echo "publish.sh: $output/heaven ($rid)"
 done
