@@ -1,27 +1,27 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace Heaven.Tests.Infrastructure;
 
 /// <summary>The real <c>heaven</c> executable in its own process, as an operator runs it.</summary>
-public sealed class HeavenProcess : IAsyncDisposable
+public sealed partial class HeavenProcess : IAsyncDisposable
 {
     private readonly Process process;
     private readonly StringBuilder output = new();
     private readonly List<string> standardOutput = [];
     private readonly TaskCompletionSource started = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    private HeavenProcess(Process process, Uri baseAddress)
+    private HeavenProcess(Process process)
     {
         this.process = process;
-        BaseAddress = baseAddress;
-        Client = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        // Its base address is set once Heaven has said where it listens (see OnLine).
+        Client = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
     }
 
-    public Uri BaseAddress { get; }
+    /// <summary>Where Heaven listens, as its start-up report says (known once <c>StartAsync</c> has returned).</summary>
+    public Uri BaseAddress => Client.BaseAddress ?? throw new InvalidOperationException("heaven has not said where it listens yet.");
 
     public HttpClient Client { get; }
 
@@ -70,8 +70,8 @@ public sealed class HeavenProcess : IAsyncDisposable
 
     private static async Task<HeavenProcess> StartAsync(IReadOnlyDictionary<string, string> environment, Heaven.Execution.DeployUser? runAs, bool ignoreInterrupts, string[] args, TimeSpan? startTimeout = null)
     {
-        var port = FreePort();
-        var info = Command(["--urls", $"http://127.0.0.1:{port}", .. args], environment);
+        // Port 0, and the port Heaven took is read from what it prints (ListeningAddress).
+        var info = Command(["--urls", "http://127.0.0.1:0", .. args], environment);
         if (runAs is not null)
         {
             info = AsUser(runAs.UserId.ToString(CultureInfo.InvariantCulture), runAs.GroupId.ToString(CultureInfo.InvariantCulture), info);
@@ -83,7 +83,7 @@ public sealed class HeavenProcess : IAsyncDisposable
         }
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        var heaven = new HeavenProcess(process, new Uri($"http://127.0.0.1:{port}"));
+        var heaven = new HeavenProcess(process);
         process.OutputDataReceived += (_, e) => heaven.OnLine(e.Data, standardOutput: true);
         process.ErrorDataReceived += (_, e) => heaven.OnLine(e.Data, standardOutput: false);
         process.Exited += (_, _) => heaven.started.TrySetException(new InvalidOperationException("heaven exited before it was running:\n" + heaven.Output));
@@ -304,12 +304,24 @@ public sealed class HeavenProcess : IAsyncDisposable
             }
         }
 
-        // The start-up report's first line, printed as it is or as the message of a JSON log line.
-        if (line.StartsWith("Heaven is running.", StringComparison.Ordinal) || line.Contains("\"Heaven is running.", StringComparison.Ordinal))
+        if (Client.BaseAddress is null && ListeningAddress(line) is { } address)
         {
+            Client.BaseAddress = address;
             started.TrySetResult();
         }
     }
+
+    /// <summary>
+    /// The loopback address in the start-up report's "Listening on" line, printed as it is or as (part
+    /// of) the message of a JSON log line; null for any other line. Tests start Heaven on port 0 (the
+    /// kernel picks a free port as Heaven binds it) and learn the port here: a port looked up in advance
+    /// could be taken by another test's connection before Heaven binds it.
+    /// </summary>
+    public static Uri? ListeningAddress(string line) =>
+        ListeningOn().Match(line) is { Success: true } listening ? new Uri(listening.Groups["address"].Value) : null;
+
+    [GeneratedRegex(@"Listening on +(?<address>http://127\.0\.0\.1:[0-9]+)")]
+    private static partial Regex ListeningOn();
 
     private static ProcessStartInfo Command(IEnumerable<string> args, IReadOnlyDictionary<string, string> environment, string? appDirectory = null)
     {
@@ -344,12 +356,5 @@ public sealed class HeavenProcess : IAsyncDisposable
         }
 
         return info;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

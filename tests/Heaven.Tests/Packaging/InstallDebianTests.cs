@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -170,7 +169,6 @@ public sealed class InstallDebianTests
         File.SetUnixFileMode(credentials, UnixFileMode.UserRead | UnixFileMode.UserExecute);
         Heaven.Execution.Posix.ChangeOwner(credentials, user.UserId, user.GroupId, out _).ShouldBeTrue();
 
-        var port = FreePort();
         var info = new ProcessStartInfo("/usr/bin/setpriv")
         {
             RedirectStandardInput = true,
@@ -202,10 +200,11 @@ public sealed class InstallDebianTests
             info.Environment[name] = value;
         }
 
-        info.Environment["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}";
+        // Port 0, and the port it took is read from its start-up report (HeavenProcess.ListeningAddress).
+        info.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        var running = new RunningUnit(process, new Uri($"http://127.0.0.1:{port}"), credentials);
+        var running = new RunningUnit(process, credentials);
         process.OutputDataReceived += (_, e) => running.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => running.OnLine(e.Data);
         process.Start();
@@ -276,12 +275,6 @@ public sealed class InstallDebianTests
     private static string RuntimeIdentifier() =>
         System.Runtime.InteropServices.RuntimeInformation.OSArchitecture == System.Runtime.InteropServices.Architecture.Arm64 ? "linux-arm64" : "linux-x64";
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static string RepositoryRoot()
     {
@@ -295,10 +288,12 @@ public sealed class InstallDebianTests
     }
 
     /// <summary>The installed heaven, started as its unit says.</summary>
-    private sealed class RunningUnit(Process process, Uri baseAddress, string credentials) : IAsyncDisposable
+    private sealed class RunningUnit(Process process, string credentials) : IAsyncDisposable
     {
         private readonly StringBuilder output = new();
-        private readonly HttpClient client = new() { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(30) };
+
+        // Its base address is set once Heaven has said where it listens (see OnLine).
+        private readonly HttpClient client = new() { Timeout = TimeSpan.FromSeconds(30) };
 
         public string Output
         {
@@ -318,12 +313,21 @@ public sealed class InstallDebianTests
                 lock (output)
                 {
                     output.AppendLine(line);
+                    if (client.BaseAddress is null && HeavenProcess.ListeningAddress(line) is { } address)
+                    {
+                        client.BaseAddress = address;
+                    }
                 }
             }
         }
 
         public async Task<bool> AnswersAsync()
         {
+            if (client.BaseAddress is null)
+            {
+                return false;
+            }
+
             try
             {
                 using var response = await client.GetAsync("/healthz");
