@@ -12,8 +12,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ROUNDS=${1:-5}
 WORK=$(mktemp -d /tmp/heaven-publish-startup.XXXXXX)
-server=
-trap '[[ -z $server ]] || kill "$server" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'rm -rf "$WORK"' EXIT
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 case $(uname -m) in
@@ -37,34 +36,35 @@ publish r2r -p:PublishReadyToRun=true
 port=$((40000 + RANDOM % 20000))
 millis() { echo $(($(date +%s%N) / 1000000)); }
 
-server_start() { # name -> ms from exec to the first 200 from /healthz
+server_start() { # name -> ms from exec to the first 200 from /healthz; runs in $(...), a subshell of its own
     local data=$WORK/data-$1-$RANDOM
     mkdir -p "$data"
     local start; start=$(millis)
     HEAVEN_DATA_DIR=$data GITHUB_TOKEN=bench-token GITHUB_WEBHOOK_SECRET=bench-secret-0123456789abcdef \
         "$WORK/$1/heaven" --urls "http://127.0.0.1:$port" >"$data.log" 2>&1 &
     server=$!
+    # Also when the benchmark is interrupted: the server, started in the background, ignores SIGINT.
+    trap 'kill "$server" 2>/dev/null || true' EXIT
     until curl -sf "http://127.0.0.1:$port/healthz" >/dev/null; do
         kill -0 "$server" 2>/dev/null || { cat "$data.log" >&2; exit 1; }
         sleep 0.01
     done
     echo $(($(millis) - start))
     kill "$server"; wait "$server" 2>/dev/null || true
-    server=
 }
 
-command_time() { # name -> "wall_ms user_ms" of `heaven tokens list`
+command_time() { # name -> ms from exec to exit of `heaven tokens list`
     local data=$WORK/cli-$1
     mkdir -p "$data"
-    /usr/bin/time -f '%e %U' -o "$WORK/time" "$WORK/$1/heaven" tokens list --DataDirectory "$data" >/dev/null 2>&1
-    awk '{ printf "%d %d\n", $1 * 1000, $2 * 1000 }' "$WORK/time"
+    /usr/bin/time -f '%e' -o "$WORK/time" "$WORK/$1/heaven" tokens list --DataDirectory "$data" >/dev/null 2>&1
+    awk '{ printf "%d\n", $1 * 1000 }' "$WORK/time"
 }
 
 declare -A starts commands
 for _ in $(seq "$ROUNDS"); do
     for name in jit r2r; do
         starts[$name]+="$(server_start "$name") "
-        commands[$name]+="$(command_time "$name" | cut -d' ' -f1) "
+        commands[$name]+="$(command_time "$name") "
     done
 done
 

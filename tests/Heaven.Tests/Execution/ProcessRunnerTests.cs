@@ -185,7 +185,7 @@ public sealed class ProcessRunnerTests
     [Fact]
     public async Task Stopping_SendsInterruptFirst_SoAScriptCanCleanUp()
     {
-        var result = await RunAndCancelAsync($"trap 'wait; echo got INT; exit 0' INT; echo waiting; while true; do {ScriptGate.TrappableSleep}; done", once: "waiting", PatientGraces);
+        var result = await RunAndCancelAsync($"trap 'wait; echo got INT; exit 0' INT; echo waiting; {ScriptGate.UntilTrapped}", once: "waiting", PatientGraces);
 
         result.Cancelled.ShouldBeTrue();
         result.ExitCode.ShouldBe(0);
@@ -198,7 +198,7 @@ public sealed class ProcessRunnerTests
     {
         // As Ctrl-C in a terminal: the whole process group gets SIGINT, so the tool the script runs can clean up.
         var result = await RunAndCancelAsync(
-            $"bash -c 'trap \"wait; echo tool got INT; exit 0\" INT; echo waiting; while true; do {ScriptGate.TrappableSleep}; done'; echo script continues",
+            $"bash -c 'trap \"wait; echo tool got INT; exit 0\" INT; echo waiting; {ScriptGate.UntilTrapped}'; echo script continues",
             once: "waiting",
             PatientGraces);
 

@@ -117,7 +117,7 @@ public sealed class HeavenProcessTests
         await using var gitHub = await FakeGitHub.StartAsync();
         var readyFile = Path.Combine(directory.Path, "ready");
         var trappedFile = Path.Combine(directory.Path, "trapped");
-        var sha = repository.CommitDeployScript($"trap 'wait; echo cleaned up > {trappedFile}; exit 0' INT\necho ready > {readyFile}\nwhile true; do {ScriptGate.TrappableSleep}; done");
+        var sha = repository.CommitDeployScript($"trap 'wait; echo cleaned up > {trappedFile}; exit 0' INT\necho ready > {readyFile}\n{ScriptGate.UntilTrapped}");
         var environment = ServerEnvironment(directory, gitHub);
         var (body, gitHubId) = DeploymentWebhook.For(repository, sha);
 

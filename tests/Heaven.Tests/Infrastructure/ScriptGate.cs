@@ -36,6 +36,9 @@ public sealed class ScriptGate : IDisposable
     /// </summary>
     public const string TrappableSleep = "sleep 0.1 & wait $!";
 
+    /// <summary>Bash that pauses until its SIGINT trap ends the script, in <see cref="TrappableSleep"/>s.</summary>
+    public const string UntilTrapped = $"while true; do {TrappableSleep}; done";
+
     /// <summary>
     /// Like <see cref="Wait"/>, but each deploy may also be let through alone (<see cref="Open(long)"/>
     /// with its Heaven deployment id), so a test can free one slot at a time.

@@ -163,7 +163,7 @@ public sealed class ClusterWakeUpTests
         var sha = repository.CommitDeployScript($"""
             trap 'wait; touch {trapped}; echo "stopping on INT"; exit 130' INT
             echo "deploying"
-            while true; do {ScriptGate.TrappableSleep}; done
+            {ScriptGate.UntilTrapped}
             """);
         await using var runner = await StartNodeAsync(database, gitHub, maxParallel: 1);
         // Takes webhooks and API calls only: every deploy runs on the other node.
